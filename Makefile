@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine:  make reproduce  and  make test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= default
+PYTEST_ARGS ?=
+
+.PHONY: install reproduce smoke test unit notebooks lab benchmarks clean-venv
+
+install: $(STAMP)
+
+# The venv is (re)built when the dependency pins change. torch/torchvision are pinned to the releases
+# these machines serve from local disk (see README).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test]'
+	touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/mammo reproduce --profile $(PROFILE)
+
+smoke: $(STAMP)
+	$(BIN)/mammo reproduce --profile smoke
+
+# Unit tests, then nbval over the committed notebooks. Notebook outputs go to a scratch run folder
+# (MAMMO_RUN_DIR), never over the committed tables/ and figures/.
+test: $(STAMP)
+	scratch=$$(mktemp -d) && MAMMO_RUN_DIR=$$scratch $(BIN)/python -m pytest tests notebooks \
+	  --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	  -p no:cacheprovider $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)
+
+# Re-execute the committed notebooks in place (default profile) and refresh tables/ and figures/.
+notebooks: $(STAMP)
+	$(BIN)/python -m mammo_lib.pipeline_inplace
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+benchmarks: $(STAMP)
+	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,253 @@
+"""``mammo reproduce``: run the numbered notebooks with papermill into a fresh run folder.
+
+A run folder ``runs/<timestamp>-<profile>/`` holds ``executed/NN_*.ipynb``, ``tables/*.csv``,
+``figures/*`` and ``run.json`` (git commit, package versions, parameters, device, timings and the sha256 of
+every output). A run never writes into an earlier run's folder; a failing notebook stops the run, names
+the notebook, cell and error, and leaves what the earlier notebooks wrote.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mammo_lib.checksums import sha256_file
+from mammo_lib.errors import MammoError
+from mammo_lib.paths import REPO_ROOT, runs_dir
+
+#: The fixed notebook sequence (numbers are shared conventions; a missing notebook is skipped).
+NOTEBOOKS: tuple[str, ...] = (
+    "00_overview", "01_data", "02_synthetic_cohort", "03_preprocessing", "04_detection",
+    "05_classification", "06_density_stratified", "07_tables_and_roc", "08_paper_audit", "09_training",
+)
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
+#: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
+KERNEL_NAME = "python3"
+#: Packages whose versions go into run.json.
+REPORTED_PACKAGES = (
+    "mammo-companion", "torch", "torchvision", "timm", "pydicom", "numpy", "scipy", "pandas",
+    "scikit-learn", "statsmodels", "matplotlib", "seaborn", "papermill", "nbformat",
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One entry of ``profiles.yaml``."""
+
+    name: str
+    description: str
+    cell_timeout_s: int
+    parameters: dict[str, Any]
+    notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def load_profiles(path: Path = PROFILES_FILE) -> dict[str, Profile]:
+    """Read every profile of the profiles file, checking its shape."""
+    import yaml
+
+    raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, dict) or not raw:
+        raise MammoError(f"{path.name}: expected a mapping of profile names")
+    profiles = {}
+    for name, body in raw.items():
+        if not isinstance(body, dict):
+            raise MammoError(f"{path.name}: profile {name!r} is not a mapping")
+        notebooks = {str(k).zfill(2): dict(v or {}) for k, v in (body.get("notebooks") or {}).items()}
+        unknown = sorted(set(notebooks) - {nb[:2] for nb in NOTEBOOKS})
+        if unknown:
+            raise MammoError(f"{path.name}: profile {name!r} names unknown notebook numbers {unknown}")
+        profiles[name] = Profile(
+            name=name,
+            description=str(body.get("description", "")),
+            cell_timeout_s=int(body.get("cell_timeout_s", 1800)),
+            parameters=dict(body.get("parameters") or {}),
+            notebooks=notebooks,
+        )
+    return profiles
+
+
+def get_profile(name: str) -> Profile:
+    profiles = load_profiles()
+    if name not in profiles:
+        raise MammoError(f"unknown profile {name!r} (choose from {', '.join(sorted(profiles))})")
+    return profiles[name]
+
+
+def select_notebooks(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The notebooks to run, in sequence order; ``only`` holds two-digit numbers (``"4"`` is ``"04"``)."""
+    numbers = {nb[:2]: nb for nb in NOTEBOOKS}
+    wanted = list(numbers)
+    if only:
+        wanted = []
+        for item in only:
+            key = item.strip().zfill(2)
+            if key not in numbers:
+                raise MammoError(f"unknown notebook number {item!r} (choose from {', '.join(numbers)})")
+            if key not in wanted:
+                wanted.append(key)
+        wanted.sort()
+    return [notebook_dir / f"{numbers[k]}.ipynb" for k in wanted if (notebook_dir / f"{numbers[k]}.ipynb").exists()]
+
+
+def notebook_parameters(notebook: Path, profile: Profile, run_dir: Path) -> dict[str, Any]:
+    """Parameters for one notebook: the profile's, filtered to what the notebook declares."""
+    import papermill
+
+    declared = set(papermill.inspect_notebook(str(notebook)))
+    values: dict[str, Any] = {k: v for k, v in profile.parameters.items() if k in declared}
+    specific = profile.notebooks.get(notebook.name[:2], {})
+    undeclared = sorted(set(specific) - declared)
+    if undeclared:
+        raise MammoError(
+            f"profile {profile.name!r} sets {undeclared} for {notebook.name}, which declares no such parameter"
+        )
+    values.update(specific)
+    if "run_dir" in declared:
+        values["run_dir"] = str(run_dir)
+    return values
+
+
+def new_run_dir(profile: str, out: str | None = None) -> Path:
+    """Create the run folder; refuse a non-empty ``out`` and never reuse an earlier run's folder."""
+    if out:
+        path = Path(out).expanduser().resolve()
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise MammoError(f"--out {out}: exists and is not an empty folder; choose a new folder")
+    else:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = runs_dir()
+        path = base / f"{stamp}-{profile}"
+        suffix = 2
+        while path.exists():
+            path = base / f"{stamp}-{profile}-{suffix}"
+            suffix += 1
+    try:
+        for sub in ("executed", "tables", "figures"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise MammoError(f"cannot write the run folder {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _git_commit() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+            ).stdout.strip()
+        )
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in REPORTED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def device_report() -> dict[str, Any]:
+    """What the models will run on: CPU threads and any CUDA device."""
+    report: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0],
+                              "cpu_count": os.cpu_count()}
+    try:
+        import torch
+
+        report["torch_threads"] = torch.get_num_threads()
+        report["cuda"] = torch.cuda.is_available()
+        if report["cuda"]:
+            report["cuda_device"] = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover - torch is a declared dependency
+        report["cuda"] = None
+    return report
+
+
+def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
+    outputs = {}
+    for path in sorted(run_dir.rglob("*")):
+        if path.is_file() and path.name != "run.json":
+            outputs[str(path.relative_to(run_dir))] = sha256_file(path)
+    record["outputs_sha256"] = outputs
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def reproduce(profile_name: str = "default", only: list[str] | None = None, out: str | None = None,
+              progress: bool = True) -> Path:
+    """Run the notebook sequence; return the run folder. Raises MammoError when a notebook fails."""
+    import papermill
+    from tqdm.auto import tqdm
+
+    profile = get_profile(profile_name)
+    notebooks = select_notebooks(only)
+    if not notebooks:
+        raise MammoError("no notebook to run: none of the selected notebooks exists yet")
+    run_dir = new_run_dir(profile.name, out)
+    record: dict[str, Any] = {
+        "profile": profile.name, "description": profile.description, "started": _dt.datetime.now().isoformat(),
+        "git": _git_commit(), "packages": package_versions(), "device": device_report(),
+        "notebooks": [], "status": "running",
+    }
+    bar = tqdm(notebooks, desc="mammo reproduce", unit="notebook", disable=not progress, file=sys.stderr)
+    try:
+        for notebook in bar:
+            bar.set_postfix_str(notebook.stem)
+            params = notebook_parameters(notebook, profile, run_dir)
+            entry: dict[str, Any] = {"notebook": notebook.name, "parameters": params}
+            record["notebooks"].append(entry)
+            started = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(notebook), str(run_dir / "executed" / notebook.name), parameters=params,
+                    kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR), execution_timeout=profile.cell_timeout_s,
+                    progress_bar=False, log_output=False, report_mode=False,
+                )
+            except papermill.PapermillExecutionError as exc:
+                entry.update(status="failed", seconds=round(time.perf_counter() - started, 1),
+                             error=f"{exc.ename}: {exc.evalue}", cell=exc.exec_count)
+                record["status"] = "failed"
+                raise MammoError(
+                    f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+                    f"(executed notebook: {run_dir / 'executed' / notebook.name})"
+                ) from None
+            entry.update(status="ok", seconds=round(time.perf_counter() - started, 1))
+        record["status"] = "ok"
+    finally:
+        bar.close()
+        record["finished"] = _dt.datetime.now().isoformat()
+        _write_run_json(run_dir, record)
+    return run_dir
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="default", help="profile of profiles.yaml (default: default)")
+    parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebook numbers, e.g. 06 07")
+    parser.add_argument("--out", help="run folder to create (must not exist or be empty); default runs/<time>-<profile>")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    run_dir = reproduce(args.profile, only=args.only, out=args.out, progress=not args.no_progress)
+    print(f"run folder: {run_dir}")
+    return 0

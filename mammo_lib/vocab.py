@@ -1,0 +1,68 @@
+"""One definition per fact: the study's vocabularies and the manifest's column names.
+
+Every other module imports these names; nothing else spells out a density code, a margin or a
+BI-RADS category. Categories follow ACR BI-RADS 5th edition (2013), as the paper did (Li et al. 2023,
+"Imaging interpretation"); the order of each tuple is the order of the paper's tables.
+"""
+from __future__ import annotations
+
+from typing import Final
+
+#: ACR breast composition (breast density), paper Table 3 rows a-d.
+BREAST_DENSITY: Final = ("a", "b", "c", "d")
+#: Dense breasts (ACR c and d), the strata the paper's conclusion is about.
+DENSE_BREAST: Final = ("c", "d")
+LATERALITY: Final = ("L", "R")
+VIEW: Final = ("CC", "MLO")
+#: The four standard views, in the order used everywhere (exam tensors, galleries).
+STANDARD_VIEWS: Final = (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))
+VENDOR: Final = ("Siemens", "GE", "Hologic", "other")
+SPLIT: Final = ("train", "val", "test")
+
+MORPHOLOGY: Final = ("round", "oval", "irregular")
+MARGIN: Final = ("circumscribed", "obscured", "microlobulated", "indistinct", "spiculated")
+#: Mass density relative to fibroglandular tissue (BI-RADS), paper Table 3 "Density" rows.
+MASS_DENSITY: Final = ("high", "equal", "low", "fat-containing")
+#: BI-RADS assessment categories that occur in the study (Table 1/3); 1 is allowed for readers.
+BIRADS: Final = ("1", "2", "3", "4A", "4B", "4C", "5")
+#: Paper, "Imaging interpretation": 4A-5 require biopsy and are positive; 1-3 negative.
+BIRADS_POSITIVE: Final = ("4A", "4B", "4C", "5")
+#: Ordinal rank of each BI-RADS category, used as a rating for ROC analysis of readers (Figure 3).
+BIRADS_RANK: Final = {c: i for i, c in enumerate(BIRADS)}
+#: Age strata of Table 3 (years): <40, 40-60, >60.
+AGE_GROUPS: Final = ("<40", "40-60", ">60")
+
+PATHOLOGY: Final = ("negative", "positive")
+#: Histology by reference outcome, paper Table 2.
+HISTOLOGY_NEGATIVE: Final = (
+    "fibroadenoma", "hyperplasia", "duct dilation", "epidermoid cyst", "inflammatory disease",
+    "stable follow-up",
+)
+HISTOLOGY_POSITIVE: Final = (
+    "invasive ductal carcinoma", "invasive lobular carcinoma", "ductal carcinoma in situ",
+    "mucinous carcinoma", "phyllodes tumor", "intraductal papillary carcinoma", "intraductal papilloma",
+)
+HISTOLOGY: Final = HISTOLOGY_NEGATIVE + HISTOLOGY_POSITIVE
+REFERENCE_STANDARD: Final = ("histopathology", "follow-up")
+
+#: Readers of the study: two juniors (detection + classification), the senior consensus (classification).
+READERS: Final = ("junior_a", "junior_b", "senior")
+#: Readers who took part in the detection study (Table 3); the senior radiologist A was the reference.
+DETECTION_READERS: Final = ("junior_a", "junior_b")
+
+# --- manifest schema (data layer) -------------------------------------------------------------
+#: `data_manifest.csv`: one row per image.
+MANIFEST_COLUMNS: Final = (
+    "image_id", "patient_id", "study_id", "age", "breast_density", "laterality", "view",
+    "image_path", "vendor", "sha256", "split",
+)
+#: Companion findings table (`data_findings.csv`): one row per mass per view. `mass_id` is shared by
+#: the views of one mass; the box is in the image's own pixels, x1/y1 exclusive.
+FINDINGS_COLUMNS: Final = (
+    "mass_id", "image_id", "x0", "y0", "x1", "y1", "mask_path", "morphology", "margin",
+    "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard",
+)
+#: Optional reader columns of the findings table; one value per mass, equal on all its view rows.
+READER_COLUMNS: Final = (
+    "junior_a_detected", "junior_a_birads", "junior_b_detected", "junior_b_birads", "senior_birads",
+)

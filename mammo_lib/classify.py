@@ -1,0 +1,311 @@
+"""Mass classification data and inference: cohort records, the patch cache, the training task, scoring.
+
+Patches are cut from each view at its own full resolution (the pixels the findings boxes are drawn in), not
+from the 448 x 448 detection input: at 448 px a 10 mm mass spans ~20 px and its margin (spiculated,
+microlobulated, indistinct), the strongest malignancy cue in BI-RADS, is averaged away. Vendor differences in
+intensity are removed per patch (:func:`mammo_lib.models.classification.standardize`).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from mammo_lib import vocab
+from mammo_lib.checksums import sha256_bytes
+from mammo_lib.errors import MammoError
+from mammo_lib.models.classification import (
+    AUX_HEADS,
+    PRIMARY_HEAD,
+    PatchGeometry,
+    combine_views,
+    context_crop,
+    encode_targets,
+    patch_from_context,
+    prior_shift,
+    youden_threshold,
+)
+from mammo_lib.paths import cache_dir, weights_dir
+
+#: Recorded in the weights; :func:`load_classifier` refuses weights of any other architecture.
+ARCHITECTURE: Final = "mammo-densenet121-multitask-v1"
+#: Shipped weights (fp16 safetensors) and, beside them, the model card ``classification.json``.
+WEIGHTS_FILE: Final = "classification.safetensors"
+#: Bump when patch cutting changes: part of the patch-cache key.
+PATCH_CACHE_VERSION: Final = "1"
+#: Columns of a view record (one findings row joined with its image).
+BOX_COLUMNS: Final = ("x0", "y0", "x1", "y1")
+
+#: Reads an image: (path, laterality, view) -> 2-D float32 pixels in [0, 1], 1 = most attenuating.
+ImageReader = Callable[[Path, str, str], np.ndarray]
+
+
+def read_pixels(path: Path, laterality: str, view: str) -> np.ndarray:
+    """The data layer's reader (:func:`mammo_lib.dicomio.read_image`), reduced to its pixel array."""
+    from mammo_lib.dicomio import read_image
+
+    return np.asarray(read_image(path, laterality=laterality, view=view).pixels, dtype=np.float32)
+
+
+# --- cohort records -------------------------------------------------------------------------------
+def view_records(manifest: pd.DataFrame, findings: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """One row per mass per view: the findings row with its image's path, laterality, view, patient and split.
+
+    Boxes must be finite and non-empty, every ``image_id`` must be in the manifest; problems are
+    reported together, naming rows and values.
+    """
+    need_m = ("image_id", "patient_id", "laterality", "view", "image_path")
+    need_f = ("mass_id", "image_id", *BOX_COLUMNS, "pathology")
+    for name, table, need in (("manifest", manifest, need_m), ("findings", findings, need_f)):
+        missing = [c for c in need if c not in table.columns]
+        if missing:
+            raise MammoError(f"{name} lacks column(s) {missing}")
+    images = manifest.drop_duplicates("image_id").set_index("image_id")
+    problems = []
+    unknown = ~findings["image_id"].isin(images.index)
+    for row in np.flatnonzero(unknown.to_numpy())[:5]:
+        problems.append(f"findings row {row}: image_id {findings['image_id'].iloc[row]!r} is not in the manifest")
+    boxes = findings[list(BOX_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+    bad_box = ~np.isfinite(boxes.to_numpy(dtype=float)).all(axis=1) | (boxes["x1"] <= boxes["x0"]).to_numpy() \
+        | (boxes["y1"] <= boxes["y0"]).to_numpy()
+    for row in np.flatnonzero(bad_box)[:5]:
+        problems.append(f"findings row {row}: box {tuple(findings[list(BOX_COLUMNS)].iloc[row])} is not a finite "
+                        "box with x1 > x0 and y1 > y0")
+    if problems:
+        more = int(unknown.sum() + bad_box.sum()) - len(problems)
+        raise MammoError("; ".join(problems) + (f"; and {more} more" if more > 0 else ""))
+    records = findings.reset_index(drop=True).copy()
+    records[list(BOX_COLUMNS)] = boxes.to_numpy(dtype=float)
+    joined = images.loc[records["image_id"]]
+    for column in ("patient_id", "laterality", "view"):
+        records[column] = joined[column].to_numpy()
+    records["image_file"] = [str((root / str(p)).resolve()) for p in joined["image_path"]]
+    records["split"] = joined["split"].to_numpy() if "split" in images.columns else ""
+    return records
+
+
+def load_cohort(folder: str | Path) -> pd.DataFrame:
+    """View records of a cohort folder holding ``data_manifest.csv`` and ``data_findings.csv``."""
+    from mammo_lib.manifest import load_manifest
+
+    folder = Path(folder)
+    manifest_file = folder / "data_manifest.csv"
+    if not manifest_file.is_file():
+        raise MammoError(f"no data_manifest.csv in {folder} (generate a cohort with `mammo synth`)")
+    manifest, findings = load_manifest(manifest_file)
+    if findings is None or len(findings) == 0:
+        raise MammoError(f"cohort {folder} has no findings table: nothing to classify")
+    return view_records(manifest, findings, manifest_file.parent)
+
+
+# --- the patch cache ------------------------------------------------------------------------------
+def cut_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader: ImageReader = read_pixels,
+                      progress: bool = False) -> np.ndarray:
+    """Context crops ``(N, S, S)`` float32 of every view record, reading each image once."""
+    from tqdm.auto import tqdm
+
+    crops = np.zeros((len(records), geometry.cache_size, geometry.cache_size), dtype=np.float32)
+    groups = records.groupby("image_file", sort=True).indices
+    for image_file, rows in tqdm(groups.items(), total=len(groups), disable=not progress, desc="patches"):
+        first = records.iloc[rows[0]]
+        pixels = reader(Path(image_file), str(first["laterality"]), str(first["view"]))
+        for row in rows:
+            box = tuple(float(records[c].iloc[row]) for c in BOX_COLUMNS)
+            crops[row] = context_crop(pixels, box, geometry)
+    return crops
+
+
+def cached_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader: ImageReader = read_pixels,
+                         folder: Path | None = None, progress: bool = False) -> np.ndarray:
+    """:func:`cut_context_crops`, stored as float16 under ``<cache>/classification`` keyed by content.
+
+    The key covers the images (path and manifest sha256 when present), the boxes and the geometry, so a
+    changed image, box or patch setting never reuses stale crops.
+    """
+    key_columns = ["image_file", *BOX_COLUMNS] + (["sha256"] if "sha256" in records.columns else [])
+    material = records[key_columns].to_csv(index=False) + json.dumps(geometry.to_dict(), sort_keys=True)
+    key = sha256_bytes((PATCH_CACHE_VERSION + material).encode())[:24]
+    folder = folder or cache_dir() / "classification"
+    path = folder / f"crops-{key}.npy"
+    if path.is_file():
+        crops = np.load(path)
+        if crops.shape == (len(records), geometry.cache_size, geometry.cache_size):
+            return crops.astype(np.float32)
+    crops = cut_context_crops(records, geometry, reader, progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, crops.astype(np.float16))
+    tmp.replace(path)
+    return crops
+
+
+# --- datasets and the training task ----------------------------------------------------------------
+def _torch_seeded_rng() -> np.random.Generator:
+    """A numpy generator drawn from torch's RNG, so jitter follows fit()'s seeds and DataLoader workers."""
+    import torch
+
+    return np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+
+
+class MassPatchDataset:
+    """Patches of view records with their targets; ``augment`` jitters (training), else centred (evaluation)."""
+
+    def __init__(self, crops: np.ndarray, targets: dict[str, np.ndarray], mass_index: np.ndarray,
+                 geometry: PatchGeometry, augment: bool) -> None:
+        if not (len(crops) == len(mass_index) and all(len(v) == len(crops) for v in targets.values())):
+            raise MammoError(f"patch dataset lengths differ: {len(crops)} crops, {len(mass_index)} masses, "
+                             f"targets {[len(v) for v in targets.values()]}")
+        self.crops, self.targets, self.mass_index = crops, targets, mass_index
+        self.geometry, self.augment = geometry, augment
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        import torch
+
+        rng = _torch_seeded_rng() if self.augment else None
+        patch = patch_from_context(self.crops[i].astype(np.float32), self.geometry, rng)
+        item = {"patch": torch.from_numpy(patch.copy())[None], "mass": torch.tensor(int(self.mass_index[i]))}
+        item[PRIMARY_HEAD] = torch.tensor(self.targets[PRIMARY_HEAD][i], dtype=torch.float32)
+        for head in AUX_HEADS:
+            item[head] = torch.tensor(int(self.targets[head][i]), dtype=torch.long)
+        return item
+
+
+def split_by_patient(records: pd.DataFrame, val_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of validation rows: the manifest's ``val`` split when given, else a seeded patient split.
+
+    Validation masses choose the operating threshold; they never include a test-cohort mass.
+    """
+    split = records["split"].astype(str).str.strip().str.lower()
+    if (split == "val").any():
+        return (split == "val").to_numpy()
+    from sklearn.model_selection import GroupShuffleSplit
+
+    if not 0 < val_fraction < 1:
+        raise MammoError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    splitter = GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed)
+    _, val_rows = next(splitter.split(records, groups=records["patient_id"].astype(str)))
+    mask = np.zeros(len(records), dtype=bool)
+    mask[val_rows] = True
+    return mask
+
+
+@dataclass
+class ClassificationTask:
+    """The classification model for :func:`mammo_lib.train.fit`: data, loss, validation AUC and card fields."""
+
+    records: pd.DataFrame
+    crops: np.ndarray
+    geometry: PatchGeometry = field(default_factory=PatchGeometry)
+    seed: int = 20231027
+    val_fraction: float = 0.15
+    aux_weight: float = 0.25
+    drop_rate: float = 0.2
+    data_description: str = ""
+    architecture: str = ARCHITECTURE
+    metric_name: str = "val_auc"
+
+    def __post_init__(self) -> None:
+        if len(self.records) != len(self.crops):
+            raise MammoError(f"{len(self.records)} view records but {len(self.crops)} crops")
+        self.targets = encode_targets(self.records)
+        self.mass_codes, self.mass_ids = pd.factorize(self.records["mass_id"].astype(str), sort=True)
+        self.is_val = split_by_patient(self.records, self.val_fraction, self.seed)
+        train_y = self.targets[PRIMARY_HEAD][~self.is_val]
+        positives, negatives = int(train_y.sum()), int((1 - train_y).sum())
+        if positives == 0 or negatives == 0:
+            raise MammoError(f"training views need both classes, got {positives} positive and {negatives} negative")
+        #: BCE weight of positives = negatives / positives in training (class imbalance, issue #7).
+        self.pos_weight = negatives / positives
+
+    def _subset(self, mask: np.ndarray, augment: bool) -> MassPatchDataset:
+        rows = np.flatnonzero(mask)
+        return MassPatchDataset(self.crops[rows], {k: v[rows] for k, v in self.targets.items()},
+                                self.mass_codes[rows], self.geometry, augment)
+
+    def build_model(self) -> Any:
+        from mammo_lib.models.classification import MassClassifier
+
+        return MassClassifier(drop_rate=self.drop_rate)
+
+    def datasets(self) -> tuple[MassPatchDataset, MassPatchDataset | None]:
+        val = self._subset(self.is_val, augment=False) if self.is_val.any() else None
+        return self._subset(~self.is_val, augment=True), val
+
+    def loss(self, model: Any, batch: dict[str, Any]) -> Any:
+        from mammo_lib.models.classification import multitask_loss
+
+        total, _ = multitask_loss(model(batch["patch"]), batch, self.pos_weight, self.aux_weight)
+        return total
+
+    def validation_step(self, model: Any, batch: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        logits = model(batch["patch"])[PRIMARY_HEAD].float()
+        return (batch["mass"].cpu().numpy(), logits.cpu().numpy(), batch[PRIMARY_HEAD].cpu().numpy())
+
+    def validation_metric(self, outputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+        """Per-mass AUC on validation masses (views combined as in the shipped score)."""
+        from sklearn.metrics import roc_auc_score
+
+        masses = per_mass_table(outputs, self.pos_weight)
+        if masses["label"].nunique() < 2:
+            return float("nan")
+        return float(roc_auc_score(masses["label"], masses["dl_score"]))
+
+    def card_extra(self, model: Any) -> dict[str, Any]:
+        """Model-card fields the scorer needs: geometry, prior shift, threshold and its provenance."""
+        rows = np.flatnonzero(self.is_val)
+        logits = predict_heads(model, self.crops[rows], self.geometry)[PRIMARY_HEAD]
+        outputs = [(self.mass_codes[rows], logits, self.targets[PRIMARY_HEAD][rows])]
+        masses = per_mass_table(outputs, self.pos_weight)
+        threshold = youden_threshold(masses["label"].to_numpy(), masses["dl_score"].to_numpy())
+        return {
+            "geometry": self.geometry.to_dict(),
+            "heads": {PRIMARY_HEAD: list(vocab.PATHOLOGY), **{k: list(v) for k, v in AUX_HEADS.items()}},
+            "pos_weight": self.pos_weight,
+            "prior_shift": prior_shift(self.pos_weight),
+            "threshold": round(threshold, 4),
+            "threshold_provenance": (
+                f"Youden J maximum on {len(masses)} validation masses ({int(masses['label'].sum())} positive) of "
+                f"the training cohort, patients held out of training (seed {self.seed}); never the test cohort"),
+            "combination_rule": "mean of the per-view malignancy logits minus prior_shift, sigmoid, x100",
+        }
+
+
+def per_mass_table(outputs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], pos_weight: float) -> pd.DataFrame:
+    """Combine per-view (mass, logit, label) batches into per-mass ``label`` and ``dl_score`` (0-100)."""
+    mass = np.concatenate([o[0] for o in outputs])
+    logit = np.concatenate([o[1] for o in outputs])
+    label = np.concatenate([o[2] for o in outputs])
+    table = combine_views(pd.DataFrame({"mass_id": mass, "logit": logit}), prior_shift(pos_weight))
+    labels = pd.Series(label, index=mass).groupby(level=0).max()
+    table["label"] = labels.loc[table["mass_id"]].to_numpy().astype(int)
+    return table
+
+
+def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_size: int = 64,
+                  progress: bool = False) -> dict[str, np.ndarray]:
+    """Centred patches of ``crops`` through ``model`` (eval, no grad): malignancy logits ``(N,)`` and the
+    auxiliary heads' class probabilities ``(N, classes)``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    model.eval()
+    device = next(model.parameters()).device
+    chunks: dict[str, list[np.ndarray]] = {PRIMARY_HEAD: [], **{h: [] for h in AUX_HEADS}}
+    with torch.no_grad():
+        for start in tqdm(range(0, len(crops), batch_size), disable=not progress, desc="scoring"):
+            batch = np.stack([patch_from_context(c.astype(np.float32), geometry)
+                              for c in crops[start:start + batch_size]])
+            out = model(torch.from_numpy(batch)[:, None].to(device))
+            chunks[PRIMARY_HEAD].append(out[PRIMARY_HEAD].float().cpu().numpy())
+            for head in AUX_HEADS:
+                chunks[head].append(torch.softmax(out[head].float(), dim=1).cpu().numpy())
+    empty = {PRIMARY_HEAD: np.zeros(0, np.float32), **{h: np.zeros((0, len(c)), np.float32) for h, c in AUX_HEADS.items()}}
+    return {k: np.concatenate(v) if v else empty[k] for k, v in chunks.items()}

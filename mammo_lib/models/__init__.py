@@ -1,0 +1,1 @@
+"""The study's two models: multi-view mass detection (IDVN/BDVN/IFN) and multi-task mass classification."""

@@ -1,0 +1,187 @@
+"""Mass classification: patch geometry, targets, multi-task loss, view combination, threshold, task, weights."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mammo_lib import vocab
+from mammo_lib.errors import MammoError
+from mammo_lib.models import classification as clf
+
+
+# --- patch geometry ---------------------------------------------------------------------------------
+def test_patch_square_is_context_times_longer_box_side_around_box_centre() -> None:
+    geometry = clf.PatchGeometry(context=1.5, min_side=10)
+    assert clf.patch_square((10, 20, 50, 40), geometry) == (30.0, 30.0, 60.0)
+
+
+def test_patch_square_never_smaller_than_min_side() -> None:
+    geometry = clf.PatchGeometry(context=1.5, min_side=24)
+    assert clf.patch_square((0, 0, 2, 2), geometry)[2] == 24.0
+
+
+@pytest.mark.parametrize("box", [(5, 5, 5, 9), (9, 5, 4, 9), (0, 0, float("nan"), 3)])
+def test_patch_square_refuses_empty_inverted_or_nan_box(box: tuple[float, ...]) -> None:
+    with pytest.raises(MammoError, match="box"):
+        clf.patch_square(box, clf.PatchGeometry())
+
+
+def test_geometry_refuses_cache_margin_without_room_for_jitter() -> None:
+    with pytest.raises(MammoError, match="cache_margin"):
+        clf.PatchGeometry(cache_margin=1.1, max_scale=0.15, max_shift=0.1)
+
+
+def test_crop_square_at_native_size_copies_pixels_and_pads_outside_with_zero() -> None:
+    image = np.arange(1, 101, dtype=np.float32).reshape(10, 10)
+    crop = clf.crop_square(image, cx=1.0, cy=2.0, side=4, out_size=4)
+    expected = np.zeros((4, 4), np.float32)
+    expected[:, 1:] = image[0:4, 0:3]  # left = floor(1 - 2) = -1: one padded column
+    np.testing.assert_array_equal(crop, expected)
+
+
+def test_crop_square_downsampling_preserves_mean_intensity() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.random((200, 200)).astype(np.float32)
+    crop = clf.crop_square(image, 100, 100, 160, 40)
+    assert crop.shape == (40, 40)
+    assert crop.mean() == pytest.approx(image[20:180, 20:180].mean(), abs=2e-3)
+
+
+def _disk_image(size: int = 300, centre: tuple[int, int] = (150, 120), radius: int = 20) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    return ((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius**2).astype(np.float32)
+
+
+def test_centred_patch_puts_the_mass_in_the_middle_and_is_standardized() -> None:
+    geometry = clf.PatchGeometry(patch_size=32, context=2.0)
+    crop = clf.context_crop(_disk_image(), (130, 100, 170, 140), geometry)
+    assert crop.shape == (geometry.cache_size, geometry.cache_size) == (48, 48)
+    patch = clf.patch_from_context(crop, geometry)
+    assert patch.shape == (32, 32)
+    assert patch.mean() == pytest.approx(0.0, abs=1e-5)
+    assert patch.std() == pytest.approx(1.0, abs=1e-4)
+    # the disk spans half the patch side: centre bright, corners dark
+    assert patch[16, 16] > 0.5 and patch[0, 0] < 0 and patch[31, 31] < 0
+
+
+def test_jittered_patches_repeat_with_the_seed_and_differ_between_seeds() -> None:
+    geometry = clf.PatchGeometry(patch_size=32)
+    crop = clf.context_crop(_disk_image(), (125, 95, 175, 145), geometry) + np.linspace(0, 0.3, 48)[None, :]
+    a = clf.patch_from_context(crop, geometry, np.random.default_rng(1))
+    b = clf.patch_from_context(crop, geometry, np.random.default_rng(1))
+    c = clf.patch_from_context(crop, geometry, np.random.default_rng(2))
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 0.1
+
+
+def test_patch_from_context_refuses_crop_of_other_size() -> None:
+    with pytest.raises(MammoError, match="context crop has shape"):
+        clf.patch_from_context(np.zeros((10, 10), np.float32), clf.PatchGeometry(patch_size=32))
+
+
+# --- targets ----------------------------------------------------------------------------------------
+def _findings(**overrides: list) -> pd.DataFrame:
+    table = {"mass_id": ["m1", "m2", "m3"], "pathology": ["positive", "negative", "Negative"],
+             "morphology": ["irregular", "oval", None], "margin": ["spiculated", "circumscribed", ""],
+             "mass_density": ["high", "equal", "low"], "birads": ["5", "3", "4A"]}
+    table.update(overrides)
+    return pd.DataFrame(table)
+
+
+def test_encode_targets_maps_vocab_codes_and_missing_descriptors_to_ignore() -> None:
+    targets = clf.encode_targets(_findings())
+    np.testing.assert_array_equal(targets["malignancy"], [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(targets["morphology"], [2, 1, clf.IGNORE_INDEX])
+    np.testing.assert_array_equal(targets["margin"], [4, 0, clf.IGNORE_INDEX])
+    np.testing.assert_array_equal(targets["birads"], [vocab.BIRADS.index(c) for c in ("5", "3", "4A")])
+
+
+def test_encode_targets_names_unknown_code_and_row() -> None:
+    with pytest.raises(MammoError, match=r"margin must be one of .* row 1 has 'fuzzy'"):
+        clf.encode_targets(_findings(margin=["spiculated", "fuzzy", "obscured"]))
+
+
+def test_encode_targets_refuses_missing_pathology() -> None:
+    with pytest.raises(MammoError, match=r"row 2 \(mass_id m3\) has a missing value"):
+        clf.encode_targets(_findings(pathology=["positive", "negative", None]))
+
+
+# --- network and loss ---------------------------------------------------------------------------------
+def test_classifier_has_one_output_per_head_and_fits_20_mb_in_fp16() -> None:
+    torch.manual_seed(0)
+    model = clf.MassClassifier().eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, 32, 32))
+    assert out["malignancy"].shape == (2,)
+    for head, classes in clf.AUX_HEADS.items():
+        assert out[head].shape == (2, len(classes))
+    n_params = sum(p.numel() for p in model.parameters())
+    assert 6.5e6 < n_params < 7.5e6 and 2 * n_params < 20e6
+
+
+def _targets(malignancy: list[float], **aux: list[int]) -> dict[str, torch.Tensor]:
+    n = len(malignancy)
+    out = {"malignancy": torch.tensor(malignancy)}
+    for head in clf.AUX_HEADS:
+        out[head] = torch.tensor(aux.get(head, [0] * n))
+    return out
+
+
+def _zero_outputs(n: int) -> dict[str, torch.Tensor]:
+    return {"malignancy": torch.zeros(n), **{h: torch.zeros(n, len(c)) for h, c in clf.AUX_HEADS.items()}}
+
+
+def test_multitask_loss_at_zero_logits_equals_weighted_log2_plus_mean_log_classes() -> None:
+    total, parts = clf.multitask_loss(_zero_outputs(4), _targets([1, 0, 0, 0]), pos_weight=3.0, aux_weight=0.5)
+    primary = (3 * math.log(2) + 3 * math.log(2)) / 4
+    aux = np.mean([math.log(len(c)) for c in clf.AUX_HEADS.values()])
+    assert parts["malignancy"] == pytest.approx(primary, rel=1e-6)
+    assert float(total) == pytest.approx(primary + 0.5 * aux, rel=1e-6)
+
+
+def test_multitask_loss_skips_a_head_whose_labels_are_all_missing() -> None:
+    targets = _targets([1, 0], birads=[clf.IGNORE_INDEX, clf.IGNORE_INDEX])
+    total, parts = clf.multitask_loss(_zero_outputs(2), targets, pos_weight=1.0, aux_weight=1.0)
+    assert "birads" not in parts
+    others = [math.log(len(c)) for h, c in clf.AUX_HEADS.items() if h != "birads"]
+    assert float(total) == pytest.approx(math.log(2) + np.mean(others), rel=1e-6)
+
+
+# --- score -------------------------------------------------------------------------------------------
+def test_prior_shift_is_log_pos_weight_and_refuses_non_positive() -> None:
+    assert clf.prior_shift(3.0) == pytest.approx(math.log(3.0))
+    with pytest.raises(MammoError, match="pos_weight"):
+        clf.prior_shift(0.0)
+
+
+def test_combine_views_averages_logits_then_shifts_and_scales_to_100() -> None:
+    views = pd.DataFrame({"mass_id": ["b", "a", "a"], "logit": [-1.0, 1.0, 3.0]})
+    table = clf.combine_views(views, shift=math.log(2.0))
+    assert table["mass_id"].tolist() == ["a", "b"]
+    assert table["n_views"].tolist() == [2, 1]
+    expected = [100 / (1 + math.exp(-(2 - math.log(2)))), 100 / (1 + math.exp(-(-1 - math.log(2))))]
+    np.testing.assert_allclose(table["dl_score"], expected, rtol=1e-9)
+
+
+def test_combine_views_refuses_non_finite_logit() -> None:
+    with pytest.raises(MammoError, match=r"row 1 \(mass_id m2\)"):
+        clf.combine_views(pd.DataFrame({"mass_id": ["m1", "m2"], "logit": [0.5, float("nan")]}))
+
+
+def test_youden_threshold_picks_the_cut_that_separates_the_classes() -> None:
+    assert clf.youden_threshold(np.array([0, 0, 1, 1]), np.array([10.0, 20.0, 80.0, 90.0])) == 80.0
+    # overlapping scores: J ties at 40 (sens 2/3, spec 1) and 30 (sens 1, spec 2/3); the higher cut wins
+    y = np.array([0, 0, 0, 1, 1, 1])
+    s = np.array([10.0, 20.0, 35.0, 30.0, 40.0, 50.0])
+    assert clf.youden_threshold(y, s) == 40.0
+
+
+def test_youden_threshold_refuses_one_class_and_length_mismatch() -> None:
+    with pytest.raises(MammoError, match="both classes"):
+        clf.youden_threshold(np.array([1, 1]), np.array([3.0, 4.0]))
+    with pytest.raises(MammoError, match="differ in length"):
+        clf.youden_threshold(np.array([0, 1]), np.array([3.0]))

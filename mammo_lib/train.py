@@ -1,0 +1,638 @@
+"""One training loop for both models, and ``mammo train {detection,classification}``.
+
+``fit(task, config)`` trains whatever a :class:`TrainTask` supplies (model, datasets, loss, validation
+metric) with the same machinery for both models: seeds (python, numpy, torch, DataLoader workers),
+a checkpoint per epoch with exact resume, a tqdm bar showing loss and the validation metric, CPU or CUDA
+with ``torch.autocast`` mixed precision on CUDA, and DistributedDataParallel when launched by ``torchrun``
+(``RANK``/``WORLD_SIZE`` in the environment; gloo on CPU, nccl on GPU; only rank 0 writes).
+
+Trained weights ship as fp16 safetensors with a JSON model card (:func:`export_weights`);
+:func:`load_weights` refuses a corrupt file, or one of another architecture, with a clear MammoError.
+
+A task is any object with these members (see :class:`TrainTask`)::
+
+    architecture: str                      # recorded in the weights; load_weights checks it
+    metric_name: str                       # e.g. "val_recall", shown on the progress bar
+    data_description: str                  # one line for the model card (cohort, seed, size)
+    build_model() -> nn.Module
+    datasets() -> (train_dataset, val_dataset or None)
+    loss(model, batch) -> scalar tensor    # batch already on the device
+    validation_step(model, batch) -> Any   # batch already on the device, under no_grad/eval
+    validation_metric(outputs: list) -> float
+    collate_fn (optional attribute)        # DataLoader collate function, default torch's
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as _dt
+import importlib
+import json
+import math
+import os
+import platform
+import random
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from mammo_lib.checksums import sha256_file
+from mammo_lib.errors import MammoError
+from mammo_lib.paths import data_dir, runs_dir, weights_dir
+
+if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.train` stays cheap
+    import torch
+    from torch import nn
+    from torch.utils.data import Dataset
+
+#: `mammo train NAME` -> module with ``make_task(data_dir, *, seed, smoke, options) -> (task, defaults)``:
+#: ``task`` a TrainTask, ``defaults`` a dict of TrainConfig fields (epochs, batch_size, lr...) for that model.
+TASKS: dict[str, str] = {
+    "detection": "mammo_lib.models.detection",
+    "classification": "mammo_lib.models.classification",
+}
+CHECKPOINT_NAME = "last.pt"
+CARD_SUFFIX = ".json"
+
+
+class TrainTask(Protocol):
+    """What :func:`fit` needs from a model: see the module docstring."""
+
+    architecture: str
+    metric_name: str
+    data_description: str
+
+    def build_model(self) -> nn.Module: ...
+    def datasets(self) -> tuple[Dataset, Dataset | None]: ...
+    def loss(self, model: nn.Module, batch: Any) -> torch.Tensor: ...
+    def validation_step(self, model: nn.Module, batch: Any) -> Any: ...
+    def validation_metric(self, outputs: list[Any]) -> float: ...
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters and machinery switches of one training run (all JSON-safe)."""
+
+    out_dir: str                      # checkpoints (last.pt, epoch_NNN.pt) and history.json go here
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 0             # linear warm-up, then cosine decay to 0 over all steps
+    grad_clip: float | None = 1.0     # max gradient norm, None = no clipping
+    seed: int = 20231027
+    num_workers: int = 0
+    device: str = "auto"              # "auto" (cuda if available), "cpu", "cuda", "cuda:1"
+    amp: bool = True                  # autocast mixed precision, used on CUDA only
+    amp_dtype: str = "float16"        # or "bfloat16" (no gradient scaling then)
+    resume: bool = True               # continue from out_dir/last.pt when it exists
+    max_steps_per_epoch: int | None = None  # cap (smoke runs); None = the whole training set
+    keep_epoch_checkpoints: bool = False    # also keep epoch_NNN.pt besides last.pt
+    progress: bool = True             # tqdm bar (rank 0 only)
+    threads: int | None = None        # torch.set_num_threads on CPU; None = leave as is
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise MammoError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise MammoError(f"TrainConfig.lr must be a positive finite number, got {self.lr!r}")
+        if self.amp_dtype not in ("float16", "bfloat16"):
+            raise MammoError(f"TrainConfig.amp_dtype must be 'float16' or 'bfloat16', got {self.amp_dtype!r}")
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise MammoError(f"TrainConfig.max_steps_per_epoch must be >= 1 or None, got {self.max_steps_per_epoch!r}")
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: the trained (unwrapped) model and the per-epoch history."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    wall_time_s: float
+    checkpoint: Path
+    hardware: str
+    world_size: int = 1
+    resumed_from_epoch: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_metric(self) -> float:
+        """Validation metric after the last epoch (nan when the task has no validation set)."""
+        return float(self.history[-1].get("val_metric", float("nan"))) if self.history else float("nan")
+
+
+# --- seeds and devices -------------------------------------------------------------------------
+
+def seed_everything(seed: int) -> None:
+    """Seed python's random, numpy's legacy global state and torch (CPU and every CUDA device)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _worker_init(worker_id: int) -> None:
+    """DataLoader worker seeding: derive numpy/python seeds from torch's per-worker seed."""
+    import torch
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto`` -> the local rank's CUDA device when available, else CPU; anything else is checked."""
+    import torch
+
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise MammoError(f"device {name!r} is not a torch device ({exc})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MammoError(f"device {name!r} asked for, but CUDA is not available on this machine")
+    return device
+
+
+def hardware_description(device: torch.device, world_size: int = 1) -> str:
+    """One line naming the processor/GPU, core count and number of processes, for the model card."""
+    import torch
+
+    if device.type == "cuda":
+        what = f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    else:
+        what = f"CPU {platform.machine()} {platform.processor() or ''}".strip()
+        what += f", {torch.get_num_threads()} torch threads of {os.cpu_count()} cores"
+    return f"{what}; {world_size} process(es); torch {torch.__version__}"
+
+
+def move_to_device(batch: Any, device: torch.device) -> Any:
+    """Recursively move tensors of a batch (tensor, dict, list, tuple, dataclass) to ``device``."""
+    import torch
+
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: move_to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        moved = [move_to_device(v, device) for v in batch]
+        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        return dataclasses.replace(batch, **{f.name: move_to_device(getattr(batch, f.name), device)
+                                            for f in dataclasses.fields(batch) if f.init})
+    return batch
+
+
+@dataclass(frozen=True)
+class _Dist:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device_name: str) -> tuple[_Dist, torch.device]:
+    """Join the torchrun process group when WORLD_SIZE > 1 (nccl on CUDA, gloo on CPU)."""
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist(), resolve_device(device_name)
+    info = _Dist(int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world)
+    device = resolve_device(device_name, info.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return info, device
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return getattr(model, "module", model)
+
+
+def save_checkpoint(path: Path, *, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any,
+                    epoch: int, history: list[dict[str, float]], config: TrainConfig, architecture: str) -> None:
+    """Write a resumable checkpoint atomically (temp file + rename), so a kill never leaves half a file."""
+    import torch
+
+    state = {
+        "architecture": architecture, "epoch": epoch, "history": history, "config": dataclasses.asdict(config),
+        "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler is not None else None,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, architecture: str, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`, checking it belongs to ``architecture``."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means the file is unusable
+        raise MammoError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("architecture") != architecture:
+        found = state.get("architecture") if isinstance(state, dict) else type(state).__name__
+        raise MammoError(f"checkpoint {path} is for architecture {found!r}, expected {architecture!r}")
+    return state
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return factor
+
+
+def _loader(dataset: Dataset, *, config: TrainConfig, shuffle: bool, epoch_seed: int, dist_info: _Dist,
+            collate_fn: Callable | None, drop_last: bool) -> tuple[Any, Any]:
+    import torch
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    generator = torch.Generator().manual_seed(epoch_seed)
+    sampler = None
+    if dist_info.enabled and shuffle:
+        sampler = DistributedSampler(dataset, num_replicas=dist_info.world_size, rank=dist_info.rank,
+                                     shuffle=True, seed=config.seed, drop_last=drop_last)
+    loader = DataLoader(
+        dataset, batch_size=config.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+        num_workers=config.num_workers, collate_fn=collate_fn, generator=generator,
+        worker_init_fn=_worker_init if config.num_workers else None, drop_last=drop_last,
+        persistent_workers=False,
+    )
+    return loader, sampler
+
+
+def _autocast(device: torch.device, config: TrainConfig) -> contextlib.AbstractContextManager:
+    import torch
+
+    if device.type == "cuda" and config.amp:
+        return torch.autocast(device_type="cuda", dtype=getattr(torch, config.amp_dtype))
+    return contextlib.nullcontext()
+
+
+def _validate(task: TrainTask, model: nn.Module, loader: Any, device: torch.device, config: TrainConfig) -> float:
+    import torch
+
+    net = _unwrap(model)
+    was_training = net.training
+    net.eval()
+    outputs: list[Any] = []
+    with torch.no_grad(), _autocast(device, config):
+        for batch in loader:
+            outputs.append(task.validation_step(net, move_to_device(batch, device)))
+    net.train(was_training)
+    return float(task.validation_metric(outputs))
+
+
+def _bar(iterable: Any, *, enabled: bool, desc: str, total: int) -> Iterator[Any]:
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def fit(task: TrainTask, config: TrainConfig) -> FitResult:
+    """Train ``task``'s model under ``config``; resumable, seeded, DDP-aware. Returns the unwrapped model."""
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    start = time.perf_counter()
+    dist_info, device = _init_distributed(config.device)
+    if config.threads and device.type == "cpu":
+        torch.set_num_threads(int(config.threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+    out = Path(config.out_dir)
+    if dist_info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    seed_everything(config.seed)
+    model = task.build_model().to(device)
+    train_ds, val_ds = task.datasets()
+    if len(train_ds) == 0:
+        raise MammoError(f"task {task.architecture!r}: the training dataset is empty")
+    collate_fn = getattr(task, "collate_fn", None)
+    steps = math.ceil(len(train_ds) / (config.batch_size * dist_info.world_size))
+    steps = min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, steps * config.epochs))
+    use_scaler = device.type == "cuda" and config.amp and config.amp_dtype == "float16"
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+    history: list[dict[str, float]] = []
+    first_epoch = 0
+    ckpt = out / CHECKPOINT_NAME
+    if config.resume and ckpt.exists():
+        state = load_checkpoint(ckpt, task.architecture, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        history = list(state["history"])
+        first_epoch = int(state["epoch"]) + 1
+    resumed_from = first_epoch
+
+    if dist_info.enabled:
+        ddp_kw = {"device_ids": [device.index]} if device.type == "cuda" else {}
+        model = DistributedDataParallel(model, **ddp_kw)
+    val_loader = None
+    if val_ds is not None and len(val_ds) > 0 and dist_info.is_main:
+        val_loader, _ = _loader(val_ds, config=config, shuffle=False, epoch_seed=config.seed, dist_info=dist_info,
+                                collate_fn=collate_fn, drop_last=False)
+
+    metric_name = task.metric_name
+    for epoch in range(first_epoch, config.epochs):
+        # Re-seed per epoch: a resumed run draws exactly the numbers an uninterrupted one would.
+        seed_everything(config.seed + 1000 * (epoch + 1) + dist_info.rank)
+        loader, sampler = _loader(train_ds, config=config, shuffle=True, epoch_seed=config.seed + epoch,
+                                  dist_info=dist_info, collate_fn=collate_fn, drop_last=False)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        model.train()
+        loss_sum, n_steps = torch.zeros((), device=device, dtype=torch.float64), 0
+        last_metric = history[-1].get("val_metric", float("nan")) if history else float("nan")
+        bar = _bar(loader, enabled=config.progress and dist_info.is_main, total=steps,
+                   desc=f"{task.architecture} epoch {epoch + 1}/{config.epochs}")
+        for step, batch in enumerate(bar):
+            if step >= steps:
+                break
+            batch = move_to_device(batch, device)
+            with _autocast(device, config):
+                loss = task.loss(model, batch)
+            if not torch.isfinite(loss):
+                raise MammoError(f"{task.architecture}: loss became {loss.item()} at epoch {epoch + 1} step "
+                                 f"{step + 1}; lower the learning rate (lr={config.lr})")
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            scheduler.step()
+            loss_sum += loss.detach().double()
+            n_steps += 1
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss_sum.item() / n_steps:.4f}", **{metric_name: f"{last_metric:.3f}"})
+        if hasattr(bar, "close"):
+            bar.close()
+        if dist_info.enabled:  # mean training loss over all ranks
+            totals = torch.tensor([loss_sum.item(), float(n_steps)], dtype=torch.float64, device=device)
+            dist.all_reduce(totals)
+            train_loss = float(totals[0] / max(totals[1].item(), 1.0))
+        else:
+            train_loss = float(loss_sum.item() / max(n_steps, 1))
+        record: dict[str, float] = {"epoch": epoch + 1, "train_loss": train_loss,
+                                    "lr": float(scheduler.get_last_lr()[0])}
+        if dist_info.is_main and val_loader is not None:
+            record["val_metric"] = _validate(task, model, val_loader, device, config)
+        if dist_info.enabled:
+            shared = [record]
+            dist.broadcast_object_list(shared, src=0)
+            record = shared[0]
+        history.append(record)
+        if dist_info.is_main:
+            save_checkpoint(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                            epoch=epoch, history=history, config=config, architecture=task.architecture)
+            if config.keep_epoch_checkpoints:
+                save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", model=model, optimizer=optimizer,
+                                scheduler=scheduler, scaler=scaler, epoch=epoch, history=history,
+                                config=config, architecture=task.architecture)
+            (out / "history.json").write_text(json.dumps(history, indent=1))
+            if config.progress:
+                shown = f", {metric_name} {record['val_metric']:.4f}" if "val_metric" in record else ""
+                print(f"{task.architecture} epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}{shown}",
+                      file=sys.stderr, flush=True)
+        if dist_info.enabled:
+            dist.barrier()
+
+    hardware = hardware_description(device, dist_info.world_size)
+    net = _unwrap(model)
+    if dist_info.enabled:
+        dist.barrier()
+        dist.destroy_process_group()
+    return FitResult(model=net, history=history, wall_time_s=time.perf_counter() - start, checkpoint=ckpt,
+                     hardware=hardware, world_size=dist_info.world_size, resumed_from_epoch=resumed_from)
+
+
+# --- shipped weights ---------------------------------------------------------------------------
+
+def card_path(weights_path: str | Path) -> Path:
+    """The model card that goes with a weights file: same name, ``.json``."""
+    return Path(weights_path).with_suffix(CARD_SUFFIX)
+
+
+def export_weights(model: nn.Module, path: str | Path, *, architecture: str, card: dict[str, Any]) -> dict[str, Any]:
+    """Write ``model`` as fp16 safetensors plus its JSON model card (``card`` + architecture, sizes, sha256).
+
+    Floating tensors are stored as float16 (shipped weights stay small); integer buffers keep their dtype.
+    Returns the card as written.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for name, value in _unwrap(model).state_dict().items():
+        value = value.detach().cpu()
+        tensors[name] = (value.to(torch.float16) if value.is_floating_point() else value).contiguous()
+    save_file(tensors, str(path), metadata={"architecture": architecture, "format": "mammo-companion/1"})
+    full = {
+        "architecture": architecture,
+        **card,
+        "weights_file": path.name,
+        "dtype": "float16",
+        "parameters": int(sum(t.numel() for n, t in _unwrap(model).named_parameters())),
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }
+    card_path(path).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n")
+    return full
+
+
+def read_card(weights_path: str | Path) -> dict[str, Any] | None:
+    """The model card beside a weights file, or None when there is none."""
+    cpath = card_path(weights_path)
+    if not cpath.exists():
+        return None
+    try:
+        return json.loads(cpath.read_text())
+    except json.JSONDecodeError as exc:
+        raise MammoError(f"model card {cpath} is not valid JSON ({exc})") from None
+
+
+def load_weights(model: nn.Module, path: str | Path, *, architecture: str, map_location: Any = "cpu",
+                 check_sha256: bool = True) -> nn.Module:
+    """Load shipped weights into ``model`` (moved to ``map_location``), refusing anything that does not fit.
+
+    Refused with a MammoError: a missing file, a sha256 that differs from the model card, bytes that are
+    not safetensors, weights recorded for another architecture, missing/unexpected tensors or other shapes.
+    """
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise MammoError(f"weights file {path} does not exist")
+    card = read_card(path)
+    if check_sha256 and card is not None and card.get("sha256"):
+        actual = sha256_file(path)
+        if actual != card["sha256"]:
+            raise MammoError(f"weights file {path} is corrupt: sha256 {actual[:12]}... differs from its model "
+                             f"card's {str(card['sha256'])[:12]}...")
+    device = torch.device(map_location) if isinstance(map_location, str) else map_location
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise MammoError(f"weights file {path} is not a readable safetensors file ({exc})") from None
+    found = meta.get("architecture")
+    if found != architecture:
+        raise MammoError(f"weights file {path} holds architecture {found!r}, expected {architecture!r}")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    shapes = [f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+              if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if shapes:
+            parts.append(f"{len(shapes)} of other shape (e.g. {shapes[0]})")
+        raise MammoError(f"weights file {path} does not fit architecture {architecture!r}: " + "; ".join(parts))
+    cast = {k: tensors[k].to(v.dtype) for k, v in expected.items()}
+    model.load_state_dict(cast)
+    return model.to(device)
+
+
+def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, command: str) -> dict[str, Any]:
+    """Model card fields of a finished run: command, seed, data, epochs, wall time, hardware, metrics."""
+    import torch
+
+    import timm
+
+    last = result.history[-1] if result.history else {}
+    return {
+        "command": command,
+        "seed": config.seed,
+        "data": task.data_description,
+        "epochs": config.epochs,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "hardware": result.hardware,
+        "metrics": {"train_loss": last.get("train_loss"), task.metric_name: last.get("val_metric")},
+        "history": result.history,
+        "config": dataclasses.asdict(config) | {"out_dir": Path(config.out_dir).name},
+        "software": {"torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version()},
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+# --- `mammo train` ----------------------------------------------------------------------------
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise MammoError(f"--option expects KEY=VALUE, got {pair!r}")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mammo train``."""
+    parser.add_argument("model", choices=sorted(TASKS), help="which model to train")
+    parser.add_argument("--data", default="", help="training cohort folder (default: <data>/train)")
+    parser.add_argument("--out", default="", help="run folder for checkpoints (default: runs/train-<model>)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the task's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="images/exams per step and process")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (AdamW, cosine decay)")
+    parser.add_argument("--seed", type=int, default=20231027, help="master seed")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    parser.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch")
+    parser.add_argument("--smoke", action="store_true", help="tiny configuration, a few steps (installation check)")
+    parser.add_argument("--export", default="", help="write fp16 safetensors + model card here; 'ship' = "
+                        "mammo_lib/weights/<model>.safetensors")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="task-specific option (repeatable), see the model module")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``mammo train MODEL``: build the model's task, fit it, optionally export weights + model card."""
+    try:
+        module = importlib.import_module(TASKS[args.model])
+    except ModuleNotFoundError as exc:
+        if exc.name and TASKS[args.model].startswith(exc.name):
+            raise MammoError(f"model {args.model!r} is not available in this version ({TASKS[args.model]} "
+                             "is missing)") from None
+        raise
+    data = Path(args.data) if args.data else data_dir() / "train"
+    task, defaults = module.make_task(data, seed=args.seed, smoke=args.smoke, options=_parse_options(args.option))
+    out = Path(args.out) if args.out else runs_dir() / f"train-{args.model}{'-smoke' if args.smoke else ''}"
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                 "max_steps_per_epoch": args.max_steps, "threads": args.threads}
+    config = TrainConfig(**{**dict(defaults), "out_dir": str(out), "seed": args.seed, "device": args.device,
+                            "num_workers": args.workers, "amp": not args.no_amp, "resume": not args.no_resume,
+                            **{k: v for k, v in overrides.items() if v is not None}})
+    result = fit(task, config)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    print(f"trained {task.architecture}: {len(result.history)} epochs, {result.wall_time_s:.0f} s, "
+          f"{task.metric_name} {result.final_metric:.4f}; checkpoint {result.checkpoint}")
+    if args.export:
+        target = weights_dir() / f"{args.model}.safetensors" if args.export == "ship" else Path(args.export)
+        command = "mammo train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index(args.model):]) \
+            if args.model in sys.argv else f"mammo train {args.model}"
+        card = export_weights(result.model, target, architecture=task.architecture,
+                              card=model_card(result, task=task, config=config, command=command))
+        print(f"weights: {target} ({card['size_bytes'] / 1e6:.1f} MB, sha256 {card['sha256'][:12]}...)")
+    return 0

@@ -83,24 +83,26 @@ def view_records(manifest: pd.DataFrame, findings: pd.DataFrame, root: Path) -> 
     records[list(BOX_COLUMNS)] = boxes.to_numpy(dtype=float)
     joined = images.loc[records["image_id"]]
     for column in ("patient_id", "laterality", "view"):
-        records[column] = joined[column].to_numpy()
+        records[column] = joined[column].astype(str).to_numpy()
     records["image_file"] = [str((root / str(p)).resolve()) for p in joined["image_path"]]
-    records["split"] = joined["split"].to_numpy() if "split" in images.columns else ""
+    records["split"] = joined["split"].astype(str).to_numpy() if "split" in images.columns else ""
+    if "sha256" in images.columns:
+        records["sha256"] = joined["sha256"].astype(str).to_numpy()
     return records
 
 
 def load_cohort(folder: str | Path) -> pd.DataFrame:
-    """View records of a cohort folder holding ``data_manifest.csv`` and ``data_findings.csv``."""
-    from mammo_lib.manifest import load_manifest
+    """View records of a cohort folder (``data_manifest.csv`` + ``data_findings.csv``), validated by the data layer."""
+    from mammo_lib.manifest import MANIFEST_NAME, load_manifest
 
     folder = Path(folder)
-    manifest_file = folder / "data_manifest.csv"
+    manifest_file = folder / MANIFEST_NAME
     if not manifest_file.is_file():
-        raise MammoError(f"no data_manifest.csv in {folder} (generate a cohort with `mammo synth`)")
-    manifest, findings = load_manifest(manifest_file)
-    if findings is None or len(findings) == 0:
+        raise MammoError(f"no {MANIFEST_NAME} in {folder} (generate a cohort with `mammo synth`)")
+    cohort = load_manifest(manifest_file)
+    if cohort.findings is None or cohort.findings.empty:
         raise MammoError(f"cohort {folder} has no findings table: nothing to classify")
-    return view_records(manifest, findings, manifest_file.parent)
+    return view_records(cohort.images, cohort.findings, cohort.data_root)
 
 
 # --- the patch cache ------------------------------------------------------------------------------
@@ -181,17 +183,24 @@ class MassPatchDataset:
 def split_by_patient(records: pd.DataFrame, val_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of validation rows: the manifest's ``val`` split when given, else a seeded patient split.
 
-    Validation masses choose the operating threshold; they never include a test-cohort mass.
+    The seeded split is one fold of scikit-learn's ``StratifiedGroupKFold`` (about ``val_fraction`` of the
+    patients, malignant share kept, no patient on both sides). Validation masses choose the operating
+    threshold; they never include a test-cohort mass.
     """
     split = records["split"].astype(str).str.strip().str.lower()
     if (split == "val").any():
         return (split == "val").to_numpy()
-    from sklearn.model_selection import GroupShuffleSplit
+    from sklearn.model_selection import StratifiedGroupKFold
 
-    if not 0 < val_fraction < 1:
-        raise MammoError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    splitter = GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed)
-    _, val_rows = next(splitter.split(records, groups=records["patient_id"].astype(str)))
+    if not 0 < val_fraction <= 0.5:
+        raise MammoError(f"val_fraction must be in (0, 0.5], got {val_fraction}")
+    y = records["pathology"].astype(str).eq("positive").to_numpy()
+    groups = records["patient_id"].astype(str)
+    # no more folds than patients of the rarer class, so the validation fold can hold both classes
+    rarer = min(groups[y].nunique(), groups[~y].nunique())
+    folds = StratifiedGroupKFold(n_splits=max(2, min(round(1 / val_fraction), rarer)), shuffle=True,
+                                 random_state=seed)
+    _, val_rows = next(folds.split(records, y, groups=groups))
     mask = np.zeros(len(records), dtype=bool)
     mask[val_rows] = True
     return mask
@@ -309,3 +318,111 @@ def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_
                 chunks[head].append(torch.softmax(out[head].float(), dim=1).cpu().numpy())
     empty = {PRIMARY_HEAD: np.zeros(0, np.float32), **{h: np.zeros((0, len(c)), np.float32) for h, c in AUX_HEADS.items()}}
     return {k: np.concatenate(v) if v else empty[k] for k, v in chunks.items()}
+
+
+# --- `mammo train classification` ------------------------------------------------------------------
+#: Training defaults (TrainConfig fields); measured on 2 CPU cores, one epoch of ~1,000 views takes ~1-2 min.
+TRAIN_DEFAULTS: Final = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "warmup_steps": 40}
+SMOKE_DEFAULTS: Final = {"epochs": 1, "batch_size": 4, "lr": 1e-3, "max_steps_per_epoch": 2, "warmup_steps": 0}
+#: Task options (``mammo train classification --option KEY=VALUE``) and their types.
+TASK_OPTIONS: Final = {"patch_size": int, "val_fraction": float, "aux_weight": float, "drop_rate": float,
+                       "max_masses": int}
+
+
+def _smoke_subset(records: pd.DataFrame, per_class: int) -> pd.DataFrame:
+    """Views of the first ``per_class`` positive and negative masses (sorted ids): both classes, always."""
+    masses = records.drop_duplicates("mass_id").sort_values("mass_id")
+    keep = pd.concat([g.head(per_class) for _, g in masses.groupby(masses["pathology"].astype(str))])["mass_id"]
+    return records[records["mass_id"].isin(keep)].reset_index(drop=True)
+
+
+def make_task(data_dir: str | Path, *, seed: int, smoke: bool, options: dict[str, str]
+              ) -> tuple[ClassificationTask, dict[str, Any]]:
+    """The ``mammo train classification`` factory: view records and cached crops of ``data_dir``, task, defaults."""
+    unknown = sorted(set(options) - set(TASK_OPTIONS))
+    if unknown:
+        raise MammoError(f"unknown classification option(s) {unknown}; known: {sorted(TASK_OPTIONS)}")
+    try:
+        values = {k: TASK_OPTIONS[k](v) for k, v in options.items()}
+    except ValueError as exc:
+        raise MammoError(f"classification option has a bad value ({exc})") from None
+    records = load_cohort(data_dir)
+    if smoke or "max_masses" in values:
+        records = _smoke_subset(records, 4 if smoke else max(1, values["max_masses"] // 2))
+    geometry = PatchGeometry(patch_size=values.get("patch_size", PatchGeometry.patch_size))
+    crops = cached_context_crops(records, geometry, progress=not smoke)
+    n_masses = records["mass_id"].nunique()
+    n_pos = records.drop_duplicates("mass_id")["pathology"].astype(str).eq("positive").sum()
+    task = ClassificationTask(
+        records=records, crops=crops, geometry=geometry, seed=seed,
+        val_fraction=values.get("val_fraction", 0.15), aux_weight=values.get("aux_weight", 0.25),
+        drop_rate=values.get("drop_rate", 0.2),
+        data_description=(f"{Path(data_dir).name}: {n_masses} masses ({n_pos} positive), {len(records)} views; "
+                          f"{geometry.patch_size} px patches"),
+    )
+    return task, dict(SMOKE_DEFAULTS if smoke else TRAIN_DEFAULTS)
+
+
+# --- shipped model: loading and scoring ------------------------------------------------------------
+#: Model-card fields the scorer reads (written by :meth:`ClassificationTask.card_extra`).
+CARD_FIELDS: Final = ("geometry", "prior_shift", "threshold", "threshold_provenance")
+
+
+def load_classifier(path: str | Path | None = None, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """The shipped (or given) classifier in eval mode and its model card; corrupt or foreign weights are refused."""
+    from mammo_lib.models.classification import MassClassifier
+    from mammo_lib.train import load_weights, read_card
+
+    path = Path(path) if path else weights_dir() / WEIGHTS_FILE
+    if not path.is_file():
+        raise MammoError(f"no classification weights at {path}; train and ship them with "
+                         "`mammo train classification --export ship`")
+    model = load_weights(MassClassifier(), path, architecture=ARCHITECTURE, map_location=device)
+    card = read_card(path)
+    missing = [f for f in CARD_FIELDS if f not in (card or {})]
+    if missing:
+        raise MammoError(f"model card of {path.name} lacks {missing}: it was not written by `mammo train classification`")
+    try:
+        card["geometry"] = PatchGeometry(**card["geometry"]).to_dict()
+    except TypeError as exc:
+        raise MammoError(f"model card of {path.name} has an unreadable geometry ({exc})") from None
+    return model.eval(), card
+
+
+def score_records(records: pd.DataFrame, model: Any, card: dict[str, Any], crops: np.ndarray | None = None,
+                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score view records with a loaded classifier: per-view logits and auxiliary predictions, per-mass score.
+
+    The per-mass table has ``mass_id``, ``n_views``, ``dl_probability``, ``dl_score`` (0-100),
+    ``dl_positive`` (score >= the card's threshold) and ``threshold``.
+    """
+    geometry = PatchGeometry(**card["geometry"])
+    if crops is None:
+        crops = cached_context_crops(records, geometry, progress=progress)
+    heads = predict_heads(model, crops, geometry, progress=progress)
+    keep = [c for c in ("mass_id", "image_id", "laterality", "view") if c in records.columns]
+    views = records[keep].reset_index(drop=True).copy()
+    views["logit"] = heads[PRIMARY_HEAD]
+    for head, classes in AUX_HEADS.items():
+        views[f"{head}_predicted"] = np.asarray(classes, dtype=object)[heads[head].argmax(axis=1)]
+    masses = combine_views(views[["mass_id", "logit"]], float(card["prior_shift"]))
+    threshold = float(card["threshold"])
+    masses["dl_positive"] = masses["dl_score"] >= threshold
+    masses["threshold"] = threshold
+    return views, masses
+
+
+def auxiliary_accuracy(records: pd.DataFrame, views: pd.DataFrame) -> pd.DataFrame:
+    """Per auxiliary head: views with a label, accuracy of the predicted class, and the majority-class rate."""
+    rows = []
+    for head in AUX_HEADS:
+        truth = records[head].astype("string").reset_index(drop=True)
+        known = truth.notna() & (truth != "")
+        if not known.any():
+            continue
+        truth = truth[known]
+        predicted = views.loc[known.to_numpy(), f"{head}_predicted"].astype(str).to_numpy()
+        rows.append({"head": head, "views": int(known.sum()),
+                     "accuracy": float((predicted == truth.to_numpy()).mean()),
+                     "majority_rate": float(truth.value_counts(normalize=True).iloc[0])})
+    return pd.DataFrame(rows)

@@ -20,6 +20,7 @@ A task is any object with these members (see :class:`TrainTask`)::
     validation_step(model, batch) -> Any   # batch already on the device, under no_grad/eval
     validation_metric(outputs: list) -> float
     collate_fn (optional attribute)        # DataLoader collate function, default torch's
+    card_extra(model) -> dict (optional)   # model-card fields the model's users need (threshold...)
 """
 from __future__ import annotations
 
@@ -557,7 +558,8 @@ def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, comma
     import timm
 
     last = result.history[-1] if result.history else {}
-    return {
+    extra = getattr(task, "card_extra", None)
+    return ({} if extra is None else dict(extra(result.model))) | {
         "command": command,
         "seed": config.seed,
         "data": task.data_description,

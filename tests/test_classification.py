@@ -185,3 +185,157 @@ def test_youden_threshold_refuses_one_class_and_length_mismatch() -> None:
         clf.youden_threshold(np.array([1, 1]), np.array([3.0, 4.0]))
     with pytest.raises(MammoError, match="differ in length"):
         clf.youden_threshold(np.array([0, 1]), np.array([3.0]))
+
+
+# --- cohort, task, training, weights --------------------------------------------------------------------
+def _write_cohort(root, n_masses: int = 8, size: int = 160):
+    """A tiny PNG cohort: one patient per mass, CC + MLO of the right breast, bright disk (benign) or
+    star-shaped mass (malignant) at a known box; every other mass positive."""
+    from PIL import Image
+
+    from mammo_lib.checksums import sha256_file
+
+    rng = np.random.default_rng(7)
+    images, findings = [], []
+    yy, xx = np.mgrid[:size, :size]
+    for m in range(n_masses):
+        positive = m % 2 == 0
+        for view in ("CC", "MLO"):
+            cx, cy, r = int(rng.integers(50, 110)), int(rng.integers(50, 110)), 14
+            angle = np.arctan2(yy - cy, xx - cx)
+            radius = r * (1 + (0.5 * np.cos(7 * angle) if positive else 0))
+            pixels = 0.3 + 0.05 * rng.random((size, size)) + 0.5 * (np.hypot(xx - cx, yy - cy) <= radius)
+            image_id = f"p{m}-R{view}"
+            path = root / f"{image_id}.png"
+            Image.fromarray((pixels * 65535).clip(0, 65535).astype(np.uint16)).save(path)
+            images.append({"image_id": image_id, "patient_id": f"p{m}", "study_id": f"s{m}", "age": 50,
+                           "breast_density": "c", "laterality": "R", "view": view, "image_path": path.name,
+                           "vendor": "other", "sha256": sha256_file(path), "split": "train"})
+            findings.append({"mass_id": f"m{m}", "image_id": image_id, "x0": cx - r, "y0": cy - r,
+                             "x1": cx + r + 1, "y1": cy + r + 1, "mask_path": "",
+                             "morphology": "irregular" if positive else "oval",
+                             "margin": "spiculated" if positive else "circumscribed", "mass_density": "equal",
+                             "size_mm": 10.0, "birads": "5" if positive else "3",
+                             "pathology": "positive" if positive else "negative",
+                             "histology": "invasive ductal carcinoma" if positive else "fibroadenoma",
+                             "reference_standard": "histopathology"})
+    pd.DataFrame(images).to_csv(root / "data_manifest.csv", index=False)
+    pd.DataFrame(findings).to_csv(root / "data_findings.csv", index=False)
+    return root
+
+
+@pytest.fixture()
+def cohort(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMMO_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    return _write_cohort(folder)
+
+
+def test_load_cohort_joins_each_view_box_with_its_image(cohort) -> None:
+    from mammo_lib import classify
+
+    records = classify.load_cohort(cohort)
+    assert len(records) == 16 and records["mass_id"].nunique() == 8
+    first = records.iloc[0]
+    assert (first["laterality"], first["view"], first["patient_id"]) == ("R", "CC", "p0")
+    assert first["image_file"].endswith("p0-RCC.png")
+
+
+def test_view_records_reports_unknown_image_and_inverted_box_together() -> None:
+    from mammo_lib import classify
+
+    manifest = pd.DataFrame({"image_id": ["a"], "patient_id": ["p"], "laterality": ["L"], "view": ["CC"],
+                             "image_path": ["a.png"]})
+    findings = pd.DataFrame({"mass_id": ["m1", "m2"], "image_id": ["a", "zz"], "x0": [5, 1], "y0": [1, 1],
+                             "x1": [4, 3], "y1": [3, 3], "pathology": ["negative", "positive"]})
+    with pytest.raises(MammoError, match=r"row 1: image_id 'zz' is not in the manifest; findings row 0: box"):
+        classify.view_records(manifest, findings, root=__import__("pathlib").Path("."))
+
+
+def test_context_crops_are_cached_and_reused_for_the_same_boxes(cohort, tmp_path) -> None:
+    from mammo_lib import classify
+
+    records = classify.load_cohort(cohort)
+    geometry = clf.PatchGeometry(patch_size=32)
+    calls: list[str] = []
+
+    def reader(path, laterality, view):
+        calls.append(path.name)
+        return classify.read_pixels(path, laterality, view)
+
+    first = classify.cached_context_crops(records, geometry, reader, folder=tmp_path / "c")
+    second = classify.cached_context_crops(records, geometry, reader, folder=tmp_path / "c")
+    assert len(calls) == 16  # each image read once, and not again on the second call
+    np.testing.assert_allclose(first, second, atol=1e-3)  # float16 storage
+    # the disk is in the centre of every crop: centre brighter than the corners
+    assert (first[:, 24, 24] > first[:, 0, 0]).all()
+
+
+def test_split_by_patient_never_puts_one_patient_on_both_sides() -> None:
+    from mammo_lib import classify
+
+    records = pd.DataFrame({"patient_id": np.repeat([f"p{i}" for i in range(20)], 2), "split": "",
+                            "pathology": np.repeat(["positive"] * 8 + ["negative"] * 12, 2)})
+    val = classify.split_by_patient(records, 0.25, seed=3)
+    assert val.sum() == 10  # 5 of 20 patients, 2 of them positive (the 40% positive share kept)
+    assert (records["pathology"][val] == "positive").sum() == 4
+    assert set(records["patient_id"][val]).isdisjoint(records["patient_id"][~val])
+    np.testing.assert_array_equal(val, classify.split_by_patient(records, 0.25, seed=3))
+
+
+def test_task_weights_positives_by_the_training_class_ratio(cohort) -> None:
+    from mammo_lib import classify
+
+    task, defaults = classify.make_task(cohort, seed=1, smoke=False, options={"patch_size": "32",
+                                                                               "val_fraction": "0.25"})
+    train, val = task.datasets()
+    assert len(train) + len(val) == 16 and len(val) == 4
+    y = task.targets["malignancy"][~task.is_val]
+    assert task.pos_weight == pytest.approx((y == 0).sum() / (y == 1).sum())
+    item = train[0]
+    assert item["patch"].shape == (1, 32, 32) and item["margin"].dtype == torch.long
+    assert defaults["epochs"] >= 10
+
+
+def test_make_task_refuses_unknown_option(cohort) -> None:
+    from mammo_lib import classify
+
+    with pytest.raises(MammoError, match=r"unknown classification option\(s\) \['patchsize'\]"):
+        classify.make_task(cohort, seed=1, smoke=True, options={"patchsize": "32"})
+
+
+def test_mammo_train_classification_smoke_exports_weights_that_load_and_score(cohort, tmp_path) -> None:
+    from mammo_lib import classify, train
+
+    target = tmp_path / "w" / "classification.safetensors"
+    code = __import__("mammo_lib.cli", fromlist=["main"]).main(
+        ["train", "classification", "--smoke", "--data", str(cohort), "--out", str(tmp_path / "run"),
+         "--device", "cpu", "--threads", "1", "--export", str(target), "--option", "patch_size=32"])
+    assert code == 0
+    card = train.read_card(target)
+    assert card["architecture"] == classify.ARCHITECTURE and card["dtype"] == "float16"
+    assert 0 <= card["threshold"] <= 100 and "validation masses" in card["threshold_provenance"]
+    assert card["prior_shift"] == pytest.approx(math.log(card["pos_weight"]))
+    model, loaded = classify.load_classifier(target)
+    assert loaded["geometry"]["patch_size"] == 32
+    records = classify.load_cohort(cohort)
+    views, masses = classify.score_records(records, model, loaded)
+    assert len(views) == 16 and len(masses) == 8
+    assert masses["dl_score"].between(0, 100).all()
+    assert (masses["dl_positive"] == (masses["dl_score"] >= card["threshold"])).all()
+
+
+def test_load_classifier_refuses_corrupt_and_foreign_weights(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from mammo_lib import classify
+
+    corrupt = tmp_path / "classification.safetensors"
+    corrupt.write_bytes(b"not a safetensors file")
+    with pytest.raises(MammoError, match="not a readable safetensors file"):
+        classify.load_classifier(corrupt)
+    foreign = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign), metadata={"architecture": "detector-v1"})
+    with pytest.raises(MammoError, match="holds architecture 'detector-v1'"):
+        classify.load_classifier(foreign)

@@ -273,3 +273,10 @@ def youden_threshold(y_true: np.ndarray, score: np.ndarray) -> float:
     fpr, tpr, thresholds = roc_curve(y_true, score)
     best = int(np.argmax(np.round(tpr - fpr, 12)))  # rounding: 2/3 and 1 - 1/3 are one tie
     return float(min(thresholds[best], 100.0))
+
+
+def make_task(data_dir: object, *, seed: int, smoke: bool, options: dict[str, str]) -> tuple[object, dict[str, object]]:
+    """``mammo train classification`` entry (see :data:`mammo_lib.train.TASKS`); the task lives in classify."""
+    from mammo_lib.classify import make_task as classify_task
+
+    return classify_task(data_dir, seed=seed, smoke=smoke, options=options)

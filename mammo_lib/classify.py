@@ -426,3 +426,49 @@ def auxiliary_accuracy(records: pd.DataFrame, views: pd.DataFrame) -> pd.DataFra
                      "accuracy": float((predicted == truth.to_numpy()).mean()),
                      "majority_rate": float(truth.value_counts(normalize=True).iloc[0])})
     return pd.DataFrame(rows)
+
+
+# --- evaluation (notebook 05) ----------------------------------------------------------------------
+def performance(y_true: Any, score: Any, threshold: float) -> pd.DataFrame:
+    """Table 4's DL column on given masses: AUC with DeLong 95% CI, and accuracy, sensitivity, specificity
+    (Wilson 95% CIs) of ``score >= threshold``; one row per measure."""
+    from mammo_lib.stats import binary_metrics, delong_ci
+
+    y = np.asarray(y_true).astype(bool)
+    score = np.asarray(score, dtype=float)
+    if y.shape != score.shape:
+        raise MammoError(f"y_true has {y.size} masses but score has {score.size}")
+    auc = delong_ci(y, score)
+    calls = binary_metrics(y, score >= threshold)
+    rows = [{"measure": "AUC", "value": auc.auc, "lower": auc.lower, "upper": auc.upper, "count": "", "n": len(y)}]
+    for name in ("accuracy", "sensitivity", "specificity"):
+        p = getattr(calls, name)
+        rows.append({"measure": name, "value": p.estimate, "lower": p.lower, "upper": p.upper,
+                     "count": str(p.count), "n": p.nobs})
+    return pd.DataFrame(rows)
+
+
+def calibration(y_true: Any, probability: Any, n_bins: int = 10) -> tuple[pd.DataFrame, float]:
+    """Reliability-diagram points (scikit-learn ``calibration_curve``, quantile bins) and the Brier score."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(probability, dtype=float)
+    observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
+    return pd.DataFrame({"mean_predicted": predicted, "observed_fraction": observed}), float(brier_score_loss(y, p))
+
+
+def extreme_examples(views: pd.DataFrame, masses: pd.DataFrame, label_column: str = "label",
+                     n: int = 4) -> pd.DataFrame:
+    """The ``n`` highest-scoring negative and ``n`` lowest-scoring positive masses, each with the row of its
+    most decisive view (highest logit for negatives, lowest for positives) in ``views``."""
+    rows = []
+    for label, kind, ascending in ((0, "highest-scoring negative", False), (1, "lowest-scoring positive", True)):
+        chosen = masses[masses[label_column] == label].sort_values(["dl_score", "mass_id"], ascending=ascending).head(n)
+        for _, mass in chosen.iterrows():
+            mine = views.index[views["mass_id"] == mass["mass_id"]]
+            logits = views.loc[mine, "logit"]
+            view_row = int(logits.idxmax() if label == 0 else logits.idxmin())
+            rows.append({"kind": kind, "mass_id": mass["mass_id"], "dl_score": mass["dl_score"], "view_row": view_row})
+    return pd.DataFrame(rows)

@@ -339,3 +339,41 @@ def test_load_classifier_refuses_corrupt_and_foreign_weights(tmp_path) -> None:
     save_file({"w": torch.zeros(2)}, str(foreign), metadata={"architecture": "detector-v1"})
     with pytest.raises(MammoError, match="holds architecture 'detector-v1'"):
         classify.load_classifier(foreign)
+
+
+# --- evaluation helpers -------------------------------------------------------------------------------
+def test_performance_reports_auc_with_delong_ci_and_calls_at_the_threshold() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from mammo_lib import classify
+
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 0])
+    score = np.array([5, 10, 20, 30, 40, 50, 60, 70, 25, 15], dtype=float)
+    table = classify.performance(y, score, threshold=40).set_index("measure")
+    assert table.loc["AUC", "value"] == pytest.approx(roc_auc_score(y, score))
+    assert table.loc["AUC", "lower"] < table.loc["AUC", "value"] < table.loc["AUC", "upper"]
+    # >= 40: 40, 50, 60 positive (TP 3), 70 negative (FP 1); 25 positive missed (FN 1)
+    assert table.loc["sensitivity", "value"] == pytest.approx(3 / 4)
+    assert table.loc["specificity", "value"] == pytest.approx(5 / 6)
+    assert table.loc["accuracy", "value"] == pytest.approx(8 / 10)
+
+
+def test_calibration_brier_score_of_known_probabilities() -> None:
+    from mammo_lib import classify
+
+    y = np.array([0, 1, 1, 0])
+    p = np.array([0.1, 0.9, 0.6, 0.4])
+    points, brier = classify.calibration(y, p, n_bins=2)
+    assert brier == pytest.approx((0.01 + 0.01 + 0.16 + 0.16) / 4)
+    np.testing.assert_allclose(points["observed_fraction"], [0.0, 1.0])
+
+
+def test_extreme_examples_pick_top_negatives_and_bottom_positives_with_their_decisive_view() -> None:
+    from mammo_lib import classify
+
+    masses = pd.DataFrame({"mass_id": ["a", "b", "c", "d"], "dl_score": [90.0, 10.0, 5.0, 60.0],
+                           "label": [0, 0, 1, 1]})
+    views = pd.DataFrame({"mass_id": ["a", "a", "b", "c", "c", "d"], "logit": [1.0, 3.0, -2.0, -4.0, -1.0, 0.5]})
+    table = classify.extreme_examples(views, masses, n=1)
+    assert table[["kind", "mass_id", "view_row"]].values.tolist() == [
+        ["highest-scoring negative", "a", 1], ["lowest-scoring positive", "c", 3]]

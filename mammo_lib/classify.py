@@ -8,6 +8,7 @@ intensity are removed per patch (:func:`mammo_lib.models.classification.standard
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,7 @@ def cached_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader:
             return crops.astype(np.float32)
     crops = cut_context_crops(records, geometry, reader, progress)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # one per process: torchrun ranks may race here
     np.save(tmp, crops.astype(np.float16))
     tmp.replace(path)
     return crops

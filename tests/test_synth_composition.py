@@ -83,3 +83,9 @@ def test_partition_fills_each_group_exactly() -> None:
     sizes = np.array([1, 2, 1, 3, 1, 1])
     label = composition.partition(sizes, {"g1": 2, "g2": 7}, {"g1": np.arange(6), "g2": np.arange(6)})
     assert sizes[label == "g1"].sum() == 2 and sizes[label == "g2"].sum() == 7
+
+
+def test_tiny_sampled_cohorts_compose_without_exact_splits() -> None:
+    for n in (1, 2, 3, 7):
+        patients, masses = composition.compose(config.train_config(n))
+        assert len(patients) == n and len(masses) >= n

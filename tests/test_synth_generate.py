@@ -119,3 +119,48 @@ def test_unilateral_exam_has_two_views_of_one_side(rendered, tmp_path: Path) -> 
     result = _render(config.twin_config(), tmp_path, pid)
     assert len(result.manifest) == 2 and len({r["laterality"] for r in result.manifest}) == 1
     assert all(sha256_file(tmp_path / r["image_path"]) == r["sha256"] for r in result.manifest)
+
+
+def test_ensure_cohort_restores_missing_or_altered_images_bit_for_bit(tmp_path: Path, monkeypatch) -> None:
+    if not store.cohort_files("twin").manifest.is_file():
+        pytest.skip("no committed data_manifest.csv")
+    monkeypatch.setenv("MAMMO_DATA", str(tmp_path))
+    files = store.ensure_cohort("twin", workers=1, only=["P0001"])
+    committed = pd.read_csv(files.manifest).query("patient_id == 'P0001'")
+    (files.root / committed["image_path"].iloc[0]).unlink()
+    (files.root / committed["image_path"].iloc[1]).write_bytes(b"not a dicom")
+    assert store.stale_patients(committed, files.root) == ["P0001"]
+    store.ensure_cohort("twin", workers=1, only=["P0001"])
+    assert all(sha256_file(files.root / p) == d for p, d in zip(committed["image_path"], committed["sha256"]))
+    assert store.stale_patients(committed, files.root) == []
+
+
+def test_view_truth_loads_nipple_pectoral_and_masks(rendered) -> None:
+    root, first, _ = rendered
+    findings = pd.DataFrame(first.findings)
+    mlo = next(t["image_id"] for t in first.truth if t["image_id"].endswith("MLO"))
+    truth = store.load_view_truth(root, mlo, findings)
+    assert truth.pectoral is not None and truth.breast_mask.shape == (first.truth[1]["rows"], first.truth[1]["cols"])
+    x, y = truth.nipple
+    assert truth.breast_mask[int(round(y)), int(round(x)) + (1 if x < truth.breast_mask.shape[1] / 2 else -1)]
+    for mass_id, mask in truth.mass_masks.items():
+        row = findings[(findings["mass_id"] == mass_id) & (findings["image_id"] == mlo)].iloc[0]
+        ys, xs = np.nonzero(mask)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (row["x0"], row["y0"], row["x1"], row["y1"])
+    cc = store.load_view_truth(root, mlo.replace("MLO", "CC"), findings)
+    assert cc.pectoral is None
+    with pytest.raises(Exception, match="not in"):
+        store.load_view_truth(root, "P0001_X_CC", findings)
+
+
+def test_images_read_back_through_the_data_layer(rendered) -> None:
+    dicomio = pytest.importorskip("mammo_lib.dicomio")
+    root, first, _ = rendered
+    for row in first.manifest:
+        image = dicomio.read_image(root / row["image_path"], laterality=row["laterality"], view=row["view"])
+        spacing = config.VENDOR_BY_NAME[row["vendor"]].pixel_spacing_mm
+        assert image.pixel_spacing_mm == pytest.approx((spacing, spacing))
+        assert image.vendor == row["vendor"]
+        breast = store._read_mask(root / next(t for t in first.truth if t["image_id"] == row["image_id"])["breast_mask_path"])
+        # 1.0 = dense after VOI and MONOCHROME1 inversion: the breast is brighter than the background
+        assert image.pixels[breast].mean() > image.pixels[~breast].mean() + 0.3

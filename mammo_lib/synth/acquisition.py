@@ -8,6 +8,7 @@ inputs give the same file bytes.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +73,16 @@ def encode(presentation: np.ndarray, breast: np.ndarray, profile: VendorProfile)
     raise MammoError(f"encode: vendor {profile.name!r} has unknown voi {profile.voi!r} (window, sigmoid, lut)")
 
 
-def deterministic_uid(*parts: object) -> str:
-    """A UID under 2.25 derived from ``parts`` (same parts, same UID; PS3.5 B.2)."""
-    from pydicom.uid import generate_uid
+#: Namespace of the project's name-based UUIDs (uuid5 of the project name in the URL namespace).
+UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "mammo-companion/synthetic-twin")
 
-    return str(generate_uid(prefix=None, entropy_srcs=[str(p) for p in parts]))
+
+def deterministic_uid(*parts: object) -> str:
+    """A UID ``2.25.<uuid as integer>`` from a name-based (v5) UUID of ``parts``: same parts, same UID.
+
+    PS3.5 B.2 derives UIDs from UUIDs this way; pydicom's ``generate_uid(prefix=None)`` would be random.
+    """
+    return f"2.25.{uuid.uuid5(UID_NAMESPACE, '/'.join(str(p) for p in parts)).int}"
 
 
 @dataclass(frozen=True)
@@ -183,7 +189,8 @@ def write_mg(path: str | Path, enc: Encoded, profile: VendorProfile, tags: Image
         item.LUTExplanation = f"{profile.name} display curve (synthetic)"
         ds.VOILUTSequence = Sequence([item])
     ds.PixelData = enc.stored.tobytes()
-    ds.compress(RLELossless, enc.stored, encoding_plugin="pylibjpeg")
+    # keep our deterministic SOP Instance UID (pydicom would draw a new random one on compression)
+    ds.compress(RLELossless, enc.stored, encoding_plugin="pylibjpeg", generate_instance_uid=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)

@@ -97,11 +97,13 @@ def masses_per_patient(n_patients: int, n_masses: int, max_per: int, rng: np.ran
     return counts
 
 
-def partition(sizes: np.ndarray, targets: dict[str, int], preference: dict[str, np.ndarray]) -> np.ndarray:
+def partition(sizes: np.ndarray, targets: dict[str, int], preference: dict[str, np.ndarray],
+              exact: bool = True) -> np.ndarray:
     """Assign each patient a group so that the group's sizes sum exactly to ``targets``.
 
     Groups are filled in the order of ``targets`` (the last takes the rest); each takes patients in its
     ``preference`` order (a permutation of patient indices), skipping patients too large for what is left.
+    With ``exact=False`` (sampled cohorts, where tiny cohorts may not split exactly) a group may stay short.
     """
     label = np.full(len(sizes), None, dtype=object)
     groups = list(targets)
@@ -113,10 +115,10 @@ def partition(sizes: np.ndarray, targets: dict[str, int], preference: dict[str, 
             if label[i] is None and sizes[i] <= left:
                 label[i] = group
                 left -= int(sizes[i])
-        if left:
+        if left and exact:
             raise MammoError(f"partition: could not fill group {group!r} exactly ({left} masses short)")
     label[label == None] = groups[-1]  # noqa: E711 (elementwise comparison)
-    if int(sizes[label == groups[-1]].sum()) != targets[groups[-1]]:
+    if exact and int(sizes[label == groups[-1]].sum()) != targets[groups[-1]]:
         raise MammoError(f"partition: group {groups[-1]!r} does not add up to {targets[groups[-1]]}")
     return label
 
@@ -197,14 +199,15 @@ def compose(cfg: SynthConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     # breast density: small groups first, each preferring random patients; c takes the rest
     dens_targets = {k: target["breast_density"][k] for k in ("a", "b", "d", "c")}
     pref = {k: rng.permutation(n_pat) for k in dens_targets}
-    density = partition(sizes, dens_targets, pref)
+    exact = cfg.composition == "exact"
+    density = partition(sizes, dens_targets, pref, exact)
     # age group: denser breasts lean younger (Sung et al. NPJ Breast Cancer 2018;4:3, paper ref. 10)
     dens_rank = np.array([vocab.BREAST_DENSITY.index(d) for d in density], dtype=float)
     youth = dens_rank + rng.normal(0.0, 1.5, n_pat)
     age_targets = {k: target["age_group"][k] for k in ("<40", ">60", "40-60")}
     age_group = partition(sizes, age_targets, {"<40": np.argsort(-youth, kind="stable"),
                                                ">60": np.argsort(youth, kind="stable"),
-                                               "40-60": rng.permutation(n_pat)})
+                                               "40-60": rng.permutation(n_pat)}, exact)
     c = published.COHORT
     if cfg.composition == "exact":
         ages = exact_ages(age_group, rng, c["age_mean"], c["age_sd"], c["age_min"], c["age_max"])

@@ -74,7 +74,7 @@ def npwe_snr(image: np.ndarray, breast: np.ndarray, mass: np.ndarray, spacing_mm
     """Local NPWE detectability of ``mass`` (bool mask) in ``image``: (response at the mass - mean elsewhere) / SD.
 
     The neighbourhood is a square of six mass diameters (at least 40 mm); "elsewhere" is every breast
-    pixel there at least one mass radius from any mass (``exclude`` holds the other masses).
+    position there where the template does not overlap any mass (``exclude`` holds the other masses).
     """
     if image.shape != breast.shape or image.shape != mass.shape:
         raise MammoError(f"npwe_snr: image {image.shape}, breast {breast.shape} and mass {mass.shape} differ")
@@ -92,7 +92,9 @@ def npwe_snr(image: np.ndarray, breast: np.ndarray, mass: np.ndarray, spacing_mm
     ty0, tx0 = ys.min(), xs.min()
     template = mass[ty0:ys.max() + 1, tx0:xs.max() + 1].astype(np.float64)
     size = (fft.next_fast_len(crop.shape[0] + template.shape[0]), fft.next_fast_len(crop.shape[1] + template.shape[1]))
-    filtered = fft.irfft2(fft.rfft2(crop, s=size) * eye_filter(size, spacing_mm), s=size)[: crop.shape[0], : crop.shape[1]]
+    # mirrored padding: no artificial edge at the crop border for the band-pass to ring on
+    padded = np.pad(crop - crop.mean(), ((0, size[0] - crop.shape[0]), (0, size[1] - crop.shape[1])), mode="symmetric")
+    filtered = fft.irfft2(fft.rfft2(padded) * eye_filter(size, spacing_mm), s=size)[: crop.shape[0], : crop.shape[1]]
     response = signal.correlate(filtered, template, mode="same", method="fft")
     # response at the template's own placement: the mask's bounding-box centre in crop coordinates
     ry = int(round((ty0 + ys.max()) / 2)) - y0
@@ -100,7 +102,8 @@ def npwe_snr(image: np.ndarray, breast: np.ndarray, mass: np.ndarray, spacing_mm
     others = mass if exclude is None else (mass | exclude)
     from scipy import ndimage
 
-    far = ndimage.distance_transform_edt(~others[y0:y1, x0:x1]) > 0.5 * diam
+    # background positions: the template placed there must not overlap any mass
+    far = ndimage.distance_transform_edt(~others[y0:y1, x0:x1]) > diam
     valid = ndimage.binary_erosion(inside, iterations=max(1, diam // 2)) & far
     if valid.sum() < 50:
         valid = inside & far
@@ -108,14 +111,14 @@ def npwe_snr(image: np.ndarray, breast: np.ndarray, mass: np.ndarray, spacing_mm
     return float((response[ry, rx] - bg.mean()) / (bg.std() + 1e-12))
 
 
-def observer_snr(files, progress: bool = False) -> pd.DataFrame:
-    """NPWE detectability of every mass in every view of a cohort: columns mass_id, image_id, snr."""
+def observer_snr(files, progress: bool = False, image_ids: list[str] | None = None) -> pd.DataFrame:
+    """NPWE detectability of every mass in every view (or in ``image_ids``): columns mass_id, image_id, snr."""
     from mammo_lib.synth.store import load_view_truth
 
     manifest = pd.read_csv(files.manifest)
     findings = pd.read_csv(files.findings)
     rows = []
-    ids = findings["image_id"].unique()
+    ids = findings["image_id"].unique() if image_ids is None else image_ids
     iterator = ids
     if progress:
         from tqdm.auto import tqdm
@@ -247,11 +250,12 @@ def calibrate(files, snr_table: pd.DataFrame | None = None) -> dict[str, ReaderP
     return fitted
 
 
-def read_cohort(files, params: dict[str, ReaderParams] | None = None, progress: bool = False) -> pd.DataFrame:
+def read_cohort(files, params: dict[str, ReaderParams] | None = None, snr_table: pd.DataFrame | None = None,
+                progress: bool = False) -> pd.DataFrame:
     """The cohort's findings table with the readers' columns (vocab.READER_COLUMNS) filled in."""
     params = READERS if params is None else params
     findings = pd.read_csv(files.findings)
-    snr_table = observer_snr(files, progress=progress)
+    snr_table = observer_snr(files, progress=progress) if snr_table is None else snr_table
     best = snr_table.groupby("mass_id")["snr"].max()
     features = feature_score(findings)
     out = findings[list(vocab.FINDINGS_COLUMNS)].copy()
@@ -261,3 +265,18 @@ def read_cohort(files, params: dict[str, ReaderParams] | None = None, progress: 
             out[f"{name}_detected"] = out["mass_id"].map(detected).astype(int)
         out[f"{name}_birads"] = out["mass_id"].map(birads)
     return out[list(vocab.FINDINGS_COLUMNS) + list(vocab.READER_COLUMNS)]
+
+
+def operating_points(findings: pd.DataFrame) -> pd.DataFrame:
+    """Per reader: detection sensitivity and BI-RADS (>= 4A positive) sensitivity/specificity vs pathology."""
+    masses = findings.drop_duplicates("mass_id")
+    positive = (masses["pathology"] == "positive").to_numpy()
+    rows = []
+    for name in vocab.READERS:
+        called = masses[f"{name}_birads"].astype(str).isin(vocab.BIRADS_POSITIVE).to_numpy()
+        det_col = f"{name}_detected"
+        detected = masses[det_col].mean() if det_col in masses else np.nan
+        rows.append({"reader": name, "detected": detected, "sensitivity": called[positive].mean(),
+                     "specificity": (~called[~positive]).mean(), "true_positive": int(called[positive].sum()),
+                     "true_negative": int((~called[~positive]).sum())})
+    return pd.DataFrame(rows).set_index("reader")

@@ -114,13 +114,14 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
         if pm.shape.margin == "obscured":  # overlying fibroglandular tissue hides part of the margin
             r = 0.5 * pm.shape.size_mm / sp
             yy, xx = np.mgrid[-h:h + 1, -h:h + 1].astype(np.float64)
-            # a textured cloud of tissue, one radius off-centre and about the mass's size, laid over
-            # half of the margin and the surroundings next to it
-            ox, oy = r * math.cos(pm.obscure_angle), r * math.sin(pm.obscure_angle)
-            blob = np.exp(-0.5 * ((xx - ox) ** 2 + (yy - oy) ** 2) / (0.9 * r) ** 2)
-            blob = np.clip(blob - 0.03, 0.0, None) / 0.97  # zero at the patch edge: no seam
-            local = _crop(field, cx + int(2 * ox), cy + int(2 * oy), h)
-            cover = blob * special.expit(3.0 * local + 0.5)
+            # a textured band of fibroglandular tissue laid just outside half of the margin: the
+            # surroundings become as bright as the mass there, so that part of its edge is hidden
+            dist = np.hypot(xx, yy)
+            facing = 0.5 + 0.5 * np.cos(np.arctan2(yy, xx) - pm.obscure_angle)
+            band = np.exp(-0.5 * ((dist - 1.2 * r) / (0.5 * r)) ** 2) * facing
+            band = np.clip(band - 0.03, 0.0, None) / 0.97  # zero at the patch edge: no seam
+            local = _crop(field, cx, cy, h)
+            cover = band * special.expit(3.0 * local + 1.0)
             excess += cover * thickness_mm * cfg.gland_path_fraction * 0.9 * dmu / 10.0
         _paste(atten, excess, cx, cy)
         full = np.zeros(breast.shape, dtype=bool)

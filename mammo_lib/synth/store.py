@@ -85,10 +85,11 @@ def _generate(cfg: SynthConfig, root: Path, only: set[str] | None, workers: int,
 
 
 def ensure_cohort(which: str = "twin", n_patients: int | None = None, seed: int | None = None,
-                  workers: int = 2, progress: bool = False) -> CohortFiles:
+                  workers: int = 2, progress: bool = False, only: list[str] | None = None) -> CohortFiles:
     """Make sure cohort ``which`` is on disk and matches its checksums; generate only what is missing.
 
-    For the twin, regenerated images must equal the committed checksums bit for bit (else MammoError).
+    For the twin, regenerated images must equal the committed checksums bit for bit (else MammoError);
+    ``only`` restricts the twin to some patients (a quick look, e.g. the smoke profile).
     For the training cohort, ``n_patients``/``seed`` choose it; a different choice regenerates it.
     """
     files = cohort_files(which)
@@ -112,6 +113,11 @@ def ensure_cohort(which: str = "twin", n_patients: int | None = None, seed: int 
             _collect_truth(files.root, list(manifest["patient_id"].unique())).to_csv(files.truth, index=False)
             return files
         manifest = pd.read_csv(files.manifest, dtype={"sha256": str})
+    if only is not None:
+        unknown = sorted(set(only) - set(manifest["patient_id"]))
+        if unknown:
+            raise MammoError(f"ensure_cohort: unknown patient ids {unknown[:5]} in {files.manifest.name}")
+        manifest = manifest[manifest["patient_id"].isin(set(only))]
     stale = stale_patients(manifest, files.root)
     if stale:
         fresh, _, _ = _generate(cfg, files.root, set(stale), workers, progress)
@@ -120,8 +126,10 @@ def ensure_cohort(which: str = "twin", n_patients: int | None = None, seed: int 
         if differs:
             raise MammoError(f"{len(differs)} regenerated image(s) differ from {files.manifest.name}'s checksums "
                              f"(first: {differs[0]}); the generator or its libraries changed")
-    if stale or not files.truth.is_file():
-        _collect_truth(files.root, list(manifest["patient_id"].unique())).to_csv(files.truth, index=False)
+    # the cohort-wide truth table lists every patient whose views are on disk
+    present = [p for p in pd.read_csv(files.manifest)["patient_id"].unique()
+               if (files.root / "truth" / str(p) / TRUTH_FILE).is_file()]
+    _collect_truth(files.root, present).to_csv(files.truth, index=False)
     return files
 
 

@@ -377,3 +377,24 @@ def test_extreme_examples_pick_top_negatives_and_bottom_positives_with_their_dec
     table = classify.extreme_examples(views, masses, n=1)
     assert table[["kind", "mass_id", "view_row"]].values.tolist() == [
         ["highest-scoring negative", "a", 1], ["lowest-scoring positive", "c", 3]]
+
+
+def test_load_classifier_refuses_flipped_bytes_and_weights_missing_a_head(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from mammo_lib import classify, train
+
+    torch.manual_seed(0)
+    model = clf.MassClassifier()
+    path = tmp_path / "classification.safetensors"
+    train.export_weights(model, path, architecture=classify.ARCHITECTURE, card={"threshold": 50.0})
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(MammoError, match="is corrupt: sha256"):
+        classify.load_classifier(path)
+    partial = {k: v.half() for k, v in model.state_dict().items() if not k.startswith("heads.birads")}
+    other = tmp_path / "partial.safetensors"
+    save_file(partial, str(other), metadata={"architecture": classify.ARCHITECTURE})
+    with pytest.raises(MammoError, match=r"does not fit architecture .* 2 missing \(e.g. heads.birads"):
+        classify.load_classifier(other)

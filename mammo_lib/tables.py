@@ -375,10 +375,13 @@ def compare_table3_tests(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_p(p: float) -> str:
-    """P as the paper prints it: three decimals, "<0.0001" below 0.0001; "" when there is no test."""
+    """P as the paper prints it: three decimals, "<0.0001" below 0.0001 (four decimals between 0.0001 and
+    0.001, where three would print 0.000); "" when there is no test."""
     if p is None or (isinstance(p, float) and np.isnan(p)):
         return ""
-    return "<0.0001" if p < 0.0001 else f"{p:.3f}"
+    if p < 0.0001:
+        return "<0.0001"
+    return f"{p:.4f}" if p < 0.001 else f"{p:.3f}"
 
 
 # --- Table 4 and Figure 3 ------------------------------------------------------------------------------

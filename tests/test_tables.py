@@ -188,7 +188,7 @@ def test_published_table3_holds_the_printed_counts() -> None:
 
 
 def test_format_p_follows_the_papers_style() -> None:
-    assert [tables.format_p(p) for p in (0.0304, 0.00004, float("nan"))] == ["0.030", "<0.0001", ""]
+    assert [tables.format_p(p) for p in (0.0304, 0.00048, 0.00004, float("nan"))] == ["0.030", "0.0005", "<0.0001", ""]
 
 
 # --- Table 4 and Figure 3 ------------------------------------------------------------------------------

@@ -165,6 +165,15 @@ def audit_table4_rates() -> pd.DataFrame:
     return _frame(rows)
 
 
+def published_rates() -> pd.DataFrame:
+    """Per rater of Table 4: sensitivity and specificity from its printed counts and the printed AUC."""
+    rows = []
+    for rater, v in published.TABLE4.items():
+        _, sens, spec = _table4_rates(rater)
+        rows.append({"rater": rater, "sensitivity": sens, "specificity": spec, "auc": v["auc"]})
+    return pd.DataFrame(rows)
+
+
 def min_auc_through(sensitivity: float, specificity: float) -> float:
     """The smallest AUC of any ROC curve (non-decreasing, (0,0) to (1,1)) through (1 - spec, sens).
 

@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= default
 PYTEST_ARGS ?=
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: install reproduce smoke test unit notebooks lab benchmarks clean-venv
 
@@ -14,7 +16,7 @@ install: $(STAMP)
 # these machines serve from local disk (see README).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	touch $(STAMP)
 
 reproduce: $(STAMP)
@@ -35,7 +37,7 @@ unit: $(STAMP)
 
 # Re-execute the committed notebooks in place (default profile) and refresh tables/ and figures/.
 notebooks: $(STAMP)
-	$(BIN)/python -m mammo_lib.pipeline_inplace
+	$(BIN)/mammo reproduce --refresh-committed
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -384,6 +384,75 @@ def format_p(p: float) -> str:
     return f"{p:.4f}" if p < 0.001 else f"{p:.3f}"
 
 
+def dense_mcnemar(masses: pd.DataFrame, strata: Sequence[str] = vocab.DENSE_BREAST,
+                  exact: bool | None = None) -> pd.DataFrame:
+    """Beyond the paper: McNemar's test of DL against each junior reader on the same masses, within each
+    dense breast-density stratum (c, d) and pooled. The paper compared sensitivities in dense breasts
+    without a paired test."""
+    _require(masses, ["breast_density", "dl_detected"])
+    density = _codes(masses, "breast_density", vocab.BREAST_DENSITY)
+    dl = _flags(masses, "dl_detected")
+    groups = [(s, density == s) for s in strata] + [("+".join(strata), density.isin(list(strata)))]
+    rows = []
+    for reader in _available(masses, vocab.DETECTION_READERS, "_detected"):
+        flags = _flags(masses, f"{reader}_detected")
+        for label, mask in groups:
+            row: dict[str, Any] = {"stratum": label, "reader": reader, "n": int(mask.sum())}
+            if not mask.any():
+                row["note"] = "no masses in this stratum"
+                rows.append(row)
+                continue
+            res = stats.mcnemar_paired(dl[mask], flags[mask], exact=exact)
+            row.update(dl_detected=res.both + res.only_a, reader_detected=res.both + res.only_b,
+                       only_dl=res.only_a, only_reader=res.only_b, statistic=res.statistic, p=res.p,
+                       test="exact binomial" if res.exact else "chi-square, continuity-corrected", note="")
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        raise MammoError("mass table has no junior reader detection column for McNemar")
+    out["note"] = out["note"].fillna("")
+    return out
+
+
+def clustered_sensitivity(masses: pd.DataFrame, factor: str = "breast_density", n_boot: int = 2000,
+                          seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """Sensitivity per stratum and detector with the Wilson CI (masses independent) beside a patient-clustered
+    bootstrap CI (masses of one patient resampled together), since a patient's masses are not independent."""
+    _require(masses, ["patient_id"])
+    codes = _factor_codes(masses, factor)
+    detectors = _available(masses, DETECTORS, "_detected")
+    if not detectors:
+        raise MammoError("mass table has no detection column")
+    rows = []
+    for i, stratum in enumerate(TABLE3_FACTORS[factor]):
+        hit = (codes == stratum).to_numpy()
+        for j, d in enumerate(detectors):
+            row: dict[str, Any] = {"factor": factor, "stratum": stratum, "detector": d, "masses": int(hit.sum()),
+                                   "patients": int(masses.loc[hit, "patient_id"].nunique())}
+            if not hit.any():
+                rows.append({**row, "note": "no masses in this stratum"})
+                continue
+            flags = _flags(masses, f"{d}_detected").to_numpy()[hit].astype(float)
+            wilson = stats.proportion_ci(int(flags.sum()), flags.size, alpha)
+            boot = stats.cluster_bootstrap(masses["patient_id"].to_numpy()[hit], np.mean, flags, n_boot=n_boot,
+                                           seed=seed + 100 * i + j, alpha=alpha)
+            rows.append({**row, "sensitivity": wilson.estimate, "wilson_lower": wilson.lower,
+                         "wilson_upper": wilson.upper, "cluster_lower": boot.lower, "cluster_upper": boot.upper,
+                         "note": ""})
+    return pd.DataFrame(rows)
+
+
+def load_masses(manifest_csv: str | Path) -> pd.DataFrame | None:
+    """The cohort's mass table (data layer: ``load_manifest(...).masses()``, findings beside the manifest),
+    or None when the manifest does not exist yet; image files are not checked, the statistics need none."""
+    path = Path(manifest_csv)
+    if not path.is_file():
+        return None
+    from mammo_lib.manifest import load_manifest
+
+    return load_manifest(path, check_files=False).masses()
+
+
 # --- Table 4 and Figure 3 ------------------------------------------------------------------------------
 def reader_ratings(masses: pd.DataFrame, rater: str) -> tuple[np.ndarray, np.ndarray]:
     """(rating, positive call) of one rater: readers' BI-RADS as ordinal ranks and 4A-5 as positive (paper,
@@ -437,6 +506,23 @@ def table4(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         elif r != DL:
             row["note"] = "no DL scores yet: Z and P vs DL not computed"
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def clustered_auc(masses: pd.DataFrame, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """Each rater's AUC with its DeLong CI (masses independent) beside a patient-clustered bootstrap CI."""
+    _require(masses, ["patient_id"])
+    truth = _truth(masses)
+    patients = masses["patient_id"].to_numpy()
+    rows = []
+    for k, r in enumerate(r for r in RATERS if (f"{r}_birads" if r != DL else "dl_score") in masses.columns):
+        score, _ = reader_ratings(masses, r)
+        ci = stats.delong_ci(truth, score, alpha)
+        boot = stats.cluster_bootstrap(patients, stats.auc, truth, score, n_boot=n_boot, seed=seed + k, alpha=alpha)
+        rows.append({"rater": r, "auc": ci.auc, "delong_lower": ci.lower, "delong_upper": ci.upper,
+                     "cluster_lower": boot.lower, "cluster_upper": boot.upper, "cluster_failed": boot.n_failed})
+    if not rows:
+        raise MammoError("mass table has no rating column")
     return pd.DataFrame(rows)
 
 

@@ -235,3 +235,44 @@ def test_write_csv_gives_identical_bytes_on_rerun(tmp_path: Path) -> None:
     one = tables.write_csv(t, tmp_path, "a.csv").read_bytes()
     two = tables.write_csv(tables.table3(_masses()), tmp_path, "b.csv").read_bytes()
     assert one == two and b"breast_density" in one
+
+
+# --- beyond the paper: paired and clustered ------------------------------------------------------------
+def test_dense_mcnemar_counts_discordant_pairs_within_c_d_and_pooled() -> None:
+    masses = tables.attach_dl(_masses(), _dl())
+    res = tables.dense_mcnemar(masses).set_index(["stratum", "reader"])
+    # breast density c: m1, m2, m3, m7, m8. DL detects all 5; junior A misses m2 and m7
+    c = res.loc[("c", "junior_a")]
+    assert (c["n"], c["dl_detected"], c["reader_detected"], c["only_dl"], c["only_reader"]) == (5, 5, 3, 2, 0)
+    assert c["p"] == pytest.approx(0.5) and c["test"] == "exact binomial"  # 2 * 0.5**2
+    pooled = res.loc[("c+d", "junior_b")]  # adds m4 (d): both miss it
+    assert (pooled["n"], pooled["only_dl"], pooled["only_reader"]) == (6, 1, 0)
+
+
+def test_dense_mcnemar_needs_the_dl_column() -> None:
+    with pytest.raises(MammoError, match=r"lacks column\(s\) \['dl_detected'\]"):
+        tables.dense_mcnemar(_masses())
+
+
+def test_clustered_sensitivity_is_seeded_and_brackets_the_estimate() -> None:
+    masses = tables.attach_dl(_masses(), _dl())
+    one = tables.clustered_sensitivity(masses, n_boot=200, seed=3)
+    assert one.equals(tables.clustered_sensitivity(masses, n_boot=200, seed=3))
+    c = one[(one["stratum"] == "c") & (one["detector"] == "junior_a")].iloc[0]
+    assert (c["masses"], c["patients"], c["sensitivity"]) == (5, 2, pytest.approx(0.6))
+    assert c["cluster_lower"] <= c["sensitivity"] <= c["cluster_upper"]
+    assert one.loc[one["stratum"] == "b", "note"].eq("no masses in this stratum").all()
+
+
+def test_load_masses_is_none_without_a_manifest(tmp_path: Path) -> None:
+    assert tables.load_masses(tmp_path / "data_manifest.csv") is None
+
+
+def test_clustered_auc_sits_beside_the_delong_ci() -> None:
+    masses = tables.attach_dl(_masses(), _dl())
+    res = tables.clustered_auc(masses, n_boot=200, seed=1).set_index("rater")
+    truth = masses["pathology"].eq("positive")
+    ci = stats.delong_ci(truth, masses["dl_score"])
+    assert (res.loc["dl", "auc"], res.loc["dl", "delong_lower"]) == pytest.approx((ci.auc, ci.lower))
+    assert list(res.index) == ["junior_a", "junior_b", "senior", "dl"]
+    assert (res["cluster_lower"] <= res["cluster_upper"]).all()

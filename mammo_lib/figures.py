@@ -23,9 +23,7 @@ RATER_ORDER: tuple[str, ...] = ("junior_a", "junior_b", "senior", "dl")
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """pyplot and seaborn with the house theme (the backend is left alone: inline in Jupyter, Agg headless)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 

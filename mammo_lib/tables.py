@@ -367,11 +367,12 @@ def compare_table3(t3: pd.DataFrame) -> pd.DataFrame:
 def compare_table3_tests(tests: pd.DataFrame) -> pd.DataFrame:
     """Table 3 tests reproduced beside the printed chi-square and P."""
     pub = published_table3_tests()
-    out = _outer_in_order(tests[["factor", "detector", "chi2", "p"]], pub, ["factor", "detector"],
+    out = _outer_in_order(tests[["factor", "detector", "chi2", "p", "note"]], pub, ["factor", "detector"],
                           suffixes=("_reproduced", "_published"))
     out["chi2_reproduced"] = out["chi2_reproduced"].round(3)
     out["p_reproduced"] = out["p"].map(format_p)
-    return out[["factor", "detector", "chi2_reproduced", "chi2_published", "p_reproduced", "p_printed"]]
+    out["note"] = out["note"].fillna("not computed: no detections of this detector")
+    return out[["factor", "detector", "chi2_reproduced", "chi2_published", "p_reproduced", "p_printed", "note"]]
 
 
 def format_p(p: float) -> str:

@@ -276,3 +276,70 @@ def test_clustered_auc_sits_beside_the_delong_ci() -> None:
     assert (res.loc["dl", "auc"], res.loc["dl", "delong_lower"]) == pytest.approx((ci.auc, ci.lower))
     assert list(res.index) == ["junior_a", "junior_b", "senior", "dl"]
     assert (res["cluster_lower"] <= res["cluster_upper"]).all()
+
+
+# --- notebooks 06 and 07 end to end on a small written cohort ------------------------------------------
+def _write_cohort(folder: Path, tables_dir: Path, n_patients: int = 40, seed: int = 0) -> None:
+    """A small manifest + findings pair with reader columns (the data layer's format) and DL output files."""
+    rng = np.random.default_rng(seed)
+    images, findings, dl_det, dl_sc = [], [], [], []
+    for p in range(1, n_patients + 1):
+        pid, density = f"P{p:03d}", rng.choice(list(vocab.BREAST_DENSITY), p=[0.05, 0.1, 0.6, 0.25])
+        age = int(rng.integers(25, 80))
+        for side, view in vocab.STANDARD_VIEWS:
+            images.append({"image_id": f"{pid}_{side}_{view}", "patient_id": pid, "study_id": f"{pid}-S1",
+                           "age": age, "breast_density": density, "laterality": side, "view": view,
+                           "image_path": f"images/{pid}_{side}_{view}.dcm", "vendor": "GE", "sha256": "0" * 64,
+                           "split": "test"})
+        for m in range(1, int(rng.integers(1, 4)) + 1):
+            mid, positive = f"{pid}-M{m}", bool(rng.random() < 0.3)
+            birads = str(rng.choice(["4B", "4C", "5"] if positive else ["2", "3", "4A"]))
+            histology = "invasive ductal carcinoma" if positive else str(rng.choice(["fibroadenoma",
+                                                                                    "stable follow-up"]))
+            a_hit, b_hit = bool(rng.random() < 0.8 - 0.2 * (density == "d")), bool(rng.random() < 0.8)
+            base = vocab.BIRADS.index("4B" if positive else "3")
+            rate = lambda hit: str(vocab.BIRADS[int(np.clip(base + rng.integers(-2, 3), 1, 6))]) if hit else "1"
+            readers = {"junior_a_detected": "yes" if a_hit else "no", "junior_a_birads": rate(a_hit),
+                       "junior_b_detected": "yes" if b_hit else "no", "junior_b_birads": rate(b_hit),
+                       "senior_birads": rate(True)}
+            for view in vocab.VIEW:
+                findings.append({"mass_id": mid, "image_id": f"{pid}_R_{view}", "x0": 10, "y0": 10, "x1": 40,
+                                 "y1": 40, "mask_path": "", "morphology": str(rng.choice(vocab.MORPHOLOGY)),
+                                 "margin": "obscured", "mass_density": "equal", "size_mm": 12.0, "birads": birads,
+                                 "pathology": "positive" if positive else "negative", "histology": histology,
+                                 "reference_standard": "follow-up" if histology == "stable follow-up"
+                                 else "histopathology", **readers})
+                findings[-1]["morphology"] = findings[-2]["morphology"] if view == "MLO" else findings[-1]["morphology"]
+            score = float(np.clip(rng.normal(65 if positive else 35, 20), 0, 100))
+            dl_det.append({"mass_id": mid, "dl_detected": bool(rng.random() < 0.86), "dl_max_score": 0.9})
+            dl_sc.append({"mass_id": mid, "dl_score": score, "dl_positive": score >= 50, "threshold": 50.0})
+    pd.DataFrame(images).to_csv(folder / "data_manifest.csv", index=False)
+    pd.DataFrame(findings).to_csv(folder / "data_findings.csv", index=False)
+    pd.DataFrame(dl_det).to_csv(tables_dir / tables.DL_DETECTION_FILE, index=False)
+    pd.DataFrame(dl_sc).to_csv(tables_dir / tables.DL_SCORES_FILE, index=False)
+
+
+def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_path: Path) -> None:
+    """Executes both notebooks (about 20 s) on a 40-patient cohort written in the manifest format."""
+    pytest.importorskip("mammo_lib.manifest", reason="needs the data layer's manifest loader")
+    import papermill
+
+    from mammo_lib.pipeline import NOTEBOOK_DIR
+
+    run = tmp_path / "run"
+    (run / "tables").mkdir(parents=True)
+    _write_cohort(tmp_path, run / "tables")
+    for name in ("06_density_stratified", "07_tables_and_roc"):
+        papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                                   parameters={"run_dir": str(run), "manifest": str(tmp_path / "data_manifest.csv"),
+                                               "smoke": True},
+                                   kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False)
+    t3 = pd.read_csv(run / "tables" / "table3.csv")
+    assert set(t3["detector"]) == {"junior_a", "junior_b", "dl"}
+    t4 = pd.read_csv(run / "tables" / "table4.csv").set_index("rater")
+    assert list(t4.index) == ["junior_a", "junior_b", "senior", "dl"] and t4.loc["junior_a", "z"] == t4.loc["junior_a", "z"]
+    for name in ("table3_tests.csv", "table3_clustered.csv", "density_mcnemar.csv", "figure3_curves.csv",
+                 "table4_clustered_auc.csv"):
+        assert (run / "tables" / name).stat().st_size > 0, name
+    for name in ("sensitivity_by_density.png", "figure3_roc.png", "figure3_roc.pdf"):
+        assert (run / "figures" / name).is_file(), name

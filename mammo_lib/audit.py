@@ -39,7 +39,10 @@ def _row(section: str, check: str, item: str, printed: Any, recomputed: float, t
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
+    # printed values keep their printed form: counts stay whole numbers, P values stay strings like "<0.0001"
+    frame["printed"] = pd.Series([r["printed"] for r in rows], dtype=object)
+    return frame
 
 
 def _p_agrees(p: float, printed: str) -> tuple[bool, float]:
@@ -139,6 +142,8 @@ def audit_detection_totals() -> pd.DataFrame:
                 rows.append(_row("Text vs Table 3", "stratum count", f"{stratum} / {detector}", count,
                                  cols[detector][i], _EPS, f"text {count}/{total}, Table 3 "
                                  f"{cols[detector][i]}/{cols['reference'][i]}"))
+                rows.append(_row("Text vs Table 3", "stratum total", f"{stratum} / {detector}", total,
+                                 cols["reference"][i], _EPS, f"'A total of {total} masses' in {stratum}-type breasts"))
     return _frame(rows)
 
 

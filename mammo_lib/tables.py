@@ -566,9 +566,10 @@ def figure3_curves(masses: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, folder: str | Path, name: str) -> Path:
-    """Write a table as CSV (floats to 6 decimals, so that reruns give the same bytes); return the path."""
+    """Write a table as CSV (floats to 6 significant digits, so that reruns give the same bytes and tiny P
+    values keep their size); return the path."""
     path = Path(folder) / name
-    frame.to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
+    frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
     return path
 
 

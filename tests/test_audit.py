@@ -90,6 +90,13 @@ def test_table3_junior_columns_are_swapped_against_the_text(findings: pd.DataFra
     assert findings.loc[findings["check"] == "reference column total", "consistent"].all()
 
 
+def test_methods_name_size_but_table3_reports_mass_density_instead(findings: pd.DataFrame) -> None:
+    factors = findings[findings["check"] == "tested factor reported"].set_index("item")
+    assert not factors.loc["size", "consistent"] and factors.loc["size", "printed"] == "Methods only"
+    assert factors.loc["mass_density", "printed"] == "Table 3 only"
+    assert factors["consistent"].sum() == 5
+
+
 def test_table1_density_rows_are_mass_density_not_breast_density(findings: pd.DataFrame) -> None:
     labels = findings[findings["check"] == "density row label"]
     vs_mass = labels[labels["item"].str.contains("mass density")]

@@ -190,11 +190,13 @@ def side_by_side(reproduced: pd.DataFrame, published_frame: pd.DataFrame, keys: 
     merged["in"] = merged["_merge"].map({"both": "both", "left_only": "reproduced only",
                                          "right_only": "paper only"}).astype(str)
     out = merged[[*order, "in"]].copy()
-    for col in order[len(keys):]:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(decimals)
-        elif pd.api.types.is_numeric_dtype(out[col]):
-            out[col] = out[col].astype("Int64")
+    for value in values:
+        counts = all(pd.api.types.is_integer_dtype(f[value]) for f in (reproduced, published_frame))
+        for col in (f"{value}_reproduced", f"{value}_published"):
+            if counts:  # counts stay whole numbers even where the other side's row is missing
+                out[col] = out[col].astype("Int64")
+            elif pd.api.types.is_numeric_dtype(out[col]):
+                out[col] = out[col].astype(float).round(decimals)
     return out
 
 
@@ -371,7 +373,7 @@ def compare_table3_tests(tests: pd.DataFrame) -> pd.DataFrame:
                           suffixes=("_reproduced", "_published"))
     out["chi2_reproduced"] = out["chi2_reproduced"].round(3)
     out["p_reproduced"] = out["p"].map(format_p)
-    out["note"] = out["note"].fillna("not computed: no detections of this detector")
+    out["note"] = out["note"].fillna("not computed: no detection column for this detector (DL: notebook 04 not run)")
     return out[["factor", "detector", "chi2_reproduced", "chi2_published", "p_reproduced", "p_printed", "note"]]
 
 

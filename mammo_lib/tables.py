@@ -140,7 +140,8 @@ def published_table1() -> pd.DataFrame:
 
 
 def table2(masses: pd.DataFrame) -> pd.DataFrame:
-    """Table 2: masses per histology within each reference outcome, with percent of that outcome's masses."""
+    """Table 2: masses per histology within each reference outcome, with percent of that outcome's masses
+    (empty, with a note, for an outcome that has no masses)."""
     _require(masses, ["pathology", "histology"])
     pathology = _codes(masses, "pathology", vocab.PATHOLOGY)
     histology = _codes(masses, "histology", vocab.HISTOLOGY)
@@ -156,7 +157,7 @@ def table2(masses: pd.DataFrame) -> pd.DataFrame:
         for name in allowed:
             count = int(((pathology == outcome) & (histology == name)).sum())
             rows.append({"outcome": outcome, "histology": name, "masses": count, "pct": _pct(count, total),
-                         "outcome_total": total})
+                         "outcome_total": total, "note": "" if total else f"no {outcome} masses: percent undefined"})
     return pd.DataFrame(rows)
 
 

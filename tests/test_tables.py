@@ -69,6 +69,14 @@ def test_table2_counts_histology_within_each_outcome() -> None:
     assert t2.loc[("positive", "intraductal papilloma"), ["masses", "outcome_total"]].tolist() == [1, 3]
 
 
+def test_table2_of_an_all_benign_cohort_says_why_positive_percentages_are_empty() -> None:
+    benign = _masses().query("pathology == 'negative'")
+    t2 = tables.table2(benign).set_index(["outcome", "histology"])
+    row = t2.loc[("positive", "mucinous carcinoma")]
+    assert row["masses"] == 0 and np.isnan(row["pct"]) and row["note"] == "no positive masses: percent undefined"
+    assert t2.loc[("negative", "fibroadenoma"), "note"] == ""
+
+
 def test_table2_rejects_a_positive_mass_with_a_benign_histology() -> None:
     masses = _masses()
     masses.loc[2, "histology"] = "fibroadenoma"

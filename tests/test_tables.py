@@ -346,7 +346,8 @@ def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_
     assert set(t3["detector"]) == {"junior_a", "junior_b", "dl"}
     t4 = pd.read_csv(run / "tables" / "table4.csv").set_index("rater")
     assert list(t4.index) == ["junior_a", "junior_b", "senior", "dl"] and t4.loc["junior_a", "z"] == t4.loc["junior_a", "z"]
-    for name in ("table3_tests.csv", "table3_clustered.csv", "density_mcnemar.csv", "figure3_curves.csv",
+    for name in ("table3_tests.csv", "table3_vs_paper.csv", "table3_tests_vs_paper.csv", "table3_clustered.csv",
+                 "density_mcnemar.csv", "figure3_curves.csv", "table4_vs_paper.csv",
                  "table4_clustered_auc.csv"):
         assert (run / "tables" / name).stat().st_size > 0, name
     for name in ("sensitivity_by_density.png", "figure3_roc.png", "figure3_roc.pdf"):

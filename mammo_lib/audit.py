@@ -240,11 +240,12 @@ def audit_table4_auc() -> pd.DataFrame:
         se[rater] = implied
         hm, top = hanley_mcneil_se(v["auc"], m, n), max_auc_se(v["auc"], m, n)
         fit = brentq(lambda k: hanley_mcneil_se(v["auc"], k * m, k * n) - implied, 0.05, 20.0)
-        rows.append(_row("Table 4", "CI width within the largest possible SE", rater, top, implied, np.nan,
+        rows.append(_row("Table 4", "CI width within the largest possible", rater, round(hi - lo, 3),
+                         2 * Z95 * top, np.nan,
                          f"SE implied by the CI {implied:.4f}; Hanley-McNeil SE {hm:.4f} "
                          f"({implied / hm:.2f}x, the width Hanley-McNeil gives {round(fit * (m + n))} masses "
                          f"in the same ratio); bound sqrt(A(1-A)/{min(m, n)}) = {top:.4f}",
-                         consistent=implied <= top + _EPS))
+                         consistent=hi - lo <= 2 * Z95 * top + _tol(3)))
     dl = published.TABLE4["dl"]
     for rater, v in published.TABLE4.items():
         if v["z"] is None:

@@ -113,7 +113,7 @@ def test_table4_rates_reproduce_but_every_auc_is_impossible(findings: pd.DataFra
 
 
 def test_table4_cis_and_z_are_internally_possible(findings: pd.DataFrame) -> None:
-    for check in ("CI centred on AUC", "CI width within the largest possible SE", "P from printed Z",
+    for check in ("CI centred on AUC", "CI width within the largest possible", "P from printed Z",
                   "Z implies a correlation in [-1, 1]"):
         assert findings.loc[findings["check"] == check, "consistent"].all(), check
 

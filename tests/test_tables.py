@@ -310,14 +310,14 @@ def _write_cohort(folder: Path, tables_dir: Path, n_patients: int = 40, seed: in
             readers = {"junior_a_detected": "yes" if a_hit else "no", "junior_a_birads": rate(a_hit),
                        "junior_b_detected": "yes" if b_hit else "no", "junior_b_birads": rate(b_hit),
                        "senior_birads": rate(True)}
+            morphology = str(rng.choice(vocab.MORPHOLOGY))
             for view in vocab.VIEW:
                 findings.append({"mass_id": mid, "image_id": f"{pid}_R_{view}", "x0": 10, "y0": 10, "x1": 40,
-                                 "y1": 40, "mask_path": "", "morphology": str(rng.choice(vocab.MORPHOLOGY)),
+                                 "y1": 40, "mask_path": "", "morphology": morphology,
                                  "margin": "obscured", "mass_density": "equal", "size_mm": 12.0, "birads": birads,
                                  "pathology": "positive" if positive else "negative", "histology": histology,
                                  "reference_standard": "follow-up" if histology == "stable follow-up"
                                  else "histopathology", **readers})
-                findings[-1]["morphology"] = findings[-2]["morphology"] if view == "MLO" else findings[-1]["morphology"]
             score = float(np.clip(rng.normal(65 if positive else 35, 20), 0, 100))
             dl_det.append({"mass_id": mid, "dl_detected": bool(rng.random() < 0.86), "dl_max_score": 0.9})
             dl_sc.append({"mass_id": mid, "dl_score": score, "dl_positive": score >= 50, "threshold": 50.0})

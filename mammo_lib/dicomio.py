@@ -14,6 +14,7 @@ decoded array is mapped through that table in one pass (see ``benchmarks/bench_r
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -339,11 +340,20 @@ def _dcmread(path: Path, *, stop_before_pixels: bool) -> Dataset:
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
     except InvalidDicomError:
         raise MammoError(f"{path.name}: not a DICOM file (no 'DICM' preamble)") from None
     except Exception as exc:  # truncated or corrupt headers surface as EOFError, struct.error, ...
         raise MammoError(f"{path.name}: cannot parse the DICOM header ({type(exc).__name__}: {exc})") from None
+    # pydicom warns (and returns what it could read) when a file ends inside an element or a sequence
+    ended = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]
+    if ended:
+        raise MammoError(f"{path.name}: truncated file ({ended[0].split(' in file ')[0]})")
+    if len(ds) == 0:
+        raise MammoError(f"{path.name}: no DICOM data elements after the file meta header (truncated?)")
+    return ds
 
 
 def _check_pixel_module(name: str, ds: Dataset) -> None:

@@ -72,6 +72,12 @@ OPTIONAL_FINDING_VALUES = ("mask_path",)
 #: Strings accepted for the reader ``*_detected`` columns.
 DETECTED_VALUES = {"yes": True, "true": True, "no": False, "false": False}
 FOLLOW_UP_HISTOLOGY = "stable follow-up"
+#: Columns that ``allow_missing`` may name: what public data sets can lack (see ``adapters.*.MISSING_FIELDS``).
+#: Ids, paths, laterality, view and pathology-free keys are always required.
+MAY_BE_MISSING = frozenset({
+    "age", "breast_density", "vendor", "sha256", "split", *BOX_COLUMNS, "morphology", "margin",
+    "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard",
+})
 
 
 class ManifestError(MammoError):
@@ -135,24 +141,26 @@ def load_manifest(
     *,
     check_files: bool = True,
     check_checksums: bool = False,
+    allow_missing: Iterable[str] = (),
 ) -> Cohort:
     """Read, type and validate a manifest (and its findings table); raise one ManifestError listing all problems.
 
     ``findings_csv`` None uses ``data_findings.csv`` beside the manifest when it exists; ``data_root``
-    None is the manifest's folder.
+    None is the manifest's folder. ``allow_missing`` names columns (of :data:`MAY_BE_MISSING`) whose
+    values may be empty, for data sets that lack them (an adapter's ``MISSING_FIELDS``).
     """
     manifest_csv = Path(manifest_csv)
     if findings_csv is None and (manifest_csv.parent / FINDINGS_NAME).is_file():
         findings_csv = manifest_csv.parent / FINDINGS_NAME
     root = Path(data_root) if data_root is not None else manifest_csv.parent
     raw_images = read_table(manifest_csv)
-    images, problems = check_images(raw_images, source=manifest_csv.name, data_root=root,
-                                    check_files=check_files, check_checksums=check_checksums)
+    images, problems = check_images(raw_images, source=manifest_csv.name, data_root=root, check_files=check_files,
+                                    check_checksums=check_checksums, allow_missing=allow_missing)
     findings = None
     if findings_csv is not None:
         findings_csv = Path(findings_csv)
         findings, more = check_findings(read_table(findings_csv), images, source=findings_csv.name,
-                                        data_root=root, check_files=check_files)
+                                        data_root=root, check_files=check_files, allow_missing=allow_missing)
         problems += more
     if problems:
         raise ManifestError(problems)
@@ -170,20 +178,24 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def validate_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: str | Path | None = None,
-                    check_files: bool = False, check_checksums: bool = False) -> pd.DataFrame:
+                    check_files: bool = False, check_checksums: bool = False,
+                    allow_missing: Iterable[str] = ()) -> pd.DataFrame:
     """Validate and type an image table; raise ManifestError with every problem."""
     typed, problems = check_images(df, source=source, data_root=None if data_root is None else Path(data_root),
-                                   check_files=check_files, check_checksums=check_checksums)
+                                   check_files=check_files, check_checksums=check_checksums,
+                                   allow_missing=allow_missing)
     if problems:
         raise ManifestError(problems)
     return typed
 
 
 def validate_findings(findings: pd.DataFrame, images: pd.DataFrame, *, source: str = FINDINGS_NAME,
-                      data_root: str | Path | None = None, check_files: bool = False) -> pd.DataFrame:
+                      data_root: str | Path | None = None, check_files: bool = False,
+                      allow_missing: Iterable[str] = ()) -> pd.DataFrame:
     """Validate and type a findings table against its (validated) image table; raise ManifestError."""
     typed, problems = check_findings(findings, images, source=source,
-                                     data_root=None if data_root is None else Path(data_root), check_files=check_files)
+                                     data_root=None if data_root is None else Path(data_root),
+                                     check_files=check_files, allow_missing=allow_missing)
     if problems:
         raise ManifestError(problems)
     return typed
@@ -232,9 +244,20 @@ def _required(text: pd.DataFrame, columns: Iterable[str], problems: _Problems) -
     return missing
 
 
-def _vocabulary(text: pd.DataFrame, column: str, allowed: tuple[str, ...], problems: _Problems) -> None:
+def _optional(allow_missing: Iterable[str]) -> frozenset[str]:
+    """Check ``allow_missing`` against :data:`MAY_BE_MISSING`."""
+    optional = frozenset(allow_missing)
+    unknown = sorted(optional - MAY_BE_MISSING)
+    if unknown:
+        raise MammoError(f"allow_missing: {unknown} must always be given (may be missing: {sorted(MAY_BE_MISSING)})")
+    return optional
+
+
+def _vocabulary(text: pd.DataFrame, column: str, allowed: tuple[str, ...], problems: _Problems,
+                optional: frozenset[str] = frozenset()) -> None:
     values = text[column]
-    problems.rows(text, values == "", column, "missing value")
+    if column not in optional:
+        problems.rows(text, values == "", column, "missing value")
     problems.rows(text, (values != "") & ~values.isin(allowed), column, f"unknown code, expected one of {list(allowed)}")
 
 
@@ -258,8 +281,10 @@ def _constant_within(text: pd.DataFrame, group: str, column: str, problems: _Pro
 
 
 def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Path | None = None,
-                 check_files: bool = False, check_checksums: bool = False) -> tuple[pd.DataFrame, list[str]]:
+                 check_files: bool = False, check_checksums: bool = False,
+                 allow_missing: Iterable[str] = ()) -> tuple[pd.DataFrame, list[str]]:
     """Problems of an image table and, when there are none, its typed copy."""
+    optional = _optional(allow_missing)
     problems = _Problems(source)
     text = _as_text(df)
     if _required(text, MANIFEST_COLUMNS, problems):
@@ -267,12 +292,14 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     for column in ("image_id", "patient_id", "study_id", "image_path"):
         problems.rows(text, text[column] == "", column, "missing value")
     for column, allowed in IMAGE_CATEGORIES.items():
-        _vocabulary(text, column, allowed, problems)
+        _vocabulary(text, column, allowed, problems, optional)
     age = pd.to_numeric(text["age"], errors="coerce")
     bad_age = age.isna() | (age != np.floor(age)) | (age < AGE_RANGE[0]) | (age > AGE_RANGE[1])
-    problems.rows(text, bad_age, "age", f"expected whole years {AGE_RANGE[0]}-{AGE_RANGE[1]}")
+    excused = (text["age"] == "") if "age" in optional else False
+    problems.rows(text, bad_age & ~excused, "age", f"expected whole years {AGE_RANGE[0]}-{AGE_RANGE[1]}")
     sha = text["sha256"]
-    problems.rows(text, ~sha.str.fullmatch(r"[0-9a-f]{64}"), "sha256", "expected 64 lower-case hex digits")
+    excused = (sha == "") if "sha256" in optional else False
+    problems.rows(text, ~sha.str.fullmatch(r"[0-9a-f]{64}") & ~excused, "sha256", "expected 64 lower-case hex digits")
     clean = problems.cleaned(text)
     _duplicates(clean, ["image_id"], problems)
     for column in ("patient_id", "age", "breast_density"):
@@ -288,7 +315,7 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     if problems:
         return text, list(problems)
     typed = text[list(MANIFEST_COLUMNS) + [c for c in text.columns if c not in MANIFEST_COLUMNS]].copy()
-    typed["age"] = age.astype("int64")
+    typed["age"] = age.astype("Int64" if age.isna().any() else "int64")
     for column, allowed in IMAGE_CATEGORIES.items():
         typed[column] = pd.Categorical(typed[column], categories=allowed, ordered=True)
     return typed, []
@@ -305,8 +332,10 @@ def _check_paths(text: pd.DataFrame, column: str, data_root: Path | None, check_
 
 
 def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FINDINGS_NAME,
-                   data_root: Path | None = None, check_files: bool = False) -> tuple[pd.DataFrame, list[str]]:
+                   data_root: Path | None = None, check_files: bool = False,
+                   allow_missing: Iterable[str] = ()) -> tuple[pd.DataFrame, list[str]]:
     """Problems of a findings table (against the image table) and, when there are none, its typed copy."""
+    optional = _optional(allow_missing)
     problems = _Problems(source)
     text = _as_text(df)
     if _required(text, FINDINGS_COLUMNS, problems):
@@ -317,15 +346,18 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     problems.rows(text, (text["image_id"] != "") & ~text["image_id"].isin(known), "image_id",
                   "not in the manifest")
     for column, allowed in FINDING_CATEGORIES.items():
-        _vocabulary(text, column, allowed, problems)
+        _vocabulary(text, column, allowed, problems, optional)
     box = {c: pd.to_numeric(text[c], errors="coerce") for c in BOX_COLUMNS}
     for column, values in box.items():
-        problems.rows(text, values.isna() | (values != np.floor(values)) | (values < 0), column,
+        excused = (text[column] == "") if column in optional else False
+        problems.rows(text, (values.isna() | (values != np.floor(values)) | (values < 0)) & ~excused, column,
                       "expected a whole, non-negative pixel coordinate")
     problems.rows(text, box["x1"] <= box["x0"], "x1", "must be greater than x0")
     problems.rows(text, box["y1"] <= box["y0"], "y1", "must be greater than y0")
     size = pd.to_numeric(text["size_mm"], errors="coerce")
-    problems.rows(text, size.isna() | ~(size > 0) | np.isinf(size), "size_mm", "expected a positive number of mm")
+    excused = (text["size_mm"] == "") if "size_mm" in optional else False
+    problems.rows(text, (size.isna() | ~(size > 0) | np.isinf(size)) & ~excused, "size_mm",
+                  "expected a positive number of mm")
     pathology, histology = text["pathology"], text["histology"]
     problems.rows(text, (pathology == "negative") & histology.isin(HISTOLOGY_POSITIVE), "histology",
                   "a positive (malignant or high-risk) histology on a negative mass")
@@ -357,7 +389,7 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     columns = list(FINDINGS_COLUMNS) + readers + [c for c in text.columns if c not in FINDINGS_COLUMNS + tuple(readers)]
     typed = text[columns].copy()
     for column in BOX_COLUMNS:
-        typed[column] = box[column].astype("int64")
+        typed[column] = box[column].astype("Int64" if box[column].isna().any() else "int64")
     typed["size_mm"] = size.astype("float64")
     for column, allowed in FINDING_CATEGORIES.items():
         typed[column] = pd.Categorical(typed[column], categories=allowed, ordered=True)
@@ -400,12 +432,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder the image paths are relative to (default: the manifest's folder)")
     parser.add_argument("--checksums", action="store_true", help="also compare every file's sha256 with the manifest")
     parser.add_argument("--no-files", action="store_true", help="do not check that image and mask files exist")
+    parser.add_argument("--allow-missing", nargs="+", default=[], metavar="COLUMN",
+                        help="columns whose values may be empty (a public data set's MISSING_FIELDS)")
 
 
 def run_command(args: argparse.Namespace) -> int:
     try:
         cohort = load_manifest(args.manifest, args.findings, args.data_root,
-                               check_files=not args.no_files, check_checksums=args.checksums)
+                               check_files=not args.no_files, check_checksums=args.checksums,
+                               allow_missing=args.allow_missing)
     except ManifestError as exc:
         print(f"{args.manifest}: {len(exc.problems)} problem(s)")
         for line in exc.problems:

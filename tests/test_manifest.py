@@ -237,3 +237,18 @@ def test_verify_prints_a_summary_or_every_problem(cohort_dir: Path, capsys: pyte
     assert cli.main(["verify", str(cohort_dir / "data_manifest.csv")]) == 1
     out = capsys.readouterr().out
     assert "1 problem(s)" in out and "row 7: vendor: unknown code" in out
+
+
+def test_allow_missing_accepts_empty_values_of_the_named_columns_only(tmp_path: Path) -> None:
+    images, findings = _cohort_tables(tmp_path)
+    images["age"], images["sha256"] = "", ""
+    findings[["x0", "y0", "x1", "y1", "margin"]] = ""
+    with pytest.raises(ManifestError) as exc:
+        validate_images(images)
+    assert len(exc.value.problems) == 12  # 6 ages + 6 checksums
+    typed = validate_images(images, allow_missing=["age", "sha256"])
+    assert typed["age"].isna().all() and str(typed["age"].dtype) == "Int64"
+    loose = validate_findings(findings, typed, allow_missing=["x0", "y0", "x1", "y1", "margin"])
+    assert loose["x0"].isna().all() and loose["margin"].isna().all()
+    with pytest.raises(MammoError, match=r"allow_missing: \['image_id'\] must always be given"):
+        validate_images(images, allow_missing=["image_id"])

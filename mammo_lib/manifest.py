@@ -111,6 +111,12 @@ class Cohort:
         return mass_table(self.images, self.findings)
 
 
+def _categorical(values: pd.Series, categories: tuple[str, ...]) -> pd.Categorical:
+    """Ordered categorical of a vocabulary; "" (an allowed missing value) becomes NaN."""
+    values = values.astype(object)
+    return pd.Categorical(values.where(values != "", None), categories=categories, ordered=True)
+
+
 def mass_table(images: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     """Collapse validated findings (one row per mass per view) to one row per mass."""
     joined = findings.merge(
@@ -127,10 +133,10 @@ def mass_table(images: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     masses = masses.reset_index()
     for column, categories in {**IMAGE_CATEGORIES, **FINDING_CATEGORIES}.items():
         if column in masses:
-            masses[column] = pd.Categorical(masses[column], categories=categories, ordered=True)
+            masses[column] = _categorical(masses[column], categories)
     for column in readers:
         if column.endswith("_birads"):
-            masses[column] = pd.Categorical(masses[column], categories=BIRADS, ordered=True)
+            masses[column] = _categorical(masses[column], BIRADS)
     return masses
 
 
@@ -317,7 +323,7 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     typed = text[list(MANIFEST_COLUMNS) + [c for c in text.columns if c not in MANIFEST_COLUMNS]].copy()
     typed["age"] = age.astype("Int64" if age.isna().any() else "int64")
     for column, allowed in IMAGE_CATEGORIES.items():
-        typed[column] = pd.Categorical(typed[column], categories=allowed, ordered=True)
+        typed[column] = _categorical(typed[column], allowed)
     return typed, []
 
 
@@ -392,12 +398,12 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
         typed[column] = box[column].astype("Int64" if box[column].isna().any() else "int64")
     typed["size_mm"] = size.astype("float64")
     for column, allowed in FINDING_CATEGORIES.items():
-        typed[column] = pd.Categorical(typed[column], categories=allowed, ordered=True)
+        typed[column] = _categorical(typed[column], allowed)
     for column in readers:
         if column in detected:
             typed[column] = detected[column].astype(bool)
         else:
-            typed[column] = pd.Categorical(typed[column], categories=BIRADS, ordered=True)
+            typed[column] = _categorical(typed[column], BIRADS)
     return typed, []
 
 

@@ -102,7 +102,7 @@ def read_image(
 def read_header(path: str | Path) -> dict[str, Any]:
     """The technical, non-identifying tags of a DICOM file (no pixel data is read)."""
     path = Path(path)
-    ds = _dcmread(path, stop_before_pixels=True)
+    ds = read_dataset(path, stop_before_pixels=True)
     header: dict[str, Any] = {"TransferSyntaxUID": str(ds.file_meta.get("TransferSyntaxUID", ""))}
     for keyword in HEADER_TAGS:
         if keyword in ds:
@@ -254,7 +254,7 @@ def pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
 # --- internals ------------------------------------------------------------------------------------
 def _read_dicom(path: Path, laterality: str | None, view: str | None, force: bool, mode: str) -> MammoImage:
     name = path.name
-    ds = _dcmread(path, stop_before_pixels=False)
+    ds = read_dataset(path, stop_before_pixels=False)
     if "PixelData" not in ds:
         sop = ds.get("SOPClassUID", None)
         kind = getattr(sop, "name", str(sop)) if sop else "unknown SOP class"
@@ -335,7 +335,8 @@ def raster_bits(array: np.ndarray) -> int:
     return next(bits for bits in (10, 12, 14, 16) if peak < 2**bits)
 
 
-def _dcmread(path: Path, *, stop_before_pixels: bool) -> Dataset:
+def read_dataset(path: Path, *, stop_before_pixels: bool) -> Dataset:
+    """pydicom's dcmread, with unreadable, truncated and empty files refused by a MammoError naming the file."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 

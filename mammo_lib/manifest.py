@@ -417,7 +417,27 @@ def _check_mass_breast(text: pd.DataFrame, images: pd.DataFrame, problems: _Prob
     _constant_within(where.rename_axis(None), "mass_id", "breast", problems, "mass")
 
 
-# --- mammo verify ---------------------------------------------------------------------------------
+# --- summaries ------------------------------------------------------------------------------------
+def cohort_overview(cohort: Cohort) -> pd.Series:
+    """The paper's cohort figures ("Results: Features of breast masses"), keyed as ``published.COHORT``.
+
+    Age is per patient (the first study's), its SD the sample SD (ddof=1, as SPSS reports it).
+    """
+    images = cohort.images.sort_values(["patient_id", "study_id"])
+    ages = images.drop_duplicates("patient_id")["age"].astype("float64")
+    figures: dict[str, float] = {
+        "patients": images["patient_id"].nunique(),
+        "age_mean": round(float(ages.mean()), 2), "age_sd": round(float(ages.std(ddof=1)), 2),
+        "age_min": float(ages.min()), "age_max": float(ages.max()),
+    }
+    if cohort.findings is not None:
+        masses = cohort.masses()
+        figures["masses"] = len(masses)
+        figures["histopathology_masses"] = int((masses["reference_standard"] == "histopathology").sum())
+        figures["follow_up_masses"] = int((masses["reference_standard"] == "follow-up").sum())
+    return pd.Series(figures, name="reproduced")
+
+
 def summary(cohort: Cohort) -> pd.DataFrame:
     """Images, patients, studies and masses per split (and in total)."""
     images = cohort.images

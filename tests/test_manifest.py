@@ -252,3 +252,13 @@ def test_allow_missing_accepts_empty_values_of_the_named_columns_only(tmp_path: 
     assert loose["x0"].isna().all() and loose["margin"].isna().all()
     with pytest.raises(MammoError, match=r"allow_missing: \['image_id'\] must always be given"):
         validate_images(images, allow_missing=["image_id"])
+
+
+def test_cohort_overview_counts_patients_ages_and_reference_standards(cohort_dir: Path) -> None:
+    from mammo_lib.manifest import cohort_overview
+
+    overview = cohort_overview(load_manifest(cohort_dir / "data_manifest.csv"))
+    assert overview["patients"] == 2 and overview["masses"] == 2
+    assert overview["age_mean"] == 53.0 and overview["age_sd"] == pytest.approx(11.31, abs=0.01)  # sd of 45, 61
+    assert (overview["age_min"], overview["age_max"]) == (45, 61)
+    assert (overview["histopathology_masses"], overview["follow_up_masses"]) == (1, 1)

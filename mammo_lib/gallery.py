@@ -14,6 +14,7 @@ from mammo_lib.manifest import Cohort
 from mammo_lib.vocab import STANDARD_VIEWS
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from mammo_lib.dicomio import MammoImage
@@ -45,6 +46,25 @@ def exam_views(cohort: Cohort, study_id: str) -> dict[tuple[str, str], MammoImag
     return views
 
 
+def image_summary(cohort: Cohort) -> "pd.DataFrame":
+    """Every image read through :func:`mammo_lib.dicomio.read_image`: view, size, bit depth, pixel statistics.
+
+    A quick check that a cohort decodes as expected (values rounded to 3 decimals for stable output).
+    """
+    import pandas as pd
+
+    from mammo_lib.dicomio import read_image
+
+    rows = []
+    for record in cohort.images.sort_values("image_id").itertuples():
+        image = read_image(cohort.image_path(record.image_id), laterality=str(record.laterality), view=str(record.view))
+        rows.append({"image_id": record.image_id, "laterality": image.laterality, "view": image.view,
+                     "rows": image.pixels.shape[0], "columns": image.pixels.shape[1], "bits": image.bits_stored,
+                     "photometric": image.photometric, "min": round(float(image.pixels.min()), 3),
+                     "mean": round(float(image.pixels.mean()), 3), "max": round(float(image.pixels.max()), 3)})
+    return pd.DataFrame(rows)
+
+
 def plot_exam(cohort: Cohort, study_id: str, *, display_rows: int = 640) -> Figure:
     """One row of the four standard views of a study, every mass box of the findings table drawn in red."""
     import matplotlib
@@ -73,5 +93,6 @@ def plot_exam(cohort: Cohort, study_id: str, *, display_rows: int = 640) -> Figu
                                        (box.y1 - box.y0) / step, fill=False, edgecolor="red", linewidth=1.2))
                 ax.text(box.x0 / step, box.y0 / step - 4, f"{box.mass_id} BI-RADS {box.birads}", color="red",
                         fontsize=7, va="bottom")
-    fig.suptitle(f"study {study_id}: four standard views as stored, masses of the findings table", fontsize=11)
+    boxed = ", masses of the findings table boxed" if findings is not None else ""
+    fig.suptitle(f"study {study_id}: the four standard views as stored{boxed}", fontsize=11)
     return fig

@@ -48,3 +48,13 @@ def test_plot_exam_draws_the_mass_box_on_its_view(tmp_path: Path) -> None:
     boxes = [[p for p in ax.patches if isinstance(p, Rectangle)] for ax in axes]
     assert [len(b) for b in boxes] == [1, 0, 0, 0]
     assert (boxes[0][0].get_x(), boxes[0][0].get_y(), boxes[0][0].get_width()) == (4, 6, 16)
+
+
+def test_image_summary_reads_every_image_with_its_statistics(tmp_path: Path) -> None:
+    from mammo_lib.gallery import image_summary
+
+    summary = image_summary(load_manifest(_exam(tmp_path)))
+    assert summary["image_id"].tolist() == ["S1_LCC", "S1_LMLO", "S1_RCC", "S1_RMLO", "S2_RCC", "S2_RMLO"]
+    first = summary.iloc[0]
+    assert (first["rows"], first["columns"], first["bits"], first["min"], first["max"]) == (64, 48, 12, 0.0, 1.0)
+    assert first["mean"] == round(float(ramp(12, shape=(64, 48)).mean() / 4095), 3)

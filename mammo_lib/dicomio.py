@@ -126,7 +126,7 @@ def display_lut(ds: Dataset) -> np.ndarray:
 
     Index by the decoded array (viewed as unsigned, so that signed values wrap as two's complement):
     entry ``v`` holds Modality LUT -> VOI (LUT Sequence first, else the first window) -> normalised by
-    the VOI output range -> inverted for MONOCHROME1 (PS3.3 C.11.1, C.11.2, C.7.6.3.1.2).
+    the VOI output range -> inverted for MONOCHROME1 or an INVERSE Presentation LUT Shape (PS3.3 C.11).
     """
     from pydicom.pixels import apply_modality_lut, apply_voi, apply_windowing
 
@@ -153,7 +153,9 @@ def display_lut(ds: Dataset) -> np.ndarray:
         low, high = float(out[valid].min()), float(out[valid].max())
     scaled = (out - low) / (high - low) if high > low else np.zeros_like(out)
     np.clip(scaled, 0.0, 1.0, out=scaled)
-    if str(ds.PhotometricInterpretation) == "MONOCHROME1":
+    # MONOCHROME1 displays its lowest value as white (PS3.3 C.7.6.3.1.2); a Presentation LUT Shape of INVERSE
+    # means the same inversion (PS3.3 C.11.6.1.2), which MONOCHROME1 images already carry, so never twice.
+    if str(ds.PhotometricInterpretation) == "MONOCHROME1" or str(ds.get("PresentationLUTShape", "")) == "INVERSE":
         scaled = 1.0 - scaled
     return scaled.astype(np.float32)
 
@@ -367,9 +369,11 @@ def _check_pixel_module(name: str, ds: Dataset) -> None:
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames != 1:
         raise MammoError(f"{name}: {frames} frames (tomosynthesis?); only single-frame mammograms are read")
-    bits = ds.get("BitsStored", None)
+    bits, allocated = ds.get("BitsStored", None), ds.get("BitsAllocated", None)
     if bits is None or not 8 <= int(bits) <= 16:
         raise MammoError(f"{name}: BitsStored is {bits!r}; 8 to 16 bits are supported")
+    if allocated is None or int(allocated) not in (8, 16):
+        raise MammoError(f"{name}: BitsAllocated is {allocated!r}; 8 or 16 are supported")
 
 
 def _window_output_range(ds: Dataset) -> tuple[float, float]:

@@ -71,6 +71,16 @@ def test_monochrome1_is_inverted_after_voi(tmp_path: Path) -> None:
     assert mono1.pixels[values == 0].min() == 1.0  # the lowest MONOCHROME1 value is white: dense tissue
 
 
+def test_inverse_presentation_lut_shape_inverts_once(tmp_path: Path) -> None:
+    values = ramp(12)
+    plain = read_image(make_mg(tmp_path / "p.dcm", values, bits_stored=12))
+    inverse = read_image(make_mg(tmp_path / "i.dcm", values, bits_stored=12, PresentationLUTShape="INVERSE"))
+    both = read_image(make_mg(tmp_path / "b.dcm", values, bits_stored=12, photometric="MONOCHROME1",
+                              PresentationLUTShape="INVERSE"))
+    np.testing.assert_allclose(inverse.pixels, 1.0 - plain.pixels, atol=1e-6)
+    np.testing.assert_allclose(both.pixels, inverse.pixels, atol=1e-6)
+
+
 @pytest.mark.parametrize("bits", [10, 12, 14, 16])
 def test_bit_depths_without_voi_span_zero_to_one(tmp_path: Path, bits: int) -> None:
     values = ramp(bits)

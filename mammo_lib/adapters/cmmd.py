@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from mammo_lib.adapters._common import checksum, frames, map_code, read_source
 from mammo_lib.dicomio import header_laterality, header_view, read_dataset, resolve_tag, vendor_of
 from mammo_lib.errors import MammoError
@@ -29,7 +31,8 @@ PATHOLOGY = {"BENIGN": "negative", "MALIGNANT": "positive"}
 MASS_ABNORMALITIES = {"MASS": "mass", "BOTH": "mass", "CALCIFICATION": None}
 
 
-def to_manifest(clinical_csv: str | Path, data_root: str | Path, *, checksums: bool = False) -> tuple:
+def to_manifest(clinical_csv: str | Path, data_root: str | Path, *,
+                checksums: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """CMMD clinical table + DICOM tree -> (images, findings); paths relative to ``data_root``."""
     root = Path(data_root)
     source = Path(clinical_csv).name

@@ -8,12 +8,15 @@ exam, ``numfind``, ``side``, mass descriptors, ``asses``, ``tissueden``, ``path_
 (github.com/Emory-HITI/EMBED_Open_Data, references/AWS_Open_Data_Clinical_Legend.csv). Only full-field
 2D CC/MLO images are kept. A mass finding gets the ROI of an image of its exam and breast only when that
 breast has exactly one mass finding and the image exactly one ROI: EMBED does not say which ROI is
-which finding, and guessing would attach wrong labels.
+which finding, and guessing would attach wrong labels. Findings with ``side`` B (both breasts) name no one
+breast and are not attached to images.
 """
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pandas as pd
 
 from mammo_lib.adapters._common import checksum, frames, map_code, read_source
 from mammo_lib.dicomio import vendor_of
@@ -62,7 +65,7 @@ HISTOLOGY = {
 
 
 def to_manifest(clinical_csv: str | Path, metadata_csv: str | Path, *, data_root: str | Path | None = None,
-                checksums: bool = False) -> tuple:
+                checksums: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """EMBED tables -> (images, findings); ``anon_dicom_path`` is cut to start at its ``cohort_*`` folder."""
     root = Path(data_root) if data_root is not None else None
     clinical = read_source(clinical_csv, CLINICAL_COLUMNS)

@@ -12,6 +12,8 @@ import plistlib
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from mammo_lib.adapters._common import checksum, frames, map_code, pixel_box, read_source
 from mammo_lib.errors import MammoError
 
@@ -32,7 +34,7 @@ _POINT = re.compile(r"\(\s*([-\d.eE+]+)\s*,\s*([-\d.eE+]+)")
 
 
 def to_manifest(csv_path: str | Path, xml_dir: str | Path, dicom_dir: str | Path, *,
-                data_root: str | Path | None = None, checksums: bool = False) -> tuple:
+                data_root: str | Path | None = None, checksums: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """INbreast tables -> (images, findings); image paths relative to ``data_root`` (default: dicom_dir's parent)."""
     xml_dir, dicom_dir = Path(xml_dir), Path(dicom_dir)
     root = Path(data_root) if data_root is not None else dicom_dir.parent

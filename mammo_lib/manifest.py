@@ -187,6 +187,8 @@ def validate_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root:
                     check_files: bool = False, check_checksums: bool = False,
                     allow_missing: Iterable[str] = ()) -> pd.DataFrame:
     """Validate and type an image table; raise ManifestError with every problem."""
+    if (check_files or check_checksums) and data_root is None:
+        raise MammoError("check_files/check_checksums need data_root (the folder image paths are relative to)")
     typed, problems = check_images(df, source=source, data_root=None if data_root is None else Path(data_root),
                                    check_files=check_files, check_checksums=check_checksums,
                                    allow_missing=allow_missing)
@@ -199,6 +201,8 @@ def validate_findings(findings: pd.DataFrame, images: pd.DataFrame, *, source: s
                       data_root: str | Path | None = None, check_files: bool = False,
                       allow_missing: Iterable[str] = ()) -> pd.DataFrame:
     """Validate and type a findings table against its (validated) image table; raise ManifestError."""
+    if check_files and data_root is None:
+        raise MammoError("check_files needs data_root (the folder mask and image paths are relative to)")
     typed, problems = check_findings(findings, images, source=source,
                                      data_root=None if data_root is None else Path(data_root),
                                      check_files=check_files, allow_missing=allow_missing)

@@ -262,6 +262,8 @@ def test_allow_missing_accepts_empty_values_of_the_named_columns_only(tmp_path: 
     assert loose["x0"].isna().all() and loose["margin"].isna().all()
     with pytest.raises(MammoError, match=r"allow_missing: \['image_id'\] must always be given"):
         validate_images(images, allow_missing=["image_id"])
+    with pytest.raises(MammoError, match="check_files/check_checksums need data_root"):
+        validate_images(images, check_files=True, allow_missing=["age", "sha256"])
 
 
 def test_cohort_overview_counts_patients_ages_and_reference_standards(cohort_dir: Path) -> None:

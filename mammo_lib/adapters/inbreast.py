@@ -20,6 +20,7 @@ from mammo_lib.errors import MammoError
 COLUMNS = ("Laterality", "View", "File Name", "ACR", "Bi-Rads")
 MISSING_FIELDS = {
     "age": "removed at anonymisation",
+    "breast_density": "blank on some rows",
     "sha256": "computed only with checksums=True",
     "split": "INbreast defines no split",
     "morphology": "not annotated", "margin": "not annotated", "mass_density": "not annotated",
@@ -28,8 +29,8 @@ MISSING_FIELDS = {
 }
 #: INbreast was acquired on Siemens MammoNovation units.
 VENDOR_NAME = "Siemens"
-DENSITY = {"1": "a", "2": "b", "3": "c", "4": "d"}
-BIRADS = {"1": None, "2": "2", "3": "3", "4A": "4A", "4B": "4B", "4C": "4C", "5": "5", "6": None, "0": None}
+DENSITY = {"1": "a", "2": "b", "3": "c", "4": "d", "": None}
+BIRADS = {"1": None, "2": "2", "3": "3", "4A": "4A", "4B": "4B", "4C": "4C", "5": "5", "6": None, "0": None, "": None}
 _POINT = re.compile(r"\(\s*([-\d.eE+]+)\s*,\s*([-\d.eE+]+)")
 
 

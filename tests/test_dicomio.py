@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -15,9 +16,6 @@ from pydicom.uid import (
 from _mg_fixtures import PATIENT_ID, PATIENT_NAME, make_mg, ramp
 from mammo_lib.dicomio import read_header, read_image, vendor_of
 from mammo_lib.errors import MammoError
-
-MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
-
 
 def pydicom_display(path: Path, low: float, high: float) -> np.ndarray:
     """pydicom's own modality LUT + VOI, scaled from the VOI output range [low, high] to [0, 1]."""

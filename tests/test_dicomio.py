@@ -17,6 +17,7 @@ from _mg_fixtures import PATIENT_ID, PATIENT_NAME, make_mg, ramp
 from mammo_lib.dicomio import read_header, read_image, vendor_of
 from mammo_lib.errors import MammoError
 
+
 def pydicom_display(path: Path, low: float, high: float) -> np.ndarray:
     """pydicom's own modality LUT + VOI, scaled from the VOI output range [low, high] to [0, 1]."""
     ds = pydicom.dcmread(path)

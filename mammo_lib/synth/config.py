@@ -130,6 +130,14 @@ class SynthConfig:
     #: MLO pectoral muscle: top-edge width and chest-wall height as fractions of the nipple depth. Choice.
     pectoral_top: tuple[float, float] = (0.35, 0.6)
     pectoral_side: tuple[float, float] = (0.9, 1.5)
+    #: Outline superellipse exponents across (p) and along (q) the nipple axis, and the MLO/CC posterior
+    #: nipple line ratio (MLO within ~1 cm of CC; Mercer et al. Clin Radiol 2015;70:946). Choice.
+    outline_p: tuple[float, float] = (1.9, 2.5)
+    outline_q: tuple[float, float] = (1.5, 1.9)
+    mlo_depth_ratio: tuple[float, float] = (0.98, 1.1)
+    #: Contralateral breast: relative jitter of size, aspect, pectoral and thickness (left and right are
+    #: alike within a few percent; the paper's BDVN relies on it). Choice.
+    contralateral_jitter: float = 0.04
     #: Linear attenuation (1/cm) at ~20 keV: fat 0.46, fibroglandular 0.80 (Johns & Yaffe PMB 1987;32:675);
     #: pectoral muscle ~ glandular. Skin 0.80.
     mu_fat: float = 0.46
@@ -143,6 +151,15 @@ class SynthConfig:
     #: Share of the projected path that is glandular where the tissue is dense (averaged over the
     #: thickness; ~0.5 makes dense tissue add about as much attenuation as a mass of the same size). Choice.
     gland_path_fraction: float = 0.45
+    #: Weight (in field SDs) of the central prior that gathers glandular tissue behind the nipple, and
+    #: softness of the dense/fat transition (field SDs). Choice.
+    gland_prior_weight: float = 1.2
+    gland_softness: float = 0.45
+    #: Pectoral muscle attenuation: share of the breast thickness that is muscle at its thickest. Choice.
+    pectoral_fraction: float = 0.55
+    #: Peripheral equalisation of the vendors' processing: share of the missing fat restored where the
+    #: breast thins at its edge (vendors' thickness equalisation; choice).
+    equalisation: float = 0.85
 
     # -- masses --------------------------------------------------------------------------------
     #: Mass size (longest diameter, mm): lognormal, median 14 mm, geometric SD 1.55, clipped 5-60 mm;
@@ -237,13 +254,17 @@ def validate(cfg: SynthConfig) -> SynthConfig:
         raise MammoError(f"synth config: mass_mu_ratio must be 4 non-negative ratios, got {cfg.mass_mu_ratio!r}")
     for name in ("nipple_depth_mm", "thickness_mm"):
         _check_pair(name, getattr(cfg, name), ordered=False)
-    for name in ("aspect_range", "beta_range", "size_clip_mm", "pectoral_top", "pectoral_side"):
+    for name in ("aspect_range", "beta_range", "size_clip_mm", "pectoral_top", "pectoral_side", "outline_p",
+                 "outline_q", "mlo_depth_ratio"):
         _check_pair(name, getattr(cfg, name))
     for name in ("periphery_mm", "skin_mm", "mu_fat", "mu_gland", "size_median_mm", "photons_per_pixel",
-                 "blur_mm", "mass_depth_ratio", "gland_path_fraction"):
+                 "blur_mm", "mass_depth_ratio", "gland_path_fraction", "gland_softness", "pectoral_fraction"):
         value = getattr(cfg, name)
         if value <= 0:
             raise MammoError(f"synth config: {name} must be positive, got {value!r}")
+    for name in ("contralateral_jitter", "equalisation", "gland_prior_weight"):
+        if not 0.0 <= getattr(cfg, name) <= (1.0 if name != "gland_prior_weight" else 5.0):
+            raise MammoError(f"synth config: {name} is out of range, got {getattr(cfg, name)!r}")
     if cfg.size_gsd < 1.0:
         raise MammoError(f"synth config: size_gsd is a geometric SD and must be >= 1, got {cfg.size_gsd!r}")
     if cfg.mu_gland <= cfg.mu_fat:

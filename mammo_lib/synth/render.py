@@ -79,10 +79,10 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
     # dense-area fraction (drawn +-0.05 around the band's centre); soft edges keep the texture
     f32 = np.float32
     field = texture.power_law_field((geom.rows, geom.cols), beta, rng, spacing_mm=sp)
-    score = field + f32(1.2) * anatomy.glandular_prior(geom)
+    score = field + f32(cfg.gland_prior_weight) * anatomy.glandular_prior(geom)
     target = cfg.dense_fraction[vocab.BREAST_DENSITY.index(breast_density)] + rng.uniform(-0.05, 0.05)
     cut = f32(np.quantile(score[tissue], 1.0 - float(np.clip(target, 0.02, 0.98)))) if tissue.any() else f32(0)
-    gland = special.expit((score - cut) * f32(1.0 / 0.45)) * tissue
+    gland = special.expit((score - cut) * f32(1.0 / cfg.gland_softness)) * tissue
     dmu = f32(cfg.mu_gland - cfg.mu_fat)
     phi = f32(cfg.gland_path_fraction) * gland  # glandular share of the path
 
@@ -96,7 +96,7 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
         y = np.arange(ys, dtype=np.float32)[:, None] / f32(geom.pectoral_side_px)
         depth = np.clip(1.0 - (x + y), 0.0, 1.0) ** f32(0.35)
         muscle = ndimage.gaussian_filter(pect[:ys, :xs] * depth, 1.0 / sp)
-        atten[:ys, :xs] += muscle * f32(thickness_mm * 0.55 * 0.1) * dmu
+        atten[:ys, :xs] += muscle * f32(thickness_mm * cfg.pectoral_fraction * 0.1) * dmu
 
     mass_masks: dict[str, np.ndarray] = {}
     for pm in placed:
@@ -134,8 +134,8 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
     counts += np.sqrt(counts) * rng.standard_normal(counts.shape, dtype=np.float32)
     counts = ndimage.gaussian_filter(counts, cfg.blur_mm / sp, truncate=3.0)
     log_att = fat_path + f32(math.log(cfg.photons_per_pixel)) - np.log(np.maximum(counts, f32(1.0)))
-    # peripheral equalisation (vendor processing): add back 85% of the fat missing where the breast thins
-    log_att += f32(0.85 * cfg.mu_fat / 10.0) * (f32(thickness_mm) - thick) * breast
+    # peripheral equalisation (vendor processing): add back part of the fat missing where the breast thins
+    log_att += f32(cfg.equalisation * cfg.mu_fat / 10.0) * (f32(thickness_mm) - thick) * breast
     full_scale = thickness_mm * (cfg.mu_fat + 1.25 * cfg.gland_path_fraction * dmu + 0.25 * dmu) / 10.0
     presentation = np.clip(log_att * f32(1.0 / full_scale), 0.0, 1.0) * breast
     return RenderedView(presentation, breast, mass_masks, (gland > 0.5) & tissue,

@@ -243,9 +243,10 @@ def validate(cfg: SynthConfig) -> SynthConfig:
     if not 1 <= cfg.max_masses_per_patient <= 8:
         raise MammoError(f"synth config: max_masses_per_patient must be 1-8, got {cfg.max_masses_per_patient!r}")
     shares = cfg.vendor_shares
-    if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:
-        raise MammoError(f"synth config: vendor_shares must be 3 non-negative proportions summing to 1, "
-                         f"got {shares!r} (sum {sum(shares):.4f})")
+    if len(shares) != len(VENDORS):
+        raise MammoError(f"synth config: vendor_shares must give {len(VENDORS)} proportions "
+                         f"({', '.join(v.name for v in VENDORS)}), got {shares!r}")
+    validate_proportions("vendor_shares", dict(zip((v.name for v in VENDORS), shares)), vocab.VENDOR)
     if len(cfg.dense_fraction) != len(vocab.BREAST_DENSITY) or not all(
             0 < a < b < 1 for a, b in zip(cfg.dense_fraction, cfg.dense_fraction[1:])):
         raise MammoError(f"synth config: dense_fraction must be 4 increasing fractions in (0, 1) for densities "

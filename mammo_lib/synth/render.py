@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage, special
 
 from mammo_lib import vocab
+from mammo_lib.errors import MammoError
 from mammo_lib.synth import anatomy, masses, texture
 from mammo_lib.synth.anatomy import ViewGeometry
 from mammo_lib.synth.config import SynthConfig
@@ -69,6 +70,12 @@ def _crop(src: np.ndarray, cx: int, cy: int, h: int) -> np.ndarray:
 def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta: float, thickness_mm: float,
                 placed: list[PlacedMass], rng: np.random.Generator) -> RenderedView:
     """Render one view of one breast; ``rng`` drives texture and noise (pass a per-view generator)."""
+    if breast_density not in vocab.BREAST_DENSITY:
+        raise MammoError(f"render_view: breast_density must be one of {vocab.BREAST_DENSITY}, got {breast_density!r}")
+    for pm in placed:
+        if pm.mass_density not in vocab.MASS_DENSITY:
+            raise MammoError(f"render_view: {pm.mass_id} mass_density must be one of {vocab.MASS_DENSITY}, "
+                             f"got {pm.mass_density!r}")
     sp = geom.spacing_mm
     breast = anatomy.breast_mask(geom)
     pect = anatomy.pectoral_mask(geom) & breast

@@ -25,6 +25,7 @@ def test_default_twin_config_is_valid_and_uses_the_twin_seed() -> None:
     ({"mu_gland": 0.3}, "mu_gland (0.3) must exceed mu_fat"),
     ({"photons_per_pixel": float("nan")}, "photons_per_pixel must be finite"),
     ({"rank_noise": {"colour": 1.0}}, "rank_noise['colour']"),
+    ({"gland_path_fraction": (0.3, 0.4, 0.5)}, "gland_path_fraction must be 4 fractions"),
 ])
 def test_bad_config_values_are_refused_with_the_field_named(changes: dict, message: str) -> None:
     with pytest.raises(MammoError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):

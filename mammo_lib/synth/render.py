@@ -91,7 +91,8 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
     cut = f32(np.quantile(score[tissue], 1.0 - float(np.clip(target, 0.02, 0.98)))) if tissue.any() else f32(0)
     gland = special.expit((score - cut) * f32(1.0 / cfg.gland_softness)) * tissue
     dmu = f32(cfg.mu_gland - cfg.mu_fat)
-    phi = f32(cfg.gland_path_fraction) * gland  # glandular share of the path
+    gpf = cfg.gland_path_fraction[vocab.BREAST_DENSITY.index(breast_density)]
+    phi = f32(gpf) * gland  # glandular share of the path
 
     # skin shell: both skin layers inside, the whole path near the skin line where rays run tangential
     skin_path = np.minimum(thick, f32(2.0 * cfg.skin_mm) * np.sqrt(f32(thickness_mm) / np.maximum(thick, f32(0.5))))
@@ -129,7 +130,7 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
             band = np.clip(band - 0.03, 0.0, None) / 0.97  # zero at the patch edge: no seam
             local = _crop(field, cx, cy, h)
             cover = band * special.expit(3.0 * local + 1.0)
-            excess += cover * thickness_mm * cfg.gland_path_fraction * 0.9 * dmu / 10.0
+            excess += cover * thickness_mm * gpf * 0.9 * dmu / 10.0
         _paste(atten, excess, cx, cy)
         full = np.zeros(breast.shape, dtype=bool)
         _paste(full, outline, cx, cy, combine="or")
@@ -143,7 +144,8 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
     log_att = fat_path + f32(math.log(cfg.photons_per_pixel)) - np.log(np.maximum(counts, f32(1.0)))
     # peripheral equalisation (vendor processing): add back part of the fat missing where the breast thins
     log_att += f32(cfg.equalisation * cfg.mu_fat / 10.0) * (f32(thickness_mm) - thick) * breast
-    full_scale = thickness_mm * (cfg.mu_fat + 1.25 * cfg.gland_path_fraction * dmu + 0.25 * dmu) / 10.0
+    # one display scale for every density: the densest breast's tissue plus head-room for masses
+    full_scale = thickness_mm * (cfg.mu_fat + (1.25 * max(cfg.gland_path_fraction) + 0.25) * dmu) / 10.0
     presentation = np.clip(log_att * f32(1.0 / full_scale), 0.0, 1.0) * breast
     return RenderedView(presentation, breast, mass_masks, (gland > 0.5) & tissue,
                         anatomy.nipple_tip(geom), anatomy.pectoral_line(geom))

@@ -1,0 +1,210 @@
+"""Generating a cohort's images and tables: patients -> breasts -> views -> DICOM, masks and ground truth.
+
+Layout of a cohort root (``data/twin`` or ``data/train``)::
+
+    images/<patient>/<image_id>.dcm             DICOM MG For Presentation (image_id = <patient>_<L|R>_<CC|MLO>)
+    truth/<patient>/<image_id>_breast.png       breast mask (8-bit, 255 = breast)
+    truth/<patient>/<image_id>_<mass_id>.png    one mask per mass per view (its outline, spicules excluded)
+    truth_views.csv                             per view: nipple x,y; pectoral line ends (MLO); mask path; ...
+    data_manifest.csv, data_findings.csv        the cohort's tables (the twin's are committed at the repo root)
+
+Pixel coordinates are those of the written image (x = column, y = row, pixel centres at integers);
+boxes are x0, y0 inclusive and x1, y1 exclusive. Every patient has its own random stream, so one patient
+can be regenerated alone and comes out byte-identical.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mammo_lib import vocab
+from mammo_lib.checksums import sha256_file
+from mammo_lib.errors import MammoError
+from mammo_lib.synth import acquisition, anatomy, masses, render
+from mammo_lib.synth.composition import compose
+from mammo_lib.synth.config import SMALL_FIELD_MM, VENDOR_BY_NAME, SynthConfig
+
+#: Columns of truth_views.csv (documented in the module docstring and :class:`ViewTruth`).
+TRUTH_COLUMNS = ("image_id", "rows", "cols", "pixel_spacing_mm", "nipple_x", "nipple_y", "pectoral_x0",
+                 "pectoral_y0", "pectoral_x1", "pectoral_y1", "breast_mask_path", "dense_area_fraction", "beta")
+
+
+@dataclass(frozen=True)
+class PatientResult:
+    """Rows produced by rendering one patient."""
+
+    manifest: list[dict]
+    findings: list[dict]
+    truth: list[dict]
+
+
+def _write_png(path: Path, mask: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((mask.astype(np.uint8) * 255)).save(path, format="PNG", optimize=False)
+
+
+def _breast_shape(cfg: SynthConfig, rng: np.random.Generator) -> anatomy.BreastShape:
+    depth = float(np.clip(rng.normal(*cfg.nipple_depth_mm), 0.45 * cfg.nipple_depth_mm[0], 1.8 * cfg.nipple_depth_mm[0]))
+    thick = float(np.clip(rng.normal(*cfg.thickness_mm), 20.0, 80.0))
+    return anatomy.BreastShape(
+        nipple_depth_mm=depth, aspect=float(rng.uniform(*cfg.aspect_range)), p=float(rng.uniform(*cfg.outline_p)),
+        q=float(rng.uniform(*cfg.outline_q)), mlo_depth_ratio=float(rng.uniform(*cfg.mlo_depth_ratio)),
+        pectoral_top=float(rng.uniform(*cfg.pectoral_top)), pectoral_side=float(rng.uniform(*cfg.pectoral_side)),
+        contour_phase=(float(rng.uniform()), float(rng.uniform()), float(rng.uniform(0.0, 1.5))),
+        thickness_mm=thick)
+
+
+def _jitter(shape: anatomy.BreastShape, rng: np.random.Generator, amount: float) -> anatomy.BreastShape:
+    """The contralateral breast: the same shape within ``amount`` (left and right breasts are alike)."""
+    def j(value: float, scale: float) -> float:
+        return float(value * (1.0 + rng.uniform(-scale, scale)))
+
+    return anatomy.BreastShape(j(shape.nipple_depth_mm, amount), j(shape.aspect, 0.75 * amount), shape.p, shape.q,
+                               shape.mlo_depth_ratio, j(shape.pectoral_top, 1.25 * amount),
+                               j(shape.pectoral_side, 1.25 * amount),
+                               tuple(float(x + rng.uniform(-0.05, 0.05)) for x in shape.contour_phase),
+                               j(shape.thickness_mm, 0.75 * amount))
+
+
+def _canvas(shape: anatomy.BreastShape, spacing: float, large_mm: tuple[float, float]) -> tuple[int, int]:
+    """Rows/cols of the detector field used: the small 18 x 24 cm field when the breast fits in it."""
+    needs = (2.2 * shape.aspect * shape.nipple_depth_mm, 1.25 * shape.nipple_depth_mm * 1.1 + 10.0)
+    field = SMALL_FIELD_MM if needs[0] <= SMALL_FIELD_MM[0] and needs[1] <= SMALL_FIELD_MM[1] else large_mm
+    return int(round(field[0] / spacing)), int(round(field[1] / spacing))
+
+
+def _place(geoms: dict[str, anatomy.ViewGeometry], size_mm: float, taken: list[dict[str, tuple[float, float, float]]],
+           rng: np.random.Generator) -> tuple[float, float, float]:
+    """Draw a breast position (r, psi, alpha) whose projections lie inside the breast in every view."""
+    for attempt in range(3000):
+        allow_overlap = attempt >= 1500
+        r = rng.uniform(0.15, 0.95) * geoms["CC"].depth_px * geoms["CC"].spacing_mm
+        psi, alpha = rng.uniform(0.0, 1.3), rng.uniform(0.0, 2 * math.pi)
+        ok = True
+        spots = {}
+        for view, g in geoms.items():
+            x, y = anatomy.project_point(g, r, psi, alpha)
+            rad = 0.5 * size_mm / g.spacing_mm
+            if not anatomy.inside_margin(g, x, y, rad + 2.0 / g.spacing_mm):
+                ok = False
+                break
+            if not allow_overlap and any(math.hypot(x - t[view][0], y - t[view][1]) < 0.9 * (rad + t[view][2])
+                                         for t in taken):
+                ok = False
+                break
+            spots[view] = (x, y, rad)
+        if ok:
+            taken.append(spots)
+            return r, psi, alpha
+    raise MammoError(f"could not place a {size_mm} mm mass inside the breast in both views")
+
+
+def render_patient(cfg: SynthConfig, index: int, patient: dict, patient_masses: list[dict], root: Path) -> PatientResult:
+    """Render and write all views of one patient; returns its manifest, findings and truth rows."""
+    rng = np.random.default_rng([cfg.seed, 1, index])
+    profile = VENDOR_BY_NAME[patient["vendor"]]
+    sp = profile.pixel_spacing_mm
+    base = _breast_shape(cfg, rng)
+    rows, cols = _canvas(base, sp, profile.field_mm)
+    beta = float(rng.uniform(*cfg.beta_range))
+    pid = patient["patient_id"]
+    manifest, findings, truth = [], [], []
+    for side_index, side in enumerate(("R", "L")):
+        if side not in patient["sides"]:
+            continue
+        shape = base if side_index == 0 else _jitter(base, rng, cfg.contralateral_jitter)
+        geoms = {v: anatomy.view_geometry(shape, v, rows, cols, sp) for v in vocab.VIEW}
+        taken: list[dict] = []
+        placed: dict[str, list[render.PlacedMass]] = {v: [] for v in vocab.VIEW}
+        side_masses = [m for m in patient_masses if m["laterality"] == side]
+        for m in side_masses:
+            mshape = masses.draw_mass_shape(m["size_mm"], m["morphology"], m["margin"], rng)
+            r, psi, alpha = _place(geoms, m["size_mm"], taken, rng)
+            obscure = float(rng.uniform(0, 2 * math.pi))
+            for v, g in geoms.items():
+                x, y = anatomy.project_point(g, r, psi, alpha)
+                placed[v].append(render.PlacedMass(m["mass_id"], mshape, m["mass_density"], x, y, obscure))
+        for view_index, view in enumerate(vocab.VIEW):
+            view_rng = np.random.default_rng([cfg.seed, 2, index, side_index, view_index])
+            out = render.render_view(cfg, geoms[view], patient["breast_density"],
+                                     beta + float(view_rng.uniform(-0.05, 0.05)), shape.thickness_mm,
+                                     placed[view], view_rng)
+            image_id = f"{pid}_{side}_{view}"
+            flip = side == "R"  # right breasts are stored mirrored: nipple pointing left
+            fx = (lambda x: cols - 1 - x) if flip else (lambda x: x)  # noqa: E731
+            mirror = (lambda a: a[:, ::-1]) if flip else (lambda a: a)  # noqa: E731
+            enc = acquisition.encode(mirror(out.presentation), mirror(out.breast), profile)
+            rel = f"images/{pid}/{image_id}.dcm"
+            tags = acquisition.ImageTags(pid, int(patient["age"]), patient["study_id"], patient["study_date"], side,
+                                         view, image_id, cfg.seed, 1 + 2 * side_index + view_index)
+            acquisition.write_mg(root / rel, enc, profile, tags)
+            breast_rel = f"truth/{pid}/{image_id}_breast.png"
+            _write_png(root / breast_rel, mirror(out.breast))
+            manifest.append({"image_id": image_id, "patient_id": pid, "study_id": patient["study_id"],
+                             "age": int(patient["age"]), "breast_density": patient["breast_density"],
+                             "laterality": side, "view": view, "image_path": rel, "vendor": profile.name,
+                             "sha256": sha256_file(root / rel), "split": patient["split"]})
+            pect = out.pectoral
+            truth.append({"image_id": image_id, "rows": rows, "cols": cols, "pixel_spacing_mm": sp,
+                          "nipple_x": round(fx(out.nipple[0]), 2), "nipple_y": round(out.nipple[1], 2),
+                          "pectoral_x0": round(fx(pect[0]), 2) if pect else None,
+                          "pectoral_y0": round(pect[1], 2) if pect else None,
+                          "pectoral_x1": round(fx(pect[2]), 2) if pect else None,
+                          "pectoral_y1": round(pect[3], 2) if pect else None,
+                          "breast_mask_path": breast_rel,
+                          "dense_area_fraction": round(float(out.dense[out.breast].mean()), 4),
+                          "beta": round(beta, 4)})
+            for m in side_masses:
+                mask = mirror(out.mass_masks[m["mass_id"]])
+                ys, xs = np.nonzero(mask)
+                if len(xs) == 0:
+                    raise MammoError(f"{m['mass_id']} fell outside the breast in {image_id}")
+                mask_rel = f"truth/{pid}/{image_id}_{m['mass_id']}.png"
+                _write_png(root / mask_rel, mask)
+                row = {"mass_id": m["mass_id"], "image_id": image_id, "x0": int(xs.min()), "y0": int(ys.min()),
+                       "x1": int(xs.max()) + 1, "y1": int(ys.max()) + 1, "mask_path": mask_rel}
+                row.update({k: m[k] for k in vocab.FINDINGS_COLUMNS if k not in row})
+                findings.append(row)
+    (root / "truth" / pid).mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(truth, columns=list(TRUTH_COLUMNS)).to_csv(root / "truth" / pid / "truth_views.csv", index=False)
+    return PatientResult(manifest, findings, truth)
+
+
+def _render_one(job: tuple[SynthConfig, int, dict, list[dict], str]) -> PatientResult:
+    cfg, index, patient, pm, root = job
+    return render_patient(cfg, index, patient, pm, Path(root))
+
+
+def generate(cfg: SynthConfig, root: str | Path, workers: int = 1, only: set[str] | None = None,
+             progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Render the cohort of ``cfg`` (or only the patients in ``only``) into ``root``; return its tables."""
+    root = Path(root)
+    patients, mass_table = compose(cfg)
+    by_patient = {pid: g.to_dict("records") for pid, g in mass_table.groupby("patient_id", sort=False)}
+    jobs = [(cfg, i, p, by_patient.get(p["patient_id"], []), str(root))
+            for i, p in enumerate(patients.to_dict("records")) if only is None or p["patient_id"] in only]
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = _progress(pool.map(_render_one, jobs, chunksize=2), len(jobs), progress)
+            results = list(results)
+    else:
+        results = list(_progress(map(_render_one, jobs), len(jobs), progress))
+    manifest = pd.DataFrame([r for res in results for r in res.manifest], columns=list(vocab.MANIFEST_COLUMNS))
+    findings = pd.DataFrame([r for res in results for r in res.findings], columns=list(vocab.FINDINGS_COLUMNS))
+    truth = pd.DataFrame([r for res in results for r in res.truth], columns=list(TRUTH_COLUMNS))
+    return manifest, findings, truth
+
+
+def _progress(iterable, total: int, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, unit="patient", desc="rendering")

@@ -1,0 +1,23 @@
+"""``mammo synth`` refuses bad options with one clear line and exit code 2."""
+from __future__ import annotations
+
+import pytest
+
+from mammo_lib.cli import main
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["synth", "--which", "train", "--patients", "-5"], "--patients must be a positive number, got -5"),
+    (["synth", "--workers", "0"], "--workers must be >= 1, got 0"),
+    (["synth", "--patients", "10"], "the twin is fixed"),
+    (["synth", "--which", "train", "--update-committed"], "--update-committed applies to the twin only"),
+])
+def test_bad_options_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_training_seed_equal_to_the_twin_seed_is_refused(capsys: pytest.CaptureFixture, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MAMMO_DATA", str(tmp_path))
+    assert main(["synth", "--which", "train", "--patients", "2", "--seed", "20231027"]) == 2
+    assert "may not use the twin's seed" in capsys.readouterr().err

@@ -352,3 +352,26 @@ def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_
         assert (run / "tables" / name).stat().st_size > 0, name
     for name in ("sensitivity_by_density.png", "figure3_roc.png", "figure3_roc.pdf"):
         assert (run / "figures" / name).is_file(), name
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+def test_figure3_and_density_plots_save_identical_bytes_twice(tmp_path: Path) -> None:
+    from mammo_lib import figures
+
+    masses = tables.attach_dl(_masses(), _dl())
+    curves = tables.figure3_curves(masses)
+    for stem in ("one", "two"):
+        figures.save_figure(figures.plot_roc(curves, {"dl": 0.697}), tmp_path, stem)
+    assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()
+    assert (tmp_path / "one.pdf").read_bytes() == (tmp_path / "two.pdf").read_bytes()
+    fig = figures.plot_sensitivity_by_stratum(tables.table3(masses), "breast_density", tables.published_table3())
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "c", "d"]  # b has no masses
+
+
+def test_figures_reject_tables_without_their_columns() -> None:
+    from mammo_lib import figures
+
+    with pytest.raises(MammoError, match=r"curves lacks column\(s\) \['auc'\]"):
+        figures.plot_roc(pd.DataFrame({"rater": ["dl"], "fpr": [0.0], "tpr": [0.0]}))
+    with pytest.raises(MammoError, match="no masses for factor 'margin'"):
+        figures.plot_sensitivity_by_stratum(tables.table3(_masses()).iloc[:0], "margin")

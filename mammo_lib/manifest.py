@@ -72,6 +72,12 @@ OPTIONAL_FINDING_VALUES = ("mask_path",)
 #: Strings accepted for the reader ``*_detected`` columns.
 DETECTED_VALUES = {"yes": True, "true": True, "no": False, "false": False}
 FOLLOW_UP_HISTOLOGY = "stable follow-up"
+#: Columns that ``allow_missing`` may name: what public data sets can lack (see ``adapters.*.MISSING_FIELDS``).
+#: Ids, paths, laterality, view and pathology-free keys are always required.
+MAY_BE_MISSING = frozenset({
+    "age", "breast_density", "vendor", "sha256", "split", *BOX_COLUMNS, "morphology", "margin",
+    "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard",
+})
 
 
 class ManifestError(MammoError):
@@ -105,6 +111,12 @@ class Cohort:
         return mass_table(self.images, self.findings)
 
 
+def _categorical(values: pd.Series, categories: tuple[str, ...]) -> pd.Categorical:
+    """Ordered categorical of a vocabulary; "" (an allowed missing value) becomes NaN."""
+    values = values.astype(object)
+    return pd.Categorical(values.where(values != "", None), categories=categories, ordered=True)
+
+
 def mass_table(images: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     """Collapse validated findings (one row per mass per view) to one row per mass."""
     joined = findings.merge(
@@ -121,10 +133,10 @@ def mass_table(images: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     masses = masses.reset_index()
     for column, categories in {**IMAGE_CATEGORIES, **FINDING_CATEGORIES}.items():
         if column in masses:
-            masses[column] = pd.Categorical(masses[column], categories=categories, ordered=True)
+            masses[column] = _categorical(masses[column], categories)
     for column in readers:
         if column.endswith("_birads"):
-            masses[column] = pd.Categorical(masses[column], categories=BIRADS, ordered=True)
+            masses[column] = _categorical(masses[column], BIRADS)
     return masses
 
 
@@ -135,24 +147,26 @@ def load_manifest(
     *,
     check_files: bool = True,
     check_checksums: bool = False,
+    allow_missing: Iterable[str] = (),
 ) -> Cohort:
     """Read, type and validate a manifest (and its findings table); raise one ManifestError listing all problems.
 
     ``findings_csv`` None uses ``data_findings.csv`` beside the manifest when it exists; ``data_root``
-    None is the manifest's folder.
+    None is the manifest's folder. ``allow_missing`` names columns (of :data:`MAY_BE_MISSING`) whose
+    values may be empty, for data sets that lack them (an adapter's ``MISSING_FIELDS``).
     """
     manifest_csv = Path(manifest_csv)
     if findings_csv is None and (manifest_csv.parent / FINDINGS_NAME).is_file():
         findings_csv = manifest_csv.parent / FINDINGS_NAME
     root = Path(data_root) if data_root is not None else manifest_csv.parent
     raw_images = read_table(manifest_csv)
-    images, problems = check_images(raw_images, source=manifest_csv.name, data_root=root,
-                                    check_files=check_files, check_checksums=check_checksums)
+    images, problems = check_images(raw_images, source=manifest_csv.name, data_root=root, check_files=check_files,
+                                    check_checksums=check_checksums, allow_missing=allow_missing)
     findings = None
     if findings_csv is not None:
         findings_csv = Path(findings_csv)
         findings, more = check_findings(read_table(findings_csv), images, source=findings_csv.name,
-                                        data_root=root, check_files=check_files)
+                                        data_root=root, check_files=check_files, allow_missing=allow_missing)
         problems += more
     if problems:
         raise ManifestError(problems)
@@ -170,20 +184,28 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def validate_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: str | Path | None = None,
-                    check_files: bool = False, check_checksums: bool = False) -> pd.DataFrame:
+                    check_files: bool = False, check_checksums: bool = False,
+                    allow_missing: Iterable[str] = ()) -> pd.DataFrame:
     """Validate and type an image table; raise ManifestError with every problem."""
+    if (check_files or check_checksums) and data_root is None:
+        raise MammoError("check_files/check_checksums need data_root (the folder image paths are relative to)")
     typed, problems = check_images(df, source=source, data_root=None if data_root is None else Path(data_root),
-                                   check_files=check_files, check_checksums=check_checksums)
+                                   check_files=check_files, check_checksums=check_checksums,
+                                   allow_missing=allow_missing)
     if problems:
         raise ManifestError(problems)
     return typed
 
 
 def validate_findings(findings: pd.DataFrame, images: pd.DataFrame, *, source: str = FINDINGS_NAME,
-                      data_root: str | Path | None = None, check_files: bool = False) -> pd.DataFrame:
+                      data_root: str | Path | None = None, check_files: bool = False,
+                      allow_missing: Iterable[str] = ()) -> pd.DataFrame:
     """Validate and type a findings table against its (validated) image table; raise ManifestError."""
+    if check_files and data_root is None:
+        raise MammoError("check_files needs data_root (the folder mask and image paths are relative to)")
     typed, problems = check_findings(findings, images, source=source,
-                                     data_root=None if data_root is None else Path(data_root), check_files=check_files)
+                                     data_root=None if data_root is None else Path(data_root),
+                                     check_files=check_files, allow_missing=allow_missing)
     if problems:
         raise ManifestError(problems)
     return typed
@@ -232,9 +254,20 @@ def _required(text: pd.DataFrame, columns: Iterable[str], problems: _Problems) -
     return missing
 
 
-def _vocabulary(text: pd.DataFrame, column: str, allowed: tuple[str, ...], problems: _Problems) -> None:
+def _optional(allow_missing: Iterable[str]) -> frozenset[str]:
+    """Check ``allow_missing`` against :data:`MAY_BE_MISSING`."""
+    optional = frozenset(allow_missing)
+    unknown = sorted(optional - MAY_BE_MISSING)
+    if unknown:
+        raise MammoError(f"allow_missing: {unknown} must always be given (may be missing: {sorted(MAY_BE_MISSING)})")
+    return optional
+
+
+def _vocabulary(text: pd.DataFrame, column: str, allowed: tuple[str, ...], problems: _Problems,
+                optional: frozenset[str] = frozenset()) -> None:
     values = text[column]
-    problems.rows(text, values == "", column, "missing value")
+    if column not in optional:
+        problems.rows(text, values == "", column, "missing value")
     problems.rows(text, (values != "") & ~values.isin(allowed), column, f"unknown code, expected one of {list(allowed)}")
 
 
@@ -258,8 +291,10 @@ def _constant_within(text: pd.DataFrame, group: str, column: str, problems: _Pro
 
 
 def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Path | None = None,
-                 check_files: bool = False, check_checksums: bool = False) -> tuple[pd.DataFrame, list[str]]:
+                 check_files: bool = False, check_checksums: bool = False,
+                 allow_missing: Iterable[str] = ()) -> tuple[pd.DataFrame, list[str]]:
     """Problems of an image table and, when there are none, its typed copy."""
+    optional = _optional(allow_missing)
     problems = _Problems(source)
     text = _as_text(df)
     if _required(text, MANIFEST_COLUMNS, problems):
@@ -267,14 +302,17 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     for column in ("image_id", "patient_id", "study_id", "image_path"):
         problems.rows(text, text[column] == "", column, "missing value")
     for column, allowed in IMAGE_CATEGORIES.items():
-        _vocabulary(text, column, allowed, problems)
+        _vocabulary(text, column, allowed, problems, optional)
     age = pd.to_numeric(text["age"], errors="coerce")
     bad_age = age.isna() | (age != np.floor(age)) | (age < AGE_RANGE[0]) | (age > AGE_RANGE[1])
-    problems.rows(text, bad_age, "age", f"expected whole years {AGE_RANGE[0]}-{AGE_RANGE[1]}")
+    excused = (text["age"] == "") if "age" in optional else False
+    problems.rows(text, bad_age & ~excused, "age", f"expected whole years {AGE_RANGE[0]}-{AGE_RANGE[1]}")
     sha = text["sha256"]
-    problems.rows(text, ~sha.str.fullmatch(r"[0-9a-f]{64}"), "sha256", "expected 64 lower-case hex digits")
+    excused = (sha == "") if "sha256" in optional else False
+    problems.rows(text, ~sha.str.fullmatch(r"[0-9a-f]{64}") & ~excused, "sha256", "expected 64 lower-case hex digits")
     clean = problems.cleaned(text)
     _duplicates(clean, ["image_id"], problems)
+    _duplicates(clean, ["image_path"], problems)
     for column in ("patient_id", "age", "breast_density"):
         _constant_within(clean, "study_id", column, problems, "study")
     _constant_within(clean, "patient_id", "split", problems, "patient")
@@ -288,9 +326,9 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     if problems:
         return text, list(problems)
     typed = text[list(MANIFEST_COLUMNS) + [c for c in text.columns if c not in MANIFEST_COLUMNS]].copy()
-    typed["age"] = age.astype("int64")
+    typed["age"] = age.astype("Int64" if age.isna().any() else "int64")
     for column, allowed in IMAGE_CATEGORIES.items():
-        typed[column] = pd.Categorical(typed[column], categories=allowed, ordered=True)
+        typed[column] = _categorical(typed[column], allowed)
     return typed, []
 
 
@@ -305,8 +343,10 @@ def _check_paths(text: pd.DataFrame, column: str, data_root: Path | None, check_
 
 
 def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FINDINGS_NAME,
-                   data_root: Path | None = None, check_files: bool = False) -> tuple[pd.DataFrame, list[str]]:
+                   data_root: Path | None = None, check_files: bool = False,
+                   allow_missing: Iterable[str] = ()) -> tuple[pd.DataFrame, list[str]]:
     """Problems of a findings table (against the image table) and, when there are none, its typed copy."""
+    optional = _optional(allow_missing)
     problems = _Problems(source)
     text = _as_text(df)
     if _required(text, FINDINGS_COLUMNS, problems):
@@ -317,15 +357,18 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     problems.rows(text, (text["image_id"] != "") & ~text["image_id"].isin(known), "image_id",
                   "not in the manifest")
     for column, allowed in FINDING_CATEGORIES.items():
-        _vocabulary(text, column, allowed, problems)
+        _vocabulary(text, column, allowed, problems, optional)
     box = {c: pd.to_numeric(text[c], errors="coerce") for c in BOX_COLUMNS}
     for column, values in box.items():
-        problems.rows(text, values.isna() | (values != np.floor(values)) | (values < 0), column,
+        excused = (text[column] == "") if column in optional else False
+        problems.rows(text, (values.isna() | (values != np.floor(values)) | (values < 0)) & ~excused, column,
                       "expected a whole, non-negative pixel coordinate")
     problems.rows(text, box["x1"] <= box["x0"], "x1", "must be greater than x0")
     problems.rows(text, box["y1"] <= box["y0"], "y1", "must be greater than y0")
     size = pd.to_numeric(text["size_mm"], errors="coerce")
-    problems.rows(text, size.isna() | ~(size > 0) | np.isinf(size), "size_mm", "expected a positive number of mm")
+    excused = (text["size_mm"] == "") if "size_mm" in optional else False
+    problems.rows(text, (size.isna() | ~(size > 0) | np.isinf(size)) & ~excused, "size_mm",
+                  "expected a positive number of mm")
     pathology, histology = text["pathology"], text["histology"]
     problems.rows(text, (pathology == "negative") & histology.isin(HISTOLOGY_POSITIVE), "histology",
                   "a positive (malignant or high-risk) histology on a negative mass")
@@ -350,6 +393,8 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
         values = clean[column].str.lower() if column.endswith("_detected") else clean[column]
         _constant_within(clean.assign(**{column: values}), "mass_id", column, problems, "mass")
     _check_mass_breast(clean, images, problems)
+    if check_files and data_root is not None:
+        _check_boxes_inside(clean, box, images, data_root, problems)
     mask_given = text["mask_path"] != ""
     _check_paths(text[mask_given], "mask_path", data_root, check_files, problems)
     if problems:
@@ -357,16 +402,37 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     columns = list(FINDINGS_COLUMNS) + readers + [c for c in text.columns if c not in FINDINGS_COLUMNS + tuple(readers)]
     typed = text[columns].copy()
     for column in BOX_COLUMNS:
-        typed[column] = box[column].astype("int64")
+        typed[column] = box[column].astype("Int64" if box[column].isna().any() else "int64")
     typed["size_mm"] = size.astype("float64")
     for column, allowed in FINDING_CATEGORIES.items():
-        typed[column] = pd.Categorical(typed[column], categories=allowed, ordered=True)
+        typed[column] = _categorical(typed[column], allowed)
     for column in readers:
         if column in detected:
             typed[column] = detected[column].astype(bool)
         else:
-            typed[column] = pd.Categorical(typed[column], categories=BIRADS, ordered=True)
+            typed[column] = _categorical(typed[column], BIRADS)
     return typed, []
+
+
+def _check_boxes_inside(text: pd.DataFrame, box: dict[str, pd.Series], images: pd.DataFrame, data_root: Path,
+                        problems: _Problems) -> None:
+    """Every box lies inside its image (sizes from the image headers; unreadable images are skipped here)."""
+    from mammo_lib.dicomio import image_size
+
+    paths = dict(zip(images["image_id"].astype(str), images["image_path"].astype(str))) if "image_path" in images else {}
+    sizes: dict[str, tuple[int, int] | None] = {}
+    for image_id in text["image_id"].unique():
+        path = data_root / paths[image_id] if image_id in paths else None
+        try:
+            sizes[image_id] = image_size(path) if path is not None and path.is_file() else None
+        except MammoError:
+            sizes[image_id] = None  # the image itself is reported where it is read
+    rows = text["image_id"].map(lambda i: (sizes.get(i) or (np.nan, np.nan))[0]).astype(float)
+    columns = text["image_id"].map(lambda i: (sizes.get(i) or (np.nan, np.nan))[1]).astype(float)
+    problems.rows(text, box["x1"] > columns, "x1", "box outside the image, wider than its columns",
+                  values=text["x1"] + " > " + columns.map(lambda c: f"{c:.0f}"))
+    problems.rows(text, box["y1"] > rows, "y1", "box outside the image, below its last row",
+                  values=text["y1"] + " > " + rows.map(lambda r: f"{r:.0f}"))
 
 
 def _check_mass_breast(text: pd.DataFrame, images: pd.DataFrame, problems: _Problems) -> None:
@@ -379,7 +445,27 @@ def _check_mass_breast(text: pd.DataFrame, images: pd.DataFrame, problems: _Prob
     _constant_within(where.rename_axis(None), "mass_id", "breast", problems, "mass")
 
 
-# --- mammo verify ---------------------------------------------------------------------------------
+# --- summaries ------------------------------------------------------------------------------------
+def cohort_overview(cohort: Cohort) -> pd.Series:
+    """The paper's cohort figures ("Results: Features of breast masses"), keyed as ``published.COHORT``.
+
+    Age is per patient (the first study's), its SD the sample SD (ddof=1, as SPSS reports it).
+    """
+    images = cohort.images.sort_values(["patient_id", "study_id"])
+    ages = images.drop_duplicates("patient_id")["age"].astype("float64")
+    figures: dict[str, float] = {
+        "patients": images["patient_id"].nunique(),
+        "age_mean": round(float(ages.mean()), 2), "age_sd": round(float(ages.std(ddof=1)), 2),
+        "age_min": float(ages.min()), "age_max": float(ages.max()),
+    }
+    if cohort.findings is not None:
+        masses = cohort.masses()
+        figures["masses"] = len(masses)
+        figures["histopathology_masses"] = int((masses["reference_standard"] == "histopathology").sum())
+        figures["follow_up_masses"] = int((masses["reference_standard"] == "follow-up").sum())
+    return pd.Series(figures, name="reproduced")
+
+
 def summary(cohort: Cohort) -> pd.DataFrame:
     """Images, patients, studies and masses per split (and in total)."""
     images = cohort.images
@@ -400,12 +486,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder the image paths are relative to (default: the manifest's folder)")
     parser.add_argument("--checksums", action="store_true", help="also compare every file's sha256 with the manifest")
     parser.add_argument("--no-files", action="store_true", help="do not check that image and mask files exist")
+    parser.add_argument("--allow-missing", nargs="+", default=[], metavar="COLUMN",
+                        help="columns whose values may be empty (a public data set's MISSING_FIELDS)")
 
 
 def run_command(args: argparse.Namespace) -> int:
     try:
         cohort = load_manifest(args.manifest, args.findings, args.data_root,
-                               check_files=not args.no_files, check_checksums=args.checksums)
+                               check_files=not args.no_files, check_checksums=args.checksums,
+                               allow_missing=args.allow_missing)
     except ManifestError as exc:
         print(f"{args.manifest}: {len(exc.problems)} problem(s)")
         for line in exc.problems:

@@ -125,6 +125,9 @@ TABLE3: Final = {
     },
 }
 TABLE3_COLUMNS: Final = ("reference", "junior_a", "junior_b", "dl")
+#: Methods, "Statistical analysis" (and the Abstract): the factors whose effect on detection was tested, "breast
+#: density; patient age; the morphology, margin, size, and BI-RADS category of the masses", as Table 3's keys.
+METHODS_DETECTION_FACTORS: Final = ("breast_density", "age_group", "morphology", "margin", "size", "birads")
 #: Table 3's chi-square and P per factor and reader, as printed (P "<0.0001" kept as a string).
 TABLE3_TESTS: Final = {
     "breast_density": {"junior_a": (8.982, "0.030"), "junior_b": (8.955, "0.030"), "dl": (3.043, "0.385")},

@@ -27,6 +27,8 @@ __all__ = [
 # --- input validation -------------------------------------------------------------------------------
 def _labels(y_true: Any, name: str = "y_true") -> np.ndarray:
     """``y_true`` as a bool array; accepts bools or 0/1 numbers, rejects NaN and other codes."""
+    if hasattr(y_true, "to_numpy") and getattr(y_true, "hasnans", False):
+        y_true = y_true.to_numpy(dtype=float, na_value=np.nan)  # pandas nullable booleans/ints: NA -> NaN
     arr = np.asarray(y_true)
     if arr.ndim != 1:
         raise MammoError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -37,7 +39,7 @@ def _labels(y_true: Any, name: str = "y_true") -> np.ndarray:
     try:
         num = arr.astype(float)
     except (TypeError, ValueError):
-        bad = next(v for v in arr if v not in (0, 1, True, False))
+        bad = next(v for v in arr.tolist() if not (isinstance(v, (bool, int, float)) and v in (0, 1)))
         raise MammoError(f"{name} must hold 0/1 or booleans, got {bad!r}") from None
     if np.isnan(num).any():
         raise MammoError(f"{name} has {int(np.isnan(num).sum())} NaN value(s), first at index "

@@ -116,6 +116,16 @@ def test_duplicate_image_ids_name_all_their_rows(cohort_dir: Path) -> None:
     assert "data_manifest.csv row 2: image_id: duplicate, also on rows 2, 4 ('A')" in exc.value.problems
 
 
+def test_two_rows_naming_one_file_are_refused(cohort_dir: Path) -> None:
+    def edit(t: pd.DataFrame) -> None:
+        t.loc[1, "image_path"] = "img/S1_RCC.dcm"
+
+    _rewrite(cohort_dir / "data_manifest.csv", edit)
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(cohort_dir / "data_manifest.csv")
+    assert exc.value.problems == ["data_manifest.csv row 2: image_path: duplicate, also on rows 2, 3 ('img/S1_RCC.dcm')"]
+
+
 def test_missing_file_and_checksum_mismatch_are_errors(cohort_dir: Path) -> None:
     (cohort_dir / "img" / "S1_LCC.dcm").unlink()
     (cohort_dir / "img" / "S1_RCC.dcm").write_bytes(b"tampered")
@@ -237,3 +247,58 @@ def test_verify_prints_a_summary_or_every_problem(cohort_dir: Path, capsys: pyte
     assert cli.main(["verify", str(cohort_dir / "data_manifest.csv")]) == 1
     out = capsys.readouterr().out
     assert "1 problem(s)" in out and "row 7: vendor: unknown code" in out
+
+
+def test_allow_missing_accepts_empty_values_of_the_named_columns_only(tmp_path: Path) -> None:
+    images, findings = _cohort_tables(tmp_path)
+    images["age"], images["sha256"] = "", ""
+    findings[["x0", "y0", "x1", "y1", "margin"]] = ""
+    with pytest.raises(ManifestError) as exc:
+        validate_images(images)
+    assert len(exc.value.problems) == 12  # 6 ages + 6 checksums
+    typed = validate_images(images, allow_missing=["age", "sha256"])
+    assert typed["age"].isna().all() and str(typed["age"].dtype) == "Int64"
+    loose = validate_findings(findings, typed, allow_missing=["x0", "y0", "x1", "y1", "margin"])
+    assert loose["x0"].isna().all() and loose["margin"].isna().all()
+    with pytest.raises(MammoError, match=r"allow_missing: \['image_id'\] must always be given"):
+        validate_images(images, allow_missing=["image_id"])
+    with pytest.raises(MammoError, match="check_files/check_checksums need data_root"):
+        validate_images(images, check_files=True, allow_missing=["age", "sha256"])
+
+
+def test_cohort_overview_counts_patients_ages_and_reference_standards(cohort_dir: Path) -> None:
+    from mammo_lib.manifest import cohort_overview
+
+    overview = cohort_overview(load_manifest(cohort_dir / "data_manifest.csv"))
+    assert overview["patients"] == 2 and overview["masses"] == 2
+    assert overview["age_mean"] == 53.0 and overview["age_sd"] == pytest.approx(11.31, abs=0.01)  # sd of 45, 61
+    assert (overview["age_min"], overview["age_max"]) == (45, 61)
+    assert (overview["histopathology_masses"], overview["follow_up_masses"]) == (1, 1)
+
+
+def test_a_box_outside_its_image_is_an_error_when_files_are_checked(tmp_path: Path) -> None:
+    from _mg_fixtures import make_mg, ramp
+
+    from mammo_lib.checksums import sha256_file
+
+    images, findings = _cohort_tables(tmp_path)
+    for record in images.itertuples():  # real 64 x 60 (rows x columns) DICOMs in place of the byte stubs
+        make_mg(tmp_path / record.image_path, ramp(12, shape=(64, 60)), bits_stored=12,
+                ImageLaterality=record.laterality, ViewPosition=record.view)
+    images["sha256"] = [sha256_file(tmp_path / p) for p in images["image_path"]]
+    findings.loc[1, ["x1", "y1"]] = [61, 64]   # one column too far; y1 = 64 is the exclusive edge, inside
+    typed = validate_images(images, data_root=tmp_path, check_files=True, check_checksums=True)
+    with pytest.raises(ManifestError) as exc:
+        validate_findings(findings, typed, data_root=tmp_path, check_files=True)
+    assert exc.value.problems == ["data_findings.csv row 3: x1: box outside the image, wider than its columns "
+                                  "('61 > 60')"]
+    assert len(validate_findings(findings, typed)) == 3  # without files nothing is known about sizes
+
+
+def test_verify_accepts_the_columns_named_by_allow_missing(cohort_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _rewrite(cohort_dir / "data_manifest.csv", lambda t: t.__setitem__("age", ""))
+    assert cli.main(["verify", str(cohort_dir / "data_manifest.csv")]) == 1
+    assert "6 problem(s)" in capsys.readouterr().out
+    assert cli.main(["verify", str(cohort_dir / "data_manifest.csv"), "--allow-missing", "age", "split"]) == 0
+    assert cli.main(["verify", str(cohort_dir / "data_manifest.csv"), "--allow-missing", "image_id"]) == 2
+    assert "must always be given" in capsys.readouterr().err

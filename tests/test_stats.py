@@ -138,6 +138,14 @@ def test_auc_rejects_bad_input_with_a_specific_message(y: list, score: list, mes
         stats.auc(y, score)
 
 
+def test_pandas_labels_are_accepted_and_their_missing_values_named() -> None:
+    assert stats.auc(pd.Series([False, True, True]), pd.Series([0.1, 0.2, 0.3])) == 1.0
+    with pytest.raises(MammoError, match="y_true has 1 NaN value"):
+        stats.auc(pd.Series([True, False, pd.NA], dtype="boolean"), [0.1, 0.2, 0.3])
+    with pytest.raises(MammoError, match="got 'x'"):
+        stats.auc(np.array(["x", "y", "x"]), [0.1, 0.2, 0.3])
+
+
 def test_delong_ci_needs_two_cases_of_each_class_for_a_variance() -> None:
     with pytest.raises(MammoError, match="at least 2 positive and 2 negative"):
         stats.delong_ci([0, 0, 1], [0.1, 0.2, 0.3])

@@ -68,5 +68,15 @@ def test_every_mass_is_in_two_views_of_one_side_and_reader_values_repeat(tables)
         assert len(rows) == 2 and rows["image_id"].str[:-3].str.rstrip("_").nunique() <= 2
         assert (rows[list(vocab.READER_COLUMNS)].nunique() == 1).all()
     assert set(findings["junior_a_birads"]) <= set(vocab.BIRADS)
-    assert ((findings["junior_a_detected"] == 0) == (findings["junior_a_birads"] == "1")).all()
+    assert findings["junior_a_detected"].dtype == bool
+    assert ((~findings["junior_a_detected"]) == (findings["junior_a_birads"] == "1")).all()
     assert (findings["senior_birads"] != "1").all()
+
+
+def test_committed_tables_pass_the_data_layer_validation(tables) -> None:
+    manifest_module = pytest.importorskip("mammo_lib.manifest")
+    if not hasattr(manifest_module, "load_manifest"):
+        pytest.skip("mammo_lib.manifest has no load_manifest yet")
+    cohort = manifest_module.load_manifest(REPO_ROOT / "data_manifest.csv", REPO_ROOT / "data_findings.csv",
+                                           data_root=REPO_ROOT / "data" / "twin", check_files=False)
+    assert len(cohort.images) == len(tables[0]) and len(cohort.findings) == len(tables[1])

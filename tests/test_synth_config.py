@@ -15,7 +15,9 @@ def test_default_twin_config_is_valid_and_uses_the_twin_seed() -> None:
 @pytest.mark.parametrize(("changes", "message"), [
     ({"size_median_mm": -3.0}, "size_median_mm must be positive, got -3.0"),
     ({"size_clip_mm": (10.0, 5.0)}, "size_clip_mm must be (low, high)"),
-    ({"vendor_shares": (0.5, 0.3, 0.3)}, "vendor_shares must be 3 non-negative proportions summing to 1"),
+    ({"vendor_shares": (0.5, 0.3, 0.3)}, "vendor_shares proportions must sum to 1, got 1.100000"),
+    ({"vendor_shares": (0.5, 0.5)}, "vendor_shares must give 3 proportions"),
+    ({"vendor_shares": (1.2, -0.1, -0.1)}, "vendor_shares shares must be finite and non-negative"),
     ({"dense_fraction": (0.1, 0.3, 0.2, 0.9)}, "dense_fraction must be 4 increasing fractions"),
     ({"unilateral_fraction": 1.5}, "unilateral_fraction must be in [0, 1), got 1.5"),
     ({"n_patients": 100}, "exact twin composition has 324 patients"),
@@ -23,6 +25,7 @@ def test_default_twin_config_is_valid_and_uses_the_twin_seed() -> None:
     ({"mu_gland": 0.3}, "mu_gland (0.3) must exceed mu_fat"),
     ({"photons_per_pixel": float("nan")}, "photons_per_pixel must be finite"),
     ({"rank_noise": {"colour": 1.0}}, "rank_noise['colour']"),
+    ({"gland_path_fraction": (0.3, 0.4, 0.5)}, "gland_path_fraction must be 4 fractions"),
 ])
 def test_bad_config_values_are_refused_with_the_field_named(changes: dict, message: str) -> None:
     with pytest.raises(MammoError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):

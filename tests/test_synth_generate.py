@@ -164,3 +164,31 @@ def test_images_read_back_through_the_data_layer(rendered) -> None:
         breast = store._read_mask(root / next(t for t in first.truth if t["image_id"] == row["image_id"])["breast_mask_path"])
         # 1.0 = dense after VOI and MONOCHROME1 inversion: the breast is brighter than the background
         assert image.pixels[breast].mean() > image.pixels[~breast].mean() + 0.3
+
+
+def test_unknown_breast_or_mass_density_is_refused() -> None:
+    from mammo_lib.synth import anatomy, masses, render
+
+    cfg = config.twin_config()
+    shape = anatomy.BreastShape(80, 1.1, 2.2, 1.7, 1.0, 0.45, 1.2, (0.1, 0.2, 0.3), 45)
+    geom = anatomy.view_geometry(shape, "CC", 200, 160, 0.5)
+    with pytest.raises(Exception, match=r"breast_density must be one of \('a', 'b', 'c', 'd'\), got 'e'"):
+        render.render_view(cfg, geom, "e", 2.8, 45, [], np.random.default_rng(0))
+    mass = masses.draw_mass_shape(10, "oval", "circumscribed", np.random.default_rng(0))
+    placed = [render.PlacedMass("M1", mass, "very high", 60, 100, 0.0)]
+    with pytest.raises(Exception, match="M1 mass_density must be one of"):
+        render.render_view(cfg, geom, "c", 2.8, 45, placed, np.random.default_rng(0))
+    with pytest.raises(Exception, match="size_mm must be a positive number, got -4"):
+        masses.draw_mass_shape(-4, "oval", "circumscribed", np.random.default_rng(0))
+
+
+def test_training_cohort_never_overlaps_the_twin(tmp_path: Path) -> None:
+    train = config.train_config(5)
+    patients, _ = composition.compose(train)
+    twin_ids = set(composition.compose(config.twin_config())[0]["patient_id"])
+    assert not set(patients["patient_id"]) & twin_ids
+    result = _render(train, tmp_path, patients["patient_id"].iloc[0])
+    committed = store.cohort_files("twin").manifest
+    if committed.is_file():
+        assert not {r["sha256"] for r in result.manifest} & set(pd.read_csv(committed)["sha256"])
+    assert {r["split"] for r in result.manifest} <= {"train", "val"}

@@ -4,7 +4,8 @@
 ``load_view_truth(root, image_id)`` gives a view's nipple, pectoral line, breast and mass masks. Modules:
 config (every parameter and its source), composition (who is in the cohort), anatomy, texture, masses,
 render (physics of a view), acquisition (vendors + the DICOM MG writer), cohort (rendering patients),
-store (on-disk cohorts), readers (model observers), cli (``mammo synth``).
+store (on-disk cohorts), readers (model observers), realism (checks and figures of notebook 02),
+cli (``mammo synth``).
 """
 from __future__ import annotations
 

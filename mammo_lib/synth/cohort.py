@@ -54,20 +54,23 @@ def _breast_shape(cfg: SynthConfig, rng: np.random.Generator) -> anatomy.BreastS
     depth = float(np.clip(rng.normal(*cfg.nipple_depth_mm), 0.45 * cfg.nipple_depth_mm[0], 1.8 * cfg.nipple_depth_mm[0]))
     thick = float(np.clip(rng.normal(*cfg.thickness_mm), 20.0, 80.0))
     return anatomy.BreastShape(
-        nipple_depth_mm=depth, aspect=float(rng.uniform(*cfg.aspect_range)), p=float(rng.uniform(1.9, 2.5)),
-        q=float(rng.uniform(1.5, 1.9)), mlo_depth_ratio=float(rng.uniform(0.98, 1.1)),
+        nipple_depth_mm=depth, aspect=float(rng.uniform(*cfg.aspect_range)), p=float(rng.uniform(*cfg.outline_p)),
+        q=float(rng.uniform(*cfg.outline_q)), mlo_depth_ratio=float(rng.uniform(*cfg.mlo_depth_ratio)),
         pectoral_top=float(rng.uniform(*cfg.pectoral_top)), pectoral_side=float(rng.uniform(*cfg.pectoral_side)),
         contour_phase=(float(rng.uniform()), float(rng.uniform()), float(rng.uniform(0.0, 1.5))),
         thickness_mm=thick)
 
 
-def _jitter(shape: anatomy.BreastShape, rng: np.random.Generator) -> anatomy.BreastShape:
-    """The contralateral breast: the same shape within a few percent (left and right breasts are alike)."""
-    j = lambda v, s: float(v * (1.0 + rng.uniform(-s, s)))  # noqa: E731
-    return anatomy.BreastShape(j(shape.nipple_depth_mm, 0.04), j(shape.aspect, 0.03), shape.p, shape.q,
-                               shape.mlo_depth_ratio, j(shape.pectoral_top, 0.05), j(shape.pectoral_side, 0.05),
+def _jitter(shape: anatomy.BreastShape, rng: np.random.Generator, amount: float) -> anatomy.BreastShape:
+    """The contralateral breast: the same shape within ``amount`` (left and right breasts are alike)."""
+    def j(value: float, scale: float) -> float:
+        return float(value * (1.0 + rng.uniform(-scale, scale)))
+
+    return anatomy.BreastShape(j(shape.nipple_depth_mm, amount), j(shape.aspect, 0.75 * amount), shape.p, shape.q,
+                               shape.mlo_depth_ratio, j(shape.pectoral_top, 1.25 * amount),
+                               j(shape.pectoral_side, 1.25 * amount),
                                tuple(float(x + rng.uniform(-0.05, 0.05)) for x in shape.contour_phase),
-                               j(shape.thickness_mm, 0.03))
+                               j(shape.thickness_mm, 0.75 * amount))
 
 
 def _canvas(shape: anatomy.BreastShape, spacing: float, large_mm: tuple[float, float]) -> tuple[int, int]:
@@ -116,7 +119,7 @@ def render_patient(cfg: SynthConfig, index: int, patient: dict, patient_masses: 
     for side_index, side in enumerate(("R", "L")):
         if side not in patient["sides"]:
             continue
-        shape = base if side_index == 0 else _jitter(base, rng)
+        shape = base if side_index == 0 else _jitter(base, rng, cfg.contralateral_jitter)
         geoms = {v: anatomy.view_geometry(shape, v, rows, cols, sp) for v in vocab.VIEW}
         taken: list[dict] = []
         placed: dict[str, list[render.PlacedMass]] = {v: [] for v in vocab.VIEW}

@@ -262,7 +262,7 @@ def read_cohort(files, params: dict[str, ReaderParams] | None = None, snr_table:
     for name in vocab.READERS:
         detected, birads = simulate(name, params[name], best, features)
         if params[name].detects:
-            out[f"{name}_detected"] = out["mass_id"].map(detected).astype(int)
+            out[f"{name}_detected"] = out["mass_id"].map(detected).astype(bool)  # written True/False
         out[f"{name}_birads"] = out["mass_id"].map(birads)
     return out[list(vocab.FINDINGS_COLUMNS) + list(vocab.READER_COLUMNS)]
 

@@ -85,11 +85,14 @@ def measure_views(files: CohortFiles, image_ids: list[str], roi_mm: float = 40.0
 
 
 def views_by_density(files: CohortFiles, per_density: int = 1, view: str = "MLO", seed: int = 0) -> list[tuple[str, str]]:
-    """Pick ``per_density`` image ids of ``view`` for each ACR density (deterministic in ``seed``)."""
+    """Pick ``per_density`` image ids of ``view`` with a mass for each ACR density (deterministic in ``seed``)."""
     manifest = pd.read_csv(files.manifest)
+    with_mass = set(pd.read_csv(files.findings)["image_id"])
+    on_disk = manifest["image_path"].map(lambda p: (files.root / p).is_file())
     chosen = []
     for density in vocab.BREAST_DENSITY:
-        pool = manifest[(manifest["breast_density"] == density) & (manifest["view"] == view)]
+        pool = manifest[(manifest["breast_density"] == density) & (manifest["view"] == view)
+                        & manifest["image_id"].isin(with_mass) & on_disk]
         for image_id in pool.sample(n=min(per_density, len(pool)), random_state=seed)["image_id"]:
             chosen.append((density, image_id))
     return chosen
@@ -194,12 +197,13 @@ def composition_table(files: CohortFiles) -> pd.DataFrame:
 
 
 def conspicuity_by_density(files: CohortFiles, views_per_density: int = 30, seed: int = 0) -> pd.DataFrame:
-    """NPWE detectability of the masses in a sample of views per ACR density (mass_id, image_id, snr, density)."""
+    """NPWE detectability of the masses in a sample of views on disk per ACR density (mass_id, image_id, snr, density)."""
     from mammo_lib.synth.readers import observer_snr
 
     manifest = pd.read_csv(files.manifest).set_index("image_id")
     findings = pd.read_csv(files.findings)
     with_mass = manifest.loc[findings["image_id"].unique()]
+    with_mass = with_mass[with_mass["image_path"].map(lambda p: (files.root / p).is_file())]
     chosen = []
     for density in vocab.BREAST_DENSITY:
         pool = with_mass[with_mass["breast_density"] == density]

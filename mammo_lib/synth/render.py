@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage, special
 
 from mammo_lib import vocab
+from mammo_lib.errors import MammoError
 from mammo_lib.synth import anatomy, masses, texture
 from mammo_lib.synth.anatomy import ViewGeometry
 from mammo_lib.synth.config import SynthConfig
@@ -69,6 +70,12 @@ def _crop(src: np.ndarray, cx: int, cy: int, h: int) -> np.ndarray:
 def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta: float, thickness_mm: float,
                 placed: list[PlacedMass], rng: np.random.Generator) -> RenderedView:
     """Render one view of one breast; ``rng`` drives texture and noise (pass a per-view generator)."""
+    if breast_density not in vocab.BREAST_DENSITY:
+        raise MammoError(f"render_view: breast_density must be one of {vocab.BREAST_DENSITY}, got {breast_density!r}")
+    for pm in placed:
+        if pm.mass_density not in vocab.MASS_DENSITY:
+            raise MammoError(f"render_view: {pm.mass_id} mass_density must be one of {vocab.MASS_DENSITY}, "
+                             f"got {pm.mass_density!r}")
     sp = geom.spacing_mm
     breast = anatomy.breast_mask(geom)
     pect = anatomy.pectoral_mask(geom) & breast
@@ -79,12 +86,13 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
     # dense-area fraction (drawn +-0.05 around the band's centre); soft edges keep the texture
     f32 = np.float32
     field = texture.power_law_field((geom.rows, geom.cols), beta, rng, spacing_mm=sp)
-    score = field + f32(1.2) * anatomy.glandular_prior(geom)
+    score = field + f32(cfg.gland_prior_weight) * anatomy.glandular_prior(geom)
     target = cfg.dense_fraction[vocab.BREAST_DENSITY.index(breast_density)] + rng.uniform(-0.05, 0.05)
     cut = f32(np.quantile(score[tissue], 1.0 - float(np.clip(target, 0.02, 0.98)))) if tissue.any() else f32(0)
-    gland = special.expit((score - cut) * f32(1.0 / 0.45)) * tissue
+    gland = special.expit((score - cut) * f32(1.0 / cfg.gland_softness)) * tissue
     dmu = f32(cfg.mu_gland - cfg.mu_fat)
-    phi = f32(cfg.gland_path_fraction) * gland  # glandular share of the path
+    gpf = cfg.gland_path_fraction[vocab.BREAST_DENSITY.index(breast_density)]
+    phi = f32(gpf) * gland  # glandular share of the path
 
     # skin shell: both skin layers inside, the whole path near the skin line where rays run tangential
     skin_path = np.minimum(thick, f32(2.0 * cfg.skin_mm) * np.sqrt(f32(thickness_mm) / np.maximum(thick, f32(0.5))))
@@ -96,7 +104,7 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
         y = np.arange(ys, dtype=np.float32)[:, None] / f32(geom.pectoral_side_px)
         depth = np.clip(1.0 - (x + y), 0.0, 1.0) ** f32(0.35)
         muscle = ndimage.gaussian_filter(pect[:ys, :xs] * depth, 1.0 / sp)
-        atten[:ys, :xs] += muscle * f32(thickness_mm * 0.55 * 0.1) * dmu
+        atten[:ys, :xs] += muscle * f32(thickness_mm * cfg.pectoral_fraction * 0.1) * dmu
 
     mass_masks: dict[str, np.ndarray] = {}
     for pm in placed:
@@ -122,7 +130,7 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
             band = np.clip(band - 0.03, 0.0, None) / 0.97  # zero at the patch edge: no seam
             local = _crop(field, cx, cy, h)
             cover = band * special.expit(3.0 * local + 1.0)
-            excess += cover * thickness_mm * cfg.gland_path_fraction * 0.9 * dmu / 10.0
+            excess += cover * thickness_mm * gpf * 0.9 * dmu / 10.0
         _paste(atten, excess, cx, cy)
         full = np.zeros(breast.shape, dtype=bool)
         _paste(full, outline, cx, cy, combine="or")
@@ -134,9 +142,10 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
     counts += np.sqrt(counts) * rng.standard_normal(counts.shape, dtype=np.float32)
     counts = ndimage.gaussian_filter(counts, cfg.blur_mm / sp, truncate=3.0)
     log_att = fat_path + f32(math.log(cfg.photons_per_pixel)) - np.log(np.maximum(counts, f32(1.0)))
-    # peripheral equalisation (vendor processing): add back 85% of the fat missing where the breast thins
-    log_att += f32(0.85 * cfg.mu_fat / 10.0) * (f32(thickness_mm) - thick) * breast
-    full_scale = thickness_mm * (cfg.mu_fat + 1.25 * cfg.gland_path_fraction * dmu + 0.25 * dmu) / 10.0
+    # peripheral equalisation (vendor processing): add back part of the fat missing where the breast thins
+    log_att += f32(cfg.equalisation * cfg.mu_fat / 10.0) * (f32(thickness_mm) - thick) * breast
+    # one display scale for every density: the densest breast's tissue plus head-room for masses
+    full_scale = thickness_mm * (cfg.mu_fat + (1.25 * max(cfg.gland_path_fraction) + 0.25) * dmu) / 10.0
     presentation = np.clip(log_att * f32(1.0 / full_scale), 0.0, 1.0) * breast
     return RenderedView(presentation, breast, mass_masks, (gland > 0.5) & tissue,
                         anatomy.nipple_tip(geom), anatomy.pectoral_line(geom))

@@ -1,0 +1,147 @@
+"""Figures: Figure 3's ROC curves, sensitivity by stratum, the audit's ROC-space check; shared helpers.
+
+Plots use matplotlib with seaborn's theme and palette; one colour per rater everywhere. Figures are saved
+with fixed metadata (no creation date, no software version) so that the same inputs give the same bytes.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from mammo_lib import published
+from mammo_lib.errors import MammoError
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
+    from matplotlib.figure import Figure
+
+#: Raters in plotting order (paper's Table 4 order) and their colours (seaborn "colorblind").
+RATER_ORDER: tuple[str, ...] = ("junior_a", "junior_b", "senior", "dl")
+
+
+def _plt():
+    """pyplot and seaborn with the house theme (the backend is left alone: inline in Jupyter, Agg headless)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="whitegrid")
+    return plt, sns
+
+
+def rater_colours() -> dict[str, tuple[float, float, float]]:
+    """One fixed colour per rater (seaborn's colourblind palette)."""
+    _, sns = _plt()
+    return dict(zip(RATER_ORDER, sns.color_palette("colorblind", len(RATER_ORDER))))
+
+
+def name(rater: str) -> str:
+    """The paper's name of a rater."""
+    return published.DISPLAY_NAMES.get(rater, rater)
+
+
+def save_figure(fig: Figure, folder: str | Path, stem: str, pdf: bool = True) -> list[Path]:
+    """Write ``stem.png`` (and ``stem.pdf``) with metadata that does not change between runs."""
+    folder = Path(folder)
+    paths = [folder / f"{stem}.png"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight", metadata={"Software": None})
+    if pdf:
+        paths.append(folder / f"{stem}.pdf")
+        fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "Producer": None,
+                                                             "Creator": None})
+    return paths
+
+
+def plot_roc(curves: pd.DataFrame, published_auc: Mapping[str, float] | None = None, title: str = "") -> Figure:
+    """Figure 3: empirical ROC curves (points joined by straight lines, whose area is the AUC) per rater.
+
+    ``curves`` is :func:`mammo_lib.tables.figure3_curves`; ``published_auc`` adds the paper's AUC to each label.
+    """
+    needed = {"rater", "fpr", "tpr", "auc"}
+    if not needed <= set(curves.columns):
+        raise MammoError(f"curves lacks column(s) {sorted(needed - set(curves.columns))}")
+    if curves.empty:
+        raise MammoError("curves is empty: nothing to plot")
+    plt, _ = _plt()
+    colours = rater_colours()
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot([0, 1], [0, 1], ls=":", color="0.6", lw=1)
+    for rater in [r for r in RATER_ORDER if r in set(curves["rater"])]:
+        c = curves[curves["rater"] == rater]
+        label = f"{name(rater)} (AUC {c['auc'].iloc[0]:.3f}"
+        if published_auc and rater in published_auc:
+            label += f"; paper {published_auc[rater]:.3f}"
+        ax.plot(c["fpr"], c["tpr"], marker="o" if len(c) < 12 else None, ms=3, lw=1.6,
+                color=colours[rater], label=label + ")")
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="1 - specificity", ylabel="Sensitivity",
+           title=title or "ROC curves (Figure 3)")
+    ax.set_aspect("equal")
+    ax.legend(loc="lower right", fontsize=7, frameon=True)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity_by_stratum(t3: pd.DataFrame, factor: str, published_t3: pd.DataFrame | None = None,
+                                strata: Sequence[str] | None = None) -> Figure:
+    """Detection sensitivity with 95% CIs per stratum of one factor and per detector; the paper's values
+    (from Table 3's counts) as open markers when given."""
+    rows = t3[(t3["factor"] == factor) & (t3["reference"] > 0)]
+    if rows.empty:
+        raise MammoError(f"Table 3 has no masses for factor {factor!r}")
+    plt, _ = _plt()
+    colours = rater_colours()
+    order = list(strata) if strata else list(dict.fromkeys(rows["stratum"]))
+    detectors = [d for d in ("junior_a", "junior_b", "dl") if d in set(rows["detector"])]
+    fig, ax = plt.subplots(figsize=(1.3 + 1.1 * len(order), 3.4))
+    width = 0.8 / len(detectors)
+    for k, d in enumerate(detectors):
+        r = rows[rows["detector"] == d].set_index("stratum").reindex(order)
+        x = np.arange(len(order)) + (k - (len(detectors) - 1) / 2) * width
+        ax.errorbar(x, 100 * r["sensitivity"], yerr=100 * np.abs(r[["lower", "upper"]].to_numpy().T -
+                                                                   r["sensitivity"].to_numpy()),
+                    fmt="o", ms=4, capsize=2, color=colours[d], label=name(d))
+        if published_t3 is not None:
+            p = published_t3[(published_t3["factor"] == factor) & (published_t3["detector"] == d)]
+            p = p.set_index("stratum").reindex(order)
+            ax.plot(x, 100 * p["sensitivity"], ls="none", marker="D", mfc="none", ms=5, color=colours[d])
+    ax.set_xticks(np.arange(len(order)), order)
+    ax.set(ylabel="Detection sensitivity (%)", xlabel=factor.replace("_", " "), ylim=(0, 105))
+    handles, labels = ax.get_legend_handles_labels()
+    if published_t3 is not None:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], ls="none", marker="D", mfc="none", color="0.3"))
+        labels.append("paper (Table 3)")
+    ax.legend(handles, labels, fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_auc_feasibility(rates: pd.DataFrame) -> Figure:
+    """The audit in ROC space: per rater, the reported operating point (1 - spec, sens), the smallest area
+    any ROC curve through it can have (shaded staircase, area sens x spec) and the reported AUC.
+
+    ``rates`` has columns rater, sensitivity, specificity, auc (fractions).
+    """
+    needed = {"rater", "sensitivity", "specificity", "auc"}
+    if not needed <= set(rates.columns):
+        raise MammoError(f"rates lacks column(s) {sorted(needed - set(rates.columns))}")
+    plt, _ = _plt()
+    colours = rater_colours()
+    fig, axes = plt.subplots(1, len(rates), figsize=(2.6 * len(rates), 2.9), sharey=True, squeeze=False)
+    for ax, (_, r) in zip(axes[0], rates.iterrows()):
+        x, y = 1 - r["specificity"], r["sensitivity"]
+        colour = colours.get(r["rater"], "0.3")
+        ax.fill_between([x, 1], [y, y], color=colour, alpha=0.25, step=None, lw=0)
+        ax.plot([0, x, x, 1, 1], [0, 0, y, y, 1], color=colour, lw=1.2)
+        ax.plot([0, 1], [0, 1], ls=":", color="0.6", lw=1)
+        ax.plot(x, y, "o", color=colour)
+        floor = y * (1 - x)
+        ax.set_title(f"{name(r['rater'])}\nreported AUC {r['auc']:.3f}\nminimum possible {floor:.3f}", fontsize=8)
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="1 - specificity")
+        ax.set_aspect("equal")
+    axes[0][0].set_ylabel("Sensitivity")
+    fig.tight_layout()
+    return fig

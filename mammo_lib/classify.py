@@ -92,15 +92,19 @@ def view_records(manifest: pd.DataFrame, findings: pd.DataFrame, root: Path) -> 
     return records
 
 
-def load_cohort(folder: str | Path) -> pd.DataFrame:
-    """View records of a cohort folder (``data_manifest.csv`` + ``data_findings.csv``), validated by the data layer."""
+def load_cohort(folder: str | Path, check_files: bool = True) -> pd.DataFrame:
+    """View records of a cohort folder (``data_manifest.csv`` + ``data_findings.csv``), validated by the data layer.
+
+    ``check_files=False`` skips the image-existence check (training from a copied crop cache); a crop that
+    must still be cut then fails on its missing image with the data layer's MammoError.
+    """
     from mammo_lib.manifest import MANIFEST_NAME, load_manifest
 
     folder = Path(folder)
     manifest_file = folder / MANIFEST_NAME
     if not manifest_file.is_file():
         raise MammoError(f"no {MANIFEST_NAME} in {folder} (generate a cohort with `mammo synth`)")
-    cohort = load_manifest(manifest_file)
+    cohort = load_manifest(manifest_file, check_files=check_files)
     if cohort.findings is None or cohort.findings.empty:
         raise MammoError(f"cohort {folder} has no findings table: nothing to classify")
     return view_records(cohort.images, cohort.findings, cohort.data_root)
@@ -127,11 +131,12 @@ def cached_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader:
                          folder: Path | None = None, progress: bool = False) -> np.ndarray:
     """:func:`cut_context_crops`, stored as float16 under ``<cache>/classification`` keyed by content.
 
-    The key covers the images (path and manifest sha256 when present), the boxes and the geometry, so a
-    changed image, box or patch setting never reuses stale crops.
+    The key covers the images (image id and manifest sha256 when present, so a cache moves with its cohort;
+    else the file path), the boxes and the crop geometry, so a changed image, box or crop setting never reuses
+    stale crops.
     """
-    key_columns = ["image_file", *BOX_COLUMNS] + (["sha256"] if "sha256" in records.columns else [])
-    material = records[key_columns].to_csv(index=False) + json.dumps(geometry.to_dict(), sort_keys=True)
+    identity = ["image_id", "sha256"] if "sha256" in records.columns else ["image_file"]
+    material = records[[*identity, *BOX_COLUMNS]].to_csv(index=False) + json.dumps(geometry.crop_key(), sort_keys=True)
     key = sha256_bytes((PATCH_CACHE_VERSION + material).encode())[:24]
     folder = folder or cache_dir() / "classification"
     path = folder / f"crops-{key}.npy"
@@ -327,7 +332,7 @@ def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_
 TRAIN_DEFAULTS: Final = {"epochs": 7, "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "warmup_steps": 40}
 SMOKE_DEFAULTS: Final = {"epochs": 1, "batch_size": 4, "lr": 1e-3, "max_steps_per_epoch": 2, "warmup_steps": 0}
 #: Task options (``mammo train classification --option KEY=VALUE``) and their types.
-TASK_OPTIONS: Final = {"patch_size": int, "val_fraction": float, "aux_weight": float, "drop_rate": float,
+TASK_OPTIONS: Final = {"patch_size": int, "input_scale": float, "val_fraction": float, "aux_weight": float, "drop_rate": float,
                        "max_masses": int}
 
 
@@ -348,10 +353,11 @@ def make_task(data_dir: str | Path, *, seed: int, smoke: bool, options: dict[str
         values = {k: TASK_OPTIONS[k](v) for k, v in options.items()}
     except ValueError as exc:
         raise MammoError(f"classification option has a bad value ({exc})") from None
-    records = load_cohort(data_dir)
+    records = load_cohort(data_dir, check_files=False)  # images are read only where the crop cache misses
     if smoke or "max_masses" in values:
         records = subset_masses(records, 4 if smoke else max(1, values["max_masses"] // 2))
-    geometry = PatchGeometry(patch_size=values.get("patch_size", PatchGeometry.patch_size))
+    geometry = PatchGeometry(patch_size=values.get("patch_size", PatchGeometry.patch_size),
+                             input_scale=values.get("input_scale", PatchGeometry.input_scale))
     crops = cached_context_crops(records, geometry, progress=not smoke)
     n_masses = records["mass_id"].nunique()
     n_pos = records.drop_duplicates("mass_id")["pathology"].astype(str).eq("positive").sum()
@@ -360,7 +366,7 @@ def make_task(data_dir: str | Path, *, seed: int, smoke: bool, options: dict[str
         val_fraction=values.get("val_fraction", 0.15), aux_weight=values.get("aux_weight", 0.25),
         drop_rate=values.get("drop_rate", 0.2),
         data_description=(f"{Path(data_dir).name}: {n_masses} masses ({n_pos} positive), {len(records)} views; "
-                          f"{geometry.patch_size} px patches"),
+                          f"{geometry.patch_size} px patches at {geometry.input_size} px input"),
     )
     return task, dict(SMOKE_DEFAULTS if smoke else TRAIN_DEFAULTS)
 

@@ -45,10 +45,14 @@ class PatchGeometry:
     cache_margin: float = 1.5   # context crop side / patch side: room for jitter without re-reading images
     max_shift: float = 0.1      # training jitter: centre shift up to this fraction of the patch side
     max_scale: float = 0.15     # training jitter: patch side scaled by U(1 - s, 1 + s)
+    input_scale: float = 1.0    # network input = patch upsampled by this: the DenseNet stem (stride 4) then
+    #                             sees a 1-2 px spicule over more than one pixel; crops stay at patch_size
 
     def __post_init__(self) -> None:
         if self.patch_size < 32:
             raise MammoError(f"patch_size must be >= 32 (DenseNet-121 downsamples 32x), got {self.patch_size}")
+        if not (math.isfinite(self.input_scale) and 1.0 <= self.input_scale <= 4.0):
+            raise MammoError(f"input_scale must be in [1, 4] (an upsampling factor), got {self.input_scale}")
         if self.context <= 0 or self.min_side <= 0:
             raise MammoError(f"context and min_side must be > 0, got {self.context} and {self.min_side}")
         if self.cache_margin < 1 + self.max_scale + 2 * self.max_shift - 1e-9:
@@ -61,6 +65,15 @@ class PatchGeometry:
     def cache_size(self) -> int:
         """Side (px) of the cached context crop; a non-jittered patch is its exact centre."""
         return int(round(self.patch_size * self.cache_margin))
+
+    @property
+    def input_size(self) -> int:
+        """Side (px) of the network input: ``patch_size`` x ``input_scale``."""
+        return int(round(self.patch_size * self.input_scale))
+
+    def crop_key(self) -> dict[str, float]:
+        """The fields that decide a context crop's pixels (jitter and input scale do not): the cache key."""
+        return {k: getattr(self, k) for k in ("patch_size", "context", "min_side", "cache_margin")}
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -93,9 +106,12 @@ def crop_square(pixels: np.ndarray, cx: float, cy: float, side: float, out_size:
     sx1, sy1 = min(left + n, width), min(top + n, height)
     if sx1 > sx0 and sy1 > sy0:
         canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = pixels[sy0:sy1, sx0:sx1]
-    if n == out_size:
-        return canvas
-    tensor = torch.from_numpy(canvas)[None, None]
+    return canvas if n == out_size else _resize(canvas, out_size)
+
+
+def _resize(square: np.ndarray, out_size: int) -> np.ndarray:
+    """Bilinear resampling of a square array to ``out_size`` px (antialiased when shrinking)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(square, dtype=np.float32))[None, None]
     resized = F.interpolate(tensor, size=(out_size, out_size), mode="bilinear", antialias=True, align_corners=False)
     return resized[0, 0].numpy()
 
@@ -113,7 +129,8 @@ def standardize(patch: np.ndarray) -> np.ndarray:
 
 
 def patch_from_context(crop: np.ndarray, geometry: PatchGeometry, rng: np.random.Generator | None = None) -> np.ndarray:
-    """The standardized network patch from a context crop: its exact centre, or (with ``rng``) a jittered one.
+    """The standardized network patch from a context crop: its exact centre, or (with ``rng``) a jittered one,
+    at ``geometry.input_size`` px (bilinear upsampling when ``input_scale`` > 1).
 
     Jitter (training only): centre shift, scale, horizontal/vertical flips and 90-degree turns; a mass has
     no preferred orientation in a patch, so these keep its label.
@@ -124,10 +141,11 @@ def patch_from_context(crop: np.ndarray, geometry: PatchGeometry, rng: np.random
     centre = geometry.cache_size / 2.0
     if rng is None:
         start = (geometry.cache_size - size) // 2
-        return standardize(crop[start:start + size, start:start + size])
+        patch = crop[start:start + size, start:start + size]
+        return standardize(patch if geometry.input_size == size else _resize(patch, geometry.input_size))
     side = size * rng.uniform(1 - geometry.max_scale, 1 + geometry.max_scale)
     dx, dy = rng.uniform(-geometry.max_shift, geometry.max_shift, size=2) * size
-    patch = crop_square(crop, centre + dx, centre + dy, side, size)
+    patch = crop_square(crop, centre + dx, centre + dy, side, geometry.input_size)
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
     if rng.random() < 0.5:

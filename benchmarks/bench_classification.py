@@ -42,7 +42,7 @@ def bench_scoring(device: str, n_masses: int, batch_size: int) -> float:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    print(f"  scoring ({source}, {geometry.patch_size} px): {n_masses} masses x 2 views in {seconds:6.2f} s = "
+    print(f"  scoring ({source}, {geometry.input_size} px input): {n_masses} masses x 2 views in {seconds:6.2f} s = "
           f"{n_masses / seconds:7.1f} masses/s   goal {GOAL_SECONDS:.0f} s: "
           f"{'meets' if seconds <= GOAL_SECONDS else 'misses'}")
     return seconds
@@ -50,11 +50,11 @@ def bench_scoring(device: str, n_masses: int, batch_size: int) -> float:
 
 def bench_training(device: str, steps: int, batch_size: int) -> float:
     """Training patches per second (forward, multi-task loss, backward, AdamW step)."""
+    _, geometry, _ = _model("cpu")  # the shipped geometry (input size) when weights ship
     torch.manual_seed(0)
-    geometry = PatchGeometry()
     model = MassClassifier().to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    patches = torch.randn(batch_size, 1, geometry.patch_size, geometry.patch_size, device=device)
+    patches = torch.randn(batch_size, 1, geometry.input_size, geometry.input_size, device=device)
     targets = {"malignancy": (torch.arange(batch_size, device=device) % 2).float(),
                **{h: torch.zeros(batch_size, dtype=torch.long, device=device) for h in AUX_HEADS}}
     timings = []
@@ -68,7 +68,7 @@ def bench_training(device: str, steps: int, batch_size: int) -> float:
             torch.cuda.synchronize()
         timings.append(time.perf_counter() - start)
     rate = batch_size / float(np.median(timings[1:]))
-    print(f"  training ({geometry.patch_size} px, batch {batch_size}): {rate:7.1f} patches/s")
+    print(f"  training ({geometry.input_size} px input, batch {batch_size}): {rate:7.1f} patches/s")
     return rate
 
 

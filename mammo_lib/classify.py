@@ -221,7 +221,7 @@ class ClassificationTask:
     geometry: PatchGeometry = field(default_factory=PatchGeometry)
     seed: int = 20231027
     val_fraction: float = 0.15
-    aux_weight: float = 0.25
+    aux_weight: float = 1.0     # auxiliary heads weigh as much as malignancy: shape/margin supervision
     drop_rate: float = 0.2
     data_description: str = ""
     architecture: str = ARCHITECTURE
@@ -327,9 +327,10 @@ def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_
 
 
 # --- `mammo train classification` ------------------------------------------------------------------
-#: Training defaults (TrainConfig fields): 48 px patches train at 5-17 patches/s on one shared CPU core
-#: (measured), so 7 epochs of a 600-patient cohort (~2,000 training views) take 15-45 minutes.
-TRAIN_DEFAULTS: Final = {"epochs": 7, "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "warmup_steps": 40}
+#: Training defaults (TrainConfig fields): 48 px patches train at ~46 patches/s on one idle CPU core and
+#: ~25 on the shared 2-core machine (measured), so 36 epochs of a 600-patient cohort (~1,950 training views)
+#: take about an hour; 7 epochs left the auxiliary heads at their majority rate (under-trained).
+TRAIN_DEFAULTS: Final = {"epochs": 36, "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "warmup_steps": 40}
 SMOKE_DEFAULTS: Final = {"epochs": 1, "batch_size": 4, "lr": 1e-3, "max_steps_per_epoch": 2, "warmup_steps": 0}
 #: Task options (``mammo train classification --option KEY=VALUE``) and their types.
 TASK_OPTIONS: Final = {"patch_size": int, "input_scale": float, "val_fraction": float, "aux_weight": float, "drop_rate": float,
@@ -363,7 +364,7 @@ def make_task(data_dir: str | Path, *, seed: int, smoke: bool, options: dict[str
     n_pos = records.drop_duplicates("mass_id")["pathology"].astype(str).eq("positive").sum()
     task = ClassificationTask(
         records=records, crops=crops, geometry=geometry, seed=seed,
-        val_fraction=values.get("val_fraction", 0.15), aux_weight=values.get("aux_weight", 0.25),
+        val_fraction=values.get("val_fraction", 0.15), aux_weight=values.get("aux_weight", 1.0),
         drop_rate=values.get("drop_rate", 0.2),
         data_description=(f"{Path(data_dir).name}: {n_masses} masses ({n_pos} positive), {len(records)} views; "
                           f"{geometry.patch_size} px patches at {geometry.input_size} px input"),

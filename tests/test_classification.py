@@ -78,6 +78,31 @@ def test_jittered_patches_repeat_with_the_seed_and_differ_between_seeds() -> Non
     assert np.abs(a - c).max() > 0.1
 
 
+def test_input_scale_upsamples_centred_and_jittered_patches_to_the_network_input() -> None:
+    geometry = clf.PatchGeometry(patch_size=32, context=2.0, input_scale=2.0)
+    assert geometry.input_size == 64 and geometry.cache_size == 48  # crops stay at the patch resolution
+    crop = clf.context_crop(_disk_image(), (130, 100, 170, 140), geometry)
+    centred = clf.patch_from_context(crop, geometry)
+    jittered = clf.patch_from_context(crop, geometry, np.random.default_rng(0))
+    assert centred.shape == jittered.shape == (64, 64)
+    # the same disk at twice the pixels: centre bright, corners dark, standardized
+    assert centred[32, 32] > 0.5 and centred[0, 0] < 0 and centred.std() == pytest.approx(1.0, abs=1e-4)
+    plain = clf.patch_from_context(crop, clf.PatchGeometry(patch_size=32, context=2.0))
+    assert (centred > 0).mean() == pytest.approx((plain > 0).mean(), abs=0.03)
+
+
+@pytest.mark.parametrize("scale", [0.5, float("nan"), 8.0])
+def test_geometry_refuses_input_scale_outside_one_to_four(scale: float) -> None:
+    with pytest.raises(MammoError, match="input_scale must be in"):
+        clf.PatchGeometry(input_scale=scale)
+
+
+def test_crop_key_ignores_settings_that_do_not_change_the_crop() -> None:
+    base = clf.PatchGeometry()
+    assert clf.PatchGeometry(input_scale=2.0, max_shift=0.05).crop_key() == base.crop_key()
+    assert clf.PatchGeometry(context=2.0).crop_key() != base.crop_key()
+
+
 def test_patch_from_context_refuses_crop_of_other_size() -> None:
     with pytest.raises(MammoError, match="context crop has shape"):
         clf.patch_from_context(np.zeros((10, 10), np.float32), clf.PatchGeometry(patch_size=32))
@@ -272,6 +297,40 @@ def test_context_crops_are_cached_and_reused_for_the_same_boxes(cohort, tmp_path
     assert (first[:, 24, 24] > first[:, 0, 0]).all()
 
 
+def test_crop_cache_follows_the_cohort_when_moved_and_serves_other_input_scales(cohort, tmp_path) -> None:
+    import shutil
+
+    from mammo_lib import classify
+
+    calls: list[str] = []
+
+    def reader(path, laterality, view):
+        calls.append(path.name)
+        return classify.read_pixels(path, laterality, view)
+
+    records = classify.load_cohort(cohort)
+    first = classify.cached_context_crops(records, clf.PatchGeometry(patch_size=32), reader, folder=tmp_path / "c")
+    moved = shutil.copytree(cohort, tmp_path / "elsewhere")
+    again = classify.load_cohort(moved)
+    assert again["image_file"].iloc[0] != records["image_file"].iloc[0]
+    second = classify.cached_context_crops(again, clf.PatchGeometry(patch_size=32, input_scale=2.0), reader,
+                                           folder=tmp_path / "c")
+    assert len(calls) == 16  # same image ids and sha256: no image read again
+    np.testing.assert_allclose(first, second, atol=1e-3)  # float16 storage
+
+
+def test_training_records_load_without_images_and_a_cache_miss_names_the_missing_image(cohort, tmp_path) -> None:
+    from mammo_lib import classify
+
+    (cohort / "p0-RCC.png").unlink()
+    with pytest.raises(MammoError, match="p0-RCC.png"):
+        classify.load_cohort(cohort)
+    records = classify.load_cohort(cohort, check_files=False)
+    assert len(records) == 16
+    with pytest.raises(MammoError, match="p0-RCC.png"):
+        classify.cached_context_crops(records, clf.PatchGeometry(patch_size=32), folder=tmp_path / "c")
+
+
 def test_split_by_patient_never_puts_one_patient_on_both_sides() -> None:
     from mammo_lib import classify
 
@@ -288,14 +347,15 @@ def test_task_weights_positives_by_the_training_class_ratio(cohort) -> None:
     from mammo_lib import classify
 
     task, defaults = classify.make_task(cohort, seed=1, smoke=False, options={"patch_size": "32",
-                                                                               "val_fraction": "0.25"})
+                                                                               "val_fraction": "0.25",
+                                                                               "input_scale": "1.5"})
     train, val = task.datasets()
     assert len(train) + len(val) == 16 and len(val) == 4
     y = task.targets["malignancy"][~task.is_val]
     assert task.pos_weight == pytest.approx((y == 0).sum() / (y == 1).sum())
     item = train[0]
-    assert item["patch"].shape == (1, 32, 32) and item["margin"].dtype == torch.long
-    assert defaults["epochs"] >= 10
+    assert item["patch"].shape == (1, 48, 48) and item["margin"].dtype == torch.long
+    assert defaults["epochs"] >= 10 and task.aux_weight == 1.0
 
 
 def test_make_task_refuses_unknown_option(cohort) -> None:

@@ -421,6 +421,18 @@ def score_records(records: pd.DataFrame, model: Any, card: dict[str, Any], crops
     return views, masses
 
 
+def dl_scores_table(masses: pd.DataFrame) -> pd.DataFrame:
+    """The per-mass file notebook 05 hands to Tables 4 / Figure 3 (``tables.DL_SCORES_FILE``): its columns,
+    sorted by mass_id, score and threshold rounded to 2 decimals (stable committed bytes)."""
+    from mammo_lib.tables import DL_SCORES_COLUMNS
+
+    missing = [c for c in DL_SCORES_COLUMNS if c not in masses.columns]
+    if missing:
+        raise MammoError(f"scored masses lack column(s) {missing}; score them with score_records")
+    out = masses[list(DL_SCORES_COLUMNS)].sort_values("mass_id").reset_index(drop=True)
+    return out.round({"dl_score": 2, "threshold": 2}).astype({"dl_positive": bool})
+
+
 def auxiliary_accuracy(records: pd.DataFrame, views: pd.DataFrame) -> pd.DataFrame:
     """Per auxiliary head: views with a label, accuracy of the predicted class, and the majority-class rate."""
     rows = []

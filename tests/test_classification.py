@@ -386,6 +386,21 @@ def test_mammo_train_classification_smoke_exports_weights_that_load_and_score(co
     assert (masses["dl_positive"] == (masses["dl_score"] >= card["threshold"])).all()
 
 
+def test_dl_scores_file_is_read_back_by_the_tables_module(tmp_path) -> None:
+    from mammo_lib import classify, tables
+
+    views = pd.DataFrame({"mass_id": ["b", "a", "a", "b"], "logit": [2.0, -1.0, -3.0, 0.0]})
+    masses = classify.combine_views(views)
+    masses["dl_positive"] = masses["dl_score"] >= 50.0
+    masses["threshold"] = 50.0
+    classify.dl_scores_table(masses).to_csv(tmp_path / tables.DL_SCORES_FILE, index=False)
+    back = tables.load_dl_outputs(tmp_path)
+    assert back["mass_id"].tolist() == ["a", "b"] and back["dl_positive"].tolist() == [False, True]
+    assert back["dl_score"].tolist() == pytest.approx([round(100 / (1 + math.exp(2.0)), 2), round(100 / (1 + math.exp(-1.0)), 2)])
+    with pytest.raises(MammoError, match=r"lack column\(s\) \['threshold'\]"):
+        classify.dl_scores_table(masses.drop(columns="threshold"))
+
+
 def test_load_classifier_refuses_corrupt_and_foreign_weights(tmp_path) -> None:
     from safetensors.torch import save_file
 

@@ -1,0 +1,560 @@
+"""Preprocessing of one mammographic view: orientation, breast mask, pectoral edge, nipple, harmonisation, resize.
+
+The paper fed every view to its networks at 448 x 448 after vendor "data cleaning" and registered CC with MLO
+through the nipple (Li et al. 2023, "Patients and images", "Detection model"). :func:`preprocess_view` does
+all of it on one image and records the exact geometric transform, so boxes and probability maps map from the
+448 grid back to the input's own pixels and back again.
+
+Conventions
+-----------
+* Output orientation: **chest wall on the left, nipple pointing right** (a left breast as usually stored).
+* Coordinates are continuous pixel coordinates ``(x, y)``: pixel (row i, column j) covers
+  ``[j, j+1) x [i, i+1)``, its centre is ``(j + 0.5, i + 0.5)``; boxes are ``[x0, y0, x1, y1]`` with
+  exclusive ends, so a box of whole pixels has integer corners.
+* Input intensities follow ``dicomio.MammoImage``: float in [0, 1], 1.0 = most attenuating tissue.
+* Segmentation runs on a block-averaged copy whose long side is about :data:`WORK_SIDE` pixels, for speed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+import warnings as _warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from mammo_lib.errors import MammoError
+from mammo_lib.vocab import LATERALITY, VIEW
+
+#: Bump when any step changes its output: it is part of the cache key.
+PREPROCESS_VERSION = "1"
+#: Long side (pixels) of the block-averaged copy that segmentation works on.
+WORK_SIDE = 512
+#: Smallest input side accepted: below this there is no anatomy to find.
+MIN_SIDE = 64
+#: Output side used by the paper ("All the pixels of images were resized to 448x448 pixels").
+DEFAULT_SIZE = 448
+#: A second blob larger than this fraction of the kept one is reported as a warning.
+SECOND_BLOB_WARN_FRACTION = 0.25
+
+
+class PreprocessWarning(UserWarning):
+    """Emitted (and recorded in ``PreprocessedView.warnings``) when the image disagrees with its labels."""
+
+
+# --------------------------------------------------------------------------------------------------
+# geometry
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ViewTransform:
+    """Input pixels -> output grid: optional left-right flip, then ``out = scale * (x - origin)``.
+
+    ``origin`` is the crop's top-left corner in flipped input coordinates; the crop is a square of side
+    ``size / scale`` input pixels, padded with zeros where it leaves the image.
+    """
+
+    input_shape: tuple[int, int]  # (rows, columns) of the input image
+    flipped: bool
+    origin: tuple[float, float]
+    scale: float
+    size: int
+
+    def _flip_x(self, x: np.ndarray) -> np.ndarray:
+        return self.input_shape[1] - x if self.flipped else x
+
+    def to_output(self, xy: Any) -> np.ndarray:
+        """Map input points ``(..., 2)`` to output points."""
+        pts = np.asarray(xy, dtype=np.float64)
+        x = (self._flip_x(pts[..., 0]) - self.origin[0]) * self.scale
+        y = (pts[..., 1] - self.origin[1]) * self.scale
+        return np.stack([x, y], axis=-1)
+
+    def to_input(self, xy: Any) -> np.ndarray:
+        """Map output points ``(..., 2)`` back to input points."""
+        pts = np.asarray(xy, dtype=np.float64)
+        x = self._flip_x(pts[..., 0] / self.scale + self.origin[0])
+        y = pts[..., 1] / self.scale + self.origin[1]
+        return np.stack([x, y], axis=-1)
+
+    @staticmethod
+    def _box(corners: np.ndarray) -> np.ndarray:
+        return np.concatenate([corners.min(axis=-2), corners.max(axis=-2)], axis=-1)
+
+    def box_to_output(self, box: Any) -> np.ndarray:
+        """Map ``[x0, y0, x1, y1]`` boxes (``(..., 4)``) to output boxes (a flip swaps x0 and x1)."""
+        b = np.asarray(box, dtype=np.float64)
+        return self._box(self.to_output(b.reshape(*b.shape[:-1], 2, 2)))
+
+    def box_to_input(self, box: Any) -> np.ndarray:
+        """Map output boxes back to input boxes."""
+        b = np.asarray(box, dtype=np.float64)
+        return self._box(self.to_input(b.reshape(*b.shape[:-1], 2, 2)))
+
+    def warp_to_output(self, image: np.ndarray, factor: int = 1, order: int = 1) -> np.ndarray:
+        """Resample ``image`` onto the output grid; ``image`` is the input block-averaged by ``factor``.
+
+        Outside the input the result is 0. ``order`` is the spline order (0 nearest, 1 bilinear).
+        """
+        # output index (r, c) has centre ((c + .5), (r + .5)) -> input continuous -> source index.
+        inv = 1.0 / (self.scale * factor)
+        col_scale = -inv if self.flipped else inv
+        col_const = ((self.input_shape[1] - self.origin[0]) if self.flipped else self.origin[0]) / factor
+        col_off = col_const + col_scale * 0.5 - 0.5
+        row_off = self.origin[1] / factor + inv * 0.5 - 0.5
+        return ndimage.affine_transform(
+            np.asarray(image, dtype=np.float32), np.diag([inv, col_scale]), offset=(row_off, col_off),
+            output_shape=(self.size, self.size), order=order, mode="constant", cval=0.0, prefilter=False,
+        )
+
+    def warp_to_input(self, output_map: np.ndarray, order: int = 1) -> np.ndarray:
+        """Resample an output-grid map (e.g. a probability map) back onto the input's pixel grid."""
+        out = np.asarray(output_map, dtype=np.float32)
+        if out.shape != (self.size, self.size):
+            raise MammoError(f"warp_to_input: map has shape {out.shape}, expected ({self.size}, {self.size})")
+        # input index (r, c) centre (c + .5, r + .5) -> output continuous -> output index.
+        col_scale = -self.scale if self.flipped else self.scale
+        if self.flipped:
+            col_off = (self.input_shape[1] - 0.5 - self.origin[0]) * self.scale - 0.5
+        else:
+            col_off = (0.5 - self.origin[0]) * self.scale - 0.5
+        row_off = (0.5 - self.origin[1]) * self.scale - 0.5
+        return ndimage.affine_transform(
+            out, np.diag([self.scale, col_scale]), offset=(row_off, col_off), output_shape=self.input_shape,
+            order=order, mode="constant", cval=0.0, prefilter=False,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input_shape": list(self.input_shape), "flipped": self.flipped, "origin": list(self.origin),
+                "scale": self.scale, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ViewTransform:
+        return cls(input_shape=(int(data["input_shape"][0]), int(data["input_shape"][1])),
+                   flipped=bool(data["flipped"]), origin=(float(data["origin"][0]), float(data["origin"][1])),
+                   scale=float(data["scale"]), size=int(data["size"]))
+
+
+# --------------------------------------------------------------------------------------------------
+# result
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class PreprocessedView:
+    """One preprocessed view. Points and lines without ``_input`` are in output (``size x size``) pixels."""
+
+    array: np.ndarray  # float32 (size, size), harmonised, chest wall left, 0 outside the breast
+    breast_mask: np.ndarray  # bool (size, size)
+    nipple: tuple[float, float]
+    pectoral: tuple[tuple[float, float], tuple[float, float]] | None
+    flipped: bool
+    transform: ViewTransform
+    breast_bbox: tuple[float, float, float, float]  # input pixels, [x0, y0, x1, y1]
+    laterality: str
+    view: str
+    warnings: list[str] = field(default_factory=list)
+    nipple_input: tuple[float, float] = (0.0, 0.0)
+    pectoral_input: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+    @property
+    def size(self) -> int:
+        return self.transform.size
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe description in the input image's own pixel coordinates (what ``mammo preprocess`` prints)."""
+        return {
+            "laterality": self.laterality,
+            "view": self.view,
+            "flipped": self.flipped,
+            "input_shape": list(self.transform.input_shape),
+            "breast_bbox": [round(v, 1) for v in self.breast_bbox],
+            "nipple": [round(v, 1) for v in self.nipple_input],
+            "pectoral": None if self.pectoral_input is None
+            else [[round(v, 1) for v in p] for p in self.pectoral_input],
+            "output_size": [self.size, self.size],
+            "transform": self.transform.to_dict(),
+            "warnings": list(self.warnings),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# input checking
+# --------------------------------------------------------------------------------------------------
+def _normalise_label(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip().upper()
+    if text not in allowed:
+        raise MammoError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+    return text
+
+
+def _pixels_of(image: Any) -> tuple[np.ndarray, str | None, str | None]:
+    """Pixels, laterality and view from a MammoImage-like object or a bare 2-D array."""
+    pixels = getattr(image, "pixels", image)
+    lat = getattr(image, "laterality", None)
+    view = getattr(image, "view", None)
+    arr = np.asarray(pixels)
+    if arr.ndim != 2:
+        raise MammoError(f"image must be a 2-D grayscale array, got shape {arr.shape}")
+    if min(arr.shape) < MIN_SIDE:
+        raise MammoError(f"image of {arr.shape[0]} x {arr.shape[1]} pixels is too small to preprocess "
+                         f"(each side must be at least {MIN_SIDE})")
+    if arr.dtype.kind in "iu":
+        arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
+    elif arr.dtype.kind == "b":
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind != "f":
+        raise MammoError(f"image pixels have unsupported dtype {arr.dtype}")
+    arr = arr.astype(np.float32, copy=False)
+    bad = int(np.count_nonzero(~np.isfinite(arr)))
+    if bad:
+        raise MammoError(f"image has {bad} NaN or infinite pixels")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise MammoError(f"float pixels must lie in [0, 1] (1 = most attenuating), got range [{lo:.4g}, {hi:.4g}]")
+    return arr, lat, view
+
+
+def _block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
+    """Average ``factor x factor`` blocks (the remainder rows/columns at the far end are dropped)."""
+    if factor <= 1:
+        return arr
+    h, w = arr.shape[0] // factor * factor, arr.shape[1] // factor * factor
+    return arr[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3), dtype=np.float32)
+
+
+def _disk(radius: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return xx * xx + yy * yy <= radius * radius
+
+
+# --------------------------------------------------------------------------------------------------
+# segmentation on the working copy
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _Segmentation:
+    mask: np.ndarray  # bool, working copy, input orientation
+    chest_wall_left: bool | None  # None: image content is ambiguous
+    notes: list[str]
+
+
+def _strip_rows(fg: np.ndarray, max_depth: float, min_span: float) -> np.ndarray:
+    """Per row, how many pixels from the left edge belong to a scanner/film border strip (0 for none).
+
+    A strip is a run of foreground starting at the edge that stays shallow (< ``max_depth`` of the width)
+    over consecutive rows covering at least ``min_span`` of the height; a breast reaches deeper.
+    """
+    depth = np.where(fg.all(axis=1), fg.shape[1], np.argmax(~fg, axis=1))
+    shallow = (depth > 0) & (depth < max_depth * fg.shape[1])
+    runs, count = ndimage.label(shallow)
+    out = np.zeros_like(depth)
+    for index, run in enumerate(ndimage.find_objects(runs), start=1):
+        if run[0].stop - run[0].start >= min_span * fg.shape[0]:
+            sel = runs == index
+            out[sel] = depth[sel]
+    return out
+
+
+def _remove_edge_strips(fg: np.ndarray, max_depth: float = 0.08, min_span: float = 0.08) -> np.ndarray:
+    """Clear thin bright bands running along the image edges (film borders, scanner vignetting)."""
+    out = fg.copy()
+    for turn in range(4):  # left, top, right, bottom edges via rotations
+        view = np.rot90(out, turn)
+        depth = _strip_rows(view, max_depth, min_span)
+        cols = np.arange(view.shape[1])[None, :]
+        view[cols < depth[:, None]] = False
+    return out
+
+
+def segment_breast(work: np.ndarray) -> _Segmentation:
+    """Breast mask of a working copy, robust to scanner borders, burned-in labels and skin markers.
+
+    Threshold just above the background level, open with a disk (about 2% of the short side) to cut thin
+    borders, text and markers off the breast, keep the largest blob that reaches the left or right edge (the
+    chest wall), then grow it back within the threshold mask by the opening radius to restore skin and nipple.
+    """
+    smooth = ndimage.uniform_filter(work, size=3)
+    background = float(np.percentile(smooth, 1))
+    bright = float(np.percentile(smooth, 99))
+    if bright - background < 0.02:
+        raise MammoError(f"no breast found: the image is blank or uniform (intensity range "
+                         f"{background:.3f}-{bright:.3f} between the 1st and 99th percentile)")
+    foreground = _remove_edge_strips(smooth > background + 0.04 * (bright - background))
+    radius = max(2, int(round(0.02 * min(work.shape))))
+    opened = ndimage.binary_opening(foreground, structure=_disk(radius))
+    labels, count = ndimage.label(opened)
+    if count == 0:
+        raise MammoError("no breast found: nothing above background survives removal of thin structures")
+    areas = np.bincount(labels.ravel())[1:]
+    width = work.shape[1]
+    edge_band = max(2, int(0.05 * width))
+    left_touch = set(np.unique(labels[:, :edge_band])) - {0}
+    right_touch = set(np.unique(labels[:, -edge_band:])) - {0}
+    order = np.argsort(areas)[::-1] + 1
+    notes: list[str] = []
+    touching = [lab for lab in order if lab in left_touch or lab in right_touch]
+    keep = touching[0] if touching else order[0]
+    if not touching:
+        notes.append("no bright region reaches the left or right image edge (no chest wall in view); "
+                     "kept the largest region")
+    others = [lab for lab in order if lab != keep]
+    if others and areas[others[0] - 1] > SECOND_BLOB_WARN_FRACTION * areas[keep - 1]:
+        notes.append(f"two breast-sized regions found ({int(areas[keep - 1])} and {int(areas[others[0] - 1])} "
+                     f"working pixels); kept the larger one touching the chest-wall edge")
+    blob = labels == keep
+    grown = ndimage.binary_dilation(blob, structure=_disk(radius + 1)) & foreground
+    grown = ndimage.binary_fill_holes(grown | blob)
+    lab2, n2 = ndimage.label(grown)
+    if n2 > 1:
+        grown = lab2 == (np.argmax(np.bincount(lab2.ravel())[1:]) + 1)
+    # chest wall side: the breast is widest where it meets the chest wall
+    band = max(2, int(0.1 * width))
+    left, right = float(grown[:, :band].sum()), float(grown[:, -band:].sum())
+    if max(left, right) == 0 or max(left, right) < 1.5 * min(left, right):
+        chest_left: bool | None = None
+    else:
+        chest_left = left > right
+    return _Segmentation(mask=grown, chest_wall_left=chest_left, notes=notes)
+
+
+def _contour_points(mask: np.ndarray) -> np.ndarray:
+    """(x, y) pixel centres of the mask's boundary that do not lie on the image border."""
+    edge = mask & ~ndimage.binary_erosion(mask)
+    edge[:, 0] = edge[:, -1] = False
+    edge[0, :] = edge[-1, :] = False
+    ys, xs = np.nonzero(edge)
+    return np.stack([xs + 0.5, ys + 0.5], axis=1)
+
+
+#: Smallest mean bright-to-dark step across a pectoral line (in units of the breast's intensity range).
+PECTORAL_MIN_CONTRAST = 0.03
+
+
+def _line_contrast(smooth: np.ndarray, inside: np.ndarray, x_top: np.ndarray, y_bottom: np.ndarray, top: float,
+                   offset: float, samples: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Mean intensity step across lines from (x_top, top) to (0, y_bottom), and the fraction inside the breast.
+
+    The step is I(muscle side) - I(breast side), sampled ``offset`` pixels either side along the normal.
+    """
+    t = np.linspace(0.0, 1.0, samples)
+    dx, dy = -x_top, y_bottom - top
+    length = np.hypot(dx, dy)
+    nx, ny = dy / length, -dx / length  # normal pointing away from the chest-wall corner
+    px = x_top[:, None] * (1 - t)[None, :]
+    py = top + dy[:, None] * t[None, :]
+    coords_in = np.stack([py - offset * ny[:, None], px - offset * nx[:, None]]) - 0.5
+    coords_out = np.stack([py + offset * ny[:, None], px + offset * nx[:, None]]) - 0.5
+    flat_in, flat_out = coords_in.reshape(2, -1), coords_out.reshape(2, -1)
+    step = (ndimage.map_coordinates(smooth, flat_in, order=1, mode="nearest")
+            - ndimage.map_coordinates(smooth, flat_out, order=1, mode="nearest")).reshape(px.shape)
+    valid = ((ndimage.map_coordinates(inside, flat_in, order=0, mode="constant") > 0)
+             & (ndimage.map_coordinates(inside, flat_out, order=0, mode="constant") > 0)).reshape(px.shape)
+    n_valid = valid.sum(axis=1)
+    mean_step = np.where(n_valid > 0, (step * valid).sum(axis=1) / np.maximum(n_valid, 1), 0.0)
+    return mean_step, n_valid / samples
+
+
+def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[float, float], tuple[float, float]] | None, float]:
+    """Pectoral muscle edge on a chest-wall-left MLO working copy: end points (x, y) and its relative contrast.
+
+    A Hough-like search over straight lines from the top of the breast to the chest-wall edge scores each by
+    its bright-to-dark step (muscle brighter than breast) times the square root of its length inside the
+    breast; the best line is then refined by a least-squares fit of the strongest edge point per row near it.
+    Returns (None, contrast) when no line with enough contrast exists.
+    """
+    rows = np.nonzero(mask_f.any(axis=1))[0]
+    if rows.size < 10:
+        return None, 0.0
+    top, bottom = float(rows[0]), float(rows[-1] + 1)
+    height = bottom - top
+    top_rows = mask_f[int(top):int(top + max(2, 0.03 * height))]
+    top_width = float(np.nonzero(top_rows.any(axis=0))[0].max() + 1)
+    values = work_f[mask_f]
+    span = float(np.percentile(values, 99) - np.percentile(values, 1)) or 1.0
+    smooth = ndimage.gaussian_filter(work_f, sigma=max(1.0, 0.004 * max(work_f.shape)))
+    inside = mask_f.astype(np.float32)
+    step_px = max(1.0, 0.006 * max(work_f.shape))
+    xs = np.arange(0.05 * top_width, 0.98 * top_width, step_px)
+    ys = np.arange(top + 0.15 * height, bottom, step_px)
+    if xs.size == 0 or ys.size == 0:
+        return None, 0.0
+    grid_x, grid_y = (g.ravel() for g in np.meshgrid(xs, ys))
+    offset = max(1.5, 0.012 * max(work_f.shape))
+    mean_step, frac = _line_contrast(smooth, inside, grid_x, grid_y, top, offset)
+    length = np.hypot(grid_x, grid_y - top)
+    score = np.where(frac > 0.6, mean_step * np.sqrt(length * frac), -np.inf)
+    best = int(np.argmax(score))
+    if not np.isfinite(score[best]) or mean_step[best] / span < PECTORAL_MIN_CONTRAST:
+        return None, float(mean_step[best] / span) if np.isfinite(score[best]) else 0.0
+    x_top, y_bottom = float(grid_x[best]), float(grid_y[best])
+    # refine: strongest bright-to-dark step per row within a band around the coarse line
+    grad = ndimage.sobel(smooth, axis=1)
+    band = max(2, int(round(0.03 * work_f.shape[1])))
+    fit_y, fit_x = [], []
+    for y in range(int(top), int(min(y_bottom, bottom))):
+        xc = x_top * (1 - (y + 0.5 - top) / (y_bottom - top))
+        lo, hi = max(0, int(xc) - band), min(work_f.shape[1] - 1, int(xc) + band + 1)
+        if hi - lo < 3:
+            continue
+        k = int(np.argmin(grad[y, lo:hi]))
+        if grad[y, lo + k] < 0:
+            fit_y.append(y + 0.5)
+            fit_x.append(lo + k + 0.5)
+    if len(fit_y) >= 8:
+        slope, intercept = np.polyfit(fit_y, fit_x, 1)
+        if slope < -0.05 and intercept + slope * top > 0:
+            refined_top, refined_bottom = float(intercept + slope * top), float(-intercept / slope)
+            check, _ = _line_contrast(smooth, inside, np.array([refined_top]), np.array([refined_bottom]), top, offset)
+            if check[0] >= mean_step[best]:
+                x_top, y_bottom = refined_top, refined_bottom
+    contrast = float(_line_contrast(smooth, inside, np.array([x_top]), np.array([y_bottom]), top, offset)[0][0])
+    end_y = min(y_bottom, bottom)
+    end_x = max(0.0, x_top * (1 - (end_y - top) / (y_bottom - top)))
+    return ((x_top, top), (end_x, end_y)), contrast / span
+
+
+def find_nipple(mask_f: np.ndarray, pectoral: tuple[tuple[float, float], tuple[float, float]] | None) -> tuple[float, float]:
+    """Nipple on a chest-wall-left mask: the contour point farthest from the chest wall (CC) or pectoral line (MLO).
+
+    Averages the contour points within 1% of the breast depth of the farthest one, so a flat front or a skin
+    marker does not pull the point to one corner.
+    """
+    pts = _contour_points(mask_f)
+    if pts.size == 0:
+        raise MammoError("no breast contour found to place the nipple on")
+    if pectoral is None:
+        depth = pts[:, 0]
+    else:
+        (x0, y0), (x1, y1) = pectoral
+        normal = np.array([y1 - y0, x0 - x1], dtype=np.float64)
+        normal /= np.hypot(*normal)
+        if normal[0] < 0:
+            normal = -normal
+        depth = (pts - np.array([x0, y0])) @ normal
+    best = float(depth.max())
+    near = depth >= best - max(1.0, 0.01 * best)
+    cand = pts[near]
+    # the candidate closest to the mean, so the nipple lies on the contour itself
+    centre = cand.mean(axis=0)
+    return tuple(cand[np.argmin(((cand - centre) ** 2).sum(axis=1))])  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------------
+# intensity harmonisation
+# --------------------------------------------------------------------------------------------------
+#: Breast-pixel percentiles mapped to 0 and 1: a linear window that keeps relative density (fat vs dense).
+HARMONISE_PERCENTILES = (0.5, 99.5)
+
+
+def harmonise(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Vendor harmonisation: window the breast's own intensity range to [0, 1] and zero the outside.
+
+    Each vendor's processing leaves the breast in a different part of the [0, 1] range; mapping the breast's
+    0.5th-99.5th percentiles linearly to [0, 1] puts them on one scale while keeping fat darker than dense
+    tissue. Labels and markers outside the mask become 0.
+    """
+    values = array[mask]
+    if values.size == 0:
+        raise MammoError("cannot harmonise: the breast mask is empty on the output grid")
+    lo, hi = np.percentile(values, HARMONISE_PERCENTILES)
+    if hi - lo < 1e-6:
+        out = np.where(mask, 0.5, 0.0)
+    else:
+        out = np.clip((array - lo) / (hi - lo), 0.0, 1.0)
+    return np.where(mask, out, 0.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# the public entry point
+# --------------------------------------------------------------------------------------------------
+def _warn(messages: list[str], text: str) -> None:
+    messages.append(text)
+    _warnings.warn(text, PreprocessWarning, stacklevel=3)
+
+
+def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | None = None,
+                    view: str | None = None) -> PreprocessedView:
+    """Preprocess one view (a ``dicomio.MammoImage`` or a 2-D array in [0, 1]) to a ``size x size`` array.
+
+    ``laterality``/``view`` override the image's own. Orientation comes from laterality checked against the
+    image (the breast is widest at the chest wall); when they disagree the image content wins and a warning
+    says so; without laterality it is inferred from the image. A view is required (CC or MLO). Raises
+    MammoError for blank, tiny or non-finite images and unknown labels.
+    """
+    if not isinstance(size, (int, np.integer)) or size < 32:
+        raise MammoError(f"size must be an integer of at least 32, got {size!r}")
+    pixels, own_lat, own_view = _pixels_of(image)
+    lat = _normalise_label(laterality, LATERALITY, "laterality") or _normalise_label(own_lat, LATERALITY, "laterality")
+    vw = _normalise_label(view, VIEW, "view") or _normalise_label(own_view, VIEW, "view")
+    if vw is None:
+        raise MammoError("view unknown: the image carries none; pass view='CC' or view='MLO'")
+    messages: list[str] = []
+    height, width = pixels.shape
+    factor = max(1, int(round(max(height, width) / WORK_SIDE)))
+    work = _block_mean(pixels, factor)
+    seg = segment_breast(work)
+    for note in seg.notes:
+        _warn(messages, note)
+
+    # orientation: flip so the chest wall is on the left
+    content_flip = None if seg.chest_wall_left is None else not seg.chest_wall_left
+    if lat is None:
+        flipped = bool(content_flip)
+        lat = "R" if flipped else "L"
+        _warn(messages, f"laterality not given; inferred {lat} from the image (chest wall on the "
+                        f"{'right' if flipped else 'left'}, as stored for a {lat} breast)")
+    elif content_flip is None:
+        flipped = lat == "R"
+    else:
+        flipped = content_flip
+        if flipped != (lat == "R"):
+            _warn(messages, f"laterality {lat} disagrees with the image: a {lat} breast is stored with its chest "
+                            f"wall on the {'right' if lat == 'R' else 'left'}, but this image has it on the "
+                            f"{'right' if flipped else 'left'}; oriented by the image content (check the "
+                            "laterality label or the stored orientation)")
+    work_f = work[:, ::-1] if flipped else work
+    mask_f = seg.mask[:, ::-1] if flipped else seg.mask
+
+    pectoral_w = None
+    if vw == "MLO":
+        pectoral_w, _ = find_pectoral(work_f, mask_f)
+        if pectoral_w is None:
+            _warn(messages, "pectoral muscle edge not found on this MLO view; nipple placed relative to the "
+                            "chest-wall edge instead")
+    nipple_w = find_nipple(mask_f, pectoral_w)
+
+    cols_w = work.shape[1]
+
+    def to_input(pt: tuple[float, float]) -> tuple[float, float]:
+        x, y = pt
+        return (float((cols_w - x) * factor if flipped else x * factor), float(y * factor))
+
+    nipple_in = to_input(nipple_w)
+    pectoral_in = None if pectoral_w is None else (to_input(pectoral_w[0]), to_input(pectoral_w[1]))
+    ys, xs = np.nonzero(seg.mask)
+    bbox = (float(xs.min() * factor), float(ys.min() * factor),
+            float(min(width, (xs.max() + 1) * factor)), float(min(height, (ys.max() + 1) * factor)))
+
+    # square crop: chest-wall edge of the box at the left, box centred vertically, aspect ratio kept
+    x0_f = width - bbox[2] if flipped else bbox[0]
+    side = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) * 1.02
+    origin = (x0_f, (bbox[1] + bbox[3]) / 2 - side / 2)
+    transform = ViewTransform(input_shape=(height, width), flipped=flipped, origin=origin, scale=size / side,
+                              size=int(size))
+    reduce = max(1, int(side // size))
+    resampled = transform.warp_to_output(_block_mean(pixels, reduce), factor=reduce, order=1)
+    mask_out = transform.warp_to_output(seg.mask.astype(np.float32), factor=factor, order=1) > 0.5
+    array = harmonise(resampled, mask_out)
+    nipple_out = transform.to_output(nipple_in)
+    pectoral_out = None if pectoral_in is None else tuple(
+        tuple(float(v) for v in transform.to_output(p)) for p in pectoral_in)
+    return PreprocessedView(
+        array=array, breast_mask=mask_out, nipple=(float(nipple_out[0]), float(nipple_out[1])),
+        pectoral=pectoral_out, flipped=flipped, transform=transform, breast_bbox=bbox, laterality=lat,
+        view=vw, warnings=messages, nipple_input=nipple_in, pectoral_input=pectoral_in,
+    )

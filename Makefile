@@ -35,7 +35,7 @@ unit: $(STAMP)
 
 # Re-execute the committed notebooks in place (default profile) and refresh tables/ and figures/.
 notebooks: $(STAMP)
-	$(BIN)/python -m mammo_lib.pipeline_inplace
+	$(BIN)/mammo reproduce --refresh-committed
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

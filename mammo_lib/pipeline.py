@@ -30,6 +30,26 @@ NOTEBOOKS: tuple[str, ...] = (
     "05_classification", "06_density_stratified", "07_tables_and_roc", "08_paper_audit", "09_training",
 )
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+#: What each notebook reproduces: (paper item, notebook, outputs it writes). The README's table mirrors it.
+PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
+    ("Overview, environment, parameter convention", "00_overview", "tables/paper_items.csv"),
+    ("Methods: data, manifest; Table 1 (features of masses); Table 2 (histopathology)", "01_data",
+     "tables/table1.csv, tables/table2.csv, figures/exam_gallery.png"),
+    ("Methods: the cohort (324 patients, 618 masses, 3 vendors), as a synthetic twin", "02_synthetic_cohort",
+     "tables/cohort_realism.csv, figures/cohort_*.png"),
+    ("Methods: data cleaning, 448 x 448 resize, nipple locations for registration", "03_preprocessing",
+     "tables/preprocessing_accuracy.csv, figures/preprocessing_*.png"),
+    ("Figure 1 (IDVN, BDVN, IFN detection); Figures 4-6 (case overlays); FROC", "04_detection",
+     "tables/dl_detection_per_mass.csv, tables/froc.csv, figures/froc.png, figures/case_*.png"),
+    ("Figure 2 (multi-task DenseNet-121, 0-100 score)", "05_classification",
+     "tables/dl_scores_per_mass.csv, figures/classification_*.png"),
+    ("Table 3 and text: detection sensitivity by breast density (and all factors), chi-square",
+     "06_density_stratified", "tables/table3.csv, figures/sensitivity_by_density.png"),
+    ("Table 4 and Figure 3: accuracy, sensitivity, specificity, AUC, DeLong", "07_tables_and_roc",
+     "tables/table4.csv, figures/figure3_roc.png"),
+    ("Audit of the paper's own arithmetic and internal consistency", "08_paper_audit", "tables/paper_audit.csv"),
+    ("Training of the detection and classification models", "09_training", "tables/training_*.csv"),
+)
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
 KERNEL_NAME = "python3"
@@ -83,8 +103,9 @@ def get_profile(name: str) -> Profile:
     return profiles[name]
 
 
-def select_notebooks(only: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+def select_notebooks(only: list[str] | None = None, notebook_dir: Path | None = None) -> list[Path]:
     """The notebooks to run, in sequence order; ``only`` holds two-digit numbers (``"4"`` is ``"04"``)."""
+    notebook_dir = NOTEBOOK_DIR if notebook_dir is None else notebook_dir
     numbers = {nb[:2]: nb for nb in NOTEBOOKS}
     wanted = list(numbers)
     if only:
@@ -240,14 +261,64 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     return run_dir
 
 
+def _strip_papermill_metadata(path: Path) -> None:
+    """Drop papermill's per-run timings from a committed notebook so re-runs give clean diffs."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, str(path))
+
+
+def refresh_committed(only: list[str] | None = None, progress: bool = True) -> list[Path]:
+    """Re-execute the committed notebooks in place with their own default parameters.
+
+    This is the one deliberate way to overwrite committed outputs (``make notebooks``): the stored cell
+    outputs that nbval checks, and the committed ``tables/`` and ``figures/``.
+    """
+    import papermill
+    from tqdm.auto import tqdm
+
+    notebooks = select_notebooks(only)
+    if not notebooks:
+        raise MammoError("no notebook to refresh: none of the selected notebooks exists yet")
+    env_run_dir = os.environ.pop("MAMMO_RUN_DIR", None)  # committed outputs go to tables/ and figures/
+    try:
+        for notebook in tqdm(notebooks, desc="refresh notebooks", unit="notebook", disable=not progress,
+                             file=sys.stderr):
+            try:
+                papermill.execute_notebook(
+                    str(notebook), str(notebook), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR),
+                    progress_bar=False, log_output=False,
+                )
+            except papermill.PapermillExecutionError as exc:
+                raise MammoError(f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+            _strip_papermill_metadata(notebook)
+    finally:
+        if env_run_dir is not None:
+            os.environ["MAMMO_RUN_DIR"] = env_run_dir
+    return notebooks
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="default", help="profile of profiles.yaml (default: default)")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebook numbers, e.g. 06 07")
     parser.add_argument("--out", help="run folder to create (must not exist or be empty); default runs/<time>-<profile>")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--refresh-committed", action="store_true",
+                        help="instead of a run folder, re-execute the committed notebooks in place (make notebooks)")
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.refresh_committed:
+        if args.out or args.profile != "default":
+            raise MammoError("--refresh-committed stores the default profile's outputs; it takes no --out or --profile")
+        for notebook in refresh_committed(args.only, progress=not args.no_progress):
+            print(f"refreshed {notebook.relative_to(REPO_ROOT)}")
+        return 0
     run_dir = reproduce(args.profile, only=args.only, out=args.out, progress=not args.no_progress)
     print(f"run folder: {run_dir}")
     return 0

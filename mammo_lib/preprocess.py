@@ -34,7 +34,7 @@ from mammo_lib.vocab import LATERALITY, VIEW
 #: Bump when any step changes its output: it is part of the cache key.
 PREPROCESS_VERSION = "1"
 #: Long side (pixels) of the block-averaged copy that segmentation works on.
-WORK_SIDE = 512
+WORK_SIDE = 256
 #: Smallest input side accepted: below this there is no anatomy to find.
 MIN_SIDE = 64
 #: Output side used by the paper ("All the pixels of images were resized to 448x448 pixels").
@@ -228,9 +228,14 @@ def _block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
     return arr[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3), dtype=np.float32)
 
 
-def _disk(radius: int) -> np.ndarray:
-    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    return xx * xx + yy * yy <= radius * radius
+def _erode(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Erosion by a disk via the Euclidean distance transform (linear time; the image edge is not background)."""
+    return ndimage.distance_transform_edt(mask) > radius
+
+
+def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Dilation by a disk via the Euclidean distance transform."""
+    return ndimage.distance_transform_edt(~mask) <= radius
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,24 +246,34 @@ class _Segmentation:
     mask: np.ndarray  # bool, working copy, input orientation
     chest_wall_left: bool | None  # None: image content is ambiguous
     notes: list[str]
+    threshold: float  # intensity separating breast from background
 
 
 def _strip_rows(fg: np.ndarray, max_depth: float, min_span: float) -> np.ndarray:
     """Per row, how many pixels from the left edge belong to a scanner/film border strip (0 for none).
 
-    A strip is a run of foreground starting at the edge that stays shallow (< ``max_depth`` of the width)
+    A strip is a run of foreground starting at (or within 2% of) the edge that stays shallow (< ``max_depth`` of the width)
     with a steady depth over consecutive rows covering at least ``min_span`` of the height; a breast reaches
     deeper or tapers.
     """
-    depth = np.where(fg.all(axis=1), fg.shape[1], np.argmax(~fg, axis=1))
+    cols = np.arange(fg.shape[1])[None, :]
+    first = np.argmax(fg, axis=1)  # borders may start a few pixels inside the edge
+    starts_near = fg.any(axis=1) & (first <= max(1, int(0.02 * fg.shape[1])))
+    after = ~fg & (cols > first[:, None])
+    depth = np.where(after.any(axis=1), np.argmax(after, axis=1), fg.shape[1])
+    depth = np.where(starts_near, depth, 0)
     shallow = (depth > 0) & (depth < max_depth * fg.shape[1])
     runs, count = ndimage.label(shallow)
     out = np.zeros_like(depth)
     for index, run in enumerate(ndimage.find_objects(runs), start=1):
         sel = runs == index
+        if run[0].stop - run[0].start < min_span * fg.shape[0]:
+            continue
         # a border keeps its depth along the edge; a breast tapering into the corner does not
-        if run[0].stop - run[0].start >= min_span * fg.shape[0] and depth[sel].std() < 0.35 * depth[sel].mean():
-            out[sel] = depth[sel]
+        med = float(np.median(depth[sel]))
+        steady = sel & (np.abs(depth - med) <= max(1.0, 0.25 * med))
+        if steady.sum() >= min_span * fg.shape[0]:
+            out[steady] = depth[steady]
     return out
 
 
@@ -286,9 +301,10 @@ def segment_breast(work: np.ndarray) -> _Segmentation:
     if bright - background < 0.02:
         raise MammoError(f"no breast found: the image is blank or uniform (intensity range "
                          f"{background:.3f}-{bright:.3f} between the 1st and 99th percentile)")
-    foreground = _remove_edge_strips(smooth > background + 0.04 * (bright - background))
+    threshold = background + 0.04 * (bright - background)
+    foreground = _remove_edge_strips(smooth > threshold)
     radius = max(2, int(round(0.02 * min(work.shape))))
-    opened = ndimage.binary_opening(foreground, structure=_disk(radius))
+    opened = _dilate(_erode(foreground, radius), radius)
     labels, count = ndimage.label(opened)
     if count == 0:
         raise MammoError("no breast found: nothing above background survives removal of thin structures")
@@ -309,7 +325,7 @@ def segment_breast(work: np.ndarray) -> _Segmentation:
         notes.append(f"two breast-sized regions found ({int(areas[keep - 1])} and {int(areas[others[0] - 1])} "
                      f"working pixels); kept the larger one touching the chest-wall edge")
     blob = labels == keep
-    grown = ndimage.binary_dilation(blob, structure=_disk(radius + 1)) & foreground
+    grown = _dilate(blob, radius + 1) & foreground
     grown = ndimage.binary_fill_holes(grown | blob)
     lab2, n2 = ndimage.label(grown)
     if n2 > 1:
@@ -321,7 +337,20 @@ def segment_breast(work: np.ndarray) -> _Segmentation:
         chest_left: bool | None = None
     else:
         chest_left = left > right
-    return _Segmentation(mask=grown, chest_wall_left=chest_left, notes=notes)
+    return _Segmentation(mask=grown, chest_wall_left=chest_left, notes=notes, threshold=threshold)
+
+
+def refine_mask(soft: np.ndarray, image: np.ndarray, threshold: float) -> np.ndarray:
+    """Sharpen an upsampled working mask: where it is fractional (one working pixel either side of its edge)
+    re-threshold the finer image; elsewhere the coarse decision stands, so removed labels and borders stay out.
+    """
+    near = (soft > 0.0) & (soft < 1.0)
+    fine = ndimage.uniform_filter(image, size=3) > threshold
+    refined = np.where(near, fine, soft >= 1.0)
+    labels, count = ndimage.label(refined)
+    if count > 1:
+        refined = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
+    return ndimage.binary_fill_holes(refined)
 
 
 def _contour_points(mask: np.ndarray) -> np.ndarray:
@@ -338,7 +367,7 @@ PECTORAL_MIN_CONTRAST = 0.03
 
 
 def _line_contrast(smooth: np.ndarray, inside: np.ndarray, x_top: np.ndarray, y_bottom: np.ndarray, top: float,
-                   offset: float, samples: int = 48) -> tuple[np.ndarray, np.ndarray]:
+                   offset: float, samples: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """Mean intensity step across lines from (x_top, top) to (0, y_bottom), and the fraction inside the breast.
 
     The step is I(muscle side) - I(breast side), sampled ``offset`` pixels either side along the normal.
@@ -380,7 +409,7 @@ def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[f
     span = float(np.percentile(values, 99) - np.percentile(values, 1)) or 1.0
     smooth = ndimage.gaussian_filter(work_f, sigma=max(1.0, 0.004 * max(work_f.shape)))
     inside = mask_f.astype(np.float32)
-    step_px = max(1.0, 0.006 * max(work_f.shape))
+    step_px = max(2.0, 0.01 * max(work_f.shape))
     xs = np.arange(0.05 * top_width, 0.98 * top_width, step_px)
     ys = np.arange(top + 0.15 * height, bottom, step_px)
     if xs.size == 0 or ys.size == 0:
@@ -550,7 +579,11 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
                               size=int(size))
     reduce = max(1, int(side // size))
     resampled = transform.warp_to_output(_block_mean(pixels, reduce), factor=reduce, order=1)
-    mask_out = transform.warp_to_output(seg.mask.astype(np.float32), factor=factor, order=1) > 0.5
+    soft = transform.warp_to_output(_dilate(seg.mask, 1.0).astype(np.float32) * 0.5
+                                    + _erode(seg.mask, 1.0).astype(np.float32) * 0.5, factor=factor, order=1)
+    mask_out = refine_mask(soft, resampled, seg.threshold)
+    if not mask_out.any():
+        raise MammoError("no breast found on the output grid (the breast region vanished when resampled)")
     array = harmonise(resampled, mask_out)
     nipple_out = transform.to_output(nipple_in)
     pectoral_out = None if pectoral_in is None else tuple(

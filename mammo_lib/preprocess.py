@@ -596,6 +596,52 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
 
 
 # --------------------------------------------------------------------------------------------------
+# accuracy against ground truth (synthetic twin, or any annotated set)
+# --------------------------------------------------------------------------------------------------
+def segment_distance(a: Any, b: Any, samples: int = 64) -> float:
+    """Mean distance from points evenly spread on segment ``a`` to segment ``b`` (same units as the input)."""
+    a0, a1 = (np.asarray(p, dtype=np.float64) for p in a)
+    b0, b1 = (np.asarray(p, dtype=np.float64) for p in b)
+    pts = a0 + np.linspace(0.0, 1.0, samples)[:, None] * (a1 - a0)
+    d = b1 - b0
+    t = np.clip(((pts - b0) @ d) / max(float(d @ d), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(pts - (b0 + t[:, None] * d), axis=1).mean())
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two boolean masks of equal shape (1.0 when both are empty)."""
+    if a.shape != b.shape:
+        raise MammoError(f"dice: mask shapes differ, {a.shape} vs {b.shape}")
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
+
+
+def landmark_errors(result: PreprocessedView, *, breast_mask: np.ndarray, nipple: Any,
+                    pectoral: Any | None, spacing_mm: tuple[float, float]) -> dict[str, float]:
+    """Errors of one preprocessed view against ground truth given in the input's pixels.
+
+    ``nipple_mm``: distance between nipples; ``dice``: breast-mask overlap on the input grid (the output mask
+    warped back); ``pectoral_mm``: symmetric mean distance between the two pectoral segments (NaN on CC, or
+    infinite when one side has a pectoral and the other not). ``spacing_mm`` is (row, column) in mm.
+    """
+    if breast_mask.shape != result.transform.input_shape:
+        raise MammoError(f"ground-truth mask shape {breast_mask.shape} differs from the image's "
+                         f"{result.transform.input_shape}")
+    scale = np.array([spacing_mm[1], spacing_mm[0]], dtype=np.float64)  # (x, y) mm per pixel
+    nip = float(np.linalg.norm((np.asarray(result.nipple_input) - np.asarray(nipple, dtype=np.float64)) * scale))
+    mask_in = result.transform.warp_to_input(result.breast_mask.astype(np.float32)) > 0.5
+    if pectoral is None and result.pectoral_input is None:
+        pec = float("nan")
+    elif pectoral is None or result.pectoral_input is None:
+        pec = float("inf")
+    else:
+        truth = [np.asarray(p, dtype=np.float64) * scale for p in pectoral]
+        found = [np.asarray(p, dtype=np.float64) * scale for p in result.pectoral_input]
+        pec = 0.5 * (segment_distance(truth, found) + segment_distance(found, truth))
+    return {"nipple_mm": nip, "dice": dice(mask_in, np.asarray(breast_mask, dtype=bool)), "pectoral_mm": pec}
+
+
+# --------------------------------------------------------------------------------------------------
 # cache
 # --------------------------------------------------------------------------------------------------
 _CACHE_KEYS = ("array", "breast_mask", "meta", "digest")

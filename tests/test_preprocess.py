@@ -64,8 +64,7 @@ def make_phantom(view: str = "CC", right: bool = False, seed: int = 0, gain: flo
     return Phantom(img, mask, nipple, pectoral, label_box)
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2.0 * np.logical_and(a, b).sum() / (a.sum() + b.sum())
+dice = pp.dice
 
 
 def run(image: np.ndarray, **kwargs: object) -> pp.PreprocessedView:
@@ -328,3 +327,36 @@ def test_real_png_views_face_one_way_with_nipple_on_the_front_contour(shared: Pa
         assert x >= np.nonzero(m.any(axis=0))[0].max() - 0.25 * 448, name
         if view == "MLO":
             assert res.pectoral is not None, name
+
+
+# --- accuracy measures ---------------------------------------------------------------------------
+def test_segment_distance_of_known_configurations() -> None:
+    assert pp.segment_distance([(0, 0), (10, 0)], [(0, 3), (10, 3)]) == pytest.approx(3.0)
+    assert pp.segment_distance([(0, 0), (10, 0)], [(0, 0), (10, 0)]) == pytest.approx(0.0)
+    # a point-like segment 4 units beyond the end of the other: distances to the end point
+    assert pp.segment_distance([(14, 0), (14, 0)], [(0, 0), (10, 0)]) == pytest.approx(4.0)
+    # tilted: the line y = x against the segment from (0, 0) to (10, 0): mean of y over the samples
+    assert pp.segment_distance([(0, 0), (10, 10)], [(0, 0), (10, 0)]) == pytest.approx(5.0)
+
+
+def test_dice_of_known_overlaps_and_shape_mismatch() -> None:
+    a = np.zeros((10, 10), bool)
+    b = np.zeros((10, 10), bool)
+    a[:, :4] = True
+    b[:, 2:6] = True
+    assert pp.dice(a, b) == pytest.approx(2 * 20 / 80)
+    assert pp.dice(a, a) == 1.0
+    with pytest.raises(MammoError, match="mask shapes differ"):
+        pp.dice(a, b[:5])
+
+
+def test_landmark_errors_in_mm_on_a_phantom_mlo() -> None:
+    ph = make_phantom("MLO", right=True)
+    res = run(ph.pixels, laterality="R", view="MLO")
+    err = pp.landmark_errors(res, breast_mask=ph.mask, nipple=ph.nipple, pectoral=ph.pectoral, spacing_mm=(0.5, 0.5))
+    assert err["dice"] > 0.97 and err["nipple_mm"] < 5.0 and err["pectoral_mm"] < 3.0
+    shifted = (ph.nipple[0] - 6.0, ph.nipple[1] + 8.0)  # 10 px = 5 mm away from the truth, plus the error
+    moved = pp.landmark_errors(res, breast_mask=ph.mask, nipple=shifted, pectoral=None, spacing_mm=(0.5, 0.5))
+    assert moved["nipple_mm"] == pytest.approx(
+        0.5 * np.hypot(res.nipple_input[0] - shifted[0], res.nipple_input[1] - shifted[1]))
+    assert moved["pectoral_mm"] == float("inf")

@@ -360,3 +360,20 @@ def test_landmark_errors_in_mm_on_a_phantom_mlo() -> None:
     assert moved["nipple_mm"] == pytest.approx(
         0.5 * np.hypot(res.nipple_input[0] - shifted[0], res.nipple_input[1] - shifted[1]))
     assert moved["pectoral_mm"] == float("inf")
+
+
+def test_accuracy_summary_compares_each_statistic_with_its_goal() -> None:
+    import pandas as pd
+
+    errors = pd.DataFrame({
+        "view": ["CC", "CC", "MLO", "MLO"],
+        "nipple_mm": [1.0, 2.0, 6.0, 3.0],  # 3 of 4 within 5 mm = 75%
+        "dice": [0.99, 0.98, 0.97, 0.96],
+        "pectoral_mm": [np.nan, np.nan, 2.0, 3.0],
+    })
+    table = pp.summarise_accuracy(errors).set_index("measure")
+    assert table["measured"].tolist() == pytest.approx([75.0, 0.975, 2.5])
+    assert table["met"].tolist() == [False, True, True]
+    assert table["views"].tolist() == [4, 4, 2]
+    with pytest.raises(MammoError, match=r"lack column\(s\) \['dice'\]"):
+        pp.summarise_accuracy(errors.drop(columns="dice"))

@@ -418,7 +418,7 @@ def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[f
     if xs.size == 0 or ys.size == 0:
         return None, 0.0
     grid_x, grid_y = (g.ravel() for g in np.meshgrid(xs, ys))
-    offset = max(1.5, 0.012 * max(work_f.shape))
+    offset = max(1.0, 0.005 * max(work_f.shape))
     mean_step, frac = _line_contrast(smooth, inside, grid_x, grid_y, top, offset)
     length = np.hypot(grid_x, grid_y - top)
     score = np.where(frac > 0.6, mean_step * np.sqrt(length * frac), -np.inf)
@@ -444,7 +444,9 @@ def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[f
         if slope < -0.05 and intercept + slope * top > 0:
             refined_top, refined_bottom = float(intercept + slope * top), float(-intercept / slope)
             check, _ = _line_contrast(smooth, inside, np.array([refined_top]), np.array([refined_bottom]), top, offset)
-            if check[0] >= mean_step[best]:
+            # the edge point sits where the step is sharpest, which on a soft muscle edge lies a little
+            # outside the line of largest +-offset contrast; keep it unless the contrast collapses
+            if check[0] >= 0.7 * mean_step[best]:
                 x_top, y_bottom = refined_top, refined_bottom
     contrast = float(_line_contrast(smooth, inside, np.array([x_top]), np.array([y_bottom]), top, offset)[0][0])
     end_y = min(y_bottom, bottom)
@@ -452,30 +454,58 @@ def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[f
     return ((x_top, top), (end_x, end_y)), contrast / span
 
 
-def find_nipple(mask_f: np.ndarray, pectoral: tuple[tuple[float, float], tuple[float, float]] | None) -> tuple[float, float]:
-    """Nipple on a chest-wall-left mask: the contour point farthest from the chest wall (CC) or pectoral line (MLO).
+def find_markers(work_f: np.ndarray, mask_f: np.ndarray) -> list[tuple[float, float]]:
+    """Centres (x, y) of small round radiopaque skin markers (metal BBs) on or inside the breast's edge.
 
-    Averages the contour points within 1% of the breast depth of the farthest one, so a flat front or a skin
-    marker does not pull the point to one corner.
+    A marker is a compact peak (white top-hat above a third of the breast's intensity range, at most ~2.5% of
+    the long side across) brighter than nearly all tissue. Returned brightest first.
+    """
+    long_side = max(work_f.shape)
+    size = max(5, int(round(0.03 * long_side)) | 1)
+    tophat = work_f - ndimage.grey_opening(work_f, size=(size, size))
+    values = work_f[mask_f]
+    if values.size == 0:
+        return []
+    near_breast = _dilate(mask_f, 2.0)
+    lo, hi = np.percentile(values, [1, 99.5])
+    top = float(work_f[near_breast].max())
+    # metal is the brightest thing on the breast: above the tissue's 99.5th percentile by half the gap to the max
+    peaks = (tophat > 0.33 * (hi - lo)) & (work_f >= hi + 0.5 * (top - hi)) & near_breast
+    labels, count = ndimage.label(peaks)
+    found = []
+    for index, sl in enumerate(ndimage.find_objects(labels), start=1):
+        h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if max(h, w) <= 0.025 * long_side and max(h, w) <= 2 * min(h, w) + 1:
+            cy, cx = ndimage.center_of_mass(labels == index)
+            found.append((float(work_f[sl].max()), (float(cx) + 0.5, float(cy) + 0.5)))
+    return [centre for _, centre in sorted(found, key=lambda item: -item[0])]  # brightest first
+
+
+def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = None) -> tuple[tuple[float, float], bool]:
+    """Nipple on a chest-wall-left mask and whether a nipple marker placed it.
+
+    The nipple is the breast's most anterior point (the posterior nipple line runs from it to the chest wall
+    or pectoral muscle): contour points within 1% of the breast depth of the farthest are averaged, so a flat
+    front does not pull it to a corner. A radiopaque marker in the anterior fifth of the breast, within a
+    quarter of its height of that point, marks a nipple that is not in profile: the contour point nearest the
+    (brightest such) marker is used instead.
     """
     pts = _contour_points(mask_f)
     if pts.size == 0:
         raise MammoError("no breast contour found to place the nipple on")
-    if pectoral is None:
-        depth = pts[:, 0]
-    else:
-        (x0, y0), (x1, y1) = pectoral
-        normal = np.array([y1 - y0, x0 - x1], dtype=np.float64)
-        normal /= np.hypot(*normal)
-        if normal[0] < 0:
-            normal = -normal
-        depth = (pts - np.array([x0, y0])) @ normal
+    depth = pts[:, 0]
     best = float(depth.max())
-    near = depth >= best - max(1.0, 0.01 * best)
-    cand = pts[near]
-    # the candidate closest to the mean, so the nipple lies on the contour itself
+    cand = pts[depth >= best - max(1.0, 0.01 * best)]
     centre = cand.mean(axis=0)
-    return tuple(cand[np.argmin(((cand - centre) ** 2).sum(axis=1))])  # type: ignore[return-value]
+    tip = cand[np.argmin(((cand - centre) ** 2).sum(axis=1))]
+    rows = np.nonzero(mask_f.any(axis=1))[0]
+    height = float(rows[-1] - rows[0] + 1)
+    near = [m for m in (markers or []) if m[0] >= 0.8 * best and abs(m[1] - tip[1]) <= 0.25 * height]
+    if near:
+        marker = np.asarray(near[0])  # the brightest
+        x, y = pts[np.argmin(((pts - marker) ** 2).sum(axis=1))]
+        return (float(x), float(y)), True
+    return (float(tip[0]), float(tip[1])), False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -561,9 +591,10 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
     if vw == "MLO":
         pectoral_w, _ = find_pectoral(work_f, mask_f)
         if pectoral_w is None:
-            _warn(messages, "pectoral muscle edge not found on this MLO view; nipple placed relative to the "
-                            "chest-wall edge instead")
-    nipple_w = find_nipple(mask_f, pectoral_w)
+            _warn(messages, "pectoral muscle edge not found on this MLO view (pectoral is None)")
+    nipple_w, by_marker = find_nipple(mask_f, find_markers(work_f, mask_f))
+    if by_marker:
+        _warn(messages, "nipple placed at a radiopaque nipple marker (nipple not in profile)")
 
     cols_w = work.shape[1]
 

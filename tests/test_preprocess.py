@@ -47,8 +47,7 @@ def make_phantom(view: str = "CC", right: bool = False, seed: int = 0, gain: flo
         muscle = mask & (xx / top_x + yy / side_y <= 1)
         img = np.where(muscle, 0.75 + 0.3 * texture, img)
         pectoral = ((top_x, 0.0), (0.0, side_y))
-        normal = np.array([side_y, top_x]) / np.hypot(side_y, top_x)
-    # the nipple: the ellipse point farthest along the normal of the chest wall (CC) or pectoral line (MLO)
+    # the nipple: the breast's most anterior point (farthest from the chest wall), on both views
     theta = np.arctan2(b * normal[1], a * normal[0])
     nipple = (a * np.cos(theta), cy + b * np.sin(theta))
     label_box = (30, 60, 300, 370)
@@ -377,3 +376,17 @@ def test_accuracy_summary_compares_each_statistic_with_its_goal() -> None:
     assert table["views"].tolist() == [4, 4, 2]
     with pytest.raises(MammoError, match=r"lack column\(s\) \['dice'\]"):
         pp.summarise_accuracy(errors.drop(columns="dice"))
+
+
+def test_radiopaque_nipple_marker_places_a_nipple_not_in_profile() -> None:
+    ph = make_phantom("CC", border=False)
+    img = ph.pixels.copy()
+    yy, xx = np.mgrid[0:H, 0:W] + 0.5
+    # a metal BB on the skin 60 px below the most anterior point (nipple pointing down, not in profile)
+    bx, by = 250.0 * np.sqrt(1 - (60.0 / 220.0) ** 2) - 4.0, 360.0
+    img[(xx - bx) ** 2 + (yy - by) ** 2 <= 5.0 ** 2] = 1.0
+    with pytest.warns(pp.PreprocessWarning, match="radiopaque nipple marker"):
+        res = pp.preprocess_view(img, laterality="L", view="CC")
+    assert np.hypot(res.nipple_input[0] - bx, res.nipple_input[1] - by) < 12
+    plain = run(ph.pixels, laterality="L", view="CC")  # without the marker: the most anterior point
+    assert plain.warnings == [] and abs(plain.nipple_input[1] - 300.0) < 10

@@ -742,6 +742,54 @@ def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: 
     return pd.DataFrame(rows)
 
 
+def orientation_checks(result: PreprocessedView) -> dict[str, bool]:
+    """Checks that need no ground truth (for real images): chest wall left, nipple on the front contour.
+
+    ``chest_wall_left``: the mask fills the left edge more than the right sixth; ``nipple_on_contour``: the
+    mask changes within 3 output pixels of the nipple; ``nipple_anterior``: the nipple lies in the front
+    quarter of the breast's depth.
+    """
+    m = result.breast_mask
+    x, y = (int(v) for v in result.nipple)
+    patch = m[max(0, y - 3):y + 4, max(0, x - 3):x + 4]
+    cols = np.nonzero(m.any(axis=0))[0]
+    return {
+        "chest_wall_left": bool(m[:, :10].mean() > m[:, -m.shape[1] // 6:].mean()),
+        "nipple_on_contour": bool(patch.any() and not patch.all()),
+        "nipple_anterior": bool(cols.size and x >= cols.max() - 0.25 * (cols.max() - cols.min() + 1)),
+    }
+
+
+def draw_input(ax: Any, pixels: np.ndarray, result: PreprocessedView) -> None:
+    """Input image with the breast box, nipple and pectoral line in its own pixels (matplotlib axes)."""
+    from matplotlib.patches import Rectangle
+
+    h, w = pixels.shape
+    ax.imshow(pixels, cmap="gray", vmin=0, vmax=1, extent=(0, w, h, 0))
+    x0, y0, x1, y1 = result.breast_bbox
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1))
+    ax.plot(*result.nipple_input, "o", mfc="none", mec="red", ms=8, mew=1.5)
+    if result.pectoral_input is not None:
+        (px0, py0), (px1, py1) = result.pectoral_input
+        ax.plot([px0, px1], [py0, py1], color="deepskyblue", lw=1.5)
+    ax.set_axis_off()
+
+
+def draw_output(ax: Any, result: PreprocessedView) -> None:
+    """Preprocessed array with the mask contour, nipple and pectoral line in output pixels."""
+    n = result.size
+    ax.imshow(result.array, cmap="gray", vmin=0, vmax=1, extent=(0, n, n, 0))
+    ax.contour(np.arange(n) + 0.5, np.arange(n) + 0.5, result.breast_mask.astype(float), levels=[0.5],
+               colors="lime", linewidths=0.8)
+    ax.plot(*result.nipple, "o", mfc="none", mec="red", ms=8, mew=1.5)
+    if result.pectoral is not None:
+        (px0, py0), (px1, py1) = result.pectoral
+        ax.plot([px0, px1], [py0, py1], color="deepskyblue", lw=1.5)
+    ax.set_xlim(0, n)
+    ax.set_ylim(n, 0)
+    ax.set_axis_off()
+
+
 # --------------------------------------------------------------------------------------------------
 # cache
 # --------------------------------------------------------------------------------------------------

@@ -317,13 +317,8 @@ def test_real_png_views_face_one_way_with_nipple_on_the_front_contour(shared: Pa
         res = run(pixels, laterality=lat, view=view)
         assert not any("disagrees" in w for w in res.warnings), name
         assert res.flipped is (lat == "R"), name
-        m = res.breast_mask
-        assert m[:, :10].mean() > m[:, -60:].mean(), name
-        # on the contour: the mask changes within 3 output pixels of the nipple, and it is the front of the breast
-        x, y = (int(v) for v in res.nipple)
-        patch = m[max(0, y - 3):y + 4, max(0, x - 3):x + 4]
-        assert patch.any() and not patch.all(), name
-        assert x >= np.nonzero(m.any(axis=0))[0].max() - 0.25 * 448, name
+        assert pp.orientation_checks(res) == {"chest_wall_left": True, "nipple_on_contour": True,
+                                              "nipple_anterior": True}, name
         if view == "MLO":
             assert res.pectoral is not None, name
 
@@ -390,3 +385,13 @@ def test_radiopaque_nipple_marker_places_a_nipple_not_in_profile() -> None:
     assert np.hypot(res.nipple_input[0] - bx, res.nipple_input[1] - by) < 12
     plain = run(ph.pixels, laterality="L", view="CC")  # without the marker: the most anterior point
     assert plain.warnings == [] and abs(plain.nipple_input[1] - 300.0) < 10
+
+
+def test_orientation_checks_flag_a_mirrored_output_and_an_interior_nipple() -> None:
+    res = run(make_phantom("CC").pixels, laterality="L", view="CC")
+    assert all(pp.orientation_checks(res).values())
+    mirrored = pp.PreprocessedView(**{**res.__dict__, "breast_mask": res.breast_mask[:, ::-1].copy()})
+    assert pp.orientation_checks(mirrored)["chest_wall_left"] is False
+    inside = pp.PreprocessedView(**{**res.__dict__, "nipple": (20.0, 224.0)})
+    checks = pp.orientation_checks(inside)
+    assert checks["nipple_on_contour"] is False and checks["nipple_anterior"] is False

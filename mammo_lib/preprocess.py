@@ -570,7 +570,11 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
 
     # orientation: flip so the chest wall is on the left
     content_flip = None if seg.chest_wall_left is None else not seg.chest_wall_left
-    if lat is None:
+    if lat is None and content_flip is None:
+        flipped, lat = False, "L"
+        _warn(messages, "laterality not given and the image does not show on which side the chest wall is; "
+                        "assumed L (not flipped)")
+    elif lat is None:
         flipped = bool(content_flip)
         lat = "R" if flipped else "L"
         _warn(messages, f"laterality not given; inferred {lat} from the image (chest wall on the "

@@ -395,3 +395,14 @@ def test_orientation_checks_flag_a_mirrored_output_and_an_interior_nipple() -> N
     inside = pp.PreprocessedView(**{**res.__dict__, "nipple": (20.0, 224.0)})
     checks = pp.orientation_checks(inside)
     assert checks["nipple_on_contour"] is False and checks["nipple_anterior"] is False
+
+
+def test_ambiguous_image_without_laterality_is_assumed_left_with_warnings() -> None:
+    yy, xx = np.mgrid[0:300, 0:300] + 0.5
+    disk = ((xx - 150) ** 2 + (yy - 150) ** 2 <= 80 ** 2).astype(np.float32) * 0.5  # touches no edge
+    with pytest.warns(pp.PreprocessWarning) as record:
+        res = pp.preprocess_view(disk, view="CC")
+    texts = [str(w.message) for w in record]
+    assert any("no bright region reaches the left or right image edge" in t for t in texts)
+    assert any("assumed L (not flipped)" in t for t in texts)
+    assert res.laterality == "L" and res.flipped is False

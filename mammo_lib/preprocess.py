@@ -454,41 +454,73 @@ def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[f
     return ((x_top, top), (end_x, end_y)), contrast / span
 
 
-def find_markers(work_f: np.ndarray, mask_f: np.ndarray) -> list[tuple[float, float]]:
-    """Centres (x, y) of small round radiopaque skin markers (metal BBs) on or inside the breast's edge.
+def find_markers(image: np.ndarray, near_breast: np.ndarray) -> list[tuple[float, float]]:
+    """Centres (x, y) of metal skin markers (BBs) in ``image`` (pixels of ``near_breast``'s grid), biggest first.
 
-    A marker is a compact peak (white top-hat above a third of the breast's intensity range, at most ~2.5% of
-    the long side across) brighter than nearly all tissue. Returned brightest first.
+    A BB is a solid disk at the detector's saturation: a plateau within 2% of the image maximum (itself at least
+    0.97), round (fills >= 60% of its box, aspect <= 1.5), 0.5-2.5% of the long side across, and much brighter
+    than the ring around it. Calcifications are too small and masses neither saturated nor sharp enough.
     """
-    long_side = max(work_f.shape)
-    size = max(5, int(round(0.03 * long_side)) | 1)
-    tophat = work_f - ndimage.grey_opening(work_f, size=(size, size))
-    values = work_f[mask_f]
-    if values.size == 0:
+    top = float(image[near_breast].max()) if near_breast.any() else 0.0
+    if top < 0.97:
         return []
-    near_breast = _dilate(mask_f, 2.0)
-    lo, hi = np.percentile(values, [1, 99.5])
-    top = float(work_f[near_breast].max())
-    # metal is the brightest thing on the breast: above the tissue's 99.5th percentile by half the gap to the max
-    peaks = (tophat > 0.33 * (hi - lo)) & (work_f >= hi + 0.5 * (top - hi)) & near_breast
-    labels, count = ndimage.label(peaks)
+    plateau = (image >= 0.98 * top) & near_breast
+    labels, count = ndimage.label(plateau)
+    long_side = max(image.shape)
     found = []
     for index, sl in enumerate(ndimage.find_objects(labels), start=1):
         h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        if max(h, w) <= 0.025 * long_side and max(h, w) <= 2 * min(h, w) + 1:
-            cy, cx = ndimage.center_of_mass(labels == index)
-            found.append((float(work_f[sl].max()), (float(cx) + 0.5, float(cy) + 0.5)))
-    return [centre for _, centre in sorted(found, key=lambda item: -item[0])]  # brightest first
+        blob = labels[sl] == index
+        diameter = 2.0 * np.sqrt(blob.sum() / np.pi)
+        if not (0.005 * long_side <= diameter <= 0.025 * long_side and blob.sum() >= 0.6 * h * w
+                and max(h, w) <= 1.5 * min(h, w)):
+            continue
+        pad = int(np.ceil(diameter))
+        y0, y1 = max(0, sl[0].start - pad), min(image.shape[0], sl[0].stop + pad)
+        x0, x1 = max(0, sl[1].start - pad), min(image.shape[1], sl[1].stop + pad)
+        local = labels[y0:y1, x0:x1] == index
+        ring = _dilate(local, diameter / 2) & ~_dilate(local, 1.0)
+        if ring.any() and float(image[y0:y1, x0:x1][ring].mean()) <= 0.85 * top:
+            cy, cx = ndimage.center_of_mass(local)
+            found.append((float(blob.sum()), (float(cx + x0) + 0.5, float(cy + y0) + 0.5)))
+    return [centre for _, centre in sorted(found, key=lambda item: -item[0])]
 
 
-def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = None) -> tuple[tuple[float, float], bool]:
+def nipple_bump(image_f: np.ndarray, threshold: float, near_breast: np.ndarray, rows: slice) -> tuple[float, float] | None:
+    """The nipple as a bump on the breast's front, on a chest-wall-left image: (x, y) or None when flat.
+
+    Per row the front is the last pixel above ``threshold`` within ``near_breast`` (so labels and markers
+    off the breast are ignored); a running median over a tenth of the breast's
+    height is the outline without the nipple; the largest excess in the anterior tenth of the depth is the
+    nipple when it stands out by at least 0.8% of the depth (and 2 pixels).
+    """
+    band = (ndimage.uniform_filter(image_f[rows], size=3) > threshold) & near_breast[rows]
+    if band.shape[0] < 10:
+        return None
+    has = band.any(axis=1)
+    front = np.where(has, band.shape[1] - 1 - np.argmax(band[:, ::-1], axis=1), -1).astype(np.float64)
+    depth = float(front.max())
+    if depth <= 0:
+        return None
+    window = max(5, int(0.1 * band.shape[0]) | 1)
+    outline = ndimage.median_filter(front, size=window, mode="nearest")
+    excess = np.where(has & (front >= depth - 0.1 * depth), front - outline, -np.inf)
+    row = int(np.argmax(excess))
+    if excess[row] < max(2.0, 0.008 * depth):
+        return None
+    return float(front[row]) + 0.5, float(row + rows.start) + 0.5
+
+
+def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = None,
+                bump: tuple[float, float] | None = None) -> tuple[tuple[float, float], bool]:
     """Nipple on a chest-wall-left mask and whether a nipple marker placed it.
 
     The nipple is the breast's most anterior point (the posterior nipple line runs from it to the chest wall
     or pectoral muscle): contour points within 1% of the breast depth of the farthest are averaged, so a flat
     front does not pull it to a corner. A radiopaque marker in the anterior fifth of the breast, within a
     quarter of its height of that point, marks a nipple that is not in profile: the contour point nearest the
-    (brightest such) marker is used instead.
+    (biggest such) marker is used instead. Otherwise a nipple ``bump`` found on a finer copy (working pixels,
+    :func:`nipple_bump`) replaces the most anterior point.
     """
     pts = _contour_points(mask_f)
     if pts.size == 0:
@@ -502,9 +534,11 @@ def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = 
     height = float(rows[-1] - rows[0] + 1)
     near = [m for m in (markers or []) if m[0] >= 0.8 * best and abs(m[1] - tip[1]) <= 0.25 * height]
     if near:
-        marker = np.asarray(near[0])  # the brightest
+        marker = np.asarray(near[0])  # the biggest
         x, y = pts[np.argmin(((pts - marker) ** 2).sum(axis=1))]
         return (float(x), float(y)), True
+    if bump is not None:
+        return bump, False
     return (float(tip[0]), float(tip[1])), False
 
 
@@ -596,7 +630,18 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
         pectoral_w, _ = find_pectoral(work_f, mask_f)
         if pectoral_w is None:
             _warn(messages, "pectoral muscle edge not found on this MLO view (pectoral is None)")
-    nipple_w, by_marker = find_nipple(mask_f, find_markers(work_f, mask_f))
+    # markers are found on the finer copy (a BB is a few working pixels across) and brought to working pixels
+    step = factor // base_factor
+    near_base = np.repeat(np.repeat(_dilate(seg.mask, 2.0), step, axis=0), step, axis=1)
+    base_view = base[:near_base.shape[0], :near_base.shape[1]]
+    markers_w = [((base_view.shape[1] - x) / step if flipped else x / step, y / step)
+                 for x, y in find_markers(base_view, near_base[:base_view.shape[0], :base_view.shape[1]])]
+    rows_w = np.nonzero(mask_f.any(axis=1))[0]
+    base_f = base_view[:, ::-1] if flipped else base_view
+    near_f = near_base[:, ::-1] if flipped else near_base
+    bump_b = nipple_bump(base_f, seg.threshold, near_f[:base_f.shape[0], :base_f.shape[1]], slice(int(rows_w[0]) * step, (int(rows_w[-1]) + 1) * step))
+    bump_w = None if bump_b is None else (bump_b[0] / step, bump_b[1] / step)
+    nipple_w, by_marker = find_nipple(mask_f, markers_w, bump_w)
     if by_marker:
         _warn(messages, "nipple placed at a radiopaque nipple marker (nipple not in profile)")
 

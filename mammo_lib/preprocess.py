@@ -486,41 +486,34 @@ def find_markers(image: np.ndarray, near_breast: np.ndarray) -> list[tuple[float
     return [centre for _, centre in sorted(found, key=lambda item: -item[0])]
 
 
-def nipple_bump(image_f: np.ndarray, threshold: float, near_breast: np.ndarray, rows: slice) -> tuple[float, float] | None:
-    """The nipple as a bump on the breast's front, on a chest-wall-left image: (x, y) or None when flat.
+def anterior_point(image_f: np.ndarray, threshold: float, near_breast: np.ndarray, rows: slice) -> tuple[float, float] | None:
+    """The breast's most anterior skin point on a chest-wall-left image (a finer copy than the working one).
 
-    Per row the front is the last pixel above ``threshold`` within ``near_breast`` (so labels and markers
-    off the breast are ignored); a running median over a tenth of the breast's
-    height is the outline without the nipple; the largest excess in the anterior tenth of the depth is the
-    nipple when it stands out by at least 0.8% of the depth (and 2 pixels).
+    Per row the front is the last pixel above ``threshold`` within ``near_breast`` (labels and markers off the
+    breast are ignored); the rows within 1% of the depth of the farthest are taken, and the middle one wins,
+    so a flat front does not pull the point to a corner. Returns None when no row has breast.
     """
     band = (ndimage.uniform_filter(image_f[rows], size=3) > threshold) & near_breast[rows]
-    if band.shape[0] < 10:
-        return None
     has = band.any(axis=1)
-    front = np.where(has, band.shape[1] - 1 - np.argmax(band[:, ::-1], axis=1), -1).astype(np.float64)
+    if not has.any():
+        return None
+    front = np.where(has, band.shape[1] - 1 - np.argmax(band[:, ::-1], axis=1), -1)
     depth = float(front.max())
-    if depth <= 0:
-        return None
-    window = max(5, int(0.1 * band.shape[0]) | 1)
-    outline = ndimage.median_filter(front, size=window, mode="nearest")
-    excess = np.where(has & (front >= depth - 0.1 * depth), front - outline, -np.inf)
-    row = int(np.argmax(excess))
-    if excess[row] < max(2.0, 0.008 * depth):
-        return None
+    near = np.nonzero(front >= depth - max(1.0, 0.01 * depth))[0]
+    row = int(near[len(near) // 2])
     return float(front[row]) + 0.5, float(row + rows.start) + 0.5
 
 
 def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = None,
-                bump: tuple[float, float] | None = None) -> tuple[tuple[float, float], bool]:
+                fine_tip: tuple[float, float] | None = None) -> tuple[tuple[float, float], bool]:
     """Nipple on a chest-wall-left mask and whether a nipple marker placed it.
 
     The nipple is the breast's most anterior point (the posterior nipple line runs from it to the chest wall
     or pectoral muscle): contour points within 1% of the breast depth of the farthest are averaged, so a flat
     front does not pull it to a corner. A radiopaque marker in the anterior fifth of the breast, within a
     quarter of its height of that point, marks a nipple that is not in profile: the contour point nearest the
-    (biggest such) marker is used instead. Otherwise a nipple ``bump`` found on a finer copy (working pixels,
-    :func:`nipple_bump`) replaces the most anterior point.
+    (biggest such) marker is used instead. ``fine_tip``, the anterior point found on a finer copy
+    (:func:`anterior_point`, in working pixels), refines the working copy's.
     """
     pts = _contour_points(mask_f)
     if pts.size == 0:
@@ -537,8 +530,8 @@ def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = 
         marker = np.asarray(near[0])  # the biggest
         x, y = pts[np.argmin(((pts - marker) ** 2).sum(axis=1))]
         return (float(x), float(y)), True
-    if bump is not None:
-        return bump, False
+    if fine_tip is not None:
+        return fine_tip, False
     return (float(tip[0]), float(tip[1])), False
 
 
@@ -639,9 +632,10 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
     rows_w = np.nonzero(mask_f.any(axis=1))[0]
     base_f = base_view[:, ::-1] if flipped else base_view
     near_f = near_base[:, ::-1] if flipped else near_base
-    bump_b = nipple_bump(base_f, seg.threshold, near_f[:base_f.shape[0], :base_f.shape[1]], slice(int(rows_w[0]) * step, (int(rows_w[-1]) + 1) * step))
-    bump_w = None if bump_b is None else (bump_b[0] / step, bump_b[1] / step)
-    nipple_w, by_marker = find_nipple(mask_f, markers_w, bump_w)
+    tip_b = anterior_point(base_f, seg.threshold, near_f[:base_f.shape[0], :base_f.shape[1]],
+                           slice(int(rows_w[0]) * step, (int(rows_w[-1]) + 1) * step))
+    tip_w = None if tip_b is None else (tip_b[0] / step, tip_b[1] / step)
+    nipple_w, by_marker = find_nipple(mask_f, markers_w, tip_w)
     if by_marker:
         _warn(messages, "nipple placed at a radiopaque nipple marker (nipple not in profile)")
 

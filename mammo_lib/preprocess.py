@@ -454,6 +454,43 @@ def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[f
     return ((x_top, top), (end_x, end_y)), contrast / span
 
 
+def refine_pectoral(image_f: np.ndarray, line: tuple[tuple[float, float], tuple[float, float]],
+                    near_breast: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Re-fit a pectoral line on a finer chest-wall-left copy: per row, the sharpest bright-to-dark step
+    within 3% of the width of the coarse line, then a least-squares line with one round of outlier removal.
+    Returns the coarse line unchanged when too few rows support a steeper-than-flat edge.
+    """
+    (x_top, top), (x_end, y_end) = line
+    if y_end <= top + 4:
+        return line
+    grad = ndimage.sobel(ndimage.gaussian_filter(image_f, 1.0), axis=1)
+    band = max(2, int(round(0.03 * image_f.shape[1])))
+    ys, xs = [], []
+    for y in range(int(top), int(min(y_end, image_f.shape[0]))):
+        xc = x_top + (x_end - x_top) * (y + 0.5 - top) / (y_end - top)
+        lo, hi = max(0, int(xc) - band), min(image_f.shape[1] - 1, int(xc) + band + 1)
+        if hi - lo < 3 or not near_breast[y, lo:hi].any():
+            continue
+        k = int(np.argmin(grad[y, lo:hi]))
+        if grad[y, lo + k] < 0:
+            ys.append(y + 0.5)
+            xs.append(lo + k + 0.5)
+    if len(ys) < 10:
+        return line
+    y_arr, x_arr = np.array(ys), np.array(xs)
+    slope, intercept = np.polyfit(y_arr, x_arr, 1)
+    resid = np.abs(x_arr - (intercept + slope * y_arr))
+    keep = resid <= max(1.5, 2.5 * float(np.median(resid)))
+    if keep.sum() >= 10:
+        slope, intercept = np.polyfit(y_arr[keep], x_arr[keep], 1)
+    if slope >= -0.05 or intercept + slope * top <= 0:
+        return line
+    new_top = float(intercept + slope * top)
+    bottom = float(-intercept / slope)
+    end_y = min(bottom, float(image_f.shape[0]))
+    return (new_top, float(top)), (max(0.0, float(intercept + slope * end_y)), end_y)
+
+
 def find_markers(image: np.ndarray, near_breast: np.ndarray) -> list[tuple[float, float]]:
     """Centres (x, y) of metal skin markers (BBs) in ``image`` (pixels of ``near_breast``'s grid), biggest first.
 
@@ -621,6 +658,14 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
     pectoral_w = None
     if vw == "MLO":
         pectoral_w, _ = find_pectoral(work_f, mask_f)
+        if pectoral_w is not None:  # refine on the finer copy, in its pixels, then back to working pixels
+            step_p = factor // base_factor
+            fine_f = base[:work.shape[0] * step_p, :work.shape[1] * step_p]
+            fine_f = fine_f[:, ::-1] if flipped else fine_f
+            near_p = np.repeat(np.repeat(mask_f, step_p, axis=0), step_p, axis=1)[:fine_f.shape[0], :fine_f.shape[1]]
+            fine = refine_pectoral(fine_f, ((pectoral_w[0][0] * step_p, pectoral_w[0][1] * step_p),
+                                            (pectoral_w[1][0] * step_p, pectoral_w[1][1] * step_p)), near_p)
+            pectoral_w = ((fine[0][0] / step_p, fine[0][1] / step_p), (fine[1][0] / step_p, fine[1][1] / step_p))
         if pectoral_w is None:
             _warn(messages, "pectoral muscle edge not found on this MLO view (pectoral is None)")
     # markers are found on the finer copy (a BB is a few working pixels across) and brought to working pixels

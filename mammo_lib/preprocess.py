@@ -801,8 +801,8 @@ def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: 
     """Per-view errors of :func:`preprocess_cached` on the synthetic twin against its ground truth.
 
     Generates the twin when missing (``mammo_lib.synth.ensure_cohort``); ``limit`` takes the first views of
-    the manifest (a quick check). Returns a DataFrame with image_id, vendor, laterality, view and the errors
-    of :func:`landmark_errors`.
+    the manifest (a quick check). Returns a DataFrame with image_id, vendor, laterality, view, the errors
+    of :func:`landmark_errors`, the number of warnings and the median harmonised breast intensity.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -826,7 +826,8 @@ def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: 
         errors = landmark_errors(result, breast_mask=truth.breast_mask, nipple=truth.nipple, pectoral=pectoral,
                                  spacing_mm=spacing)
         rows.append({"image_id": row.image_id, "vendor": row.vendor, "laterality": row.laterality,
-                     "view": row.view, **errors, "flipped": result.flipped, "warnings": len(caught)})
+                     "view": row.view, **errors, "flipped": result.flipped, "warnings": len(caught),
+                     "harmonised_median": float(np.median(result.array[result.breast_mask]))})
     return pd.DataFrame(rows)
 
 

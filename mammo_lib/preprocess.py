@@ -32,7 +32,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.vocab import LATERALITY, VIEW
 
 #: Bump when any step changes its output: it is part of the cache key.
-PREPROCESS_VERSION = "1"
+PREPROCESS_VERSION = "2"
 #: Long side (pixels) of the block-averaged copy that segmentation works on.
 WORK_SIDE = 256
 #: Smallest input side accepted: below this there is no anatomy to find.

@@ -797,37 +797,51 @@ def summarise_accuracy(errors: Any) -> Any:
     return pd.DataFrame(rows)
 
 
-def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: bool = False) -> Any:
+def _twin_view_errors(job: tuple[str, dict[str, Any], int]) -> dict[str, Any]:
+    """Errors of one twin view (a worker of :func:`twin_accuracy`)."""
+    from mammo_lib.synth import load_view_truth
+
+    root, row, size = job
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", PreprocessWarning)
+        result = preprocess_cached(Path(root) / row["image_path"], laterality=row["laterality"], view=row["view"],
+                                   size=size, sha256=row["sha256"])
+    truth = load_view_truth(root, row["image_id"])
+    pectoral = None if truth.pectoral is None else (tuple(truth.pectoral[:2]), tuple(truth.pectoral[2:]))
+    errors = landmark_errors(result, breast_mask=truth.breast_mask, nipple=truth.nipple, pectoral=pectoral,
+                             spacing_mm=(truth.pixel_spacing_mm, truth.pixel_spacing_mm))
+    return {"image_id": row["image_id"], "vendor": row["vendor"], "laterality": row["laterality"],
+            "view": row["view"], **errors, "flipped": result.flipped, "warnings": len(caught),
+            "harmonised_median": float(np.median(result.array[result.breast_mask]))}
+
+
+def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: bool = False,
+                  workers: int = 2) -> Any:
     """Per-view errors of :func:`preprocess_cached` on the synthetic twin against its ground truth.
 
     Generates the twin when missing (``mammo_lib.synth.ensure_cohort``); ``limit`` takes the first views of
-    the manifest (a quick check). Returns a DataFrame with image_id, vendor, laterality, view, the errors
-    of :func:`landmark_errors`, the number of warnings and the median harmonised breast intensity.
+    the manifest (a quick check); ``workers`` processes share the views (the CI machine has 2 cores). Returns
+    a DataFrame in manifest order with image_id, vendor, laterality, view, the errors of
+    :func:`landmark_errors`, the number of warnings and the median harmonised breast intensity.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
-    from mammo_lib.synth import ensure_cohort, load_view_truth
+    from mammo_lib.synth import ensure_cohort
 
     files = ensure_cohort("twin")
     manifest = pd.read_csv(files.manifest, dtype={"sha256": str})
     if limit is not None:
         manifest = manifest.head(int(limit))
-    rows = []
-    for row in tqdm(manifest.itertuples(index=False), total=len(manifest), disable=not progress,
-                    desc="preprocess twin", unit="view"):
-        with _warnings.catch_warnings(record=True) as caught:
-            _warnings.simplefilter("always", PreprocessWarning)
-            result = preprocess_cached(files.root / row.image_path, laterality=row.laterality, view=row.view,
-                                       size=size, sha256=row.sha256)
-        truth = load_view_truth(files.root, row.image_id)
-        pectoral = None if truth.pectoral is None else (tuple(truth.pectoral[:2]), tuple(truth.pectoral[2:]))
-        spacing = (truth.pixel_spacing_mm, truth.pixel_spacing_mm)
-        errors = landmark_errors(result, breast_mask=truth.breast_mask, nipple=truth.nipple, pectoral=pectoral,
-                                 spacing_mm=spacing)
-        rows.append({"image_id": row.image_id, "vendor": row.vendor, "laterality": row.laterality,
-                     "view": row.view, **errors, "flipped": result.flipped, "warnings": len(caught),
-                     "harmonised_median": float(np.median(result.array[result.breast_mask]))})
+    jobs = [(str(files.root), row, int(size)) for row in manifest.to_dict("records")]
+    bar = {"total": len(jobs), "disable": not progress, "desc": "preprocess twin", "unit": "view"}
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            rows = list(tqdm(pool.map(_twin_view_errors, jobs, chunksize=8), **bar))
+    else:
+        rows = [_twin_view_errors(job) for job in tqdm(jobs, **bar)]
     return pd.DataFrame(rows)
 
 

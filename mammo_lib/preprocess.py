@@ -107,7 +107,7 @@ class ViewTransform:
         col_off = col_const + col_scale * 0.5 - 0.5
         row_off = self.origin[1] / factor + inv * 0.5 - 0.5
         return ndimage.affine_transform(
-            np.asarray(image, dtype=np.float32), np.diag([inv, col_scale]), offset=(row_off, col_off),
+            np.asarray(image, dtype=np.float32), np.array([inv, col_scale]), offset=(row_off, col_off),
             output_shape=(self.size, self.size), order=order, mode="constant", cval=0.0, prefilter=False,
         )
 
@@ -124,7 +124,7 @@ class ViewTransform:
             col_off = (0.5 - self.origin[0]) * self.scale - 0.5
         row_off = (0.5 - self.origin[1]) * self.scale - 0.5
         return ndimage.affine_transform(
-            out, np.diag([self.scale, col_scale]), offset=(row_off, col_off), output_shape=self.input_shape,
+            out, np.array([self.scale, col_scale]), offset=(row_off, col_off), output_shape=self.input_shape,
             order=order, mode="constant", cval=0.0, prefilter=False,
         )
 

@@ -32,7 +32,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.vocab import LATERALITY, VIEW
 
 #: Bump when any step changes its output: it is part of the cache key.
-PREPROCESS_VERSION = "2"
+PREPROCESS_VERSION = "3"
 #: Long side (pixels) of the block-averaged copy that segmentation works on.
 WORK_SIDE = 256
 #: Smallest input side accepted: below this there is no anatomy to find.
@@ -107,7 +107,7 @@ class ViewTransform:
         col_off = col_const + col_scale * 0.5 - 0.5
         row_off = self.origin[1] / factor + inv * 0.5 - 0.5
         return ndimage.affine_transform(
-            np.asarray(image, dtype=np.float32), np.diag([inv, col_scale]), offset=(row_off, col_off),
+            np.asarray(image, dtype=np.float32), np.array([inv, col_scale]), offset=(row_off, col_off),
             output_shape=(self.size, self.size), order=order, mode="constant", cval=0.0, prefilter=False,
         )
 
@@ -124,7 +124,7 @@ class ViewTransform:
             col_off = (0.5 - self.origin[0]) * self.scale - 0.5
         row_off = (0.5 - self.origin[1]) * self.scale - 0.5
         return ndimage.affine_transform(
-            out, np.diag([self.scale, col_scale]), offset=(row_off, col_off), output_shape=self.input_shape,
+            out, np.array([self.scale, col_scale]), offset=(row_off, col_off), output_shape=self.input_shape,
             order=order, mode="constant", cval=0.0, prefilter=False,
         )
 
@@ -491,12 +491,19 @@ def refine_pectoral(image_f: np.ndarray, line: tuple[tuple[float, float], tuple[
     return (new_top, float(top)), (max(0.0, float(intercept + slope * end_y)), end_y)
 
 
-def find_markers(image: np.ndarray, near_breast: np.ndarray) -> list[tuple[float, float]]:
-    """Centres (x, y) of metal skin markers (BBs) in ``image`` (pixels of ``near_breast``'s grid), biggest first.
+#: A metal skin marker is surrounded by skin, fat and air: the ring around it averages at most this fraction of
+#: its plateau (saturated dense tissue and calcified masses inside the breast are ringed by dense tissue).
+MARKER_RING_CONTRAST = 0.5
+
+
+def find_markers(image: np.ndarray, near_breast: np.ndarray, threshold: float) -> list[tuple[float, float]]:
+    """Centres (x, y) of metal skin markers (BBs) on the skin line of ``image`` (pixels of ``near_breast``'s grid).
 
     A BB is a solid disk at the detector's saturation: a plateau within 2% of the image maximum (itself at least
-    0.97), round (fills >= 60% of its box, aspect <= 1.5), 0.5-2.5% of the long side across, and much brighter
-    than the ring around it. Calcifications are too small and masses neither saturated nor sharp enough.
+    0.97), round (fills >= 60% of its box, aspect <= 1.5), 0.5-2.5% of the long side across, and taped on the
+    skin: the ring around it (one radius wide) averages at most :data:`MARKER_RING_CONTRAST` of the plateau and
+    holds some tissue (above ``threshold``). Saturated dense tissue inside the breast fails the first, labels
+    lying in air the second. Biggest first.
     """
     top = float(image[near_breast].max()) if near_breast.any() else 0.0
     if top < 0.97:
@@ -517,40 +524,85 @@ def find_markers(image: np.ndarray, near_breast: np.ndarray) -> list[tuple[float
         x0, x1 = max(0, sl[1].start - pad), min(image.shape[1], sl[1].stop + pad)
         local = labels[y0:y1, x0:x1] == index
         ring = _dilate(local, diameter / 2) & ~_dilate(local, 1.0)
-        if ring.any() and float(image[y0:y1, x0:x1][ring].mean()) <= 0.85 * top:
+        if not ring.any():
+            continue
+        around = image[y0:y1, x0:x1][ring]
+        if float(around.mean()) <= MARKER_RING_CONTRAST * top and bool((around > threshold).any()):
             cy, cx = ndimage.center_of_mass(local)
             found.append((float(blob.sum()), (float(cx + x0) + 0.5, float(cy + y0) + 0.5)))
     return [centre for _, centre in sorted(found, key=lambda item: -item[0])]
 
 
-def anterior_point(image_f: np.ndarray, threshold: float, near_breast: np.ndarray, rows: slice) -> tuple[float, float] | None:
-    """The breast's most anterior skin point on a chest-wall-left image (a finer copy than the working one).
+#: A nipple marker this close (fraction of the breast's height) to the skin line's nipple just confirms it;
+#: farther away it is reported (the nipple is not at the apex of the skin line, or not in profile).
+NIPPLE_MARKER_AGREE = 0.05
+#: The anterior cap: skin points within this fraction of the breast's depth of the farthest one.
+NIPPLE_CAP = 0.02
+#: A nipple in profile is searched within this fraction of the breast's height of the cap's centre ...
+NIPPLE_SEARCH = 0.05
+#: ... as a bump of the front skin line at least this prominent (fraction of the depth) within that window.
+NIPPLE_MIN_PROMINENCE = 0.005
 
-    Per row the front is the last pixel above ``threshold`` within ``near_breast`` (labels and markers off the
-    breast are ignored); the rows within 1% of the depth of the farthest are taken, and the middle one wins,
-    so a flat front does not pull the point to a corner. Returns None when no row has breast.
+
+def front_profile(image_f: np.ndarray, threshold: float, near_breast: np.ndarray, rows: slice) -> np.ndarray:
+    """Per row of ``rows`` of a chest-wall-left image, the column of the breast's front skin edge (-1: none).
+
+    The front is the last pixel above ``threshold`` (3 x 3 mean) within ``near_breast``, so labels and markers
+    off the breast are ignored. Rows where the breast runs off the image's right edge have no skin there
+    (-1), unless that is every row (an image cropped through the breast).
     """
     band = (ndimage.uniform_filter(image_f[rows], size=3) > threshold) & near_breast[rows]
     has = band.any(axis=1)
-    if not has.any():
-        return None
     front = np.where(has, band.shape[1] - 1 - np.argmax(band[:, ::-1], axis=1), -1)
-    depth = float(front.max())
-    near = np.nonzero(front >= depth - max(1.0, 0.01 * depth))[0]
-    row = int(near[len(near) // 2])
-    return float(front[row]) + 0.5, float(row + rows.start) + 0.5
+    cut = front >= band.shape[1] - 1
+    return np.where(cut, -1, front) if (has & ~cut).any() else front
+
+
+def profile_nipple(image_f: np.ndarray, threshold: float, near_breast: np.ndarray,
+                   rows: slice) -> tuple[tuple[float, float], bool] | None:
+    """Nipple (x, y) on a chest-wall-left image (a finer copy than the working one) and whether it is in profile.
+
+    The breast's apex is the centroid of its anterior cap: rows weighted by how far their front skin edge
+    reaches beyond :data:`NIPPLE_CAP` of the depth behind the farthest one, so a flat or two-lobed front does
+    not pull it to a corner. A nipple in profile is a small protrusion of the skin line: the peak of the
+    (median-smoothed) front with the largest prominence (``scipy.signal.find_peaks``, measured within a
+    :data:`NIPPLE_SEARCH`-of-the-height window), at least :data:`NIPPLE_MIN_PROMINENCE` of the depth, within
+    :data:`NIPPLE_SEARCH` of the height of the apex. Without one the apex is returned. None: no breast row.
+    """
+    from scipy.signal import find_peaks
+
+    front = front_profile(image_f, threshold, near_breast, rows)
+    present = np.nonzero(front >= 0)[0]
+    if present.size == 0:
+        return None
+    depth = float(front.max()) + 1.0
+    weight = np.clip(front - (depth - 1.0 - NIPPLE_CAP * depth), 0.0, None)
+    apex = float((weight * np.arange(front.size)).sum() / max(float(weight.sum()), 1e-12))
+    row = int(present[np.argmin(np.abs(present - apex))])
+    smooth = front.astype(np.float64)
+    span = slice(int(present[0]), int(present[-1]) + 1)
+    smooth[span] = ndimage.median_filter(smooth[span], size=5, mode="nearest")
+    window = max(3, int(NIPPLE_SEARCH * present.size) | 1)
+    with _warnings.catch_warnings():  # flat stretches get prominence 0 within the window: filtered out below
+        _warnings.filterwarnings("ignore", message="some peaks have a prominence of 0")
+        peaks, props = find_peaks(smooth, prominence=NIPPLE_MIN_PROMINENCE * depth, wlen=window)
+    near = (np.abs(peaks - apex) <= NIPPLE_SEARCH * present.size) & (front[peaks] >= 0)
+    in_profile = bool(near.any())
+    if in_profile:
+        row = int(peaks[near][np.argmax(props["prominences"][near])])
+    return (float(front[row]) + 0.5, float(row + rows.start) + 0.5), in_profile
 
 
 def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = None,
                 fine_tip: tuple[float, float] | None = None) -> tuple[tuple[float, float], bool]:
     """Nipple on a chest-wall-left mask and whether a nipple marker placed it.
 
-    The nipple is the breast's most anterior point (the posterior nipple line runs from it to the chest wall
-    or pectoral muscle): contour points within 1% of the breast depth of the farthest are averaged, so a flat
-    front does not pull it to a corner. A radiopaque marker in the anterior fifth of the breast, within a
-    quarter of its height of that point, marks a nipple that is not in profile: the contour point nearest the
-    (biggest such) marker is used instead. ``fine_tip``, the anterior point found on a finer copy
-    (:func:`anterior_point`, in working pixels), refines the working copy's.
+    Without a finer estimate the nipple is the breast's most anterior point (the posterior nipple line runs
+    from it to the chest wall or pectoral muscle): contour points within 1% of the breast depth of the
+    farthest are averaged, so a flat front does not pull it to a corner. A radiopaque skin marker in the
+    anterior fifth of the breast, within a quarter of its height of that point, marks the nipple (in profile
+    or not): the contour point nearest the (biggest such) marker is used. ``fine_tip``, the nipple found on a
+    finer copy (:func:`profile_nipple`, in working pixels), replaces the working copy's anterior point.
     """
     pts = _contour_points(mask_f)
     if pts.size == 0:
@@ -559,7 +611,7 @@ def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = 
     best = float(depth.max())
     cand = pts[depth >= best - max(1.0, 0.01 * best)]
     centre = cand.mean(axis=0)
-    tip = cand[np.argmin(((cand - centre) ** 2).sum(axis=1))]
+    tip = np.asarray(fine_tip) if fine_tip is not None else cand[np.argmin(((cand - centre) ** 2).sum(axis=1))]
     rows = np.nonzero(mask_f.any(axis=1))[0]
     height = float(rows[-1] - rows[0] + 1)
     near = [m for m in (markers or []) if m[0] >= 0.8 * best and abs(m[1] - tip[1]) <= 0.25 * height]
@@ -567,8 +619,6 @@ def find_nipple(mask_f: np.ndarray, markers: list[tuple[float, float]] | None = 
         marker = np.asarray(near[0])  # the biggest
         x, y = pts[np.argmin(((pts - marker) ** 2).sum(axis=1))]
         return (float(x), float(y)), True
-    if fine_tip is not None:
-        return fine_tip, False
     return (float(tip[0]), float(tip[1])), False
 
 
@@ -673,16 +723,21 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
     near_base = np.repeat(np.repeat(_dilate(seg.mask, 2.0), step, axis=0), step, axis=1)
     base_view = base[:near_base.shape[0], :near_base.shape[1]]
     markers_w = [((base_view.shape[1] - x) / step if flipped else x / step, y / step)
-                 for x, y in find_markers(base_view, near_base[:base_view.shape[0], :base_view.shape[1]])]
+                 for x, y in find_markers(base_view, near_base[:base_view.shape[0], :base_view.shape[1]],
+                                          seg.threshold)]
     rows_w = np.nonzero(mask_f.any(axis=1))[0]
     base_f = base_view[:, ::-1] if flipped else base_view
     near_f = near_base[:, ::-1] if flipped else near_base
-    tip_b = anterior_point(base_f, seg.threshold, near_f[:base_f.shape[0], :base_f.shape[1]],
-                           slice(int(rows_w[0]) * step, (int(rows_w[-1]) + 1) * step))
-    tip_w = None if tip_b is None else (tip_b[0] / step, tip_b[1] / step)
+    profile = profile_nipple(base_f, seg.threshold, near_f[:base_f.shape[0], :base_f.shape[1]],
+                             slice(int(rows_w[0]) * step, (int(rows_w[-1]) + 1) * step))
+    tip_w = None if profile is None else (profile[0][0] / step, profile[0][1] / step)
     nipple_w, by_marker = find_nipple(mask_f, markers_w, tip_w)
-    if by_marker:
-        _warn(messages, "nipple placed at a radiopaque nipple marker (nipple not in profile)")
+    if by_marker and tip_w is not None:
+        rows_h = float(rows_w[-1] - rows_w[0] + 1)
+        offset = float(np.hypot(nipple_w[0] - tip_w[0], nipple_w[1] - tip_w[1]))
+        if offset > NIPPLE_MARKER_AGREE * rows_h:
+            _warn(messages, f"nipple placed at a radiopaque skin marker {100 * offset / rows_h:.0f}% of the breast "
+                            "height away from the apex of the skin line (nipple not at the apex, or not in profile)")
 
     cols_w = work.shape[1]
 

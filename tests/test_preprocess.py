@@ -382,7 +382,7 @@ def test_radiopaque_nipple_marker_places_a_nipple_not_in_profile() -> None:
     # a metal BB on the skin 60 px below the most anterior point (nipple pointing down, not in profile)
     bx, by = 250.0 * np.sqrt(1 - (60.0 / 220.0) ** 2) - 4.0, 360.0
     img[(xx - bx) ** 2 + (yy - by) ** 2 <= 5.0 ** 2] = 1.0
-    with pytest.warns(pp.PreprocessWarning, match="radiopaque nipple marker"):
+    with pytest.warns(pp.PreprocessWarning, match="radiopaque skin marker 1[0-9]% of the breast height away"):
         res = pp.preprocess_view(img, laterality="L", view="CC")
     assert np.hypot(res.nipple_input[0] - bx, res.nipple_input[1] - by) < 12
     plain = run(ph.pixels, laterality="L", view="CC")  # without the marker: the most anterior point
@@ -410,13 +410,63 @@ def test_ambiguous_image_without_laterality_is_assumed_left_with_warnings() -> N
     assert res.laterality == "L" and res.flipped is False
 
 
-def test_anterior_point_is_the_middle_of_the_farthest_rows_within_the_breast() -> None:
-    img = np.zeros((100, 80), np.float32)
-    img[20:80, :50] = 0.5
-    img[45:56, 50:60] = 0.5  # a flat-fronted nipple, rows 45-55, reaching column 59
-    img[10:15, 70:78] = 1.0  # a label off the breast, farther right: ignored
+def _front_image(front: np.ndarray, width: int = 120) -> np.ndarray:
+    """A chest-wall-left image whose breast row i reaches column front[i] (-1: no breast on that row)."""
+    cols = np.arange(width)[None, :]
+    return np.where(cols <= np.asarray(front)[:, None], 0.5, 0.0).astype(np.float32)
+
+
+def test_front_profile_ignores_labels_off_the_breast_and_rows_cut_by_the_image_edge() -> None:
+    front = np.full(100, -1)
+    front[20:80] = 60
+    front[20:30] = 119  # the breast runs off the right edge on these rows: no skin there
+    img = _front_image(front)
+    img[85:90, 100:110] = 1.0  # a label off the breast
     near = np.zeros_like(img, bool)
-    near[15:85, :65] = True
-    x, y = pp.anterior_point(img, 0.25, near, slice(0, 100))
-    assert (x, y) == (59.5, 50.5)
-    assert pp.anterior_point(np.zeros((100, 80), np.float32), 0.25, near, slice(0, 100)) is None
+    near[15:82, :] = True
+    prof = pp.front_profile(img, 0.25, near, slice(0, 100))
+    assert prof[31:79].tolist() == [60] * 48 and abs(prof[30] - 60) <= 1  # a 3 x 3 mean rounds corners by 1
+    assert (prof[:30] == -1).all() and (prof[80:] == -1).all()
+
+
+def test_profile_nipple_finds_a_small_protrusion_between_two_lobes_of_the_front() -> None:
+    rows = np.arange(400)
+    lobes = 100 + 6 * np.cos(2 * np.pi * (rows - 200) / 160)  # two lobes at rows 120 and 280, a saddle at 200
+    front = np.where(np.abs(rows - 200) < 170, lobes - 0.002 * (rows - 200) ** 2, -1)
+    bumped = front + np.where(front >= 0, 3 * np.exp(-((rows - 205) / 6.0) ** 2), 0)  # nipple, 3 px high
+    img, near = _front_image(np.round(bumped).astype(int), 160), np.ones((400, 160), bool)
+    (x, y), in_profile = pp.profile_nipple(img, 0.25, near, slice(0, 400))
+    assert in_profile and abs(y - 205.5) <= 2 and x == pytest.approx(np.round(bumped[int(y)]) + 0.5)
+    # without the protrusion: the apex of the anterior cap (between the lobes), not a lobe's tip
+    (x, y), in_profile = pp.profile_nipple(_front_image(np.round(front).astype(int), 160), 0.25, near,
+                                           slice(0, 400))
+    assert not in_profile and abs(y - 200.5) <= 6
+    assert pp.profile_nipple(np.zeros((100, 80), np.float32), 0.25, near[:100, :80], slice(0, 100)) is None
+
+
+def _disk(shape: tuple[int, int], cx: float, cy: float, r: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]] + 0.5
+    return (xx - cx) ** 2 + (yy - cy) ** 2 <= r ** 2
+
+
+def test_marker_detector_finds_a_bb_on_the_skin_and_rejects_saturated_tissue_and_labels_in_air() -> None:
+    ph = make_phantom("CC", border=False)
+    img, near = ph.pixels.copy(), ndimage.binary_dilation(ph.mask, iterations=8)
+    img[_disk(img.shape, 150, 300, 20)] = 0.8  # a dense mass ...
+    img[_disk(img.shape, 150, 300, 5)] = 1.0  # ... with a saturated core, deep inside the breast
+    assert pp.find_markers(img, near, 0.1) == []
+    img[_disk(img.shape, 249, 330, 5)] = 1.0  # a BB on the skin line
+    img[_disk(img.shape, 380, 580, 5)] = 1.0  # a round label lying in air, near nothing
+    near[560:600, 360:400] = True
+    (x, y), = pp.find_markers(img, near, 0.1)
+    assert abs(x - 249) < 1 and abs(y - 330) < 1
+
+
+def test_a_marker_on_a_nipple_in_profile_places_it_without_a_warning() -> None:
+    ph = make_phantom("CC", border=False)
+    img = ph.pixels.copy()
+    img[_disk(img.shape, 248.0, 300.0, 5.0)] = 1.0  # a BB taped on the apex
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pp.PreprocessWarning)
+        res = pp.preprocess_view(img, laterality="L", view="CC")
+    assert res.warnings == [] and np.hypot(res.nipple_input[0] - 250.0, res.nipple_input[1] - 300.0) < 8

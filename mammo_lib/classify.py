@@ -147,9 +147,10 @@ def cached_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader:
     crops = cut_context_crops(records, geometry, reader, progress)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # one per process: torchrun ranks may race here
-    np.save(tmp, crops.astype(np.float16))
+    stored = crops.astype(np.float16)
+    np.save(tmp, stored)
     tmp.replace(path)
-    return crops
+    return stored.astype(np.float32)  # what a cache hit returns: a first run and a rerun give the same scores
 
 
 # --- datasets and the training task ----------------------------------------------------------------

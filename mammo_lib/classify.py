@@ -127,16 +127,28 @@ def cut_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader: Im
     return crops
 
 
+def _file_stamp(path: Path) -> str:
+    """``size:mtime_ns`` of an image file (cheap, changes when the file is rewritten), or ``missing``."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def cached_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader: ImageReader = read_pixels,
                          folder: Path | None = None, progress: bool = False) -> np.ndarray:
     """:func:`cut_context_crops`, stored as float16 under ``<cache>/classification`` keyed by content.
 
-    The key covers the images (image id and manifest sha256 when present, so a cache moves with its cohort;
-    else the file path), the boxes and the crop geometry, so a changed image, box or crop setting never reuses
-    stale crops.
+    The key covers the images (image id and manifest sha256 when present, else the file path; plus each
+    file's size and modification time, since a regenerated image keeps its manifest sha256 until
+    ``ensure_cohort`` rewrites it), the boxes and the crop geometry, so a changed image, box or crop setting
+    never reuses stale crops. A missing image keys as missing: a cache miss then names it.
     """
     identity = ["image_id", "sha256"] if "sha256" in records.columns else ["image_file"]
-    material = records[[*identity, *BOX_COLUMNS]].to_csv(index=False) + json.dumps(geometry.crop_key(), sort_keys=True)
+    stamps = {f: _file_stamp(Path(f)) for f in records["image_file"].unique()}
+    material = (records[[*identity, *BOX_COLUMNS]].assign(file=records["image_file"].map(stamps)).to_csv(index=False)
+                + json.dumps(geometry.crop_key(), sort_keys=True))
     key = sha256_bytes((PATCH_CACHE_VERSION + material).encode())[:24]
     folder = folder or cache_dir() / "classification"
     path = folder / f"crops-{key}.npy"
@@ -330,7 +342,8 @@ def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_
 # --- `mammo train classification` ------------------------------------------------------------------
 #: Training defaults (TrainConfig fields): 48 px patches train at ~46 patches/s on one idle CPU core and
 #: ~25 on the shared 2-core machine (measured), so 36 epochs of a 600-patient cohort (~1,950 training views)
-#: take about an hour; 7 epochs left the auxiliary heads at their majority rate (under-trained).
+#: take about an hour; 7 epochs left the auxiliary heads at their majority rate (under-trained). The shipped
+#: weights add a resumed `--epochs 48` run to these 36 (their model card gives both commands).
 TRAIN_DEFAULTS: Final = {"epochs": 36, "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "warmup_steps": 40}
 SMOKE_DEFAULTS: Final = {"epochs": 1, "batch_size": 4, "lr": 1e-3, "max_steps_per_epoch": 2, "warmup_steps": 0}
 #: Task options (``mammo train classification --option KEY=VALUE``) and their types.

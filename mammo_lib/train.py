@@ -20,6 +20,7 @@ A task is any object with these members (see :class:`TrainTask`)::
     validation_step(model, batch) -> Any   # batch already on the device, under no_grad/eval
     validation_metric(outputs: list) -> float
     collate_fn (optional attribute)        # DataLoader collate function, default torch's
+    card_metrics(model) -> dict (optional) # extra metrics for the model card, computed after training
     card_extra(model) -> dict (optional)   # model-card fields the model's users need (threshold...)
 """
 from __future__ import annotations
@@ -363,6 +364,7 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
         history = list(state["history"])
         first_epoch = int(state["epoch"]) + 1
     resumed_from = first_epoch
+    earlier_s = float(history[-1].get("wall_time_s", 0.0)) if history else 0.0
 
     if dist_info.enabled:
         ddp_kw = {"device_ids": [device.index]} if device.type == "cuda" else {}
@@ -424,6 +426,8 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
                                     "lr": float(scheduler.get_last_lr()[0])}
         if dist_info.is_main and val_loader is not None:
             record["val_metric"] = _validate(task, model, val_loader, device, config)
+        # training time summed over every process that worked on this run (resumes included), for the model card
+        record["wall_time_s"] = round(earlier_s + time.perf_counter() - start, 3)
         if dist_info.enabled:
             shared = [record]
             dist.broadcast_object_list(shared, src=0)
@@ -449,7 +453,8 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
     if dist_info.enabled:
         dist.barrier()
         dist.destroy_process_group()
-    return FitResult(model=net, history=history, wall_time_s=time.perf_counter() - start, checkpoint=ckpt,
+    wall = earlier_s + time.perf_counter() - start if resumed_from < config.epochs else earlier_s
+    return FitResult(model=net, history=history, wall_time_s=wall, checkpoint=ckpt,
                      hardware=hardware, world_size=dist_info.world_size, resumed_from_epoch=resumed_from)
 
 
@@ -634,7 +639,10 @@ def run_command(args: argparse.Namespace) -> int:
         target = weights_dir() / f"{args.model}.safetensors" if args.export == "ship" else Path(args.export)
         command = "mammo train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index(args.model):]) \
             if args.model in sys.argv else f"mammo train {args.model}"
-        card = export_weights(result.model, target, architecture=task.architecture,
-                              card=model_card(result, task=task, config=config, command=command))
+        card = model_card(result, task=task, config=config, command=command)
+        extra = getattr(task, "card_metrics", None)  # optional: task-specific metrics of the trained model
+        if extra is not None:
+            card["metrics"].update(extra(result.model))
+        card = export_weights(result.model, target, architecture=task.architecture, card=card)
         print(f"weights: {target} ({card['size_bytes'] / 1e6:.1f} MB, sha256 {card['sha256'][:12]}...)")
     return 0

@@ -319,6 +319,24 @@ def test_crop_cache_follows_the_cohort_when_moved_and_serves_other_input_scales(
     np.testing.assert_array_equal(first, second)  # a cold and a warm cache give the same crops, bit for bit
 
 
+def test_rewritten_image_with_unchanged_manifest_is_cut_again_not_served_stale(cohort, tmp_path) -> None:
+    import os
+
+    from PIL import Image
+
+    from mammo_lib import classify
+
+    records = classify.load_cohort(cohort)
+    geometry = clf.PatchGeometry(patch_size=32)
+    before = classify.cached_context_crops(records, geometry, folder=tmp_path / "c")
+    image = cohort / "p0-RCC.png"
+    Image.fromarray(np.zeros((160, 160), np.uint16)).save(image)  # regenerated; manifest sha256 not yet updated
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    after = classify.cached_context_crops(records, geometry, folder=tmp_path / "c")
+    assert before[0].max() > 0 and after[0].max() == 0  # the blank image was read again
+    np.testing.assert_array_equal(before[1:], after[1:])
+
+
 def test_training_records_load_without_images_and_a_cache_miss_names_the_missing_image(cohort, tmp_path) -> None:
     from mammo_lib import classify
 

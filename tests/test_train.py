@@ -52,6 +52,17 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_wall_time_adds_up_over_resumes(tmp_path: Path) -> None:
+    first = train.fit(ToyTask(), _config(tmp_path / "w", epochs=2))
+    before = first.history[-1]["wall_time_s"]
+    assert before > 0 and first.history[0]["wall_time_s"] <= before
+    more = train.fit(ToyTask(), _config(tmp_path / "w", epochs=3))
+    assert more.resumed_from_epoch == 2 and more.history[-1]["wall_time_s"] >= before
+    assert more.wall_time_s >= more.history[-1]["wall_time_s"]
+    # nothing left to train: the run's time is the recorded one, not the seconds spent reloading
+    assert train.fit(ToyTask(), _config(tmp_path / "w", epochs=3)).wall_time_s == more.history[-1]["wall_time_s"]
+
+
 def test_no_resume_starts_over(tmp_path: Path) -> None:
     train.fit(ToyTask(), _config(tmp_path / "r", epochs=2))
     again = train.fit(ToyTask(), _config(tmp_path / "r", epochs=2, resume=False))

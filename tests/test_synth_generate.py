@@ -17,10 +17,10 @@ PATIENTS = ("P0001",)
 
 
 def _render(cfg: config.SynthConfig, root: Path, pid: str) -> cohort.PatientResult:
-    patients, masses = composition.compose(cfg)
-    index = int(np.flatnonzero(patients["patient_id"] == pid)[0])
-    pm = masses[masses["patient_id"] == pid].to_dict("records")
-    return cohort.render_patient(cfg, index, patients.iloc[index].to_dict(), pm, root)
+    """One patient through :func:`cohort.generate`, the path that is byte-identical across CPUs."""
+    manifest, findings, truth = cohort.generate(cfg, root, only={pid})
+    records = [frame.astype(object).where(frame.notna(), None).to_dict("records") for frame in (manifest, findings, truth)]
+    return cohort.PatientResult(*records)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,20 @@ def test_rendered_checksums_equal_the_committed_manifest(rendered) -> None:
     _, first, _ = rendered
     assert {r["image_id"]: r["sha256"] for r in first.manifest} == {i: expected[i] for i in expected.index
                                                                    if i.startswith("P0001_")}
+
+
+def test_rendering_turns_off_numpy_avx512_kernels_in_its_workers() -> None:
+    """The committed checksums are those of numpy's AVX2 kernels; an AVX-512 CPU renders in processes without them."""
+    import subprocess
+    import sys
+
+    active = cohort.numpy_dispatch_above_avx2()
+    if not active:
+        pytest.skip("this CPU (or NPY_DISABLE_CPU_FEATURES) has no numpy dispatch above AVX2")
+    code = "from mammo_lib.synth import cohort; print(cohort.numpy_dispatch_above_avx2())"
+    env = {**__import__("os").environ, "NPY_DISABLE_CPU_FEATURES": " ".join(active)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_dicom_is_a_valid_mg_for_presentation_with_the_study_tags(rendered) -> None:

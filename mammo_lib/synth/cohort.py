@@ -11,10 +11,18 @@ Layout of a cohort root (``data/twin`` or ``data/train``)::
 Pixel coordinates are those of the written image (x = column, y = row, pixel centres at integers);
 boxes are x0, y0 inclusive and x1, y1 exclusive. Every patient has its own random stream, so one patient
 can be regenerated alone and comes out byte-identical.
+
+Byte-identical across machines: numpy picks its vectorised exp/sin/cos/arctan2 kernels at run time by CPU,
+and its AVX-512 kernels round differently in the last bit from its AVX2 ones, which flips a few pixels after
+quantisation. The committed twin checksums are those of the x86-64 AVX2 level (X86_V3), so on a CPU with
+AVX-512 the patients are rendered in worker processes started with ``NPY_DISABLE_CPU_FEATURES`` naming the
+AVX-512 targets (see :func:`numpy_dispatch_above_avx2`).
 """
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +190,35 @@ def _render_one(job: tuple[SynthConfig, int, dict, list[dict], str]) -> PatientR
     return render_patient(cfg, index, patient, pm, Path(root))
 
 
+def numpy_dispatch_above_avx2() -> list[str]:
+    """numpy's run-time SIMD targets above the AVX2 level (X86_V3) that are active in this process.
+
+    Empty on a CPU without AVX-512, or where ``NPY_DISABLE_CPU_FEATURES`` already turned them off.
+    """
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return [t for t in __cpu_dispatch__ if (t == "X86_V4" or t.startswith("AVX512")) and __cpu_features__.get(t)]
+
+
+def _render_all(jobs: list[tuple], workers: int, progress: bool) -> list[PatientResult]:
+    above = numpy_dispatch_above_avx2()
+    if workers <= 1 and not above:
+        return list(_progress(map(_render_one, jobs), len(jobs), progress))
+    previous = os.environ.get("NPY_DISABLE_CPU_FEATURES")
+    if above:  # inherited by the spawned workers, read by numpy when they import it
+        os.environ["NPY_DISABLE_CPU_FEATURES"] = " ".join(above)
+    try:
+        context = multiprocessing.get_context("spawn") if above else None
+        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=context) as pool:
+            return list(_progress(pool.map(_render_one, jobs, chunksize=2), len(jobs), progress))
+    finally:
+        if above:
+            if previous is None:
+                os.environ.pop("NPY_DISABLE_CPU_FEATURES", None)
+            else:
+                os.environ["NPY_DISABLE_CPU_FEATURES"] = previous
+
+
 def generate(cfg: SynthConfig, root: str | Path, workers: int = 1, only: set[str] | None = None,
              progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Render the cohort of ``cfg`` (or only the patients in ``only``) into ``root``; return its tables."""
@@ -190,12 +227,7 @@ def generate(cfg: SynthConfig, root: str | Path, workers: int = 1, only: set[str
     by_patient = {pid: g.to_dict("records") for pid, g in mass_table.groupby("patient_id", sort=False)}
     jobs = [(cfg, i, p, by_patient.get(p["patient_id"], []), str(root))
             for i, p in enumerate(patients.to_dict("records")) if only is None or p["patient_id"] in only]
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = _progress(pool.map(_render_one, jobs, chunksize=2), len(jobs), progress)
-            results = list(results)
-    else:
-        results = list(_progress(map(_render_one, jobs), len(jobs), progress))
+    results = _render_all(jobs, workers, progress) if jobs else []
     manifest = pd.DataFrame([r for res in results for r in res.manifest], columns=list(vocab.MANIFEST_COLUMNS))
     findings = pd.DataFrame([r for res in results for r in res.findings], columns=list(vocab.FINDINGS_COLUMNS))
     truth = pd.DataFrame([r for res in results for r in res.truth], columns=list(TRUTH_COLUMNS))

@@ -206,3 +206,18 @@ def test_training_cohort_never_overlaps_the_twin(tmp_path: Path) -> None:
     if committed.is_file():
         assert not {r["sha256"] for r in result.manifest} & set(pd.read_csv(committed)["sha256"])
     assert {r["split"] for r in result.manifest} <= {"train", "val"}
+
+
+def test_a_mass_too_large_for_its_breast_gets_a_larger_breast(tmp_path: Path) -> None:
+    """T0365 of the default 1000-patient training cohort has a 49.9 mm mass that does not fit the breast first
+    drawn for it (`mammo synth --which train` used to stop there); it is rendered in a deeper breast instead."""
+    cfg = config.train_config(1000)
+    patients, masses = composition.compose(cfg)
+    index = int(np.flatnonzero(patients["patient_id"] == "T0365")[0])
+    patient, pm = patients.iloc[index].to_dict(), masses[masses["patient_id"] == "T0365"].to_dict("records")
+    with pytest.raises(cohort._NoRoom, match="49.9 mm"):
+        cohort._render_patient_once(cfg, index, patient, pm, tmp_path / "first", 0)
+    result = cohort.render_patient(cfg, index, patient, pm, tmp_path / "grown")
+    findings = pd.DataFrame(result.findings)
+    big = [m["mass_id"] for m in pm if m["size_mm"] == 49.9]
+    assert big and {i.rsplit("_", 1)[1] for i in findings.loc[findings["mass_id"] == big[0], "image_id"]} == {"CC", "MLO"}

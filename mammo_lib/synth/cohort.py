@@ -24,7 +24,7 @@ import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -111,15 +111,43 @@ def _place(geoms: dict[str, anatomy.ViewGeometry], size_mm: float, taken: list[d
         if ok:
             taken.append(spots)
             return r, psi, alpha
-    raise MammoError(f"could not place a {size_mm} mm mass inside the breast in both views")
+    raise _NoRoom(f"could not place a {size_mm} mm mass inside the breast in both views")
+
+
+class _NoRoom(MammoError):
+    """A mass does not fit in the breast drawn for its patient (render_patient then draws a larger breast)."""
+
+
+#: Attempts of :func:`render_patient` at a breast large enough for the patient's masses; each redraws the
+#: breast from its own stream with the nipple depth grown by this fraction per attempt.
+ROOM_ATTEMPTS = 8
+ROOM_GROWTH = 0.15
 
 
 def render_patient(cfg: SynthConfig, index: int, patient: dict, patient_masses: list[dict], root: Path) -> PatientResult:
-    """Render and write all views of one patient; returns its manifest, findings and truth rows."""
-    rng = np.random.default_rng([cfg.seed, 1, index])
+    """Render and write all views of one patient; returns its manifest, findings and truth rows.
+
+    A large mass can fail to fit in the breast drawn for its patient (e.g. a 50 mm mass in a small breast;
+    it happens in the larger training cohorts, never in the twin). The patient is then redrawn from another
+    random stream with a deeper breast, up to ``ROOM_ATTEMPTS`` times, keeping the mass as composed: large
+    masses end up in large breasts. A patient that succeeds at the first attempt is unchanged by this rule.
+    """
+    for attempt in range(ROOM_ATTEMPTS):
+        try:
+            return _render_patient_once(cfg, index, patient, patient_masses, root, attempt)
+        except _NoRoom as exc:
+            last = exc
+    raise MammoError(f"{patient['patient_id']}: {last} after {ROOM_ATTEMPTS} breasts of growing size")
+
+
+def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_masses: list[dict], root: Path,
+                         attempt: int) -> PatientResult:
+    rng = np.random.default_rng([cfg.seed, 1, index] if attempt == 0 else [cfg.seed, 1, index, attempt])
     profile = VENDOR_BY_NAME[patient["vendor"]]
     sp = profile.pixel_spacing_mm
     base = _breast_shape(cfg, rng)
+    if attempt:
+        base = replace(base, nipple_depth_mm=base.nipple_depth_mm * (1.0 + ROOM_GROWTH * attempt))
     rows, cols = _canvas(base, sp, profile.field_mm)
     beta = float(rng.uniform(*cfg.beta_range))
     pid = patient["patient_id"]

@@ -343,7 +343,8 @@ def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_
 #: Training defaults (TrainConfig fields): 48 px patches train at ~46 patches/s on one idle CPU core and
 #: ~25 on the shared 2-core machine (measured), so 36 epochs of a 600-patient cohort (~1,950 training views)
 #: take about an hour; 7 epochs left the auxiliary heads at their majority rate (under-trained). The shipped
-#: weights add a resumed `--epochs 48` run to these 36 (their model card gives both commands).
+#: weights use more data and larger patches instead: a 1500-patient cohort (2,861 masses), `patch_size=64`,
+#: 30 epochs on 2 threads (~65 patches/s, 40 min on an idle 2-core machine; the model card has the command).
 TRAIN_DEFAULTS: Final = {"epochs": 36, "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "warmup_steps": 40}
 SMOKE_DEFAULTS: Final = {"epochs": 1, "batch_size": 4, "lr": 1e-3, "max_steps_per_epoch": 2, "warmup_steps": 0}
 #: Task options (``mammo train classification --option KEY=VALUE``) and their types.

@@ -331,10 +331,10 @@ def subset(matched: Matched, exams: Sequence) -> Matched:
 
 
 def sensitivity_by_group(detected: pd.Series, group: pd.Series, order: Sequence[str]) -> pd.DataFrame:
-    """Detected/total and sensitivity with its Wilson 95% CI per group (statsmodels ``proportion_confint``).
+    """Detected/total and sensitivity with its Wilson 95% CI per group (:func:`mammo_lib.stats.proportion_ci`).
 
     ``detected`` (bool) and ``group`` are aligned per mass; groups in ``order`` (empty ones get NaN)."""
-    from statsmodels.stats.proportion import proportion_confint
+    from mammo_lib.stats import proportion_ci
 
     if len(detected) != len(group):
         raise MammoError(f"detected has {len(detected)} masses but group has {len(group)}")
@@ -346,9 +346,9 @@ def sensitivity_by_group(detected: pd.Series, group: pd.Series, order: Sequence[
     for g in order:
         d = frame.loc[frame["group"] == g, "detected"]
         n, k = int(d.size), int(d.sum())
-        low, high = proportion_confint(k, n, method="wilson") if n else (np.nan, np.nan)
-        rows.append({"group": g, "detected": k, "total": n, "sensitivity": k / n if n else np.nan,
-                     "ci_low": low, "ci_high": high})
+        ci = proportion_ci(k, n) if n else None
+        rows.append({"group": g, "detected": k, "total": n, "sensitivity": ci.estimate if ci else np.nan,
+                     "ci_low": ci.lower if ci else np.nan, "ci_high": ci.upper if ci else np.nan})
     return pd.DataFrame(rows)
 
 

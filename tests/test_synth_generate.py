@@ -52,6 +52,7 @@ def test_rendered_checksums_equal_the_committed_manifest(rendered) -> None:
 
 def test_rendering_turns_off_numpy_avx512_kernels_in_its_workers() -> None:
     """The committed checksums are those of numpy's AVX2 kernels; an AVX-512 CPU renders in processes without them."""
+    import os
     import subprocess
     import sys
 
@@ -59,7 +60,7 @@ def test_rendering_turns_off_numpy_avx512_kernels_in_its_workers() -> None:
     if not active:
         pytest.skip("this CPU (or NPY_DISABLE_CPU_FEATURES) has no numpy dispatch above AVX2")
     code = "from mammo_lib.synth import cohort; print(cohort.numpy_dispatch_above_avx2())"
-    env = {**__import__("os").environ, "NPY_DISABLE_CPU_FEATURES": " ".join(active)}
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(active)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -311,6 +311,14 @@ def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_resa
     return pd.DataFrame({"fpi": list(points), "recall": est, "ci_low": lo, "ci_high": hi})
 
 
+def detected_at_fpi(matched: Matched, fpi: float = 1.0) -> pd.Series:
+    """Per mass (index ``mass_id``): detected at the operating point of ``fpi`` false positives per image of
+    this Matched's own FROC (each system at its own threshold, as the FROC recall compares them); for paired
+    tests such as :func:`mammo_lib.stats.mcnemar_paired` between two branches on the same masses."""
+    table = per_mass_detection(matched, froc(matched).threshold_at(fpi))
+    return table.set_index("mass_id")["dl_detected"].sort_index()
+
+
 def per_mass_detection(matched: Matched, threshold: float) -> pd.DataFrame:
     """One row per mass: ``mass_id``, ``dl_detected`` (a hitting candidate scores >= ``threshold``) and
     ``dl_max_score`` (best hitting score; 0.0 when no candidate hits the mass at all)."""

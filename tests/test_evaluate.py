@@ -156,3 +156,14 @@ def test_per_mass_table_written_as_csv_is_read_back_by_tables_for_table_3(exampl
     back = tables.load_dl_outputs(tmp_path).set_index("mass_id")
     assert back["dl_detected"].to_dict() == {"A": True, "B": False, "C": False}
     assert back["dl_max_score"].to_dict() == {"A": 0.9, "B": 0.3, "C": 0.0}
+
+
+def test_detected_at_fpi_uses_each_systems_own_operating_point(example) -> None:
+    cand, truth, images = example
+    matched = evaluate.match_candidates(cand, truth, images)
+    # FROC thresholds 0.9/0.8/0.7/0.3 at FPI 0/0.5/1/1: 1 FPI admits 0.3, so A and B count, C never hit
+    assert evaluate.detected_at_fpi(matched, 1.0).to_dict() == {"A": True, "B": True, "C": False}
+    assert evaluate.detected_at_fpi(matched, 0.25).to_dict() == {"A": True, "B": False, "C": False}
+    # a second system whose scores are all halved has the same detections at its own operating point
+    halved = evaluate.match_candidates(cand.assign(score=cand["score"] / 2), truth, images)
+    assert evaluate.detected_at_fpi(halved, 1.0).equals(evaluate.detected_at_fpi(matched, 1.0))

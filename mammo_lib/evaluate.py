@@ -312,11 +312,15 @@ def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_resa
 
 
 def detected_at_fpi(matched: Matched, fpi: float = 1.0) -> pd.Series:
-    """Per mass (index ``mass_id``): detected at the operating point of ``fpi`` false positives per image of
-    this Matched's own FROC (each system at its own threshold, as the FROC recall compares them); for paired
-    tests such as :func:`mammo_lib.stats.mcnemar_paired` between two branches on the same masses."""
-    table = per_mass_detection(matched, froc(matched).threshold_at(fpi))
-    return table.set_index("mass_id")["dl_detected"].sort_index()
+    """Found or missed at the operating point of ``fpi`` false positives per image of this Matched's own FROC
+    (each system at its own threshold, as FROC recall compares them), for paired tests such as
+    :func:`mammo_lib.stats.mcnemar_paired`. One value per mass (index ``mass_id``), or per mass and view (index
+    ``mass_id, image_id``) when ``matched`` was made with ``unit="view"``."""
+    threshold = froc(matched).threshold_at(fpi)
+    key = [c for c in ("mass_id", "image_id") if c in matched.lesions]
+    found = np.nan_to_num(matched.lesions["score"].to_numpy(np.float64), nan=-np.inf) >= threshold
+    index = pd.MultiIndex.from_frame(matched.lesions[key]) if len(key) > 1 else pd.Index(matched.lesions["mass_id"])
+    return pd.Series(found, index=index, name="detected").sort_index()
 
 
 def per_mass_detection(matched: Matched, threshold: float) -> pd.DataFrame:

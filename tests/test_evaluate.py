@@ -167,3 +167,6 @@ def test_detected_at_fpi_uses_each_systems_own_operating_point(example) -> None:
     # a second system whose scores are all halved has the same detections at its own operating point
     halved = evaluate.match_candidates(cand.assign(score=cand["score"] / 2), truth, images)
     assert evaluate.detected_at_fpi(halved, 1.0).equals(evaluate.detected_at_fpi(matched, 1.0))
+    # per mass and view: A is hit on i1 (0.9) and on i2 (0.6), B on i1 (0.3), C never
+    per_view = evaluate.detected_at_fpi(evaluate.match_candidates(cand, truth, images, unit="view"), 1.0)
+    assert per_view.to_dict() == {("A", "i1"): True, ("A", "i2"): True, ("B", "i1"): True, ("C", "i2"): False}

@@ -298,10 +298,14 @@ def recalls_at_fpi(matched: Matched, points: Sequence[float] = FPI_POINTS) -> np
     return np.array([curve.recall_at(p) for p in points])
 
 
+def found_at(matched: Matched, threshold: float) -> np.ndarray:
+    """Per lesion row of ``matched``: hit by a candidate scoring at least ``threshold`` (never hit: False)."""
+    return np.nan_to_num(matched.lesions["score"].to_numpy(np.float64), nan=-np.inf) >= threshold
+
+
 def sensitivity_at_threshold(matched: Matched, threshold: float) -> float:
     """Fraction of lesions hit by a candidate scoring at least ``threshold``."""
-    scores = matched.lesions["score"].to_numpy(np.float64)
-    return float(np.mean(np.nan_to_num(scores, nan=-np.inf) >= threshold))
+    return float(np.mean(found_at(matched, threshold)))
 
 
 def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_resamples: int = 1000,
@@ -316,11 +320,9 @@ def detected_at_fpi(matched: Matched, fpi: float = 1.0) -> pd.Series:
     (each system at its own threshold, as FROC recall compares them), for paired tests such as
     :func:`mammo_lib.stats.mcnemar_paired`. One value per mass (index ``mass_id``), or per mass and view (index
     ``mass_id, image_id``) when ``matched`` was made with ``unit="view"``."""
-    threshold = froc(matched).threshold_at(fpi)
     key = [c for c in ("mass_id", "image_id") if c in matched.lesions]
-    found = np.nan_to_num(matched.lesions["score"].to_numpy(np.float64), nan=-np.inf) >= threshold
-    index = pd.MultiIndex.from_frame(matched.lesions[key]) if len(key) > 1 else pd.Index(matched.lesions["mass_id"])
-    return pd.Series(found, index=index, name="detected").sort_index()
+    return pd.Series(found_at(matched, froc(matched).threshold_at(fpi)),
+                     index=matched.lesions.set_index(key).index, name="detected").sort_index()
 
 
 def per_mass_detection(matched: Matched, threshold: float) -> pd.DataFrame:
@@ -330,7 +332,7 @@ def per_mass_detection(matched: Matched, threshold: float) -> pd.DataFrame:
         raise MammoError("per_mass_detection needs lesions matched with unit='mass'")
     scores = matched.lesions["score"].to_numpy(np.float64)
     return pd.DataFrame({"mass_id": matched.lesions["mass_id"].to_numpy(),
-                         "dl_detected": np.nan_to_num(scores, nan=-np.inf) >= threshold,
+                         "dl_detected": found_at(matched, threshold),
                          "dl_max_score": np.nan_to_num(scores, nan=0.0)})
 
 
@@ -417,7 +419,7 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
 
     sens_rows, dens_rows = [], []
     for (branch, crit), m in matched.items():
-        detected = np.nan_to_num(m.lesions["score"].to_numpy(np.float64), nan=-np.inf) >= threshold
+        detected = found_at(m, threshold)
         sens = sensitivity_by_group(pd.Series(detected), pd.Series(["all"] * len(detected)), ("all",))
         sens_rows.append({"branch": branch, "criterion": crit, **sens.iloc[0].drop("group").to_dict()})
         if crit == "centre":

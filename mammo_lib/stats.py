@@ -19,7 +19,8 @@ from mammo_lib.errors import MammoError
 
 __all__ = [
     "AucCI", "DeLongTest", "ChiSquare", "Proportion", "BinaryMetrics", "McNemar", "BootstrapCI",
-    "auc", "delong_placements", "delong_covariance", "delong_ci", "delong_test", "chi_square_detection",
+    "auc", "delong_placements", "delong_covariance", "delong_covariance_from_placements", "delong_ci", "delong_test",
+    "chi_square_detection",
     "chi_square_counts", "proportion_ci", "binary_metrics", "mcnemar_paired", "cluster_bootstrap",
 ]
 
@@ -130,9 +131,18 @@ def delong_covariance(y_true: Any, scores: Sequence[Any]) -> tuple[np.ndarray, n
     v01 = np.empty((len(scores), n))
     for k, score in enumerate(scores):
         v10[k], v01[k] = delong_placements(y, _scores(score, y.size, f"scores[{k}]"))
-    aucs = v10.mean(axis=1)
-    cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
-    return aucs, cov
+    return v10.mean(axis=1), delong_covariance_from_placements(v10, v01)
+
+
+def delong_covariance_from_placements(v10: np.ndarray, v01: np.ndarray) -> np.ndarray:
+    """DeLong's covariance S10 / n_pos + S01 / n_neg (n-1 denominators) of k AUCs from their structural
+    components, ``v10`` (k x n_pos) and ``v01`` (k x n_neg; zero columns for a figure of merit without negatives,
+    such as a sensitivity, whose covariance is then S10 / n_pos)."""
+    v10, v01 = np.atleast_2d(v10), np.atleast_2d(v01)
+    cov = np.atleast_2d(np.cov(v10)) / v10.shape[1]
+    if v01.shape[1]:
+        cov = cov + np.atleast_2d(np.cov(v01)) / v01.shape[1]
+    return cov
 
 
 @dataclass(frozen=True)

@@ -580,3 +580,73 @@ def display_names(frame: pd.DataFrame, column: str, names: Mapping[str, str] | N
     """Replace rater codes by the paper's names (``published.DISPLAY_NAMES``) for display."""
     names = dict(published.DISPLAY_NAMES if names is None else names)
     return frame.assign(**{column: frame[column].map(lambda v: names.get(v, v))})
+
+
+# --- beyond the paper: reader-study statistics (mammo_lib.mrmc) ---------------------------------------------
+def reader_study_table(masses: pd.DataFrame, raters: Sequence[str], task: str = "classification") -> pd.DataFrame:
+    """The mass table as :mod:`mammo_lib.mrmc`'s long table: one row per (rater, mass), cluster = patient.
+
+    ``classification``: truth = malignant, rating = BI-RADS rank (readers) or 0-100 score (DL). ``detection``:
+    every mass is a lesion (truth 1), rating = detected (1) or missed (0), whose figure of merit is sensitivity.
+    """
+    if task not in ("classification", "detection"):
+        raise MammoError(f"task must be 'classification' or 'detection', got {task!r}")
+    _require(masses, ["mass_id", "patient_id"])
+    frames = []
+    for r in raters:
+        if task == "classification":
+            truth, (rating, _) = _truth(masses).astype(int), reader_ratings(masses, r)
+        else:
+            _require(masses, [f"{r}_detected"])
+            truth, rating = np.ones(len(masses), int), _flags(masses, f"{r}_detected").to_numpy(int)
+        frames.append(pd.DataFrame({"modality": task, "reader": r, "case": masses["mass_id"].to_numpy(),
+                                    "truth": truth, "rating": rating, "cluster": masses["patient_id"].to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def ai_vs_juniors(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Beyond the paper: the DL system against the junior readers as a group (readers minus DL), by RJafroc's
+    1T-RRRC (readers and masses random; masses independent, or clustered by patient) and 1T-RRFC (masses fixed),
+    on the classification AUC and, where the DL detections exist, on detection sensitivity."""
+    from scipy import stats as sps
+
+    from mammo_lib import mrmc
+
+    juniors = tuple(vocab.DETECTION_READERS)
+    tasks = []
+    if "dl_score" in masses.columns:
+        tasks.append(("classification", "auc"))
+    if "dl_detected" in masses.columns:
+        tasks.append(("detection", "sensitivity"))
+    if not tasks:
+        raise MammoError("mass table has no DL column (dl_score or dl_detected): run notebooks 04/05 first")
+    rows = []
+    for task, fom in tasks:
+        data = reader_study_table(masses, (*juniors, DL), task)
+        for method, covariance in (("1T-RRRC", "jackknife"), ("1T-RRRC", "clustered"), ("1T-RRFC", "jackknife")):
+            res = mrmc.ai_vs_readers(data, ai=DL, method=method, covariance=covariance, fom=fom, alpha=alpha)
+            rows.append({"task": task, "fom": fom, "method": method,
+                         "covariance": "none" if method == "1T-RRFC" else covariance, "readers": len(res.readers),
+                         "dl": res.ai_fom, "readers_mean": res.reader_mean, "difference": res.difference,
+                         "lower": res.ci[0], "upper": res.ci[1], "t": res.statistic, "df": res.df,
+                         "t_critical": float(sps.t.ppf(1 - alpha / 2, res.df)), "p": res.p_value})
+    return pd.DataFrame(rows)
+
+
+def obuchowski_auc(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Beyond the paper: each rater's AUC with DeLong's CI (masses independent) beside Obuchowski's (1997)
+    clustered CI (masses of one patient correlated), both normal intervals, and the ratio of their widths."""
+    from mammo_lib import mrmc
+
+    _require(masses, ["patient_id"])
+    truth = _truth(masses)
+    rows = []
+    for r in (r for r in RATERS if (f"{r}_birads" if r != DL else "dl_score") in masses.columns):
+        score, _ = reader_ratings(masses, r)
+        res = mrmc.clustered_auc_ci(truth, score, masses["patient_id"].to_numpy(), alpha)
+        rows.append({"rater": r, "auc": res.auc, "delong_lower": res.delong_ci[0], "delong_upper": res.delong_ci[1],
+                     "clustered_lower": res.ci[0], "clustered_upper": res.ci[1],
+                     "width_ratio": res.se / res.delong_se, "patients": res.n_clusters})
+    if not rows:
+        raise MammoError("mass table has no rating column")
+    return pd.DataFrame(rows)

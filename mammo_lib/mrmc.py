@@ -382,8 +382,8 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
     ndf = float(n_i - 1)
     if readers_random and cases_random:  # Hillis (2007, 2008)
         den = ms_tr + n_j * max(cov2 - cov3, 0.0)
-        statistic = ms_t / den
-        ddf = den ** 2 / (ms_tr ** 2 / ((n_i - 1) * (n_j - 1)))
+        statistic = _ratio(ms_t, den)
+        ddf = _ratio(den ** 2, ms_tr ** 2 / ((n_i - 1) * (n_j - 1)))
         p = float(_sps.f.sf(statistic, ndf, ddf))
         se = float(np.sqrt(2 * den / n_j))
         dist: Any = _sps.t(ddf)
@@ -393,7 +393,7 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
         se_i = np.sqrt(den_i / n_j)
         q_i = _sps.t.ppf(1 - alpha / 2, df_i)
     elif readers_random:  # fixed cases: the conventional reader x modality ANOVA
-        statistic = ms_t / ms_tr
+        statistic = _ratio(ms_t, ms_tr)
         ddf = float((n_i - 1) * (n_j - 1))
         p = float(_sps.f.sf(statistic, ndf, ddf))
         se = float(np.sqrt(2 * ms_tr / n_j))
@@ -435,6 +435,13 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
         var_error=var, cov1=cov1, cov2=cov2, cov3=cov3, var_r=float(var_r), var_tr=float(var_tr), ms_t=ms_t,
         ms_r=ms_r, ms_tr=ms_tr, covariance=covariance, readers_random=readers_random, cases_random=cases_random,
         alpha=alpha)
+
+
+def _ratio(num: float, den: float) -> float:
+    """num / den, with x / 0 as +-inf (0 / 0 as 0): no spread between readers gives infinite ddf or statistic."""
+    if den != 0:
+        return float(num / den)
+    return 0.0 if num == 0 else float(np.sign(num) * np.inf)
 
 
 def _mode(value: str, name: str) -> bool:
@@ -550,7 +557,7 @@ def ai_vs_readers(data: pd.DataFrame, *, ai: Any, method: Literal["1T-RRRC", "1T
     if method == "1T-RRFC":
         se = float(np.sqrt(ms_r / n_j))
         df = float(n_j - 1)
-        stat = mean_diff / se
+        stat = _ratio(mean_diff, se)
         var_error = cov2 = nan
         var_r = float(rad.var(ddof=1))
         p = float(2 * _sps.t.sf(abs(stat), df))
@@ -563,8 +570,8 @@ def ai_vs_readers(data: pd.DataFrame, *, ai: Any, method: Literal["1T-RRRC", "1T
         cov2 = float(cov_d[~np.eye(n_j, dtype=bool)].mean())
         den = ms_r + n_j * max(cov2, 0.0)
         se = float(np.sqrt(den / n_j))
-        df = den ** 2 / (ms_r ** 2 / (n_j - 1))
-        stat = mean_diff / se
+        df = _ratio(den ** 2, ms_r ** 2 / (n_j - 1))
+        stat = _ratio(mean_diff, se)
         p = float(2 * _sps.t.sf(abs(stat), df))
         var_r = float(rad.var(ddof=1))
         if method == "2T-RRRC":

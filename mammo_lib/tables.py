@@ -604,7 +604,7 @@ def reader_study_table(masses: pd.DataFrame, raters: Sequence[str], task: str = 
     return pd.concat(frames, ignore_index=True)
 
 
-def ai_vs_juniors(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def ai_vs_juniors(masses: pd.DataFrame, tasks: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Beyond the paper: the DL system against the junior readers as a group (readers minus DL), by RJafroc's
     1T-RRRC (readers and masses random; masses independent, or clustered by patient) and 1T-RRFC (masses fixed),
     on the classification AUC and, where the DL detections exist, on detection sensitivity."""
@@ -613,15 +613,18 @@ def ai_vs_juniors(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     from mammo_lib import mrmc
 
     juniors = tuple(vocab.DETECTION_READERS)
-    tasks = []
-    if "dl_score" in masses.columns:
-        tasks.append(("classification", "auc"))
-    if "dl_detected" in masses.columns:
-        tasks.append(("detection", "sensitivity"))
-    if not tasks:
-        raise MammoError("mass table has no DL column (dl_score or dl_detected): run notebooks 04/05 first")
+    wanted = ("classification", "detection") if tasks is None else tuple(tasks)
+    unknown = sorted(set(wanted) - {"classification", "detection"})
+    if unknown:
+        raise MammoError(f"tasks must be among ['classification', 'detection'], got {unknown}")
+    column = {"classification": "dl_score", "detection": "dl_detected"}
+    todo = [t for t in wanted if column[t] in masses.columns]
+    if not todo:
+        raise MammoError(f"mass table has no DL column for {list(wanted)} ({[column[t] for t in wanted]}): run "
+                         "notebooks 04/05 first")
     rows = []
-    for task, fom in tasks:
+    for task in todo:
+        fom = "auc" if task == "classification" else "sensitivity"
         data = reader_study_table(masses, (*juniors, DL), task)
         for method, covariance in (("1T-RRRC", "jackknife"), ("1T-RRRC", "clustered"), ("1T-RRFC", "jackknife")):
             res = mrmc.ai_vs_readers(data, ai=DL, method=method, covariance=covariance, fom=fom, alpha=alpha)
@@ -646,7 +649,8 @@ def obuchowski_auc(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         res = mrmc.clustered_auc_ci(truth, score, masses["patient_id"].to_numpy(), alpha)
         rows.append({"rater": r, "auc": res.auc, "delong_lower": res.delong_ci[0], "delong_upper": res.delong_ci[1],
                      "clustered_lower": res.ci[0], "clustered_upper": res.ci[1],
-                     "width_ratio": res.se / res.delong_se, "patients": res.n_clusters})
+                     "width_ratio": res.se / res.delong_se if res.delong_se > 0 else float("nan"),
+                     "patients": res.n_clusters})
     if not rows:
         raise MammoError("mass table has no rating column")
     return pd.DataFrame(rows)

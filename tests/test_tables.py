@@ -286,6 +286,39 @@ def test_clustered_auc_sits_beside_the_delong_ci() -> None:
     assert (res["cluster_lower"] <= res["cluster_upper"]).all()
 
 
+def test_reader_study_table_feeds_mrmc_and_ai_vs_juniors_is_readers_minus_dl() -> None:
+    from mammo_lib import mrmc
+
+    masses = tables.attach_dl(_masses(), _dl())
+    long = tables.reader_study_table(masses, ("junior_a", "junior_b", "dl"))
+    assert len(long) == 24 and set(long["cluster"]) == {"p1", "p2", "p3", "p4"}
+    res = tables.ai_vs_juniors(masses).set_index(["task", "method", "covariance"])
+    truth = masses["pathology"].eq("positive")
+    aucs = {r: stats.auc(truth, tables.reader_ratings(masses, r)[0]) for r in ("junior_a", "junior_b", "dl")}
+    row = res.loc[("classification", "1T-RRRC", "jackknife")]
+    assert row["difference"] == pytest.approx((aucs["junior_a"] + aucs["junior_b"]) / 2 - aucs["dl"])
+    direct = mrmc.ai_vs_readers(long, ai="dl", method="1T-RRRC")
+    assert (row["lower"], row["upper"], row["p"]) == pytest.approx((*direct.ci, direct.p_value))
+    det = res.loc[("detection", "1T-RRFC", "none")]
+    assert det["dl"] == pytest.approx(7 / 8) and det["readers_mean"] == pytest.approx((6 / 8 + 5 / 8) / 2)
+    assert det["df"] == 1 and det["t_critical"] == pytest.approx(12.7062047, abs=1e-6)
+    only = tables.ai_vs_juniors(masses, tasks=["detection"])
+    assert set(only["task"]) == {"detection"}
+    with pytest.raises(MammoError, match="no DL column"):
+        tables.ai_vs_juniors(_masses())
+
+
+def test_obuchowski_auc_sits_beside_the_delong_ci() -> None:
+    masses = tables.attach_dl(_masses(), _dl())
+    res = tables.obuchowski_auc(masses).set_index("rater")
+    truth = masses["pathology"].eq("positive")
+    ci = stats.delong_ci(truth, masses["dl_score"])
+    assert res.loc["dl", "auc"] == pytest.approx(ci.auc)
+    assert res.loc["dl", "delong_upper"] - res.loc["dl", "delong_lower"] == pytest.approx(2 * 1.959964 * ci.se,
+                                                                                           rel=1e-6)
+    assert list(res.index) == ["junior_a", "junior_b", "senior", "dl"] and (res["patients"] == 4).all()
+
+
 # --- notebooks 06 and 07 end to end on a small written cohort ------------------------------------------
 def _write_cohort(folder: Path, tables_dir: Path, n_patients: int = 40, seed: int = 0) -> None:
     """A small manifest + findings pair with reader columns (the data layer's format) and DL output files."""
@@ -348,7 +381,8 @@ def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_
     assert list(t4.index) == ["junior_a", "junior_b", "senior", "dl"] and t4.loc["junior_a", "z"] == t4.loc["junior_a", "z"]
     for name in ("table3_tests.csv", "table3_vs_paper.csv", "table3_tests_vs_paper.csv", "table3_clustered.csv",
                  "density_mcnemar.csv", "figure3_curves.csv", "table4_vs_paper.csv",
-                 "table4_clustered_auc.csv"):
+                 "table4_clustered_auc.csv", "table3_dl_vs_juniors.csv", "table4_obuchowski_auc.csv",
+                 "table4_dl_vs_juniors.csv"):
         assert (run / "tables" / name).stat().st_size > 0, name
     for name in ("sensitivity_by_density.png", "figure3_roc.png", "figure3_roc.pdf"):
         assert (run / "figures" / name).is_file(), name

@@ -369,3 +369,28 @@ def test_bad_inputs_raise_clear_errors() -> None:
         mrmc.ai_vs_readers(one, ai="r0", margin=-0.1)
     with pytest.raises(MammoError, match="binary ratings"):
         mrmc.ai_vs_readers(one, ai="r0", fom="sensitivity")
+
+
+def test_rrrc_and_1t_rrrc_hold_their_size_under_the_null_by_simulation() -> None:
+    """Cheap simulation (300 studies, 2 modalities x 4 readers x 60 cases, no modality effect; reader 0 without a
+    reader effect serves as the AI for 1T-RRRC): the random-reader random-case tests reject at about alpha."""
+    rng = np.random.default_rng(11)
+    n_read, n_pos, n_neg, reps = 4, 25, 35, 300
+    k = n_pos + n_neg
+    truth = np.r_[np.ones(n_pos), np.zeros(n_neg)].astype(int)
+    grid = np.array(list(itertools.product(range(2), range(n_read), range(k))))
+    rejected_or = rejected_1t = 0
+    for _ in range(reps):
+        case = rng.normal(0, 1, k)
+        reader = np.r_[0.0, rng.normal(0, 0.3, n_read - 1)]  # reader 0 plays a fixed AI at the readers' mean
+        tr = rng.normal(0, 0.1, (2, n_read, 1))
+        tr[:, 0] = 0.0
+        latent = (truth[None, None] * (1.0 + reader[None, :, None] + tr)
+                  + case[None, None] + rng.normal(0, 0.9, (2, n_read, k)))
+        data = pd.DataFrame({"modality": grid[:, 0], "reader": grid[:, 1], "case": grid[:, 2],
+                             "truth": truth[grid[:, 2]], "rating": latent.ravel()})
+        rejected_or += mrmc.or_analysis(data).p_value < 0.05
+        one = data[data["modality"] == 0]
+        rejected_1t += mrmc.ai_vs_readers(one, ai=0, method="1T-RRRC").p_value < 0.05
+    assert 0.01 <= rejected_or / reps <= 0.09
+    assert 0.01 <= rejected_1t / reps <= 0.09  # seed 11: 0.037 and 0.043

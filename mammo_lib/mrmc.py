@@ -299,7 +299,10 @@ class ORAnalysis:
     more). ``statistic``: F (random readers; ``df_numerator`` and ``df`` its degrees of freedom) or, with fixed
     readers, the chi-square on ``df_numerator`` degrees of freedom (``df`` is then inf and CIs are normal).
     Variance components: ``var_error`` (Var), ``cov1`` (same reader, different modality), ``cov2`` (different
-    readers, same modality), ``cov3`` (different readers and modalities), ``var_r``, ``var_tr`` (Hillis).
+    readers, same modality), ``cov3`` (different readers and modalities), ``var_r``, ``var_tr`` (Hillis);
+    ``modality_*`` per modality (Var, Cov2, MS_R: Hillis's single-modality CIs) and ``reader_*`` per reader (Var,
+    Cov1: a fixed reader's own comparison of two modalities has variance 2 (Var_j - Cov1_j)). ``modality_ci`` is
+    clipped to [0, 1], as MRMCaov does (both figures of merit are fractions).
     """
 
     modalities: tuple[Any, ...]
@@ -412,7 +415,7 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
         se = float(np.sqrt(2 * den / n_j))
         dist = _sps.norm()
         df_i = np.full(n_i, np.inf)
-        se_i = np.sqrt((k["var_i"] + (n_j - 1) * k["cov2_i"]) / n_j)
+        se_i = np.sqrt((k["var_i"] + (n_j - 1) * np.maximum(k["cov2_i"], 0.0)) / n_j)  # as MRMCaov
         q_i = np.full(n_i, _sps.norm.ppf(1 - alpha / 2))
     q = float(dist.ppf(1 - alpha / 2))
     pairs = []
@@ -425,7 +428,8 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
     first = pairs[0]
     return ORAnalysis(
         modalities=modalities, readers=readers, fom=theta, modality_fom=tuple(float(v) for v in t_i),
-        modality_ci=tuple((float(m - qq * s), float(m + qq * s)) for m, qq, s in zip(t_i, q_i, se_i)),
+        modality_ci=tuple((float(max(m - qq * s, 0.0)), float(min(m + qq * s, 1.0)))
+                          for m, qq, s in zip(t_i, q_i, se_i)),
         modality_se=tuple(float(v) for v in se_i), modality_df=tuple(float(v) for v in df_i),
         modality_var_error=tuple(float(v) for v in k["var_i"]),
         modality_cov2=tuple(float(v) for v in k["cov2_i"]), modality_ms_r=tuple(float(v) for v in k["ms_r_i"]),

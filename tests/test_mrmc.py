@@ -299,6 +299,32 @@ def test_fixed_cases_is_the_paired_t_test_of_reader_differences() -> None:
     assert (same.statistic, same.ci) == (r.statistic, r.ci)
 
 
+def test_per_modality_cis_follow_hillis_for_each_generalisation() -> None:
+    """Fixed cases: the t interval of the readers' figures of merit (J - 1 df); random readers and cases: Hillis's
+    single-modality interval MS_R/J + max(Cov2_i, 0) with its ddf; fixed readers: (Var_i + (J-1) Cov2_i)/J, normal."""
+    data = _simulated(9)
+    fc = mrmc.or_analysis(data, cases="fixed")
+    for i in range(2):
+        x = fc.fom[i]
+        lo, hi = sps.t.interval(0.95, x.size - 1, loc=x.mean(), scale=sps.sem(x))
+        assert fc.modality_ci[i] == pytest.approx((lo, hi), abs=1e-12)
+    rr = mrmc.or_analysis(data)
+    fr = mrmc.or_analysis(data, readers="fixed")
+    theta, cov = mrmc.fom_covariance(mrmc.reader_study(data), "jackknife")
+    n_j = theta.shape[1]
+    for i in range(2):
+        block = cov[i * n_j:(i + 1) * n_j, i * n_j:(i + 1) * n_j]
+        cov2 = block[~np.eye(n_j, dtype=bool)].mean()
+        ms_r = theta[i].var(ddof=1)
+        den = ms_r + n_j * max(cov2, 0)
+        ddf = den ** 2 / (ms_r ** 2 / (n_j - 1))
+        half = sps.t.ppf(0.975, ddf) * np.sqrt(den / n_j)
+        assert rr.modality_ci[i] == pytest.approx((theta[i].mean() - half, theta[i].mean() + half), abs=1e-12)
+        assert rr.modality_df[i] == pytest.approx(ddf, rel=1e-12)
+        ones = np.full(n_j, 1 / n_j)
+        assert cov2 > 0 and fr.modality_se[i] ** 2 == pytest.approx(ones @ block @ ones, rel=1e-10)
+
+
 def test_rrrc_limits_and_estimator_ordering() -> None:
     """With Cov2 - Cov3 <= 0 Hillis's F is MS(T)/MS(T:R) (the fixed-case F), otherwise smaller with larger ddf.
     The jackknife variance always exceeds DeLong's (coefficients (K-1)/(K(m-1)) > 1/m on the same S10, S01); the

@@ -374,6 +374,12 @@ def test_bad_inputs_raise_clear_errors() -> None:
         mrmc.or_analysis(flipped)
     with pytest.raises(MammoError, match="'rating' has 1 missing"):
         mrmc.or_analysis(data.assign(rating=data["rating"].where(data.index != 3)))
+    moved = data.copy()
+    moved.loc[moved.index[0], "cluster"] = -1
+    with pytest.raises(MammoError, match="more than one cluster"):
+        mrmc.or_analysis(moved, covariance="clustered")
+    with pytest.raises(MammoError, match="'rating' must be finite numbers, got 'high'"):
+        mrmc.or_analysis(data.assign(rating=data["rating"].astype(object).where(data.index != 7, "high")))
     with pytest.raises(MammoError, match="needs a 'cluster' column"):
         mrmc.or_analysis(data.drop(columns="cluster"), covariance="clustered")
     with pytest.raises(MammoError, match="covariance must be one of"):

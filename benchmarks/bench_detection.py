@@ -60,7 +60,7 @@ def forward_seconds(model: torch.nn.Module, batch: dict[str, torch.Tensor], devi
 def pipeline_seconds(model: torch.nn.Module, manifest: Path, data_root: Path, studies: list[str],
                      device: str) -> tuple[dict[str, float], list]:
     """Seconds per stage (read, preprocess uncached, detect + decode) over ``studies``; returns the exams built."""
-    from mammo_lib.manifest import load_manifest
+    from mammo_lib.data.manifest import load_manifest
     from mammo_lib.preprocess import preprocess_view, read_image
 
     cohort = load_manifest(manifest, data_root=data_root, check_files=False)

@@ -47,8 +47,8 @@ ImageReader = Callable[[Path, str, str], np.ndarray]
 
 
 def read_pixels(path: Path, laterality: str, view: str) -> np.ndarray:
-    """The data layer's reader (:func:`mammo_lib.dicomio.read_image`), reduced to its pixel array."""
-    from mammo_lib.dicomio import read_image
+    """The data layer's reader (:func:`mammo_lib.data.dicomio.read_image`), reduced to its pixel array."""
+    from mammo_lib.data.dicomio import read_image
 
     return np.asarray(read_image(path, laterality=laterality, view=view).pixels, dtype=np.float32)
 
@@ -98,7 +98,7 @@ def load_cohort(folder: str | Path, check_files: bool = True) -> pd.DataFrame:
     ``check_files=False`` skips the image-existence check (training from a copied crop cache); a crop that
     must still be cut then fails on its missing image with the data layer's MammoError.
     """
-    from mammo_lib.manifest import MANIFEST_NAME, load_manifest
+    from mammo_lib.data.manifest import MANIFEST_NAME, load_manifest
 
     folder = Path(folder)
     manifest_file = folder / MANIFEST_NAME

@@ -1065,11 +1065,11 @@ def preprocess_cached(path: str | Path, *, laterality: str | None, view: str | N
 
 
 def read_image(path: str | Path, *, laterality: str | None = None, view: str | None = None) -> Any:
-    """The data layer's reader (``mammo_lib.dicomio.read_image``): DICOM MG or 16-bit PNG -> MammoImage."""
+    """The data layer's reader (``mammo_lib.data.dicomio.read_image``): DICOM MG or 16-bit PNG -> MammoImage."""
     try:
-        from mammo_lib import dicomio
+        from mammo_lib.data import dicomio
     except ModuleNotFoundError as exc:  # pragma: no cover - dicomio ships with the data layer
-        raise MammoError("reading image files needs mammo_lib.dicomio, which this checkout lacks") from exc
+        raise MammoError("reading image files needs mammo_lib.data.dicomio, which this checkout lacks") from exc
     return dicomio.read_image(path, laterality=laterality, view=view)
 
 

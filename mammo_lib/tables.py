@@ -1,6 +1,6 @@
 """Tables 1-4 and Figure 3's curves as tidy DataFrames, from the mass table and the DL outputs.
 
-Input is the mass-level table (one row per mass, e.g. ``mammo_lib.manifest.Cohort.masses()``) with the
+Input is the mass-level table (one row per mass, e.g. ``mammo_lib.data.manifest.Cohort.masses()``) with the
 columns named in :mod:`mammo_lib.vocab` and the reader columns :data:`~mammo_lib.vocab.READER_COLUMNS`;
 DL outputs come from notebooks 04/05 (:func:`load_dl_outputs`). Each ``tableN`` has a
 ``published_tableN`` twin built from :mod:`mammo_lib.published` (never retyped) and a ``compare_tableN``
@@ -452,7 +452,7 @@ def load_masses(manifest_csv: str | Path) -> pd.DataFrame | None:
     path = Path(manifest_csv)
     if not path.is_file():
         return None
-    from mammo_lib.manifest import load_manifest
+    from mammo_lib.data.manifest import load_manifest
 
     return load_manifest(path, check_files=False).masses()
 

@@ -4,7 +4,7 @@ An *exam tensor set* holds, for one study, the four standard views (``vocab.STAN
 preprocessed 448 x 448 arrays (``mammo_lib.preprocess.preprocess_cached``: chest wall left, so both breasts
 face the same side, which is BDVN's mirroring), their nipples, which views are present, and every mass box
 mapped into the 448 grid by the view's own transform. :func:`build_exam_cache` makes them from a cohort
-(``mammo_lib.manifest.load_manifest``) once and stores them as ``.npz`` under ``paths.cache_dir()``.
+(``mammo_lib.data.manifest.load_manifest``) once and stores them as ``.npz`` under ``paths.cache_dir()``.
 """
 from __future__ import annotations
 
@@ -293,7 +293,7 @@ def make_detection_task(data_dir: Any, *, seed: int, smoke: bool, options: dict[
     Options: ``val_fraction`` (0.1), ``max_exams`` (all; smoke: 8), ``drop_view_p`` (0.15). Studies with
     ``split == "val"`` in the manifest are the validation set when there are any; else a seeded split.
     """
-    from mammo_lib.manifest import load_manifest
+    from mammo_lib.data.manifest import load_manifest
 
     data_dir = Path(data_dir)
     manifest = data_dir / "data_manifest.csv"

@@ -417,7 +417,7 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
 def _check_boxes_inside(text: pd.DataFrame, box: dict[str, pd.Series], images: pd.DataFrame, data_root: Path,
                         problems: _Problems) -> None:
     """Every box lies inside its image (sizes from the image headers; unreadable images are skipped here)."""
-    from mammo_lib.dicomio import image_size
+    from mammo_lib.data.dicomio import image_size
 
     paths = dict(zip(images["image_id"].astype(str), images["image_path"].astype(str))) if "image_path" in images else {}
     sizes: dict[str, tuple[int, int] | None] = {}

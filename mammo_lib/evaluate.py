@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mammo_lib import vocab
 from mammo_lib.errors import MammoError
 
 HIT_CRITERIA = ("centre", "iou")
-BOX = ["x0", "y0", "x1", "y1"]
+BOX = list(vocab.BOX_COLUMNS)
 #: Standard FROC abscissae: recall at these false positives per image (as in the detection literature).
 FPI_POINTS = (0.25, 0.5, 1.0, 2.0)
 
@@ -380,7 +381,7 @@ class DetectionReport:
 
 def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.DataFrame,
                      breast_density: pd.Series, *, threshold: float, branches: Sequence[str],
-                     final: str = "ifn", baseline: str = "single", dense: Sequence[str] = ("c", "d"),
+                     final: str = "ifn", baseline: str = "single", dense: Sequence[str] = vocab.DENSE_BREAST,
                      density_order: Sequence[str] = ("a", "b", "c", "d"), iou_threshold: float = 0.2,
                      n_resamples: int = 1000, seed: int = 0) -> DetectionReport:
     """Match each branch's candidates (column ``branch``) under both hit criteria, then the per-mass table at
@@ -444,3 +445,43 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
     return DetectionReport(matched=matched, per_mass=per_mass, recall_at_fpi=recall,
                            sensitivity=pd.DataFrame(sens_rows), by_density=pd.DataFrame(dens_rows),
                            ablation=pd.DataFrame(abl))
+
+
+@dataclass
+class FusionComparison:
+    """Where a fusion branch's gain over a baseline comes from, in some exams (e.g. dense breasts), each branch
+    at its own ``fpi`` operating point: paired detections per mass and per (mass, view), McNemar on each."""
+
+    per_mass: Any                      # stats.McNemar: baseline (a) vs final (b), a mass found on any view
+    per_view: Any                      # stats.McNemar over (mass, view) pairs
+    view_recall: dict[str, float]      # branch -> recall at ``fpi`` counted per view
+    two_view_masses: dict[str, tuple[int, int, int, int]]  # branch -> (masses on two views, found on 2, 1, 0)
+    missed_by_both: pd.Index           # mass_ids neither branch finds
+
+
+def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: pd.DataFrame,
+                      images: pd.DataFrame, exams: Sequence, *, baseline: str = "single", final: str = "ifn",
+                      fpi: float = 1.0) -> FusionComparison:
+    """Paired detections of ``baseline`` and ``final`` on ``exams`` (centre criterion), per mass from the
+    report's matches and per view from ``candidates`` matched with ``unit="view"``; McNemar's test on each."""
+    from mammo_lib.stats import mcnemar_paired
+
+    _require(candidates, ["branch"], "candidates")
+    branches = (baseline, final)
+    missing = [b for b in branches if (b, "centre") not in report.matched]
+    if missing:
+        raise MammoError(f"detection report has no centre-criterion matches for branch(es) {missing}")
+    found = {b: detected_at_fpi(subset(report.matched[(b, "centre")], exams), fpi) for b in branches}
+    per_mass = mcnemar_paired(found[baseline], found[final].reindex(found[baseline].index))
+    view_found, view_recall, two_view = {}, {}, {}
+    for b in branches:
+        per_view = subset(match_candidates(candidates[candidates["branch"] == b], truth, images, unit="view"), exams)
+        view_found[b] = detected_at_fpi(per_view, fpi)
+        view_recall[b] = recall_at_fpi(per_view, fpi)
+        counts = view_found[b].groupby(level="mass_id").agg(["sum", "size"])
+        two = counts[counts["size"] == 2]["sum"]
+        two_view[b] = (len(two), int((two == 2).sum()), int((two == 1).sum()), int((two == 0).sum()))
+    per_view_test = mcnemar_paired(view_found[baseline], view_found[final].reindex(view_found[baseline].index))
+    neither = found[baseline].index[~found[baseline] & ~found[final]]
+    return FusionComparison(per_mass=per_mass, per_view=per_view_test, view_recall=view_recall,
+                            two_view_masses=two_view, missed_by_both=neither)

@@ -18,12 +18,10 @@ import pandas as pd
 from mammo_lib import published, stats, vocab
 from mammo_lib.errors import MammoError
 
-#: A mass is at least BI-RADS 2 (BI-RADS 1 means "nothing found"); readers may still rate 1.
-MASS_BIRADS: tuple[str, ...] = vocab.BIRADS[1:]
 #: Table 1 features (the paper's "Density" rows are mass density, see published.TABLE1) and their strata.
 TABLE1_FEATURES: dict[str, tuple[str, ...]] = {
     "morphology": vocab.MORPHOLOGY, "margin": vocab.MARGIN, "mass_density": vocab.MASS_DENSITY,
-    "birads": MASS_BIRADS,
+    "birads": vocab.MASS_BIRADS,
 }
 #: Table 3 factors, in the paper's order, and their strata. ``age_group`` is derived from ``age``.
 TABLE3_FACTORS: dict[str, tuple[str, ...]] = {
@@ -511,6 +509,24 @@ def table4(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
             row["note"] = "no DL scores yet: Z and P vs DL not computed"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def rater_measures(t4: pd.DataFrame, rater: str = DL) -> pd.DataFrame:
+    """One rater's column of :func:`table4` as rows (notebook 05's DL performance): AUC with its DeLong CI, and
+    accuracy, sensitivity, specificity with Wilson CIs, each with its count and denominator."""
+    _require(t4, ["rater", "n_negative", "n_positive", "true_negative", "true_positive", "auc"], "Table 4")
+    rows = t4[t4["rater"] == rater]
+    if rows.empty:
+        raise MammoError(f"Table 4 has no row for rater {rater!r}; it has {t4['rater'].tolist()}")
+    r = rows.iloc[0]
+    n_neg, n_pos, tn, tp = (int(r[c]) for c in ("n_negative", "n_positive", "true_negative", "true_positive"))
+    out = [{"measure": "AUC", "value": r["auc"], "lower": r["auc_lower"], "upper": r["auc_upper"], "count": "",
+            "n": n_neg + n_pos}]
+    for measure, count, n in (("accuracy", tn + tp, n_neg + n_pos), ("sensitivity", tp, n_pos),
+                              ("specificity", tn, n_neg)):
+        out.append({"measure": measure, "value": r[measure], "lower": r[f"{measure}_lower"],
+                    "upper": r[f"{measure}_upper"], "count": str(count), "n": n})
+    return pd.DataFrame(out)
 
 
 def clustered_auc(masses: pd.DataFrame, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:

@@ -329,7 +329,6 @@ def _write_cohort(folder: Path, tables_dir: Path, n_patients: int = 40, seed: in
 
 def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_path: Path) -> None:
     """Executes both notebooks (about 20 s) on a 40-patient cohort written in the manifest format."""
-    pytest.importorskip("mammo_lib.data.manifest", reason="needs the data layer's manifest loader")
     import papermill
 
     from mammo_lib.pipeline import NOTEBOOK_DIR

@@ -32,10 +32,6 @@ DL = "dl"
 DETECTORS: tuple[str, ...] = (*vocab.DETECTION_READERS, DL)
 RATERS: tuple[str, ...] = (*vocab.READERS, DL)
 #: Files written by notebooks 04 (detection) and 05 (classification) into the run's tables folder.
-DL_DETECTION_FILE = "dl_detection_per_mass.csv"
-DL_SCORES_FILE = "dl_scores_per_mass.csv"
-DL_DETECTION_COLUMNS = ("mass_id", "dl_detected", "dl_max_score")
-DL_SCORES_COLUMNS = ("mass_id", "dl_score", "dl_positive", "threshold")
 
 _BOOL_STRINGS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
@@ -219,7 +215,8 @@ def load_dl_outputs(tables_dir: str | Path) -> pd.DataFrame | None:
     """
     folder = Path(tables_dir)
     parts = []
-    for name, columns in ((DL_DETECTION_FILE, DL_DETECTION_COLUMNS), (DL_SCORES_FILE, DL_SCORES_COLUMNS)):
+    for name, columns in ((vocab.DL_DETECTION_FILE, vocab.DL_DETECTION_COLUMNS),
+                          (vocab.DL_SCORES_FILE, vocab.DL_SCORES_COLUMNS)):
         path = folder / name
         if not path.is_file():
             continue

@@ -66,6 +66,12 @@ FINDINGS_COLUMNS: Final = (
 )
 #: A mass box in its image's own pixels, x1/y1 exclusive (findings, candidates, records).
 BOX_COLUMNS: Final = ("x0", "y0", "x1", "y1")
+#: Hand-off files between notebooks (in tables/): 04 writes the detector's per-mass results, 05 the classifier's
+#: scores; 06 and 07 read them (declared in :data:`mammo_lib.pipeline.NOTEBOOK_INPUTS`).
+DL_DETECTION_FILE: Final = "dl_detection_per_mass.csv"
+DL_SCORES_FILE: Final = "dl_scores_per_mass.csv"
+DL_DETECTION_COLUMNS: Final = ("mass_id", "dl_detected", "dl_max_score")
+DL_SCORES_COLUMNS: Final = ("mass_id", "dl_score", "dl_positive", "threshold")
 #: Optional reader columns of the findings table; one value per mass, equal on all its view rows.
 READER_COLUMNS: Final = (
     "junior_a_detected", "junior_a_birads", "junior_b_detected", "junior_b_birads", "senior_birads",

@@ -395,7 +395,7 @@ def test_dl_scores_file_is_read_back_by_the_tables_module(tmp_path) -> None:
     masses = inference.combine_views(views)
     masses["dl_positive"] = masses["dl_score"] >= 50.0
     masses["threshold"] = 50.0
-    inference.dl_scores_table(masses).to_csv(tmp_path / tables.DL_SCORES_FILE, index=False)
+    inference.dl_scores_table(masses).to_csv(tmp_path / vocab.DL_SCORES_FILE, index=False)
     back = tables.load_dl_outputs(tmp_path)
     assert back["mass_id"].tolist() == ["a", "b"] and back["dl_positive"].tolist() == [False, True]
     assert back["dl_score"].tolist() == pytest.approx([round(100 / (1 + math.exp(2.0)), 2), round(100 / (1 + math.exp(-1.0)), 2)])

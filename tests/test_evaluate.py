@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_lib import evaluate
+from mammo_lib import evaluate, vocab
 from mammo_lib.errors import MammoError
 
 
@@ -151,8 +151,8 @@ def test_per_mass_table_written_as_csv_is_read_back_by_tables_for_table_3(exampl
     from mammo_lib import tables
 
     per_mass = evaluate.per_mass_detection(evaluate.match_candidates(*example), threshold=0.5)
-    assert tuple(per_mass.columns) == tables.DL_DETECTION_COLUMNS
-    per_mass.to_csv(tmp_path / tables.DL_DETECTION_FILE, index=False)   # as notebook 04 writes it
+    assert tuple(per_mass.columns) == vocab.DL_DETECTION_COLUMNS
+    per_mass.to_csv(tmp_path / vocab.DL_DETECTION_FILE, index=False)   # as notebook 04 writes it
     back = tables.load_dl_outputs(tmp_path).set_index("mass_id")
     assert back["dl_detected"].to_dict() == {"A": True, "B": False, "C": False}
     assert back["dl_max_score"].to_dict() == {"A": 0.9, "B": 0.3, "C": 0.0}

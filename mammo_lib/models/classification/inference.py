@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mammo_lib.errors import MammoError
+from mammo_lib.vocab import DL_SCORES_COLUMNS
 from mammo_lib.models.classification.data import cached_context_crops
 from mammo_lib.models.classification.network import ARCHITECTURE, AUX_HEADS, PRIMARY_HEAD
 from mammo_lib.models.classification.patches import PatchGeometry, patch_from_context
@@ -139,10 +140,8 @@ def score_records(records: pd.DataFrame, model: Any, card: dict[str, Any], crops
 
 
 def dl_scores_table(masses: pd.DataFrame) -> pd.DataFrame:
-    """The per-mass file notebook 05 hands to Tables 4 / Figure 3 (``tables.DL_SCORES_FILE``): its columns,
+    """The per-mass file notebook 05 hands to Tables 4 / Figure 3 (``vocab.DL_SCORES_FILE``): its columns,
     sorted by mass_id, score and threshold rounded to 2 decimals (stable committed bytes)."""
-    from mammo_lib.tables import DL_SCORES_COLUMNS
-
     missing = [c for c in DL_SCORES_COLUMNS if c not in masses.columns]
     if missing:
         raise MammoError(f"scored masses lack column(s) {missing}; score them with score_records")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from mammo_lib import vocab
 from mammo_lib.errors import MammoError
+from mammo_lib.validation import require_columns
 
 HIT_CRITERIA = ("centre", "iou")
 BOX = list(vocab.BOX_COLUMNS)
@@ -94,12 +95,6 @@ class Matched:
         return int(len(self.images))
 
 
-def _require(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise MammoError(f"{name} lacks column(s) {missing}; it has {list(df.columns)}")
-
-
 def _row_groups(values: pd.Series) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct values in order of first appearance, and the row positions of each (in row order)."""
     codes, uniques = pd.factorize(values)
@@ -116,9 +111,9 @@ def match_candidates(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
     mass per view). ``images``: image_id, exam (the images read, including those without candidates; exam is
     the bootstrap cluster, e.g. study_id).
     """
-    _require(candidates, ["image_id", *BOX, "score"], "candidates")
-    _require(truth, ["image_id", "mass_id", *BOX], "truth")
-    _require(images, ["image_id", "exam"], "images")
+    require_columns(candidates, ["image_id", *BOX, "score"], "candidates")
+    require_columns(truth, ["image_id", "mass_id", *BOX], "truth")
+    require_columns(images, ["image_id", "exam"], "images")
     if unit not in ("mass", "view"):
         raise MammoError(f"unit must be 'mass' or 'view', got {unit!r}")
     if candidates["score"].isna().any():
@@ -388,7 +383,7 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
     the operating ``threshold``, recall at 0.25-2 FPI with exam-bootstrap CIs, sensitivity by breast
     density (Wilson CIs) and the ablation (recall at 1 FPI overall and in ``dense`` breasts, with the paired
     bootstrap difference of each branch from ``baseline``). ``breast_density`` maps exam -> density code."""
-    _require(candidates, ["branch"], "candidates")
+    require_columns(candidates, ["branch"], "candidates")
     missing = sorted(set(images["exam"]) - set(breast_density.index))
     if missing:
         raise MammoError(f"breast_density lacks exam(s) {missing[:5]}")
@@ -456,6 +451,7 @@ class FusionComparison:
     per_view: Any                      # stats.McNemar over (mass, view) pairs
     view_recall: dict[str, float]      # branch -> recall at ``fpi`` counted per view
     two_view_masses: dict[str, tuple[int, int, int, int]]  # branch -> (masses on two views, found on 2, 1, 0)
+    masses: pd.Index                   # mass_ids compared (those of the exams)
     missed_by_both: pd.Index           # mass_ids neither branch finds
 
 
@@ -466,7 +462,7 @@ def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: 
     report's matches and per view from ``candidates`` matched with ``unit="view"``; McNemar's test on each."""
     from mammo_lib.stats import mcnemar_paired
 
-    _require(candidates, ["branch"], "candidates")
+    require_columns(candidates, ["branch"], "candidates")
     branches = (baseline, final)
     missing = [b for b in branches if (b, "centre") not in report.matched]
     if missing:
@@ -484,4 +480,4 @@ def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: 
     per_view_test = mcnemar_paired(view_found[baseline], view_found[final].reindex(view_found[baseline].index))
     neither = found[baseline].index[~found[baseline] & ~found[final]]
     return FusionComparison(per_mass=per_mass, per_view=per_view_test, view_recall=view_recall,
-                            two_view_masses=two_view, missed_by_both=neither)
+                            two_view_masses=two_view, masses=found[baseline].index, missed_by_both=neither)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from mammo_lib import published
 from mammo_lib.errors import MammoError
+from mammo_lib.validation import require_columns
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
     from matplotlib.figure import Figure
@@ -63,9 +64,7 @@ def plot_roc(curves: pd.DataFrame, published_auc: Mapping[str, float] | None = N
 
     ``curves`` is :func:`mammo_lib.tables.figure3_curves`; ``published_auc`` adds the paper's AUC to each label.
     """
-    needed = {"rater", "fpr", "tpr", "auc"}
-    if not needed <= set(curves.columns):
-        raise MammoError(f"curves lacks column(s) {sorted(needed - set(curves.columns))}")
+    require_columns(curves, ["rater", "fpr", "tpr", "auc"], "curves")
     if curves.empty:
         raise MammoError("curves is empty: nothing to plot")
     plt, _ = _plt()
@@ -129,9 +128,7 @@ def plot_auc_feasibility(rates: pd.DataFrame) -> Figure:
 
     ``rates`` has columns rater, sensitivity, specificity, auc (fractions).
     """
-    needed = {"rater", "sensitivity", "specificity", "auc"}
-    if not needed <= set(rates.columns):
-        raise MammoError(f"rates lacks column(s) {sorted(needed - set(rates.columns))}")
+    require_columns(rates, ["rater", "sensitivity", "specificity", "auc"], "rates")
     plt, _ = _plt()
     colours = rater_colours()
     fig, axes = plt.subplots(1, len(rates), figsize=(2.6 * len(rates), 2.9), sharey=True, squeeze=False)

@@ -399,7 +399,7 @@ def test_dl_scores_file_is_read_back_by_the_tables_module(tmp_path) -> None:
     back = tables.load_dl_outputs(tmp_path)
     assert back["mass_id"].tolist() == ["a", "b"] and back["dl_positive"].tolist() == [False, True]
     assert back["dl_score"].tolist() == pytest.approx([round(100 / (1 + math.exp(2.0)), 2), round(100 / (1 + math.exp(-1.0)), 2)])
-    with pytest.raises(MammoError, match=r"lack column\(s\) \['threshold'\]"):
+    with pytest.raises(MammoError, match=r"scored masses lacks column\(s\) \['threshold'\]"):
         inference.dl_scores_table(masses.drop(columns="threshold"))
 
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from mammo_lib import figures
 from mammo_lib import preprocess as pp
 from mammo_lib.checksums import sha256_file
 from mammo_lib.data import dicomio
@@ -373,7 +372,7 @@ def test_accuracy_summary_compares_each_statistic_with_its_goal() -> None:
     assert table["measured"].tolist() == pytest.approx([75.0, 0.975, 2.5])
     assert table["met"].tolist() == [False, True, True]
     assert table["views"].tolist() == [4, 4, 2]
-    with pytest.raises(MammoError, match=r"lack column\(s\) \['dice'\]"):
+    with pytest.raises(MammoError, match=r"per-view errors lacks column\(s\) \['dice'\]"):
         pp.summarise_accuracy(errors.drop(columns="dice"))
 
 

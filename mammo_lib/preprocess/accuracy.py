@@ -10,6 +10,7 @@ import numpy as np
 
 from mammo_lib.errors import MammoError
 from mammo_lib.preprocess.cache import preprocess_cached
+from mammo_lib.validation import require_columns
 from mammo_lib.preprocess.geometry import DEFAULT_SIZE, PreprocessWarning, PreprocessedView
 
 
@@ -71,9 +72,7 @@ def summarise_accuracy(errors: Any) -> Any:
     """Goal table from per-view errors (columns view, nipple_mm, dice, pectoral_mm): measure, goal, measured, met."""
     import pandas as pd
 
-    missing = {"view", "nipple_mm", "dice", "pectoral_mm"} - set(errors.columns)
-    if missing:
-        raise MammoError(f"per-view errors lack column(s) {sorted(missing)}")
+    require_columns(errors, ["view", "nipple_mm", "dice", "pectoral_mm"], "per-view errors")
     if errors.empty:
         raise MammoError("no views to summarise")
     mlo = errors[errors["view"] == "MLO"]

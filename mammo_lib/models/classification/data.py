@@ -17,6 +17,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.models.classification.network import AUX_HEADS, IGNORE_INDEX, PRIMARY_HEAD
 from mammo_lib.models.classification.patches import PatchGeometry, context_crop, patch_from_context
 from mammo_lib.paths import cache_dir
+from mammo_lib.validation import require_columns
 from mammo_lib.vocab import BOX_COLUMNS
 
 #: Bump when patch cutting changes: part of the patch-cache key.
@@ -42,10 +43,8 @@ def view_records(manifest: pd.DataFrame, findings: pd.DataFrame, root: Path) -> 
     """
     need_m = ("image_id", "patient_id", "laterality", "view", "image_path")
     need_f = ("mass_id", "image_id", *BOX_COLUMNS, "pathology")
-    for name, table, need in (("manifest", manifest, need_m), ("findings", findings, need_f)):
-        missing = [c for c in need if c not in table.columns]
-        if missing:
-            raise MammoError(f"{name} lacks column(s) {missing}")
+    require_columns(manifest, need_m, "manifest")
+    require_columns(findings, need_f, "findings")
     images = manifest.drop_duplicates("image_id").set_index("image_id")
     problems = []
     unknown = ~findings["image_id"].isin(images.index)
@@ -104,9 +103,7 @@ def encode_targets(findings: pd.DataFrame) -> dict[str, np.ndarray]:
     ``pathology`` must be known on every row (it is the primary label). A missing auxiliary descriptor
     becomes ``IGNORE_INDEX`` (the loss skips it); an unknown code raises, naming column, value and row.
     """
-    missing = [c for c in ("pathology", *AUX_HEADS) if c not in findings.columns]
-    if missing:
-        raise MammoError(f"findings table lacks column(s) {missing}")
+    require_columns(findings, ["pathology", *AUX_HEADS], "findings table")
     pathology = findings["pathology"].astype("string").str.strip().str.lower()
     bad = ~pathology.isin(vocab.PATHOLOGY)
     if bad.any():

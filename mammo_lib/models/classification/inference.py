@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mammo_lib.errors import MammoError
+from mammo_lib.validation import require_columns
 from mammo_lib.vocab import DL_SCORES_COLUMNS
 from mammo_lib.models.classification.data import cached_context_crops
 from mammo_lib.models.classification.network import ARCHITECTURE, AUX_HEADS, PRIMARY_HEAD
@@ -35,9 +36,7 @@ def combine_views(view_logits: pd.DataFrame, shift: float = 0.0) -> pd.DataFrame
     confident view is not diluted as by averaging probabilities), subtract the prior ``shift``, apply the
     sigmoid and scale to 0-100. A mass seen in one view only is scored from that view.
     """
-    missing = [c for c in ("mass_id", "logit") if c not in view_logits.columns]
-    if missing:
-        raise MammoError(f"view logits lack column(s) {missing}")
+    require_columns(view_logits, ["mass_id", "logit"], "view logits")
     logits = pd.to_numeric(view_logits["logit"], errors="coerce").astype(float)
     bad = ~np.isfinite(logits.to_numpy())
     if bad.any():
@@ -142,9 +141,7 @@ def score_records(records: pd.DataFrame, model: Any, card: dict[str, Any], crops
 def dl_scores_table(masses: pd.DataFrame) -> pd.DataFrame:
     """The per-mass file notebook 05 hands to Tables 4 / Figure 3 (``vocab.DL_SCORES_FILE``): its columns,
     sorted by mass_id, score and threshold rounded to 2 decimals (stable committed bytes)."""
-    missing = [c for c in DL_SCORES_COLUMNS if c not in masses.columns]
-    if missing:
-        raise MammoError(f"scored masses lack column(s) {missing}; score them with score_records")
+    require_columns(masses, DL_SCORES_COLUMNS, "scored masses", hint="score them with score_records")
     out = masses[list(DL_SCORES_COLUMNS)].sort_values("mass_id").reset_index(drop=True)
     return out.round({"dl_score": 2, "threshold": 2}).astype({"dl_positive": bool})
 

@@ -5,12 +5,14 @@ own validation (``data.manifest``), which reports every problem of a file at onc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from mammo_lib.errors import MammoError
+
+if TYPE_CHECKING:  # the checks take frames but need no pandas of their own: importing this module stays cheap
+    import pandas as pd
 
 #: Strings accepted for a yes/no column.
 BOOL_STRINGS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}

@@ -106,3 +106,11 @@ def test_import_mammo_lib_and_the_cli_stay_free_of_heavy_libraries() -> None:
             "print(sorted(m for m in ('torch', 'pandas', 'pydicom', 'papermill', 'timm', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_mammo_preprocess_starts_without_pandas_or_torch() -> None:
+    """``mammo preprocess FILE`` needs numpy, scipy and pydicom only (as before the package split)."""
+    code = ("import sys, mammo_lib.preprocess.cache, mammo_lib.data.dicomio; "
+            "print(sorted(m for m in ('torch', 'pandas', 'papermill', 'timm', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert out.stdout.strip() == "[]"

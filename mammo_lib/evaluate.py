@@ -241,11 +241,13 @@ def _exam_resampler(matched: Matched, exams: np.ndarray) -> Callable[[np.ndarray
     return resample
 
 
-def cluster_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n_resamples: int = 1000,
+def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n_resamples: int = 1000,
                       confidence: float = 0.95, seed: int = 0,
                       versus: Matched | None = None) -> tuple[float, float, float]:
     """Point estimate and percentile CI of ``statistic`` with exams resampled with replacement
-    (scipy.stats.bootstrap over exam indices: lesions and false positives of one exam move together).
+    (scipy.stats.bootstrap over exam indices: lesions and false positives of one exam move together). The
+    detection-side bootstrap over a :class:`Matched`; per-mass statistics of arrays clustered by patient use
+    :func:`mammo_lib.stats.cluster_bootstrap`.
     A statistic returning a vector (e.g. recall at several FPI points) gets arrays back, one CI per element,
     from the same resamples at the cost of one bootstrap.
 
@@ -307,7 +309,7 @@ def sensitivity_at_threshold(matched: Matched, threshold: float) -> float:
 def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_resamples: int = 1000,
                seed: int = 0) -> pd.DataFrame:
     """Recall at each FPI point with its exam-bootstrap 95% CI: columns fpi, recall, ci_low, ci_high."""
-    est, lo, hi = cluster_bootstrap(matched, lambda m: recalls_at_fpi(m, points), n_resamples=n_resamples, seed=seed)
+    est, lo, hi = exam_bootstrap(matched, lambda m: recalls_at_fpi(m, points), n_resamples=n_resamples, seed=seed)
     return pd.DataFrame({"fpi": list(points), "recall": est, "ci_low": lo, "ci_high": hi})
 
 
@@ -404,7 +406,7 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
         if m.images.nunique() < 2:  # no bootstrap on a single exam: estimate only
             point = np.asarray(stat(m), np.float64) - (np.asarray(stat(versus), np.float64) if versus is not None else 0.0)
             return (float(point) if size is None else point), nan, nan
-        return cluster_bootstrap(m, stat, n_resamples=n_resamples, seed=seed, versus=versus)
+        return exam_bootstrap(m, stat, n_resamples=n_resamples, seed=seed, versus=versus)
 
     parts = []
     for (branch, crit), m in matched.items():

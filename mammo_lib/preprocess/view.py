@@ -60,76 +60,58 @@ def _pixels_of(image: Any) -> tuple[np.ndarray, str | None, str | None]:
 # --------------------------------------------------------------------------------------------------
 # the public entry point
 # --------------------------------------------------------------------------------------------------
-def _warn(messages: list[str], text: str) -> None:
+def _warn(messages: list[str], text: str, stacklevel: int = 3) -> None:
+    """Record a warning in the result and emit it as a PreprocessWarning at the caller of preprocess_view."""
     messages.append(text)
-    _warnings.warn(text, PreprocessWarning, stacklevel=3)
+    _warnings.warn(text, PreprocessWarning, stacklevel=stacklevel)
 
 
-def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | None = None,
-                    view: str | None = None) -> PreprocessedView:
-    """Preprocess one view (a ``dicomio.MammoImage`` or a 2-D array in [0, 1]) to a ``size x size`` array.
-
-    ``laterality``/``view`` override the image's own. Orientation comes from laterality checked against the
-    image (the breast is widest at the chest wall); when they disagree the image content wins and a warning
-    says so; without laterality it is inferred from the image. A view is required (CC or MLO). Raises
-    MammoError for blank, tiny or non-finite images and unknown labels.
-    """
-    if not isinstance(size, (int, np.integer)) or size < 32:
-        raise MammoError(f"size must be an integer of at least 32, got {size!r}")
-    pixels, own_lat, own_view = _pixels_of(image)
-    lat = _normalise_label(laterality, LATERALITY, "laterality") or _normalise_label(own_lat, LATERALITY, "laterality")
-    vw = _normalise_label(view, VIEW, "view") or _normalise_label(own_view, VIEW, "view")
-    if vw is None:
-        raise MammoError("view unknown: the image carries none; pass view='CC' or view='MLO'")
-    messages: list[str] = []
-    height, width = pixels.shape
-    # one pass over the full-resolution pixels: a copy about twice the output size, then the working copy
-    base_factor = max(1, max(height, width) // (2 * size))
-    base = block_mean(pixels, base_factor)
-    factor = base_factor * max(1, int(round(max(base.shape) / WORK_SIDE)))
-    work = block_mean(base, factor // base_factor)
-    seg = segment_breast(work)
-    for note in seg.notes:
-        _warn(messages, note)
-
-    # orientation: flip so the chest wall is on the left
-    content_flip = None if seg.chest_wall_left is None else not seg.chest_wall_left
+def _orientation(lat: str | None, chest_wall_left: bool | None, messages: list[str]) -> tuple[bool, str]:
+    """(flipped, laterality): flip so the chest wall is on the left. The image content wins over the label
+    when both are known and disagree (with a warning); without a label the laterality is inferred."""
+    content_flip = None if chest_wall_left is None else not chest_wall_left
     if lat is None and content_flip is None:
-        flipped, lat = False, "L"
         _warn(messages, "laterality not given and the image does not show on which side the chest wall is; "
-                        "assumed L (not flipped)")
-    elif lat is None:
+                        "assumed L (not flipped)", stacklevel=4)
+        return False, "L"
+    if lat is None:
         flipped = bool(content_flip)
         lat = "R" if flipped else "L"
         _warn(messages, f"laterality not given; inferred {lat} from the image (chest wall on the "
-                        f"{'right' if flipped else 'left'}, as stored for a {lat} breast)")
-    elif content_flip is None:
-        flipped = lat == "R"
-    else:
-        flipped = content_flip
-        if flipped != (lat == "R"):
-            _warn(messages, f"laterality {lat} disagrees with the image: a {lat} breast is stored with its chest "
-                            f"wall on the {'right' if lat == 'R' else 'left'}, but this image has it on the "
-                            f"{'right' if flipped else 'left'}; oriented by the image content (check the "
-                            "laterality label or the stored orientation)")
-    work_f = work[:, ::-1] if flipped else work
-    mask_f = seg.mask[:, ::-1] if flipped else seg.mask
+                        f"{'right' if flipped else 'left'}, as stored for a {lat} breast)", stacklevel=4)
+        return flipped, lat
+    if content_flip is None:
+        return lat == "R", lat
+    flipped = content_flip
+    if flipped != (lat == "R"):
+        _warn(messages, f"laterality {lat} disagrees with the image: a {lat} breast is stored with its chest "
+                        f"wall on the {'right' if lat == 'R' else 'left'}, but this image has it on the "
+                        f"{'right' if flipped else 'left'}; oriented by the image content (check the "
+                        "laterality label or the stored orientation)", stacklevel=4)
+    return flipped, lat
 
-    pectoral_w = None
-    if vw == "MLO":
-        pectoral_w, _ = find_pectoral(work_f, mask_f)
-        if pectoral_w is not None:  # refine on the finer copy, in its pixels, then back to working pixels
-            step_p = factor // base_factor
-            fine_f = base[:work.shape[0] * step_p, :work.shape[1] * step_p]
-            fine_f = fine_f[:, ::-1] if flipped else fine_f
-            near_p = np.repeat(np.repeat(mask_f, step_p, axis=0), step_p, axis=1)[:fine_f.shape[0], :fine_f.shape[1]]
-            fine = refine_pectoral(fine_f, ((pectoral_w[0][0] * step_p, pectoral_w[0][1] * step_p),
-                                            (pectoral_w[1][0] * step_p, pectoral_w[1][1] * step_p)), near_p)
-            pectoral_w = ((fine[0][0] / step_p, fine[0][1] / step_p), (fine[1][0] / step_p, fine[1][1] / step_p))
-        if pectoral_w is None:
-            _warn(messages, "pectoral muscle edge not found on this MLO view (pectoral is None)")
-    # markers are found on the finer copy (a BB is a few working pixels across) and brought to working pixels
-    step = factor // base_factor
+
+def _pectoral_line(work_f: np.ndarray, mask_f: np.ndarray, base: np.ndarray, step: int, flipped: bool,
+                   messages: list[str]) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The pectoral edge of an MLO view in (flipped) working pixels: found on the working copy, refined on the
+    finer copy in its own pixels and brought back; None (with a warning) when there is none."""
+    line, _ = find_pectoral(work_f, mask_f)
+    if line is not None:
+        fine_f = base[:work_f.shape[0] * step, :work_f.shape[1] * step]
+        fine_f = fine_f[:, ::-1] if flipped else fine_f
+        near_p = np.repeat(np.repeat(mask_f, step, axis=0), step, axis=1)[:fine_f.shape[0], :fine_f.shape[1]]
+        fine = refine_pectoral(fine_f, ((line[0][0] * step, line[0][1] * step),
+                                        (line[1][0] * step, line[1][1] * step)), near_p)
+        line = ((fine[0][0] / step, fine[0][1] / step), (fine[1][0] / step, fine[1][1] / step))
+    if line is None:
+        _warn(messages, "pectoral muscle edge not found on this MLO view (pectoral is None)", stacklevel=4)
+    return line
+
+
+def _nipple_point(base: np.ndarray, seg: Any, mask_f: np.ndarray, step: int, flipped: bool,
+                  messages: list[str]) -> tuple[float, float]:
+    """The nipple in (flipped) working pixels: skin markers and the skin-line profile found on the finer copy
+    (a BB is a few working pixels across), then :func:`find_nipple`; a marker far from the apex is a warning."""
     near_base = np.repeat(np.repeat(dilate(seg.mask, 2.0), step, axis=0), step, axis=1)
     base_view = base[:near_base.shape[0], :near_base.shape[1]]
     markers_w = [((base_view.shape[1] - x) / step if flipped else x / step, y / step)
@@ -147,7 +129,57 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
         offset = float(np.hypot(nipple_w[0] - tip_w[0], nipple_w[1] - tip_w[1]))
         if offset > NIPPLE_MARKER_AGREE * rows_h:
             _warn(messages, f"nipple placed at a radiopaque skin marker {100 * offset / rows_h:.0f}% of the breast "
-                            "height away from the apex of the skin line (nipple not at the apex, or not in profile)")
+                            "height away from the apex of the skin line (nipple not at the apex, or not in profile)",
+                  stacklevel=4)
+    return nipple_w
+
+
+def _square_transform(bbox: tuple[float, float, float, float], shape: tuple[int, int], flipped: bool,
+                      size: int) -> ViewTransform:
+    """The square crop: chest-wall edge of the breast box at the left, box centred vertically, aspect kept."""
+    height, width = shape
+    x0_f = width - bbox[2] if flipped else bbox[0]
+    side = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) * 1.02
+    origin = (x0_f, (bbox[1] + bbox[3]) / 2 - side / 2)
+    return ViewTransform(input_shape=(height, width), flipped=flipped, origin=origin, scale=size / side,
+                         size=int(size))
+
+
+def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | None = None,
+                    view: str | None = None) -> PreprocessedView:
+    """Preprocess one view (a ``dicomio.MammoImage`` or a 2-D array in [0, 1]) to a ``size x size`` array.
+
+    ``laterality``/``view`` override the image's own. Orientation comes from laterality checked against the
+    image (the breast is widest at the chest wall); when they disagree the image content wins and a warning
+    says so; without laterality it is inferred from the image. A view is required (CC or MLO). Raises
+    MammoError for blank, tiny or non-finite images and unknown labels.
+
+    Steps: working copies, segmentation, orientation, pectoral edge (MLO), nipple, square crop, resampling,
+    output mask, harmonisation.
+    """
+    if not isinstance(size, (int, np.integer)) or size < 32:
+        raise MammoError(f"size must be an integer of at least 32, got {size!r}")
+    pixels, own_lat, own_view = _pixels_of(image)
+    lat = _normalise_label(laterality, LATERALITY, "laterality") or _normalise_label(own_lat, LATERALITY, "laterality")
+    vw = _normalise_label(view, VIEW, "view") or _normalise_label(own_view, VIEW, "view")
+    if vw is None:
+        raise MammoError("view unknown: the image carries none; pass view='CC' or view='MLO'")
+    messages: list[str] = []
+    height, width = pixels.shape
+    # one pass over the full-resolution pixels: a copy about twice the output size, then the working copy
+    base_factor = max(1, max(height, width) // (2 * size))
+    base = block_mean(pixels, base_factor)
+    factor = base_factor * max(1, int(round(max(base.shape) / WORK_SIDE)))
+    step = factor // base_factor
+    work = block_mean(base, step)
+    seg = segment_breast(work)
+    for note in seg.notes:
+        _warn(messages, note)
+    flipped, lat = _orientation(lat, seg.chest_wall_left, messages)
+    work_f = work[:, ::-1] if flipped else work
+    mask_f = seg.mask[:, ::-1] if flipped else seg.mask
+    pectoral_w = _pectoral_line(work_f, mask_f, base, step, flipped, messages) if vw == "MLO" else None
+    nipple_w = _nipple_point(base, seg, mask_f, step, flipped, messages)
 
     cols_w = work.shape[1]
 
@@ -160,13 +192,7 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
     ys, xs = np.nonzero(seg.mask)
     bbox = (float(xs.min() * factor), float(ys.min() * factor),
             float(min(width, (xs.max() + 1) * factor)), float(min(height, (ys.max() + 1) * factor)))
-
-    # square crop: chest-wall edge of the box at the left, box centred vertically, aspect ratio kept
-    x0_f = width - bbox[2] if flipped else bbox[0]
-    side = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) * 1.02
-    origin = (x0_f, (bbox[1] + bbox[3]) / 2 - side / 2)
-    transform = ViewTransform(input_shape=(height, width), flipped=flipped, origin=origin, scale=size / side,
-                              size=int(size))
+    transform = _square_transform(bbox, (height, width), flipped, size)
     resampled = transform.warp_to_output(base, factor=base_factor, order=1)
     soft = transform.warp_to_output(dilate(seg.mask, 1.0).astype(np.float32) * 0.5
                                     + erode(seg.mask, 1.0).astype(np.float32) * 0.5, factor=factor, order=1)

@@ -9,6 +9,7 @@ mapped into the 448 grid by the view's own transform. :func:`build_exam_cache` m
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ class Exam:
         meta = {"study_id": self.study_id, "boxes": [b.tolist() for b in self.boxes], "mass_ids": self.mass_ids,
                 "image_ids": self.image_ids, "breast_density": self.breast_density, "version": CACHE_VERSION,
                 "transforms": self.transforms}
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # one per process: concurrent cache builders
         np.savez_compressed(tmp, images=self.images, nipples=self.nipples, present=self.present,
                             meta=np.array(json.dumps(meta)))
         tmp.replace(path)

@@ -283,3 +283,19 @@ def test_shipped_detector_file_matches_its_card_and_detects_on_cpu() -> None:
 def test_shipped_detector_file_loads_on_gpu() -> None:
     model, _ = load_detector(str(SHIPPED), map_location="cuda")
     assert next(model.parameters()).device.type == "cuda"
+
+
+def test_exam_saves_and_loads_back_without_leaving_temporary_files(tmp_path: Path) -> None:
+    exam = toy_exam(np.random.default_rng(6), "s1")
+    path = tmp_path / "s1.npz"
+    exam.save(path)
+    back = Exam.load(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["s1.npz"]
+    np.testing.assert_array_equal(back.images, exam.images)
+    np.testing.assert_array_equal(back.present, exam.present)
+    assert back.mass_ids == exam.mass_ids and back.image_ids == exam.image_ids
+    for a, b in zip(back.boxes, exam.boxes):
+        np.testing.assert_allclose(a, b)
+    path.write_bytes(b"damaged")
+    with pytest.raises(MammoError, match="exam cache file .* cannot be read"):
+        Exam.load(path)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from mammo_lib import mrmc, paths, tables
+from mammo_lib import mrmc, mrmc_tables, paths, tables
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
@@ -56,7 +56,7 @@ def twin_ratings() -> pd.DataFrame | None:
     if masses is None:
         return None
     masses = tables.attach_dl(masses, tables.load_dl_outputs(paths.REPO_ROOT / "tables"))
-    return tables.reader_study_table(masses, ("junior_a", "junior_b", tables.DL))
+    return mrmc_tables.reader_study_table(masses, ("junior_a", "junior_b", tables.DL))
 
 
 def report(name: str, fn: Callable[[], object], data: pd.DataFrame, repeats: int) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mammo_lib import report
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, runs_dir
@@ -220,6 +221,8 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     import papermill
     from tqdm.auto import tqdm
 
+    from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
+
     profile = get_profile(profile_name)
     notebooks = select_notebooks(only)
     if not notebooks:
@@ -239,11 +242,13 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
             record["notebooks"].append(entry)
             started = time.perf_counter()
             try:
-                papermill.execute_notebook(
-                    str(notebook), str(run_dir / "executed" / notebook.name), parameters=params,
-                    kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR), execution_timeout=profile.cell_timeout_s,
-                    progress_bar=False, log_output=False, report_mode=False,
-                )
+                with batch_kernels():
+                    papermill.execute_notebook(
+                        str(notebook), str(run_dir / "executed" / notebook.name), parameters=params,
+                        kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR), execution_timeout=profile.cell_timeout_s,
+                        progress_bar=False, log_output=False, report_mode=False,
+                        kernel_manager_class=EncryptedKernelManager,
+                    )
             except papermill.PapermillExecutionError as exc:
                 entry.update(status="failed", seconds=round(time.perf_counter() - started, 1),
                              error=f"{exc.ename}: {exc.evalue}", cell=exc.exec_count)
@@ -258,6 +263,7 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
         bar.close()
         record["finished"] = _dt.datetime.now().isoformat()
         _write_run_json(run_dir, record)
+        report.write_report(run_dir, PAPER_ITEMS)  # run_dir/report/index.html, also after a failure
     return run_dir
 
 
@@ -282,6 +288,8 @@ def refresh_committed(only: list[str] | None = None, progress: bool = True) -> l
     import papermill
     from tqdm.auto import tqdm
 
+    from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
+
     notebooks = select_notebooks(only)
     if not notebooks:
         raise MammoError("no notebook to refresh: none of the selected notebooks exists yet")
@@ -290,10 +298,11 @@ def refresh_committed(only: list[str] | None = None, progress: bool = True) -> l
         for notebook in tqdm(notebooks, desc="refresh notebooks", unit="notebook", disable=not progress,
                              file=sys.stderr):
             try:
-                papermill.execute_notebook(
-                    str(notebook), str(notebook), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR),
-                    progress_bar=False, log_output=False,
-                )
+                with batch_kernels():
+                    papermill.execute_notebook(
+                        str(notebook), str(notebook), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR),
+                        progress_bar=False, log_output=False, kernel_manager_class=EncryptedKernelManager,
+                    )
             except papermill.PapermillExecutionError as exc:
                 raise MammoError(f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
             _strip_papermill_metadata(notebook)

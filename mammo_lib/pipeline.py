@@ -29,6 +29,7 @@ from mammo_lib.paths import REPO_ROOT, runs_dir
 NOTEBOOKS: tuple[str, ...] = (
     "00_overview", "01_data", "02_synthetic_cohort", "03_preprocessing", "04_detection",
     "05_classification", "06_density_stratified", "07_tables_and_roc", "08_paper_audit", "09_training",
+    "10_claims_scorecard", "11_teaching",
 )
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 #: What each notebook reproduces: (paper item, notebook, outputs it writes). The README's table mirrors it.
@@ -50,6 +51,10 @@ PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
      "tables/table4.csv, figures/figure3_roc.png"),
     ("Audit of the paper's own arithmetic and internal consistency", "08_paper_audit", "tables/paper_audit.csv"),
     ("Training of the detection and classification models", "09_training", "tables/training_*.csv"),
+    ("Abstract, Results, Discussion, Conclusions: each claim vs its evidence, the audit and the reproduction",
+     "10_claims_scorecard", "tables/claims_scorecard.csv, tables/detection_paired.csv"),
+    ("Teaching: density masking; threshold, ROC point and Table 4 row; case browser (ipywidgets)", "11_teaching",
+     "tables/density_masking.csv, figures/density_masking.png, figures/threshold_view.png"),
 )
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.

@@ -114,7 +114,7 @@ def load_cohort(folder: str | Path, check_files: bool = True) -> pd.DataFrame:
 def cut_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader: ImageReader = read_pixels,
                       progress: bool = False) -> np.ndarray:
     """Context crops ``(N, S, S)`` float32 of every view record, reading each image once."""
-    from tqdm.auto import tqdm
+    from mammo_lib.progress import tqdm
 
     crops = np.zeros((len(records), geometry.cache_size, geometry.cache_size), dtype=np.float32)
     groups = records.groupby("image_file", sort=True).indices
@@ -322,7 +322,7 @@ def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_
     """Centred patches of ``crops`` through ``model`` (eval, no grad): malignancy logits ``(N,)`` and the
     auxiliary heads' class probabilities ``(N, classes)``."""
     import torch
-    from tqdm.auto import tqdm
+    from mammo_lib.progress import tqdm
 
     model.eval()
     device = next(model.parameters()).device

@@ -119,7 +119,7 @@ def test_lab_runs_a_notebook_with_table_figure_and_widget_bar(lab: tuple[str, st
     assert page.locator(".jp-OutputArea-output table").count() == 1, "the DataFrame did not render as a table"
     assert "460" in page.locator(".jp-OutputArea-output table").inner_text()
     assert page.locator(".jp-OutputArea-output img").count() == 1, "the figure did not render"
-    page.wait_for_selector(".jp-OutputArea-output .widget-progress")  # tqdm drew an ipywidgets bar
+    page.wait_for_selector(".jp-OutputArea-output .widget-hprogress")  # tqdm drew an ipywidgets bar
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert not any("Traceback" in errors.nth(i).inner_text() or "Error" in errors.nth(i).inner_text()
                    for i in range(errors.count())), "a cell raised"

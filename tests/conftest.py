@@ -1,17 +1,11 @@
 """Shared fixtures. Tests build their own small fixtures; tests that read ../shared skip without it."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from mammo_lib.paths import shared_dir
-from mammo_lib.progress import BATCH_ENV
-
-# nbval's kernels inherit this process's environment: batch kernels draw text progress bars and show the
-# widgets' static default views (mammo_lib.progress, mammo_lib.teaching), as under `mammo reproduce`.
-os.environ.setdefault(BATCH_ENV, "1")
 
 
 @pytest.fixture(scope="session")

@@ -90,15 +90,21 @@ def write_report(run_dir: str | Path, paper_items: Sequence[tuple[str, str, str]
     out = run_dir / REPORT_DIR
     out.mkdir(exist_ok=True)
     pages: dict[str, str] = {}
+    broken: dict[str, str] = {}
     for notebook in sorted((run_dir / "executed").glob("*.ipynb")):
         page = out / f"{notebook.stem}.html"
-        page.write_text(notebook_html(notebook), encoding="utf-8")
+        try:
+            page.write_text(notebook_html(notebook), encoding="utf-8")
+        except Exception as exc:  # noqa: BLE001 - a notebook that cannot be converted must not hide the run's result
+            broken[notebook.stem] = f"{type(exc).__name__}: {exc}"
+            continue
         pages[notebook.stem] = page.name
     record_path = run_dir / "run.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     items = []
     for item, stem, outputs in paper_items:
-        link = f"<a href='{pages[stem]}'>{_esc(stem)}</a>" if stem in pages else f"{_esc(stem)} (not run)"
+        link = (f"<a href='{pages[stem]}'>{_esc(stem)}</a>" if stem in pages else
+                f"{_esc(stem)} (no HTML: {_esc(broken[stem])})" if stem in broken else f"{_esc(stem)} (not run)")
         items.append(f"<tr><td>{_esc(item)}</td><td>{link}</td><td>{_esc(outputs)}</td></tr>")
     listed = {stem for _, stem, _ in paper_items}
     for stem in sorted(set(pages) - listed):

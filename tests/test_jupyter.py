@@ -100,3 +100,11 @@ def test_report_lists_items_scorecard_and_provenance(tmp_path: Path) -> None:
     assert "chi2 13.3 &lt;b&gt;" in page
     with pytest.raises(Exception, match="does not exist"):
         report.write_report(tmp_path / "nope", [])
+
+
+def test_report_survives_a_notebook_it_cannot_convert(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "executed").mkdir(parents=True)
+    (run / "executed" / "04_detection.ipynb").write_text("not a notebook")
+    index = report.write_report(run, [("Figure 1", "04_detection", "")]).read_text()
+    assert "04_detection (no HTML: MammoError" in index

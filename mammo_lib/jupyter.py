@@ -41,11 +41,22 @@ def _encryption_policy() -> str:
 
 
 class EncryptedKernelManager(AsyncKernelManager):
-    """nbclient's default kernel manager, provisioning CurveZMQ keys for the kernel's sockets."""
+    """nbclient's default kernel manager, provisioning CurveZMQ keys for the kernel's sockets.
+
+    It also skips the SIGINT that jupyter_client sends before every shutdown request: papermill shuts the
+    kernel down only after its last cell, so there is nothing to interrupt, and a kernel that the signal catches
+    inside a message handler prints "KeyboardInterrupt caught in kernel." into the run's output. A kernel that
+    does not stop is still terminated and then killed by the shutdown sequence.
+    """
 
     @default("transport_encryption")
     def _transport_encryption_default(self) -> str:
         return _encryption_policy()
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
 
 
 @contextlib.contextmanager

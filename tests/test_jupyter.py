@@ -108,3 +108,21 @@ def test_report_survives_a_notebook_it_cannot_convert(tmp_path: Path) -> None:
     (run / "executed" / "04_detection.ipynb").write_text("not a notebook")
     index = report.write_report(run, [("Figure 1", "04_detection", "")]).read_text()
     assert "04_detection (no HTML: MammoError" in index
+
+
+def test_batch_kernel_manager_does_not_interrupt_a_kernel_it_shuts_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    sent = []
+
+    async def record(self) -> None:
+        sent.append(self.shutting_down)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", record)
+    manager = jupyter.EncryptedKernelManager(kernel_name="python3")
+    asyncio.run(manager._async_interrupt_kernel())  # an interrupt asked for while running goes through
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())  # jupyter_client's interrupt before shutdown does not
+    assert sent == [False]

@@ -81,15 +81,13 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     detector (shipped weights unless ``weights``). Same seed, same pixels and numbers."""
     import torch
 
-    from mammo_lib.models.detection import load_detector
-    from mammo_lib.models.detection_task import exam_from_views
-    from mammo_lib.models.inference import VIEW_NAMES, run_detector
+    from mammo_lib.models.detection.data import exam_from_views
+    from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
     from mammo_lib.paths import weights_dir
     from mammo_lib.preprocess import preprocess_view
     from mammo_lib.synth import acquisition, anatomy, masses, readers, render
     from mammo_lib.synth.cohort import _canvas, _place
     from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config
-    from mammo_lib.train import read_card
 
     spec = {**DEMO_MASS, **(mass or {})}
     if vendor not in VENDOR_BY_NAME:
@@ -108,8 +106,8 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     beta = float(np.mean(cfg.beta_range))
 
     path = weights or str(weights_dir() / "detection.safetensors")
-    model = load_detector(path)
-    threshold = float(read_card(path)["metrics"]["operating_threshold_1_fpi"])
+    model, card = load_detector(path)
+    threshold = float(card["metrics"]["operating_threshold_1_fpi"])
     torch.manual_seed(seed)
 
     images, outlines, rows_out, exams = {}, {}, [], []
@@ -286,8 +284,8 @@ def case_view(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame
     (red, with scores; IFN branch, image pixels), and the table of reader calls per mass."""
     import matplotlib.pyplot as plt
 
+    from mammo_lib import figures
     from mammo_lib.gallery import exam_views
-    from mammo_lib.models.inference import plot_view
 
     views = exam_views(cohort, study_id)
     findings = cohort.findings
@@ -305,7 +303,7 @@ def case_view(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame
         if candidates is not None:
             cand = candidates[(candidates["image_id"] == image.source) & (candidates["branch"] == "ifn")
                               & (candidates["score"] >= threshold)]
-        plot_view(ax, image.pixels[::step, ::step], scale(cand), scale(truth[["x0", "y0", "x1", "y1"]]),
+        figures.draw_view(ax, image.pixels[::step, ::step], scale(cand), scale(truth[["x0", "y0", "x1", "y1"]]),
                   title=f"{study_id} {''.join(key)}")
     fig.suptitle("ground truth (green, dashed) and DL boxes at the operating threshold (red, score)", fontsize=10)
     fig.tight_layout()

@@ -39,8 +39,11 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/mammo reproduce --refresh-committed
 
+# JupyterLab on notebooks/ with the project's kernel (installed into the venv on first use); as root it adds
+# --allow-root. Extra options: make lab LAB_ARGS="--port 8890 --no-browser".
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m mammo_lib.jupyter $(LAB_ARGS)
 
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -67,10 +67,7 @@ def image_summary(cohort: Cohort) -> "pd.DataFrame":
 
 def plot_exam(cohort: Cohort, study_id: str, *, display_rows: int = 640) -> Figure:
     """One row of the four standard views of a study, every mass box of the findings table drawn in red."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the backend is left alone: inline in Jupyter, Agg headless
     from matplotlib.patches import Rectangle
 
     views = exam_views(cohort, study_id)

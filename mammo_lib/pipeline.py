@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mammo_lib import report
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, runs_dir
@@ -29,6 +30,7 @@ from mammo_lib.vocab import DL_DETECTION_FILE, DL_SCORES_FILE
 NOTEBOOKS: tuple[str, ...] = (
     "00_overview", "01_data", "02_synthetic_cohort", "03_preprocessing", "04_detection",
     "05_classification", "06_density_stratified", "07_tables_and_roc", "08_paper_audit", "09_training",
+    "10_claims_scorecard", "11_teaching",
 )
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 #: What each notebook reproduces: (paper item, notebook, outputs it writes). The README's table mirrors it.
@@ -50,12 +52,21 @@ PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
      "tables/table4.csv, figures/figure3_roc.png"),
     ("Audit of the paper's own arithmetic and internal consistency", "08_paper_audit", "tables/paper_audit.csv"),
     ("Training of the detection and classification models", "09_training", "tables/training_*.csv"),
+    ("Abstract, Results, Discussion, Conclusions: each claim vs its evidence, the audit and the reproduction",
+     "10_claims_scorecard", "tables/claims_scorecard.csv, tables/detection_paired.csv"),
+    ("Teaching: density masking; threshold, ROC point and Table 4 row; case browser (ipywidgets)", "11_teaching",
+     "tables/density_masking.csv, figures/density_masking.png, figures/threshold_view.png"),
 )
 #: What each notebook reads from earlier notebooks: notebook -> ((file in its tables folder, notebook writing it), ...).
 #: Checked before the notebook runs (:func:`check_inputs`), by ``mammo reproduce`` and by the notebook itself.
 NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "06_density_stratified": ((DL_DETECTION_FILE, "04_detection"),),
     "07_tables_and_roc": ((DL_SCORES_FILE, "05_classification"),),
+    "10_claims_scorecard": ((DL_DETECTION_FILE, "04_detection"), ("table3.csv", "06_density_stratified"),
+                            ("table3_tests.csv", "06_density_stratified"),
+                            ("density_mcnemar.csv", "06_density_stratified"), ("table4.csv", "07_tables_and_roc")),
+    "11_teaching": ((DL_DETECTION_FILE, "04_detection"), ("dl_detection_candidates.csv", "04_detection"),
+                    (DL_SCORES_FILE, "05_classification")),
 }
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
@@ -242,6 +253,8 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     import papermill
     from tqdm.auto import tqdm
 
+    from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
+
     profile = get_profile(profile_name)
     notebooks = select_notebooks(only)
     if not notebooks:
@@ -267,11 +280,13 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
                 record["status"] = "failed"
                 raise
             try:
-                papermill.execute_notebook(
-                    str(notebook), str(run_dir / "executed" / notebook.name), parameters=params,
-                    kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR), execution_timeout=profile.cell_timeout_s,
-                    progress_bar=False, log_output=False, report_mode=False,
-                )
+                with batch_kernels():
+                    papermill.execute_notebook(
+                        str(notebook), str(run_dir / "executed" / notebook.name), parameters=params,
+                        kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR), execution_timeout=profile.cell_timeout_s,
+                        progress_bar=False, log_output=False, report_mode=False,
+                        kernel_manager_class=EncryptedKernelManager,
+                    )
             except papermill.PapermillExecutionError as exc:
                 entry.update(status="failed", seconds=round(time.perf_counter() - started, 1),
                              error=f"{exc.ename}: {exc.evalue}", cell=exc.exec_count)
@@ -286,6 +301,7 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
         bar.close()
         record["finished"] = _dt.datetime.now().isoformat()
         _write_run_json(run_dir, record)
+        report.write_report(run_dir, PAPER_ITEMS)  # run_dir/report/index.html, also after a failure
     return run_dir
 
 
@@ -310,6 +326,8 @@ def refresh_committed(only: list[str] | None = None, progress: bool = True) -> l
     import papermill
     from tqdm.auto import tqdm
 
+    from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
+
     notebooks = select_notebooks(only)
     if not notebooks:
         raise MammoError("no notebook to refresh: none of the selected notebooks exists yet")
@@ -319,10 +337,11 @@ def refresh_committed(only: list[str] | None = None, progress: bool = True) -> l
                              file=sys.stderr):
             check_inputs(notebook.stem, REPO_ROOT / "tables")
             try:
-                papermill.execute_notebook(
-                    str(notebook), str(notebook), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR),
-                    progress_bar=False, log_output=False,
-                )
+                with batch_kernels():
+                    papermill.execute_notebook(
+                        str(notebook), str(notebook), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR),
+                        progress_bar=False, log_output=False, kernel_manager_class=EncryptedKernelManager,
+                    )
             except papermill.PapermillExecutionError as exc:
                 raise MammoError(f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
             _strip_papermill_metadata(notebook)

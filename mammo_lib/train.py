@@ -304,7 +304,7 @@ def _validate(task: TrainTask, model: nn.Module, loader: Any, device: torch.devi
 
 
 def _bar(iterable: Any, *, enabled: bool, desc: str, total: int) -> Iterator[Any]:
-    from tqdm.auto import tqdm
+    from mammo_lib.progress import tqdm
 
     return tqdm(iterable, desc=desc, total=total, disable=not enabled, leave=False, dynamic_ncols=True)
 

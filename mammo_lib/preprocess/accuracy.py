@@ -118,7 +118,7 @@ def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: 
     :func:`landmark_errors`, the number of warnings and the median harmonised breast intensity.
     """
     import pandas as pd
-    from tqdm import tqdm
+    from mammo_lib.progress import tqdm
 
     from mammo_lib.synth import ensure_cohort
 

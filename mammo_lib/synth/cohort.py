@@ -265,6 +265,6 @@ def generate(cfg: SynthConfig, root: str | Path, workers: int = 1, only: set[str
 def _progress(iterable, total: int, enabled: bool):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
+    from mammo_lib.progress import tqdm
 
     return tqdm(iterable, total=total, unit="patient", desc="rendering")

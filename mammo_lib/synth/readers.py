@@ -121,7 +121,7 @@ def observer_snr(files, progress: bool = False, image_ids: list[str] | None = No
     ids = findings["image_id"].unique() if image_ids is None else image_ids
     iterator = ids
     if progress:
-        from tqdm.auto import tqdm
+        from mammo_lib.progress import tqdm
 
         iterator = tqdm(ids, unit="view", desc="observer")
     paths = manifest.set_index("image_id")["image_path"]

@@ -135,7 +135,7 @@ def encode_targets(findings: pd.DataFrame) -> dict[str, np.ndarray]:
 def cut_context_crops(records: pd.DataFrame, geometry: PatchGeometry, reader: ImageReader = read_pixels,
                       progress: bool = False) -> np.ndarray:
     """Context crops ``(N, S, S)`` float32 of every view record, reading each image once."""
-    from tqdm.auto import tqdm
+    from mammo_lib.progress import tqdm
 
     crops = np.zeros((len(records), geometry.cache_size, geometry.cache_size), dtype=np.float32)
     groups = records.groupby("image_file", sort=True).indices

@@ -77,7 +77,7 @@ def predict_heads(model: Any, crops: np.ndarray, geometry: PatchGeometry, batch_
     """Centred patches of ``crops`` through ``model`` (eval, no grad): malignancy logits ``(N,)`` and the
     auxiliary heads' class probabilities ``(N, classes)``."""
     import torch
-    from tqdm.auto import tqdm
+    from mammo_lib.progress import tqdm
 
     model.eval()
     device = next(model.parameters()).device

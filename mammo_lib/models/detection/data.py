@@ -118,7 +118,7 @@ def build_exam_cache(cohort: Any, *, size: int = 448, cache_root: Path | None = 
                      studies: list[str] | None = None) -> list[Path]:
     """Preprocess every exam of a cohort once (``preprocess_cached``) into ``.npz`` files; returns their paths
     in study order. Views other than the four standard ones are ignored; a study keeps its own images only."""
-    from tqdm.auto import tqdm
+    from mammo_lib.progress import tqdm
 
     from mammo_lib.paths import cache_dir
     from mammo_lib.preprocess.cache import preprocess_cached

@@ -1,0 +1,348 @@
+"""Teaching walkthroughs of notebook 11: why dense breasts hide masses, what a threshold does, a case browser.
+
+* :func:`density_masking`: one mass (shape, margin, mass density, size) at one position of one breast, rendered
+  by the twin's generator (:mod:`mammo_lib.synth`) with ACR density a, b, c and d, the same texture and noise
+  streams each time; for each density its conspicuity (the readers' NPWE detectability), each simulated
+  junior's chance of detecting it and seeded call, and the DL detector's score and call. Deterministic.
+* :func:`operating_point` / :func:`threshold_view`: the DL score cut at a threshold gives one ROC point and one
+  Table 4 row (:func:`mammo_lib.tables.table4` with the DL call re-made at that threshold).
+* :func:`case_view`: one study's four views with ground truth (green), DL boxes and scores (red) and the readers'
+  calls per mass.
+* :func:`threshold_slider`, :func:`case_browser`: the same views behind ipywidgets controls. In batch kernels
+  (papermill, nbval; :data:`mammo_lib.progress.BATCH_ENV`) they show the static default view only, so that batch
+  runs stay deterministic.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mammo_lib import published, tables, vocab
+from mammo_lib.errors import MammoError
+from mammo_lib.progress import BATCH_ENV
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+#: The demonstration mass: an equal-density oval with a circumscribed margin, 12 mm (Table 1's commonest
+#: morphology, mass density and a typical size), placed at mid-depth of a median-shaped breast.
+DEMO_MASS = {"morphology": "oval", "margin": "circumscribed", "mass_density": "equal", "size_mm": 12.0}
+DEMO_VENDOR = "Siemens"
+MASKING_COLUMNS = ("breast_density", "view", "dense_area_fraction", "gland_share_at_mass", "snr", "junior_a_p_detect",
+                   "junior_a_detected", "junior_b_p_detect", "junior_b_detected", "dl_score", "dl_detected")
+
+
+def is_batch() -> bool:
+    """True in batch kernels (papermill, nbval): widgets then show their static default view only."""
+    return bool(os.environ.get(BATCH_ENV))
+
+
+# --- density masking -----------------------------------------------------------------------------------
+@dataclass
+class MaskingDemo:
+    """The rendered demonstration: per density the displayed views, breast and mass masks, and the table."""
+
+    images: dict[tuple[str, str], np.ndarray]  # (density, view) -> displayed pixels in [0, 1]
+    masks: dict[tuple[str, str], np.ndarray]  # (density, view) -> the mass's outline mask
+    table: pd.DataFrame  # MASKING_COLUMNS, one row per density and view, plus the best-view row per density
+    threshold: float  # the DL operating threshold (1 FPI on validation, from the model card)
+
+
+def _median_breast(cfg: Any) -> Any:
+    """A breast of median shape: the centre of every range of the generator's configuration."""
+    from mammo_lib.synth import anatomy
+
+    mid = lambda pair: float(sum(pair) / 2)  # noqa: E731 - centre of a (low, high) range
+    return anatomy.BreastShape(nipple_depth_mm=float(cfg.nipple_depth_mm[0]), aspect=mid(cfg.aspect_range),
+                               p=mid(cfg.outline_p), q=mid(cfg.outline_q), mlo_depth_ratio=mid(cfg.mlo_depth_ratio),
+                               pectoral_top=mid(cfg.pectoral_top), pectoral_side=mid(cfg.pectoral_side),
+                               contour_phase=(0.25, 0.5, 0.75), thickness_mm=float(cfg.thickness_mm[0]))
+
+
+def _p_detect(params: Any, snr: float) -> float:
+    """A simulated reader's chance of reporting a mass of this detectability (its internal noise is normal)."""
+    from scipy.stats import norm
+
+    if not params.detects:
+        return 1.0
+    return float(norm.cdf((math.sqrt(params.efficiency) * snr - params.threshold) / params.internal_noise))
+
+
+def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, vendor: str = DEMO_VENDOR,
+                    weights: str = "") -> MaskingDemo:
+    """Render the demonstration mass in breasts of density a-d and read it with the simulated juniors and the DL
+    detector (shipped weights unless ``weights``). Same seed, same pixels and numbers."""
+    import torch
+
+    from mammo_lib.models.detection.data import exam_from_views
+    from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
+    from mammo_lib.paths import weights_dir
+    from mammo_lib.preprocess import preprocess_view
+    from mammo_lib.synth import acquisition, anatomy, masses, readers, render
+    from mammo_lib.synth.cohort import _canvas, _place
+    from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config
+
+    spec = {**DEMO_MASS, **(mass or {})}
+    if vendor not in VENDOR_BY_NAME:
+        raise MammoError(f"vendor must be one of {sorted(VENDOR_BY_NAME)}, got {vendor!r}")
+    cfg = twin_config()
+    profile = VENDOR_BY_NAME[vendor]
+    sp = profile.pixel_spacing_mm
+    shape = _median_breast(cfg)
+    rows, cols = _canvas(shape, sp, profile.field_mm)
+    geoms = {v: anatomy.view_geometry(shape, v, rows, cols, sp) for v in vocab.VIEW}
+    rng = np.random.default_rng([seed, 11])
+    mshape = masses.draw_mass_shape(float(spec["size_mm"]), spec["morphology"], spec["margin"], rng)
+    r, psi, alpha = _place(geoms, float(spec["size_mm"]), [], rng)
+    placed = {v: [render.PlacedMass("DEMO-M1", mshape, spec["mass_density"], *anatomy.project_point(g, r, psi, alpha),
+                                    0.0)] for v, g in geoms.items()}
+    beta = float(np.mean(cfg.beta_range))
+
+    path = weights or str(weights_dir() / "detection.safetensors")
+    model, card = load_detector(path)
+    threshold = float(card["metrics"]["operating_threshold_1_fpi"])
+    torch.manual_seed(seed)
+
+    images, outlines, rows_out, exams = {}, {}, [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for density in vocab.BREAST_DENSITY:
+            views, boxes, ids = {}, {}, {}
+            for vi, view in enumerate(vocab.VIEW):
+                # the same texture and noise streams for every density: only the amount of dense tissue changes
+                out = render.render_view(cfg, geoms[view], density, beta, shape.thickness_mm, placed[view],
+                                         np.random.default_rng([seed, 12, vi]))
+                enc = acquisition.encode(out.presentation, out.breast, profile)
+                dcm = Path(tmp) / f"{density}_{view}.dcm"
+                tags = acquisition.ImageTags("DEMO", 50, f"DEMO-{density}", "20190401", "L", view,
+                                             f"DEMO_{density}_{view}", seed, 1 + vi)
+                acquisition.write_mg(dcm, enc, profile, tags)
+                shown, spacing = readers.display_pixels(dcm)
+                mask = out.mass_masks["DEMO-M1"]
+                snr = abs(readers.npwe_snr(shown, out.breast, mask, spacing))
+                gland = out.dense[mask].mean() if mask.any() else np.nan
+                images[(density, view)], outlines[(density, view)] = shown, mask
+                ys, xs = np.nonzero(mask)
+                views[("L", view)] = preprocess_view(shown, laterality="L", view=view)
+                boxes[("L", view)] = [[float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]]
+                ids[("L", view)] = ["DEMO-M1"]
+                rows_out.append({"breast_density": density, "view": view,
+                                 "dense_area_fraction": float(out.dense[out.breast].mean()),
+                                 "gland_share_at_mass": float(gland), "snr": snr})
+            exams.append(exam_from_views(f"DEMO-{density}", views, boxes, ids,
+                                         {k: f"DEMO_{density}_{k[1]}" for k in views}, density))
+    run = run_detector(model, exams, branches=("ifn",), to_input=False).candidates
+    table = pd.DataFrame(rows_out)
+    dl_scores = []
+    for exam in exams:
+        for v, name in enumerate(VIEW_NAMES):
+            if not exam.present[v]:
+                continue
+            from mammo_lib.evaluate import centre_in_box
+
+            cand = run[(run["study_id"] == exam.study_id) & (run["view"] == name)]
+            hit = centre_in_box(cand[["x0", "y0", "x1", "y1"]].to_numpy(), exam.boxes[v]).any(axis=1) \
+                if len(cand) else np.zeros(0, bool)
+            dl_scores.append(float(cand["score"].to_numpy()[hit].max()) if hit.any() else 0.0)
+    table["dl_score"] = dl_scores  # exams hold L CC then L MLO, the order of the rows
+    table["dl_detected"] = table["dl_score"] >= threshold
+    for name in vocab.DETECTION_READERS:
+        table[f"{name}_p_detect"] = [_p_detect(READERS[name], s) for s in table["snr"]]
+    # the mass as a reader or the DL system sees it: the better view (readers report a mass seen in either)
+    best = table.groupby("breast_density", sort=False).agg(
+        dense_area_fraction=("dense_area_fraction", "mean"), gland_share_at_mass=("gland_share_at_mass", "mean"),
+        snr=("snr", "max"), dl_score=("dl_score", "max")).reset_index().assign(view="best of CC, MLO")
+    best["dl_detected"] = best["dl_score"] >= threshold
+    for name in vocab.DETECTION_READERS:
+        best[f"{name}_p_detect"] = [_p_detect(READERS[name], s) for s in best["snr"]]
+        # one mass, so each reader's first internal-noise draw: the same moment of attention for every density
+        best[f"{name}_detected"] = [bool(readers.simulate(name, READERS[name], pd.Series([v], index=["DEMO-M1"]),
+                                                          pd.Series([0.0], index=["DEMO-M1"]), seed=seed)[0].iloc[0])
+                                    for v in best["snr"]]
+    table = pd.concat([table, best], ignore_index=True)
+    return MaskingDemo(images, outlines, table[list(MASKING_COLUMNS)], threshold)
+
+
+def plot_density_masking(demo: MaskingDemo, view: str = "CC", margin_mm: float = 18.0) -> Figure:
+    """Top row: the whole view per density with the mass boxed; bottom row: the mass up close, with its
+    detectability, the juniors' chances and the DL system's score."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from mammo_lib.synth.config import VENDOR_BY_NAME
+
+    sp = VENDOR_BY_NAME[DEMO_VENDOR].pixel_spacing_mm
+    best = demo.table[demo.table["view"] != view].drop_duplicates("breast_density", keep="last") \
+        .set_index("breast_density")
+    fig, axes = plt.subplots(2, len(vocab.BREAST_DENSITY), figsize=(12, 7.2), gridspec_kw={"height_ratios": [1.4, 1]})
+    half = int(round(margin_mm / sp))
+    for col, density in enumerate(vocab.BREAST_DENSITY):
+        image, mask = demo.images[(density, view)], demo.masks[(density, view)]
+        ys, xs = np.nonzero(mask)
+        cy, cx = int(ys.mean()), int(xs.mean())
+        top, low = axes[0, col], axes[1, col]
+        top.imshow(image, cmap="gray", vmin=0, vmax=1)
+        top.add_patch(Rectangle((cx - half, cy - half), 2 * half, 2 * half, fill=False, ec="lime", lw=1))
+        top.set_title(f"ACR density {density}", fontsize=11)
+        crop = image[max(cy - half, 0):cy + half, max(cx - half, 0):cx + half]
+        low.imshow(crop, cmap="gray", vmin=0, vmax=1)
+        b = best.loc[density]
+        low.set_title(f"SNR {b['snr']:.1f} | junior A {100 * b['junior_a_p_detect']:.0f}%, "
+                      f"B {100 * b['junior_b_p_detect']:.0f}%\nDL score {b['dl_score']:.2f} "
+                      f"({'found' if b['dl_detected'] else 'missed'} at {demo.threshold:.2f})", fontsize=9)
+        for ax in (top, low):
+            ax.set_axis_off()
+    fig.suptitle(f"The same {DEMO_MASS['size_mm']:.0f} mm {DEMO_MASS['mass_density']}-density "
+                 f"{DEMO_MASS['morphology']} {DEMO_MASS['margin']} mass in the same breast ({view} view shown; "
+                 "readers and DL: best of CC and MLO)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# --- threshold, ROC point and Table 4's row -------------------------------------------------------------
+def _with_threshold(masses: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    if "dl_score" not in masses:
+        raise MammoError("mass table has no dl_score column (notebook 05 not run)")
+    if not 0 <= threshold <= 100:
+        raise MammoError(f"threshold must lie in 0-100 (the DL score's range), got {threshold!r}")
+    score = pd.to_numeric(masses["dl_score"], errors="coerce")
+    return masses.assign(dl_positive=score >= threshold)
+
+
+def operating_point(masses: pd.DataFrame, threshold: float) -> pd.Series:
+    """The DL system's Table 4 row when a score of at least ``threshold`` is called positive (AUC does not move)."""
+    t4 = tables.table4(_with_threshold(masses, threshold))
+    row = t4.set_index("rater").loc[tables.DL]
+    return pd.Series({"threshold": float(threshold), "true_negative": int(row["true_negative"]),
+                      "true_positive": int(row["true_positive"]), "accuracy": row["accuracy"],
+                      "sensitivity": row["sensitivity"], "specificity": row["specificity"],
+                      "fpr": 1 - row["specificity"], "auc": row["auc"]})
+
+
+def threshold_view(masses: pd.DataFrame, threshold: float) -> tuple[Figure, pd.DataFrame]:
+    """The DL system's ROC curve with the operating point at ``threshold`` (the readers' points beside it) and
+    the DL row of Table 4 at that threshold beside the paper's."""
+    import matplotlib.pyplot as plt
+
+    from mammo_lib import figures
+
+    point = operating_point(masses, threshold)
+    curves = tables.figure3_curves(masses)
+    dl = curves[curves["rater"] == tables.DL]
+    colours = figures.rater_colours()
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.plot(dl["fpr"], dl["tpr"], color=colours.get(tables.DL), lw=1.5, label=f"DL system (AUC {point['auc']:.3f})")
+    t4 = tables.table4(masses).set_index("rater")
+    for rater in (r for r in vocab.READERS if r in t4.index):
+        ax.plot(1 - t4.loc[rater, "specificity"], t4.loc[rater, "sensitivity"], "s", ms=6,
+                color=colours.get(rater), label=f"{figures.name(rater)} (BI-RADS 4A+)")
+    ax.plot(point["fpr"], point["sensitivity"], "o", ms=10, mfc="none", mew=2, color="black",
+            label=f"DL at score >= {threshold:g}")
+    ax.plot([0, 1], [0, 1], ls=":", color="0.6", lw=0.8)
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
+           title=f"threshold {threshold:g}: sensitivity {point['sensitivity']:.3f}, specificity "
+                 f"{point['specificity']:.3f}")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    paper = published.TABLE4[tables.DL]
+    row = pd.DataFrame({
+        "reproduced": [int(point["true_negative"]), int(point["true_positive"]), round(point["accuracy"], 3),
+                       round(point["sensitivity"], 3), round(point["specificity"], 3), round(point["auc"], 3)],
+        "published": [paper["negative"], paper["positive"], paper["accuracy"] / 100, paper["sensitivity"] / 100,
+                      paper["specificity"] / 100, paper["auc"]],
+    }, index=["true_negative", "true_positive", "accuracy", "sensitivity", "specificity", "auc"], dtype=object)
+    row.index.name = f"DL row of Table 4 at score >= {threshold:g}"
+    return fig, row
+
+
+def threshold_sweep(masses: pd.DataFrame, thresholds: list[float]) -> pd.DataFrame:
+    """:func:`operating_point` at each threshold (the table behind the slider)."""
+    out = pd.DataFrame([operating_point(masses, t) for t in thresholds]).reset_index(drop=True)
+    return out.astype({"true_negative": int, "true_positive": int})
+
+
+# --- case browser --------------------------------------------------------------------------------------
+def reader_calls(masses: pd.DataFrame, study_id: str) -> pd.DataFrame:
+    """Per mass of a study: pathology, the readers' detections and BI-RADS, the DL detection and score."""
+    rows = masses[masses["study_id"].astype(str) == str(study_id)]
+    if rows.empty:
+        raise MammoError(f"study_id {study_id!r} has no masses in the mass table")
+    wanted = ["mass_id", "pathology", *[c for c in vocab.READER_COLUMNS if c in rows],
+              *[c for c in ("dl_detected", "dl_max_score", "dl_score") if c in rows]]
+    return rows[wanted].sort_values("mass_id").reset_index(drop=True).round(3)
+
+
+def case_view(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame, study_id: str,
+              threshold: float, display_rows: int = 480) -> tuple[Figure, pd.DataFrame]:
+    """One study's four views: ground-truth boxes (green, dashed), DL boxes scoring at least ``threshold``
+    (red, with scores; IFN branch, image pixels), and the table of reader calls per mass."""
+    import matplotlib.pyplot as plt
+
+    from mammo_lib import figures
+    from mammo_lib.gallery import exam_views
+
+    views = exam_views(cohort, study_id)
+    findings = cohort.findings
+    fig, axes = plt.subplots(1, len(vocab.STANDARD_VIEWS), figsize=(12, 4.4))
+    for ax, key in zip(axes, vocab.STANDARD_VIEWS):
+        if key not in views:
+            ax.set_axis_off()
+            ax.set_title(f"{''.join(key)}: no image", fontsize=9)
+            continue
+        image = views[key]
+        step = max(1, int(np.ceil(image.pixels.shape[0] / display_rows)))
+        scale = lambda f: f.assign(**{c: f[c] / step for c in ("x0", "y0", "x1", "y1")})  # noqa: E731
+        truth = findings[findings["image_id"] == image.source] if findings is not None else pd.DataFrame()
+        cand = pd.DataFrame(columns=["x0", "y0", "x1", "y1", "score"])
+        if candidates is not None:
+            cand = candidates[(candidates["image_id"] == image.source) & (candidates["branch"] == "ifn")
+                              & (candidates["score"] >= threshold)]
+        figures.draw_view(ax, image.pixels[::step, ::step], scale(cand), scale(truth[["x0", "y0", "x1", "y1"]]),
+                  title=f"{study_id} {''.join(key)}")
+    fig.suptitle("ground truth (green, dashed) and DL boxes at the operating threshold (red, score)", fontsize=10)
+    fig.tight_layout()
+    return fig, reader_calls(masses, study_id)
+
+
+# --- widgets -------------------------------------------------------------------------------------------
+def _show(fig: Figure, table: pd.DataFrame) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)
+    print(table.to_string())
+
+
+def threshold_slider(masses: pd.DataFrame, threshold: float) -> Any:
+    """A slider on the DL score threshold redrawing :func:`threshold_view`; in a batch kernel, the static view
+    at ``threshold`` (returns None then)."""
+    if is_batch():
+        _show(*threshold_view(masses, threshold))
+        return None
+    import ipywidgets as widgets
+
+    slider = widgets.FloatSlider(value=threshold, min=0.0, max=100.0, step=0.5, description="DL score >=",
+                                 continuous_update=False, style={"description_width": "initial"})
+    return widgets.interactive(lambda t: _show(*threshold_view(masses, t)), t=slider)
+
+
+def case_browser(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame, studies: list[str],
+                 threshold: float) -> Any:
+    """A study picker redrawing :func:`case_view`; in a batch kernel, the static view of the first study."""
+    if not studies:
+        raise MammoError("case_browser: no study to show")
+    if is_batch():
+        _show(*case_view(cohort, candidates, masses, studies[0], threshold))
+        return None
+    import ipywidgets as widgets
+
+    picker = widgets.Dropdown(options=list(studies), value=studies[0], description="study")
+    return widgets.interactive(lambda study: _show(*case_view(cohort, candidates, masses, study, threshold)),
+                               study=picker)

@@ -1,0 +1,76 @@
+"""Teaching views of notebook 11: density masking, the threshold's operating point, widgets vs static views."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mammo_lib import tables, teaching, vocab
+from mammo_lib.errors import MammoError
+from mammo_lib.progress import BATCH_ENV
+
+
+def _masses(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    positive = rng.random(n) < 0.3
+    score = np.clip(np.where(positive, 60, 30) + rng.normal(0, 15, n), 0, 100).round(2)
+    frame = pd.DataFrame({"mass_id": [f"M{i}" for i in range(n)], "study_id": [f"S{i // 2}" for i in range(n)],
+                          "pathology": np.where(positive, "positive", "negative"), "dl_score": score,
+                          "dl_positive": score >= 50})
+    for reader in vocab.READERS:
+        frame[f"{reader}_birads"] = np.where(rng.random(n) < 0.5, "4A", "3")
+    return frame
+
+
+def test_operating_point_is_table4_at_the_threshold() -> None:
+    masses = _masses()
+    point = teaching.operating_point(masses, 45.0)
+    positive = masses["pathology"] == "positive"
+    called = masses["dl_score"] >= 45.0
+    assert point["true_positive"] == int((called & positive).sum())
+    assert point["true_negative"] == int((~called & ~positive).sum())
+    assert point["sensitivity"] == pytest.approx((called & positive).sum() / positive.sum())
+    assert point["auc"] == pytest.approx(tables.table4(masses).set_index("rater").loc["dl", "auc"])
+
+
+def test_raising_the_threshold_trades_sensitivity_for_specificity() -> None:
+    sweep = teaching.threshold_sweep(_masses(), [10.0, 40.0, 70.0])
+    assert sweep["sensitivity"].is_monotonic_decreasing and sweep["specificity"].is_monotonic_increasing
+    assert sweep["auc"].nunique() == 1
+
+
+def test_threshold_outside_the_score_range_is_refused() -> None:
+    with pytest.raises(MammoError, match="threshold must lie in 0-100"):
+        teaching.operating_point(_masses(), 140.0)
+
+
+def test_slider_is_a_widget_interactively_and_a_static_view_in_batch(monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    import ipywidgets
+
+    masses = _masses()
+    monkeypatch.delenv(BATCH_ENV, raising=False)
+    widget = teaching.threshold_slider(masses, 30.0)
+    assert isinstance(widget, ipywidgets.interactive)
+    assert widget.children[0].value == 30.0
+    monkeypatch.setenv(BATCH_ENV, "1")
+    assert teaching.threshold_slider(masses, 30.0) is None
+    assert "DL row of Table 4 at score >= 30" in capsys.readouterr().out
+
+
+def test_reader_calls_name_an_unknown_study() -> None:
+    with pytest.raises(MammoError, match="study_id 'nope'"):
+        teaching.reader_calls(_masses(), "nope")
+
+
+def test_density_masking_same_mass_fades_as_the_breast_gets_denser() -> None:
+    demo = teaching.density_masking(seed=5)
+    best = demo.table[demo.table["view"] == "best of CC, MLO"].set_index("breast_density")
+    assert list(best.index) == list(vocab.BREAST_DENSITY)
+    assert best["dense_area_fraction"].is_monotonic_increasing
+    assert best.loc["a", "snr"] > best.loc["d", "snr"]
+    assert best.loc["a", "junior_a_p_detect"] >= best.loc["d", "junior_a_p_detect"]
+    assert set(demo.images) == {(d, v) for d in vocab.BREAST_DENSITY for v in vocab.VIEW}
+    # the same breast every time: the breast outline does not change with density
+    outlines = {d: demo.images[(d, "CC")] > 0 for d in vocab.BREAST_DENSITY}
+    assert all((outlines[d] == outlines["a"]).mean() > 0.99 for d in vocab.BREAST_DENSITY)

@@ -299,6 +299,9 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     text = _as_text(df)
     if _required(text, MANIFEST_COLUMNS, problems):
         return text, list(problems)
+    if text.empty:
+        problems.table("image_id", "0 images: the table has its header but no rows")
+        return text, list(problems)
     for column in ("image_id", "patient_id", "study_id", "image_path"):
         problems.rows(text, text[column] == "", column, "missing value")
     for column, allowed in IMAGE_CATEGORIES.items():

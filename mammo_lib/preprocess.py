@@ -652,7 +652,13 @@ def harmonise(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 def _warn(messages: list[str], text: str) -> None:
     messages.append(text)
-    _warnings.warn(text, PreprocessWarning, stacklevel=3)
+    _warnings.warn(text, PreprocessWarning, stacklevel=4)
+
+
+def _named(exc: MammoError, name: str | None) -> MammoError:
+    """``exc`` with the image's file name in front (once), so that a batch says which image failed."""
+    text = str(exc)
+    return MammoError(text if not name or text.startswith(f"{name}:") else f"{name}: {text}")
 
 
 def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | None = None,
@@ -662,8 +668,17 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
     ``laterality``/``view`` override the image's own. Orientation comes from laterality checked against the
     image (the breast is widest at the chest wall); when they disagree the image content wins and a warning
     says so; without laterality it is inferred from the image. A view is required (CC or MLO). Raises
-    MammoError for blank, tiny or non-finite images and unknown labels.
+    MammoError for blank, tiny or non-finite images and unknown labels, naming the image's file (its
+    ``source``) when it has one.
     """
+    try:
+        return _preprocess_view(image, size=size, laterality=laterality, view=view)
+    except MammoError as exc:
+        raise _named(exc, getattr(image, "source", None)) from None
+
+
+def _preprocess_view(image: Any, *, size: int, laterality: str | None, view: str | None) -> PreprocessedView:
+    """:func:`preprocess_view` without the file name in its errors."""
     if not isinstance(size, (int, np.integer)) or size < 32:
         raise MammoError(f"size must be an integer of at least 32, got {size!r}")
     pixels, own_lat, own_view = _pixels_of(image)
@@ -987,13 +1002,15 @@ def _digest(array: np.ndarray, mask: np.ndarray, meta_text: str) -> str:
                         + meta_text.encode())
 
 
-def cache_key(sha256: str, *, laterality: str | None, view: str | None, size: int) -> str:
+def cache_key(sha256: str, *, laterality: str | None, view: str | None, size: int,
+              for_processing: str = "refuse") -> str:
     """Cache key of one preprocessed view: source checksum, every parameter and the algorithm version."""
     from mammo_lib.checksums import sha256_bytes
 
+    reading = {} if for_processing == "refuse" else {"for_processing": for_processing}  # old keys stay valid
     text = json.dumps({"source": sha256, "laterality": laterality, "view": view, "size": int(size),
                        "work_side": WORK_SIDE, "harmonise": HARMONISE_PERCENTILES,
-                       "version": PREPROCESS_VERSION}, sort_keys=True)
+                       "version": PREPROCESS_VERSION, **reading}, sort_keys=True)
     return sha256_bytes(text.encode())
 
 
@@ -1039,18 +1056,21 @@ def load_cached(path: Path) -> PreprocessedView | None:
 
 
 def preprocess_cached(path: str | Path, *, laterality: str | None, view: str | None, size: int = DEFAULT_SIZE,
-                      sha256: str | None = None) -> PreprocessedView:
+                      sha256: str | None = None, force: bool = False,
+                      for_processing: str = "refuse") -> PreprocessedView:
     """:func:`preprocess_view` of an image file, cached under ``paths.cache_dir()/preprocess``.
 
     The key is the file's sha256 (pass ``sha256`` from the manifest to skip hashing) plus the parameters, so
     a second call reads the entry and does no image work. A corrupt entry is reported and rebuilt.
+    ``force``/``for_processing`` go to ``dicomio.read_image``. Errors name the image file.
     """
     from mammo_lib.checksums import sha256_file
 
     source = Path(path)
     if not source.is_file():
         raise MammoError(f"image file not found: {source}")
-    key = cache_key(sha256 or sha256_file(source), laterality=laterality, view=view, size=size)
+    key = cache_key(sha256 or sha256_file(source), laterality=laterality, view=view, size=size,
+                    for_processing=for_processing)
     entry = cache_path(key)
     cached = load_cached(entry)
     if cached is not None:
@@ -1059,18 +1079,23 @@ def preprocess_cached(path: str | Path, *, laterality: str | None, view: str | N
         return cached
     if entry.exists():
         _warnings.warn(f"cache entry {entry.name} is corrupt; rebuilding it", PreprocessWarning, stacklevel=2)
-    result = preprocess_view(read_image(source, laterality=laterality, view=view), size=size)
+    try:
+        result = preprocess_view(read_image(source, laterality=laterality, view=view, force=force,
+                                            for_processing=for_processing), size=size)
+    except MammoError as exc:
+        raise _named(exc, source.name) from None
     save_cached(entry, result)
     return result
 
 
-def read_image(path: str | Path, *, laterality: str | None = None, view: str | None = None) -> Any:
+def read_image(path: str | Path, *, laterality: str | None = None, view: str | None = None, force: bool = False,
+               for_processing: str = "refuse") -> Any:
     """The data layer's reader (``mammo_lib.dicomio.read_image``): DICOM MG or 16-bit PNG -> MammoImage."""
     try:
         from mammo_lib import dicomio
     except ModuleNotFoundError as exc:  # pragma: no cover - dicomio ships with the data layer
         raise MammoError("reading image files needs mammo_lib.dicomio, which this checkout lacks") from exc
-    return dicomio.read_image(path, laterality=laterality, view=view)
+    return dicomio.read_image(path, laterality=laterality, view=view, force=force, for_processing=for_processing)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1084,6 +1109,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the preprocessing cache")
     parser.add_argument("--save", metavar="NPY", help="also save the preprocessed size x size float32 array (.npy)")
+    parser.add_argument("--force", action="store_true", help="read a DICOM whose Modality is not MG")
+    parser.add_argument("--for-processing", choices=("refuse", "log"), default="refuse",
+                        help="a FOR PROCESSING (raw) image: refuse it (default) or log-normalise it")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -1091,11 +1119,13 @@ def run_command(args: argparse.Namespace) -> int:
 
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always", PreprocessWarning)
+        reading = dict(force=args.force, for_processing=args.for_processing)
         if args.no_cache:
-            result = preprocess_view(read_image(args.image, laterality=args.laterality, view=args.view),
+            result = preprocess_view(read_image(args.image, laterality=args.laterality, view=args.view, **reading),
                                      size=args.size)
         else:
-            result = preprocess_cached(args.image, laterality=args.laterality, view=args.view, size=args.size)
+            result = preprocess_cached(args.image, laterality=args.laterality, view=args.view, size=args.size,
+                                       **reading)
     for item in caught:
         if issubclass(item.category, PreprocessWarning):
             print(f"mammo preprocess: warning: {item.message}", file=sys.stderr)

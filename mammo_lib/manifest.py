@@ -34,6 +34,7 @@ junior_*_detected      yes/no/true/false; junior_*_birads, senior_birads: BI-RAD
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,12 +82,39 @@ MAY_BE_MISSING = frozenset({
 
 
 class ManifestError(MammoError):
-    """Every problem found in a manifest/findings pair; ``.problems`` lists them one per line."""
+    """Every problem found in a manifest/findings pair; ``.problems`` lists them one per line, ``.hint`` says
+    which ``--allow-missing`` columns would accept the empty values (and which adapters' MISSING_FIELDS)."""
 
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
+        self.hint = allow_missing_hint(self.problems)
         count = len(self.problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifest:\n  " + "\n  ".join(self.problems))
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifest:\n  " + "\n  ".join(self.problems)
+                         + (f"\n{self.hint}" if self.hint else ""))
+
+
+#: A problem line about an empty cell: ``<file> row N: column: ... ('')``.
+_EMPTY_CELL = re.compile(r" row \d+: (\w+): .*\(''\)$")
+
+
+def allow_missing_hint(problems: Iterable[str]) -> str:
+    """One line naming the ``--allow-missing`` columns that would accept the empty values among ``problems``,
+    and the adapters whose ``MISSING_FIELDS`` cover them (with the full option each adapter needs); "" if none."""
+    import importlib
+
+    from mammo_lib.adapters import ADAPTERS
+
+    empty = sorted({m.group(1) for p in problems if (m := _EMPTY_CELL.search(p))} & MAY_BE_MISSING)
+    if not empty:
+        return ""
+    fitting = []
+    for name in ADAPTERS:
+        missing = importlib.import_module(f"mammo_lib.adapters.{name}").MISSING_FIELDS
+        if set(empty) <= set(missing):
+            fitting.append(f"{name}: --allow-missing {' '.join(missing)}")
+    line = (f"empty values in {', '.join(empty)}: if the data set cannot fill them, pass --allow-missing "
+            f"{' '.join(empty)} (a cohort file's allow_missing)")
+    return line + (f"; adapters that leave them empty need {'; '.join(fitting)}" if fitting else "")
 
 
 @dataclass
@@ -502,6 +530,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"{args.manifest}: {len(exc.problems)} problem(s)")
         for line in exc.problems:
             print(f"  {line}")
+        if exc.hint:
+            print(exc.hint)
         return 1
     print(f"{args.manifest}: ok ({'with' if cohort.findings is not None else 'without'} findings table"
           f"{', checksums verified' if args.checksums else ''})")

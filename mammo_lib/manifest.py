@@ -512,7 +512,7 @@ def summary(cohort: Cohort) -> pd.DataFrame:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("manifest", help=f"the image table ({MANIFEST_NAME})")
+    parser.add_argument("manifest", nargs="?", help=f"the image table ({MANIFEST_NAME})")
     parser.add_argument("--findings", help=f"the findings table (default: {FINDINGS_NAME} beside the manifest)")
     parser.add_argument("--data-root", help="folder the image paths are relative to (default: the manifest's folder)")
     parser.add_argument("--checksums", action="store_true", help="also compare every file's sha256 with the manifest")

@@ -21,7 +21,8 @@ file and the key. The built-in twin is such a file (``mammo_lib/twin_cohort.yaml
 The *fingerprint* of a cohort is its manifest's sha256: DL outputs carry it (column ``cohort_sha256``) and
 :func:`check_outputs_cohort` refuses outputs made on another cohort. The *split guard*
 (:func:`training_exams`) gives the exams a model may be trained on and refuses any exam of the test role;
-images with an empty split are evaluation-only.
+the manifest's ``test`` split is always in that role, and so are images with an empty split and splits no
+role names (evaluation-only).
 """
 from __future__ import annotations
 
@@ -183,6 +184,8 @@ def _splits(value: Any, name: str) -> dict[str, tuple[str, ...]]:
         names = [] if names is None else [names] if isinstance(names, str) else names
         if not isinstance(names, list) or any(n not in SPLIT for n in names):
             raise MammoError(f"{name}: splits: {role}: expected manifest splits among {list(SPLIT)}, got {value[role]!r}")
+        if role != "test" and "test" in names:
+            raise MammoError(f"{name}: splits: {role}: the manifest's test split is never trained or tuned on")
         splits[role] = tuple(dict.fromkeys(names))
     claimed = {n for names in splits.values() for n in names}
     for role in ROLES:  # a role not given keeps its default split, unless another role took that split

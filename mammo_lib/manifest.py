@@ -75,9 +75,10 @@ DETECTED_VALUES = {"yes": True, "true": True, "no": False, "false": False}
 FOLLOW_UP_HISTOLOGY = "stable follow-up"
 #: Columns that ``allow_missing`` may name: what public data sets can lack (see ``adapters.*.MISSING_FIELDS``).
 #: Ids, paths, laterality, view and pathology-free keys are always required.
+#: Reader columns may be empty for masses the readers did not read (a hospital with readings of some masses).
 MAY_BE_MISSING = frozenset({
     "age", "breast_density", "vendor", "sha256", "split", *BOX_COLUMNS, "morphology", "margin",
-    "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard",
+    "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard", *READER_COLUMNS,
 })
 
 
@@ -415,9 +416,11 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     for column in readers:
         if column.endswith("_detected"):
             detected[column] = text[column].str.lower().map(DETECTED_VALUES)
-            problems.rows(text, detected[column].isna(), column, f"expected one of {sorted(DETECTED_VALUES)}")
+            excused = (text[column] == "") if column in optional else False
+            problems.rows(text, detected[column].isna() & ~excused, column,
+                          f"expected one of {sorted(DETECTED_VALUES)}")
         else:
-            _vocabulary(text, column, BIRADS, problems)
+            _vocabulary(text, column, BIRADS, problems, optional)
     clean = problems.cleaned(text)
     _duplicates(clean, ["mass_id", "image_id"], problems)
     for column in MASS_LEVEL_COLUMNS + tuple(readers):
@@ -438,8 +441,8 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     for column, allowed in FINDING_CATEGORIES.items():
         typed[column] = _categorical(typed[column], allowed)
     for column in readers:
-        if column in detected:
-            typed[column] = detected[column].astype(bool)
+        if column in detected:  # nullable where allowed to be missing (a mass not read)
+            typed[column] = detected[column].astype("boolean" if detected[column].isna().any() else bool)
         else:
             typed[column] = _categorical(typed[column], BIRADS)
     return typed, []

@@ -131,7 +131,8 @@ def read_cohort(path: str | Path) -> CohortSpec:
         raise MammoError(f"{name}: synthetic: expected true or false, got {synthetic!r}")
     return CohortSpec(name=label.strip(), manifest=manifest, findings=findings, data_root=data_root,
                       allow_missing=_allow_missing(raw.get("allow_missing", []), name),
-                      splits=_splits(raw.get("splits"), name), weights=_weights(raw.get("weights", "shipped"), base, name),
+                      splits=_splits(raw.get("splits"), name),
+                      weights=_weights(raw.get("weights", "shipped"), base, name),
                       synthetic=synthetic, source=path)
 
 
@@ -183,7 +184,8 @@ def _splits(value: Any, name: str) -> dict[str, tuple[str, ...]]:
             raise MammoError(f"{name}: splits: {role}: unknown role (known: {', '.join(ROLES)})")
         names = [] if names is None else [names] if isinstance(names, str) else names
         if not isinstance(names, list) or any(n not in SPLIT for n in names):
-            raise MammoError(f"{name}: splits: {role}: expected manifest splits among {list(SPLIT)}, got {value[role]!r}")
+            raise MammoError(f"{name}: splits: {role}: expected manifest splits among {list(SPLIT)}, "
+                             f"got {value[role]!r}")
         if role != "test" and "test" in names:
             raise MammoError(f"{name}: splits: {role}: the manifest's test split is never trained or tuned on")
         splits[role] = tuple(dict.fromkeys(names))
@@ -215,7 +217,8 @@ def _weights(value: Any, base: Path, name: str) -> str | Path:
 def exam_roles(images: pd.DataFrame, spec: CohortSpec) -> pd.Series:
     """The role (train/val/test) of every exam (study_id), from its images' split."""
     splits = images.assign(split=images["split"].astype(object).where(images["split"].notna(), ""))
-    per_study = splits.groupby(splits["study_id"].astype(str), sort=True)["split"].agg(lambda s: sorted(set(map(str, s))))
+    per_study = splits.groupby(splits["study_id"].astype(str), sort=True)["split"].agg(
+        lambda s: sorted(set(map(str, s))))
     roles = {}
     for study, values in per_study.items():
         found = {spec.role_of(v) for v in values}

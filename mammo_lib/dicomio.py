@@ -363,7 +363,8 @@ def _read_raster(path: Path, laterality: str | None, view: str | None) -> MammoI
     name = path.name
     missing = [what for what, value in (("laterality", laterality), ("view", view)) if value is None]
     if missing:
-        raise MammoError(f"{name}: a {path.suffix} file has no header; give {' and '.join(missing)} from the manifest")
+        raise MammoError(f"{name}: a {path.suffix} file has no header; give {' and '.join(missing)} from the manifest "
+                         f"(`mammo preprocess {' '.join('--' + m for m in missing)}` for one image)")
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             import tifffile

@@ -685,7 +685,8 @@ def _preprocess_view(image: Any, *, size: int, laterality: str | None, view: str
     lat = _normalise_label(laterality, LATERALITY, "laterality") or _normalise_label(own_lat, LATERALITY, "laterality")
     vw = _normalise_label(view, VIEW, "view") or _normalise_label(own_view, VIEW, "view")
     if vw is None:
-        raise MammoError("view unknown: the image carries none; pass view='CC' or view='MLO'")
+        raise MammoError("view unknown: the image carries none; give CC or MLO (the manifest's view column, "
+                         "`mammo preprocess --view`, or view= in Python)")
     messages: list[str] = []
     height, width = pixels.shape
     # one pass over the full-resolution pixels: a copy about twice the output size, then the working copy

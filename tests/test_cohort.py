@@ -14,8 +14,10 @@ from mammo_lib.adapters import vindr
 from mammo_lib.checksums import sha256_file
 from mammo_lib.cohort import (FINGERPRINT_COLUMN, TWIN_COHORT_FILE, check_outputs_cohort, exam_roles, join_outputs,
                               read_cohort, stamp_outputs, training_exams, twin_cohort)
+from mammo_lib.dicomio import read_image
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT
+from mammo_lib.preprocess import preprocess_view
 from mammo_lib.vocab import MANIFEST_COLUMNS
 
 
@@ -181,6 +183,11 @@ def test_a_hospital_export_verifies_through_its_cohort_file(source: _cohorts.Sou
     for study in roles.index[roles == "test"]:
         with pytest.raises(MammoError, match="belongs to the test role"):
             training_exams(cohort.images, spec, [*train, study])
+    # the renamed files in their nested folders are read and preprocessed by the manifest's labels
+    first = cohort.images.iloc[0]
+    view = preprocess_view(read_image(cohort.image_path(first["image_id"]), laterality=first["laterality"],
+                                      view=first["view"]), size=128)
+    assert view.array.shape == (128, 128) and view.laterality == first["laterality"]
     # without its allow_missing the partial readings are the problems, and the hint names the columns
     cohort_file.write_text(cohort_file.read_text().replace("allow_missing:", "# allow_missing:"))
     assert cli.main(["verify", "--cohort", str(cohort_file)]) == 1
@@ -207,6 +214,9 @@ def test_a_vindr_layout_verifies_through_the_adapter_and_a_cohort_file(source: _
     assert len(cohort.findings) == len(source.findings)  # every mass view; 'No Finding' rows are not masses
     assert cohort.findings[["x0", "y0", "x1", "y1"]].to_numpy().tolist() == \
         source.findings[["x0", "y0", "x1", "y1"]].to_numpy().tolist()
+    last = cohort.images.iloc[-1]
+    assert read_image(cohort.image_path(last["image_id"]), laterality=last["laterality"],
+                      view=last["view"]).pixels.ndim == 2
     roles = exam_roles(cohort.images, spec).value_counts().to_dict()
     assert roles == {"train": _cohorts.N_PATIENTS - _cohorts.VINDR_TEST, "test": _cohorts.VINDR_TEST}
-    assert spec.fingerprint() not in (twin_cohort().fingerprint(),)
+    assert spec.fingerprint() != twin_cohort().fingerprint()

@@ -6,9 +6,10 @@ the bounding boxes of the ROI masks when ``data_root`` holds them (the CSV has n
 "ROI mask" and "cropped image" columns are swapped on some rows of the published CSVs, so the binary one
 of the two is taken as the mask.
 
-Views of one lesion: CBIS-DDSM publishes no cross-view link, but it keeps DDSM's numbering, in which the
-``abnormality id`` counts the abnormalities of one breast and the same lesion has the same number on its CC
-and MLO images. Rows are therefore one mass (one ``mass_id``, ``<folder prefix>_<patient_id>_<side>_<abnormality
+Views of one lesion: CBIS-DDSM publishes no cross-view link. Its ``abnormality id`` numbers the abnormalities
+of each image (DDSM's overlay order); this adapter takes, as multi-view work on CBIS-DDSM commonly does, equal
+numbers on the CC and MLO images of one breast for the same lesion, and checks that their pathology agrees
+(an assumption about the data set's numbering, not a published link). Rows are therefore one mass (one ``mass_id``, ``<folder prefix>_<patient_id>_<side>_<abnormality
 id>``, e.g. ``Mass-Training_P_00001_LEFT_1``) when they share the split folder, patient, breast and abnormality
 id, lie on different views and give the same ``pathology``; rows that disagree on pathology are not taken for
 one lesion and keep a per-view id (``<image folder>_<abnormality id>``). CBIS-DDSM describes each view on its

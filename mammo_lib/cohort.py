@@ -34,8 +34,9 @@ from typing import Any
 
 import pandas as pd
 
+from mammo_lib.data.manifest import MAY_BE_MISSING, ManifestError, load_manifest, summary
 from mammo_lib.errors import MammoError
-from mammo_lib.manifest import MAY_BE_MISSING, ManifestError, load_manifest, summary
+from mammo_lib.validation import require_columns
 from mammo_lib.vocab import SPLIT
 
 #: The built-in twin cohort's description (packaged beside this module).
@@ -67,7 +68,7 @@ class CohortSpec:
     source: Path | None = None  # the cohort file
 
     def load(self, *, check_files: bool = True, check_checksums: bool = False) -> Any:
-        """The validated :class:`mammo_lib.manifest.Cohort` (every manifest problem at once)."""
+        """The validated :class:`mammo_lib.data.manifest.Cohort` (every manifest problem at once)."""
         return load_manifest(self.manifest, self.findings, self.data_root, check_files=check_files,
                              check_checksums=check_checksums, allow_missing=self.allow_missing)
 
@@ -267,9 +268,9 @@ def check_outputs_cohort(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec 
     fingerprints: joining them by mass_id would give one cohort's masses another cohort's results.
     """
     expected = spec_or_fingerprint.fingerprint() if isinstance(spec_or_fingerprint, CohortSpec) else spec_or_fingerprint
-    if FINGERPRINT_COLUMN not in outputs.columns:
-        raise MammoError(f"{source}: no {FINGERPRINT_COLUMN} column, so not shown to be of this cohort "
-                         f"(fingerprint {expected}); re-run the notebook that made them on this cohort")
+    require_columns(outputs, [FINGERPRINT_COLUMN], source,
+                    hint=f"so not shown to be of this cohort (fingerprint {expected}); re-run the notebook "
+                         "that made them on this cohort")
     found = sorted(set(outputs[FINGERPRINT_COLUMN].astype(str)))
     other = [f for f in found if f != expected]
     if other:
@@ -330,7 +331,7 @@ def verify(path: str | Path, *, check_files: bool = True, check_checksums: bool 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """``mammo verify``: a manifest with its options, or ``--cohort FILE``."""
-    from mammo_lib import manifest
+    from mammo_lib.data import manifest
 
     manifest.configure_parser(parser)
     parser.add_argument("--cohort", metavar="FILE",
@@ -339,7 +340,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from mammo_lib import manifest
+    from mammo_lib.data import manifest
 
     if args.cohort:
         given = [flag for flag, value in (("MANIFEST", args.manifest), ("--findings", args.findings),

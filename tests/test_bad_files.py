@@ -11,9 +11,9 @@ import pytest
 from _mg_fixtures import make_mg, ramp
 from mammo_lib import cli
 from mammo_lib.checksums import sha256_file
-from mammo_lib.dicomio import read_image
+from mammo_lib.data.dicomio import read_image
+from mammo_lib.data.manifest import ManifestError, load_manifest
 from mammo_lib.errors import MammoError
-from mammo_lib.manifest import ManifestError, load_manifest
 from mammo_lib.preprocess import preprocess_cached, preprocess_view
 from mammo_lib.vocab import MANIFEST_COLUMNS
 
@@ -41,7 +41,7 @@ def test_a_blank_or_tiny_image_is_refused_with_its_file_name(tmp_path: Path) -> 
 
 
 def test_the_exam_cache_says_which_image_of_which_exam_failed(tmp_path: Path) -> None:
-    from mammo_lib.models.detection_task import build_exam_cache
+    from mammo_lib.models.detection.data import build_exam_cache
 
     (tmp_path / "export" / "a").mkdir(parents=True)
     good = make_mg(tmp_path / "export" / "a" / "IM0001.dcm", ramp(12, shape=(256, 200)), bits_stored=12)

@@ -386,12 +386,13 @@ def clustered_sensitivity(masses: pd.DataFrame, factor: str = "breast_density", 
     return pd.DataFrame(rows)
 
 
-def load_masses(manifest_csv: str | Path) -> pd.DataFrame | None:
-    """The cohort's mass table (data layer: ``load_manifest(...).masses()``, findings beside the manifest),
-    or None when the manifest does not exist yet; image files are not checked, the statistics need none."""
+def load_masses(manifest_csv: str | Path) -> pd.DataFrame:
+    """The cohort's mass table (data layer: ``load_manifest(...).masses()``, findings beside the manifest);
+    image files are not checked, the statistics need none. A manifest path that names no file (a typo) is a
+    MammoError naming it, never an empty result."""
     path = Path(manifest_csv)
     if not path.is_file():
-        return None
+        raise MammoError(f"{path}: manifest file does not exist (check the manifest path)")
     from mammo_lib.data.manifest import load_manifest
 
     return load_manifest(path, check_files=False).masses()

@@ -302,3 +302,21 @@ def test_verify_accepts_the_columns_named_by_allow_missing(cohort_dir: Path, cap
     assert cli.main(["verify", str(cohort_dir / "data_manifest.csv"), "--allow-missing", "age", "split"]) == 0
     assert cli.main(["verify", str(cohort_dir / "data_manifest.csv"), "--allow-missing", "image_id"]) == 2
     assert "must always be given" in capsys.readouterr().err
+
+
+def test_reader_columns_may_be_empty_for_unread_masses_when_allowed(cohort_dir: Path) -> None:
+    def unread_m2(table: pd.DataFrame) -> None:
+        table.loc[table["mass_id"] == "M2", ["junior_a_detected", "junior_a_birads"]] = ""
+
+    _rewrite(cohort_dir / "data_findings.csv", unread_m2)
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(cohort_dir / "data_manifest.csv")
+    assert exc.value.problems == [
+        "data_findings.csv row 4: junior_a_detected: expected one of ['false', 'no', 'true', 'yes'] ('')",
+        "data_findings.csv row 4: junior_a_birads: missing value ('')"]
+    assert "pass --allow-missing junior_a_birads junior_a_detected" in exc.value.hint
+    cohort = load_manifest(cohort_dir / "data_manifest.csv", allow_missing=["junior_a_detected", "junior_a_birads"])
+    assert cohort.findings["junior_a_detected"].dtype == "boolean"
+    masses = cohort.masses().set_index("mass_id")
+    assert bool(masses.at["M1", "junior_a_detected"]) is True and pd.isna(masses.at["M2", "junior_a_detected"])
+    assert pd.isna(masses.at["M2", "junior_a_birads"]) and cohort.findings["junior_b_detected"].dtype == bool

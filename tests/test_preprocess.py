@@ -239,7 +239,8 @@ def counted_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str,
     calls = {"n": 0}
     monkeypatch.setenv("MAMMO_CACHE", str(tmp_path / "cache"))
 
-    def fake_read(path: str | Path, *, laterality: str | None = None, view: str | None = None) -> FakeImage:
+    def fake_read(path: str | Path, *, laterality: str | None = None, view: str | None = None,
+                  **reading: object) -> FakeImage:  # force, for_processing
         calls["n"] += 1
         return FakeImage(make_phantom("MLO", right=True).pixels, laterality or "R", view or "MLO")
 

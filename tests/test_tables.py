@@ -272,8 +272,9 @@ def test_clustered_sensitivity_is_seeded_and_brackets_the_estimate() -> None:
     assert one.loc[one["stratum"] == "b", "note"].eq("no masses in this stratum").all()
 
 
-def test_load_masses_is_none_without_a_manifest(tmp_path: Path) -> None:
-    assert tables.load_masses(tmp_path / "data_manifest.csv") is None
+def test_a_mistyped_manifest_path_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(MammoError, match=r"data_manifset.csv: manifest file does not exist"):
+        tables.load_masses(tmp_path / "data_manifset.csv")
 
 
 def test_clustered_auc_sits_beside_the_delong_ci() -> None:

@@ -316,17 +316,24 @@ def _read_dicom(path: Path, laterality: str | None, view: str | None, force: boo
     name = path.name
     ds = read_dataset(path, stop_before_pixels=False)
     if "PixelData" not in ds:
-        sop = ds.get("SOPClassUID", None)
-        kind = getattr(sop, "name", str(sop)) if sop else "unknown SOP class"
+        kinds = [str(getattr(sop, "name", sop)) for sop in (ds.get("SOPClassUID", None),
+                 ds.file_meta.get("MediaStorageSOPClassUID", None)) if sop]
+        kind = next((k for k in kinds if "Storage" in k), kinds[0] if kinds else "unknown SOP class")
+        if "Image Storage" in kind or any(k in ds for k in ("Rows", "Columns", "BitsAllocated")):
+            # an image whose file ends before its Pixel Data: cut inside the header (copy or transfer broke off)
+            raise MammoError(f"{name}: truncated file: it ends after {path.stat().st_size} bytes, inside the "
+                             f"header, before the Pixel Data of this {kind}")
         raise MammoError(f"{name}: not an image: no Pixel Data ({kind})")
     modality = str(ds.get("Modality", "") or "")
     if modality != "MG" and not force:
-        raise MammoError(f"{name}: Modality is {modality or 'missing'!r}, not 'MG'; pass force=True to read it anyway")
+        raise MammoError(f"{name}: Modality is {modality or 'missing'!r}, not 'MG'; read it anyway with "
+                         f"read_image(..., force=True) or `mammo preprocess --force`")
     _check_pixel_module(name, ds)
     for_processing = (str(ds.get("PresentationIntentType", "")).upper() == "FOR PROCESSING"
                       or str(ds.get("SOPClassUID", "")) == SOP_MG_FOR_PROCESSING)
     if for_processing and mode == "refuse":
-        raise MammoError(f"{name}: a FOR PROCESSING (raw) image; pass for_processing='log' to log-normalise it")
+        raise MammoError(f"{name}: a FOR PROCESSING (raw) image; log-normalise it with `mammo preprocess "
+                         f"--for-processing log` or read_image(..., for_processing='log')")
     side = resolve_tag(name, "laterality", header_laterality(ds), laterality)
     projection = resolve_tag(name, "view", header_view(ds), view)
     if projection not in VIEW:
@@ -356,7 +363,8 @@ def _read_raster(path: Path, laterality: str | None, view: str | None) -> MammoI
     name = path.name
     missing = [what for what, value in (("laterality", laterality), ("view", view)) if value is None]
     if missing:
-        raise MammoError(f"{name}: a {path.suffix} file has no header; give {' and '.join(missing)} from the manifest")
+        raise MammoError(f"{name}: a {path.suffix} file has no header; give {' and '.join(missing)} from the manifest "
+                         f"(`mammo preprocess {' '.join('--' + m for m in missing)}` for one image)")
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             import tifffile
@@ -405,14 +413,28 @@ def read_dataset(path: Path, *, stop_before_pixels: bool) -> Dataset:
     except InvalidDicomError:
         raise MammoError(f"{path.name}: not a DICOM file (no 'DICM' preamble)") from None
     except Exception as exc:  # truncated or corrupt headers surface as EOFError, struct.error, ...
+        if _ran_out_of_bytes(exc):
+            raise MammoError(f"{path.name}: truncated file: it ends after {path.stat().st_size} bytes, inside a "
+                             f"header element ({type(exc).__name__}: {str(exc).split('. ')[0]})") from None
         raise MammoError(f"{path.name}: cannot parse the DICOM header ({type(exc).__name__}: {exc})") from None
     # pydicom warns (and returns what it could read) when a file ends inside an element or a sequence
     ended = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]
     if ended:
         raise MammoError(f"{path.name}: truncated file ({ended[0].split(' in file ')[0]})")
     if len(ds) == 0:
-        raise MammoError(f"{path.name}: no DICOM data elements after the file meta header (truncated?)")
+        raise MammoError(f"{path.name}: truncated file: it ends after {path.stat().st_size} bytes, with no DICOM "
+                         "data elements after the file meta header")
     return ds
+
+
+def _ran_out_of_bytes(exc: Exception) -> bool:
+    """Whether pydicom stopped because the file ended inside an element (a cut file, not a corrupt one)."""
+    import struct
+
+    from pydicom.errors import BytesLengthException
+
+    return (isinstance(exc, (EOFError, BytesLengthException))
+            or (isinstance(exc, struct.error) and "requires a buffer" in str(exc)))
 
 
 def _check_pixel_module(name: str, ds: Dataset) -> None:

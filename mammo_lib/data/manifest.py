@@ -34,6 +34,7 @@ junior_*_detected      yes/no/true/false; junior_*_birads, senior_birads: BI-RAD
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,19 +72,47 @@ DETECTED_VALUES = {"yes": True, "true": True, "no": False, "false": False}
 FOLLOW_UP_HISTOLOGY = "stable follow-up"
 #: Columns that ``allow_missing`` may name: what public data sets can lack (see ``adapters.*.MISSING_FIELDS``).
 #: Ids, paths, laterality, view and pathology-free keys are always required.
+#: Reader columns may be empty for masses the readers did not read (a hospital with readings of some masses).
 MAY_BE_MISSING = frozenset({
     "age", "breast_density", "vendor", "sha256", "split", *BOX_COLUMNS, "morphology", "margin",
-    "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard",
+    "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard", *READER_COLUMNS,
 })
 
 
 class ManifestError(MammoError):
-    """Every problem found in a manifest/findings pair; ``.problems`` lists them one per line."""
+    """Every problem found in a manifest/findings pair; ``.problems`` lists them one per line, ``.hint`` says
+    which ``--allow-missing`` columns would accept the empty values (and which adapters' MISSING_FIELDS)."""
 
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
+        self.hint = allow_missing_hint(self.problems)
         count = len(self.problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifest:\n  " + "\n  ".join(self.problems))
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifest:\n  " + "\n  ".join(self.problems)
+                         + (f"\n{self.hint}" if self.hint else ""))
+
+
+#: A problem line about an empty cell: ``<file> row N: column: ... ('')``.
+_EMPTY_CELL = re.compile(r" row \d+: (\w+): .*\(''\)$")
+
+
+def allow_missing_hint(problems: Iterable[str]) -> str:
+    """One line naming the ``--allow-missing`` columns that would accept the empty values among ``problems``,
+    and the adapters whose ``MISSING_FIELDS`` cover them (with the full option each adapter needs); "" if none."""
+    import importlib
+
+    from mammo_lib.data.adapters import ADAPTERS
+
+    empty = sorted({m.group(1) for p in problems if (m := _EMPTY_CELL.search(p))} & MAY_BE_MISSING)
+    if not empty:
+        return ""
+    fitting = []
+    for name in ADAPTERS:
+        missing = importlib.import_module(f"mammo_lib.data.adapters.{name}").MISSING_FIELDS
+        if set(empty) <= set(missing):
+            fitting.append(f"{name}: --allow-missing {' '.join(missing)}")
+    line = (f"empty values in {', '.join(empty)}: if the data set cannot fill them, pass --allow-missing "
+            f"{' '.join(empty)} (a cohort file's allow_missing)")
+    return line + (f"; adapters that leave them empty need {'; '.join(fitting)}" if fitting else "")
 
 
 @dataclass
@@ -296,6 +325,9 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     text = _as_text(df)
     if _required(text, MANIFEST_COLUMNS, problems):
         return text, list(problems)
+    if text.empty:
+        problems.table("image_id", "0 images: the table has its header but no rows")
+        return text, list(problems)
     for column in ("image_id", "patient_id", "study_id", "image_path"):
         problems.rows(text, text[column] == "", column, "missing value")
     for column, allowed in IMAGE_CATEGORIES.items():
@@ -381,9 +413,11 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     for column in readers:
         if column.endswith("_detected"):
             detected[column] = text[column].str.lower().map(DETECTED_VALUES)
-            problems.rows(text, detected[column].isna(), column, f"expected one of {sorted(DETECTED_VALUES)}")
+            excused = (text[column] == "") if column in optional else False
+            problems.rows(text, detected[column].isna() & ~excused, column,
+                          f"expected one of {sorted(DETECTED_VALUES)}")
         else:
-            _vocabulary(text, column, BIRADS, problems)
+            _vocabulary(text, column, BIRADS, problems, optional)
     clean = problems.cleaned(text)
     _duplicates(clean, ["mass_id", "image_id"], problems)
     for column in MASS_LEVEL_COLUMNS + tuple(readers):
@@ -404,8 +438,8 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     for column, allowed in FINDING_CATEGORIES.items():
         typed[column] = _categorical(typed[column], allowed)
     for column in readers:
-        if column in detected:
-            typed[column] = detected[column].astype(bool)
+        if column in detected:  # nullable where allowed to be missing (a mass not read)
+            typed[column] = detected[column].astype("boolean" if detected[column].isna().any() else bool)
         else:
             typed[column] = _categorical(typed[column], BIRADS)
     return typed, []
@@ -478,7 +512,7 @@ def summary(cohort: Cohort) -> pd.DataFrame:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("manifest", help=f"the image table ({MANIFEST_NAME})")
+    parser.add_argument("manifest", nargs="?", help=f"the image table ({MANIFEST_NAME})")
     parser.add_argument("--findings", help=f"the findings table (default: {FINDINGS_NAME} beside the manifest)")
     parser.add_argument("--data-root", help="folder the image paths are relative to (default: the manifest's folder)")
     parser.add_argument("--checksums", action="store_true", help="also compare every file's sha256 with the manifest")
@@ -496,6 +530,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"{args.manifest}: {len(exc.problems)} problem(s)")
         for line in exc.problems:
             print(f"  {line}")
+        if exc.hint:
+            print(exc.hint)
         return 1
     print(f"{args.manifest}: ok ({'with' if cohort.findings is not None else 'without'} findings table"
           f"{', checksums verified' if args.checksums else ''})")

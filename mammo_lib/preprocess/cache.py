@@ -16,7 +16,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.preprocess.geometry import (DEFAULT_SIZE, PREPROCESS_VERSION, WORK_SIDE, PreprocessWarning,
                                           PreprocessedView, ViewTransform)
 from mammo_lib.preprocess.harmonise import HARMONISE_PERCENTILES
-from mammo_lib.preprocess.view import preprocess_view
+from mammo_lib.preprocess.view import named, preprocess_view
 from mammo_lib.vocab import LATERALITY, VIEW
 
 
@@ -59,13 +59,15 @@ def _digest(array: np.ndarray, mask: np.ndarray, meta_text: str) -> str:
                         + meta_text.encode())
 
 
-def cache_key(sha256: str, *, laterality: str | None, view: str | None, size: int) -> str:
+def cache_key(sha256: str, *, laterality: str | None, view: str | None, size: int,
+              for_processing: str = "refuse") -> str:
     """Cache key of one preprocessed view: source checksum, every parameter and the algorithm version."""
     from mammo_lib.checksums import sha256_bytes
 
+    reading = {} if for_processing == "refuse" else {"for_processing": for_processing}  # old keys stay valid
     text = json.dumps({"source": sha256, "laterality": laterality, "view": view, "size": int(size),
                        "work_side": WORK_SIDE, "harmonise": HARMONISE_PERCENTILES,
-                       "version": PREPROCESS_VERSION}, sort_keys=True)
+                       "version": PREPROCESS_VERSION, **reading}, sort_keys=True)
     return sha256_bytes(text.encode())
 
 
@@ -111,18 +113,21 @@ def load_cached(path: Path) -> PreprocessedView | None:
 
 
 def preprocess_cached(path: str | Path, *, laterality: str | None, view: str | None, size: int = DEFAULT_SIZE,
-                      sha256: str | None = None) -> PreprocessedView:
+                      sha256: str | None = None, force: bool = False,
+                      for_processing: str = "refuse") -> PreprocessedView:
     """:func:`preprocess_view` of an image file, cached under ``paths.cache_dir()/preprocess``.
 
     The key is the file's sha256 (pass ``sha256`` from the manifest to skip hashing) plus the parameters, so
     a second call reads the entry and does no image work. A corrupt entry is reported and rebuilt.
+    ``force``/``for_processing`` go to ``data.dicomio.read_image``. Errors name the image file.
     """
     from mammo_lib.checksums import sha256_file
 
     source = Path(path)
     if not source.is_file():
         raise MammoError(f"image file not found: {source}")
-    key = cache_key(sha256 or sha256_file(source), laterality=laterality, view=view, size=size)
+    key = cache_key(sha256 or sha256_file(source), laterality=laterality, view=view, size=size,
+                    for_processing=for_processing)
     entry = cache_path(key)
     cached = load_cached(entry)
     if cached is not None:
@@ -133,7 +138,11 @@ def preprocess_cached(path: str | Path, *, laterality: str | None, view: str | N
         _warnings.warn(f"cache entry {entry.name} is corrupt; rebuilding it", PreprocessWarning, stacklevel=2)
     from mammo_lib.data.dicomio import read_image
 
-    result = preprocess_view(read_image(source, laterality=laterality, view=view), size=size)
+    try:
+        result = preprocess_view(read_image(source, laterality=laterality, view=view, force=force,
+                                            for_processing=for_processing), size=size)
+    except MammoError as exc:
+        raise named(exc, source.name) from None
     save_cached(entry, result)
     return result
 
@@ -149,6 +158,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the preprocessing cache")
     parser.add_argument("--save", metavar="NPY", help="also save the preprocessed size x size float32 array (.npy)")
+    parser.add_argument("--force", action="store_true", help="read a DICOM whose Modality is not MG")
+    parser.add_argument("--for-processing", choices=("refuse", "log"), default="refuse",
+                        help="a FOR PROCESSING (raw) image: refuse it (default) or log-normalise it")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -158,11 +170,13 @@ def run_command(args: argparse.Namespace) -> int:
 
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always", PreprocessWarning)
+        reading = dict(force=args.force, for_processing=args.for_processing)
         if args.no_cache:
-            result = preprocess_view(read_image(args.image, laterality=args.laterality, view=args.view),
+            result = preprocess_view(read_image(args.image, laterality=args.laterality, view=args.view, **reading),
                                      size=args.size)
         else:
-            result = preprocess_cached(args.image, laterality=args.laterality, view=args.view, size=args.size)
+            result = preprocess_cached(args.image, laterality=args.laterality, view=args.view, size=args.size,
+                                       **reading)
     for item in caught:
         if issubclass(item.category, PreprocessWarning):
             print(f"mammo preprocess: warning: {item.message}", file=sys.stderr)

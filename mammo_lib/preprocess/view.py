@@ -60,7 +60,7 @@ def _pixels_of(image: Any) -> tuple[np.ndarray, str | None, str | None]:
 # --------------------------------------------------------------------------------------------------
 # the public entry point
 # --------------------------------------------------------------------------------------------------
-def _warn(messages: list[str], text: str, stacklevel: int = 3) -> None:
+def _warn(messages: list[str], text: str, stacklevel: int = 4) -> None:
     """Record a warning in the result and emit it as a PreprocessWarning at the caller of preprocess_view."""
     messages.append(text)
     _warnings.warn(text, PreprocessWarning, stacklevel=stacklevel)
@@ -72,13 +72,13 @@ def _orientation(lat: str | None, chest_wall_left: bool | None, messages: list[s
     content_flip = None if chest_wall_left is None else not chest_wall_left
     if lat is None and content_flip is None:
         _warn(messages, "laterality not given and the image does not show on which side the chest wall is; "
-                        "assumed L (not flipped)", stacklevel=4)
+                        "assumed L (not flipped)", stacklevel=5)
         return False, "L"
     if lat is None:
         flipped = bool(content_flip)
         lat = "R" if flipped else "L"
         _warn(messages, f"laterality not given; inferred {lat} from the image (chest wall on the "
-                        f"{'right' if flipped else 'left'}, as stored for a {lat} breast)", stacklevel=4)
+                        f"{'right' if flipped else 'left'}, as stored for a {lat} breast)", stacklevel=5)
         return flipped, lat
     if content_flip is None:
         return lat == "R", lat
@@ -87,7 +87,7 @@ def _orientation(lat: str | None, chest_wall_left: bool | None, messages: list[s
         _warn(messages, f"laterality {lat} disagrees with the image: a {lat} breast is stored with its chest "
                         f"wall on the {'right' if lat == 'R' else 'left'}, but this image has it on the "
                         f"{'right' if flipped else 'left'}; oriented by the image content (check the "
-                        "laterality label or the stored orientation)", stacklevel=4)
+                        "laterality label or the stored orientation)", stacklevel=5)
     return flipped, lat
 
 
@@ -104,7 +104,7 @@ def _pectoral_line(work_f: np.ndarray, mask_f: np.ndarray, base: np.ndarray, ste
                                         (line[1][0] * step, line[1][1] * step)), near_p)
         line = ((fine[0][0] / step, fine[0][1] / step), (fine[1][0] / step, fine[1][1] / step))
     if line is None:
-        _warn(messages, "pectoral muscle edge not found on this MLO view (pectoral is None)", stacklevel=4)
+        _warn(messages, "pectoral muscle edge not found on this MLO view (pectoral is None)", stacklevel=5)
     return line
 
 
@@ -130,7 +130,7 @@ def _nipple_point(base: np.ndarray, seg: Any, mask_f: np.ndarray, step: int, fli
         if offset > NIPPLE_MARKER_AGREE * rows_h:
             _warn(messages, f"nipple placed at a radiopaque skin marker {100 * offset / rows_h:.0f}% of the breast "
                             "height away from the apex of the skin line (nipple not at the apex, or not in profile)",
-                  stacklevel=4)
+                  stacklevel=5)
     return nipple_w
 
 
@@ -152,18 +152,34 @@ def preprocess_view(image: Any, *, size: int = DEFAULT_SIZE, laterality: str | N
     ``laterality``/``view`` override the image's own. Orientation comes from laterality checked against the
     image (the breast is widest at the chest wall); when they disagree the image content wins and a warning
     says so; without laterality it is inferred from the image. A view is required (CC or MLO). Raises
-    MammoError for blank, tiny or non-finite images and unknown labels.
+    MammoError for blank, tiny or non-finite images and unknown labels, naming the image's file (its
+    ``source``) when it has one.
 
     Steps: working copies, segmentation, orientation, pectoral edge (MLO), nipple, square crop, resampling,
     output mask, harmonisation.
     """
+    try:
+        return _preprocess_view(image, size=size, laterality=laterality, view=view)
+    except MammoError as exc:
+        raise named(exc, getattr(image, "source", None)) from None
+
+
+def named(exc: MammoError, name: str | None) -> MammoError:
+    """``exc`` with the image's file name in front (once), so that a batch says which image failed."""
+    text = str(exc)
+    return MammoError(text if not name or text.startswith(f"{name}:") else f"{name}: {text}")
+
+
+def _preprocess_view(image: Any, *, size: int, laterality: str | None, view: str | None) -> PreprocessedView:
+    """:func:`preprocess_view` without the file name in its errors."""
     if not isinstance(size, (int, np.integer)) or size < 32:
         raise MammoError(f"size must be an integer of at least 32, got {size!r}")
     pixels, own_lat, own_view = _pixels_of(image)
     lat = _normalise_label(laterality, LATERALITY, "laterality") or _normalise_label(own_lat, LATERALITY, "laterality")
     vw = _normalise_label(view, VIEW, "view") or _normalise_label(own_view, VIEW, "view")
     if vw is None:
-        raise MammoError("view unknown: the image carries none; pass view='CC' or view='MLO'")
+        raise MammoError("view unknown: the image carries none; give CC or MLO (the manifest's view column, "
+                         "`mammo preprocess --view`, or view= in Python)")
     messages: list[str] = []
     height, width = pixels.shape
     # one pass over the full-resolution pixels: a copy about twice the output size, then the working copy

@@ -5,6 +5,16 @@ view). The split comes from the image folder name (``Mass-Training_...`` / ``Mas
 the bounding boxes of the ROI masks when ``data_root`` holds them (the CSV has no coordinates); the
 "ROI mask" and "cropped image" columns are swapped on some rows of the published CSVs, so the binary one
 of the two is taken as the mask.
+
+Views of one lesion: CBIS-DDSM publishes no cross-view link. Its ``abnormality id`` numbers the abnormalities
+of each image (DDSM's overlay order); this adapter takes, as multi-view work on CBIS-DDSM commonly does, equal
+numbers on the CC and MLO images of one breast for the same lesion, and checks that their pathology agrees
+(an assumption about the data set's numbering, not a published link). Rows are therefore one mass (one ``mass_id``, ``<folder prefix>_<patient_id>_<side>_<abnormality
+id>``, e.g. ``Mass-Training_P_00001_LEFT_1``) when they share the split folder, patient, breast and abnormality
+id, lie on different views and give the same ``pathology``; rows that disagree on pathology are not taken for
+one lesion and keep a per-view id (``<image folder>_<abnormality id>``). CBIS-DDSM describes each view on its
+own, so a linked mass carries its most suspicious shape, margin and assessment over its views (the paper's
+masses have one description, and the manifest requires it to be equal on all view rows).
 """
 from __future__ import annotations
 
@@ -16,7 +26,7 @@ import pandas as pd
 
 from mammo_lib.data.adapters._common import checksum, frames, map_code, most_suspicious, pixel_box, read_source
 from mammo_lib.errors import MammoError
-from mammo_lib.vocab import MARGIN, MORPHOLOGY, VENDOR
+from mammo_lib.vocab import BIRADS, MARGIN, MORPHOLOGY, VENDOR
 
 COLUMNS = ("patient_id", "breast_density", "left or right breast", "image view", "abnormality id",
            "abnormality type", "mass shape", "mass margins", "assessment", "pathology", "image file path",
@@ -86,8 +96,27 @@ def to_manifest(case_csvs: Sequence[str | Path], *, data_root: str | Path | None
                 morphology=most_suspicious(shapes, MORPHOLOGY), margin=most_suspicious(margins, MARGIN),
                 birads=map_code(row["assessment"], ASSESSMENT, "assessment", source, line),
                 pathology=pathology, reference_standard=reference,
+                _lesion=f"{prefix}_{row['patient_id']}_{row['left or right breast'].upper()}_{row['abnormality id']}",
+                _view=view, _source_pathology=row["pathology"].upper(),
             ))
-    return frames(images, findings)
+    return frames(images, _link_views(findings))
+
+
+def _link_views(findings: list[dict]) -> list[dict]:
+    """One mass_id for the view rows of one lesion (see the module docstring), with one description."""
+    lesions: dict[str, list[dict]] = {}
+    for finding in findings:
+        lesions.setdefault(finding["_lesion"], []).append(finding)
+    for lesion, rows in lesions.items():
+        views = [r["_view"] for r in rows]
+        if len(rows) < 2 or len(set(views)) != len(views) or len({r["_source_pathology"] for r in rows}) != 1:
+            continue
+        shared = dict(morphology=most_suspicious([r["morphology"] for r in rows], MORPHOLOGY),
+                      margin=most_suspicious([r["margin"] for r in rows], MARGIN),
+                      birads=most_suspicious([r["birads"] for r in rows], BIRADS))
+        for r in rows:
+            r.update(mass_id=lesion, **shared)
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in findings]
 
 
 def _mask_and_box(root: Path | None, row, source: str, line: int) -> tuple[str, tuple]:

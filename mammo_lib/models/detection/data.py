@@ -145,8 +145,12 @@ def build_exam_cache(cohort: Any, *, size: int = 448, cache_root: Path | None = 
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                views[key] = preprocess_cached(cohort.data_root / row.image_path, laterality=key[0], view=key[1],
-                                               size=size, sha256=str(row.sha256) or None)
+                try:
+                    views[key] = preprocess_cached(cohort.data_root / row.image_path, laterality=key[0],
+                                                   view=key[1], size=size, sha256=str(row.sha256) or None)
+                except MammoError as exc:  # says which image of which exam stopped the cache (and the run)
+                    raise MammoError(f"exam cache: image_id {row.image_id!r} of study {study!r} "
+                                     f"({row.image_path}): {exc}") from None
             image_ids[key] = str(row.image_id)
             if findings is not None:
                 f = findings[findings["image_id"] == row.image_id]

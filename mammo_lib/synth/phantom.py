@@ -68,6 +68,9 @@ class PhantomParams:
     #: Stretch of the cells along the direction to the nipple: sqrt of the width/length scale ratios of
     #: VICTRE cfg [voronoi] (fat in fat sqrt(55/7.5) = 2.7, fat in gland sqrt(35/1.5) = 4.8); choice 2.0, below both: the ducts and ligaments add their own alignment.
     stretch: float = 2.0
+    #: Stretch of the cells through the thickness (choice, calibrated on the band-pass kurtosis of real
+    #: mammograms: fewer, taller cells along a ray keep the edges of fibroglandular tissue visible).
+    z_stretch: float = 3.0
     #: Second, finer partition inside glandular cells (fat lobules in gland, TDLU clusters): seed density
     #: 8x the first (choice), glandular share of each sub-cell uniform in ``subcell_gland`` (choice).
     subcell_factor: float = 8.0
@@ -75,7 +78,7 @@ class PhantomParams:
     #: Glandular share of glandular and of fatty cells (choice: VICTRE cells are pure tissue; partial
     #: volume at 0.5 mm and the sub-cells mix them).
     cell_gland: tuple[float, float] = (0.75, 0.98)
-    fat_cell_gland: float = 0.02
+    fat_cell_gland: float = 0.0
     #: Width (mm) over which two neighbouring cells blend: VICTRE cfg [boundary] maxDeviation 0.1 of the
     #: distance, as a blend of about 0.4 mm (choice), and the boundary perturbation (VICTRE cfg [perturb]
     #: maxDeviation 0.25) applied as smooth noise on the cell distances.
@@ -272,7 +275,7 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         r = np.sqrt(dx * dx + y * y + z * z)
         ref = 0.5 * depth_mm
         return np.stack([r / stretch, np.arctan2(y, np.maximum(dx, 1e-3)) * ref,
-                         np.arctan2(z, np.maximum(dx, 1e-3)) * ref], axis=-1)
+                         np.arctan2(z, np.maximum(dx, 1e-3)) * ref / p.z_stretch], axis=-1)
 
     # seeds drawn uniformly in the breast's bounding box (mm), at VICTRE's seed density
     box = (depth_mm * 1.05, 2.0 * half_h * 1.05, thickness_mm)
@@ -291,13 +294,13 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
 
     # lobes: VICTRE's compartments, wedges around the nipple axis, each with its own glandular strength
     lobe_angle = np.sort(rng.uniform(-math.pi, math.pi, p.compartments))
-    lobe_strength = rng.normal(0.0, 0.6, p.compartments)
+    lobe_strength = rng.normal(0.0, 1.0, p.compartments)
     seed_dir = np.arctan2(sz, sy)  # clock angle of each seed around the nipple axis
     lobe = np.argmin(np.abs(np.angle(np.exp(1j * (seed_dir[:, None] - lobe_angle[None, :])))), axis=1)
     # central and retroareolar concentration of glandular tissue (prior) + lobe strength + noise
     prior = (np.exp(-((sx - 0.55 * depth_mm) / (0.45 * depth_mm)) ** 2 - (sy / (0.6 * half_h)) ** 2
                     - (sz / (0.5 * thickness_mm)) ** 2))
-    score = 2.0 * prior + lobe_strength[lobe] + rng.normal(0.0, 0.5, n_seeds)
+    score = 2.0 * prior + lobe_strength[lobe] + rng.normal(0.0, 0.3, n_seeds)
     cell_gland = rng.uniform(*p.cell_gland, n_seeds)
 
     inside = np.nonzero(tissue_c)
@@ -333,7 +336,7 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         bk = bnd[k] * (1.0 + f32(p.perturb) * np.clip(noise, -2.0, 2.0) * f32(0.5))
         bnd[k] = np.maximum(bk, 0.0)
         blend[k] = 0.5 + 0.5 * _smoothstep(bnd[k] / f32(p.blend_mm))
-        sub[k] = ndimage.gaussian_filter(sub[k], 1.0)  # sub-cells blend over ~ one voxel
+        sub[k] = ndimage.gaussian_filter(sub[k], 0.6)  # sub-cells blend over ~ one voxel
     return _Volume(id1, id2, blend, sub, keep, presence, bnd, score, cell_gland, dz)
 
 

@@ -240,3 +240,78 @@ def in_range(synthetic: pd.DataFrame, real: pd.DataFrame, by: str = "breast_dens
             rows.append({by: group, "statistic": s, "synthetic": med, "real_min": lo, "real_max": hi,
                          "inside": bool(lo <= med <= hi)})
     return pd.DataFrame(rows)
+
+
+def v2_sample_patients(per_density: int = 2) -> list[str]:
+    """Twin patients to render with phantom v2: ``per_density`` per ACR density, vendors taken in turn."""
+    from mammo_lib import vocab
+    from mammo_lib.synth import composition, config
+
+    patients, _ = composition.compose(config.twin_config())
+    chosen: list[str] = []
+    vendors = [v.name for v in config.VENDORS]
+    for density in vocab.BREAST_DENSITY:
+        pool = patients[patients["breast_density"] == density]
+        for i in range(per_density):
+            want = vendors[(len(chosen) + i) % len(vendors)]
+            rows = pool[(pool["vendor"] == want) & ~pool["patient_id"].isin(chosen)]
+            rows = rows if len(rows) else pool[~pool["patient_id"].isin(chosen)]
+            chosen.append(str(rows["patient_id"].iloc[0]))
+    return chosen
+
+
+def render_v2_sample(root: Path, patient_ids: list[str], workers: int = 1, pitch_mm=None) -> pd.DataFrame:
+    """Render ``patient_ids`` of the twin with phantom v2 into ``root``; returns their manifest rows."""
+    from mammo_lib.synth import cohort, config
+
+    cfg = config.twin_config().with_(phantom="v2", pitch_mm=pitch_mm)
+    manifest, _, _ = cohort.generate(cfg, root, workers=workers, only=set(patient_ids))
+    return manifest
+
+
+def measure_manifest(root: Path, manifest: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """:func:`measure` of every image of ``manifest`` (paths relative to ``root``), labelled by ACR density."""
+    from mammo_lib import dicomio
+
+    images = [(r.breast_density, dicomio.read_image(Path(root) / r.image_path)) for r in manifest.itertuples()]
+    table, feats = measure(images, seed=seed)
+    table = table.rename(columns={"label": "breast_density"})
+    table.insert(0, "image_id", list(manifest["image_id"]))
+    return table, feats
+
+
+def plot_statistics(tables: dict[str, pd.DataFrame], real: pd.DataFrame):
+    """Per statistic, each synthetic set's values by ACR density over the real range (grey band)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 5, figsize=(17, 6.5))
+    colours = ("tab:red", "tab:blue", "tab:green")
+    for ax, stat in zip(axes.ravel(), STATISTICS):
+        ax.axhspan(float(real[stat].min()), float(real[stat].max()), color="0.85", label="real range")
+        for j, (name, table) in enumerate(tables.items()):
+            for k, (density, g) in enumerate(table.groupby("breast_density", sort=True)):
+                x = k + (j - (len(tables) - 1) / 2) * 0.25
+                ax.plot(np.full(len(g), x), g[stat], "o", ms=3, alpha=0.6, color=colours[j % 3],
+                        label=name if k == 0 else None)
+        ax.set_xticks(range(4), ["a", "b", "c", "d"])
+        ax.set_title(stat, fontsize=10)
+    axes[0, 0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_common_scale(views: list[tuple[str, object]]):
+    """A row of breasts on the common grid (chest wall left, same nipple depth), titled by their labels."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(views), figsize=(2.8 * len(views), 3.6))
+    for ax, (label, image) in zip(np.atleast_1d(axes), views):
+        v = common_view(image)
+        ys, xs = np.nonzero(v.mask)
+        crop = v.array[max(0, ys.min() - 4):ys.max() + 4, 0:xs.max() + 4]
+        lo, hi = np.percentile(v.array[v.mask], [0.5, 99.5])
+        ax.imshow(crop, cmap="gray", vmin=lo, vmax=hi)
+        ax.set_title(label, fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

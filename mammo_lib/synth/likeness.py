@@ -315,3 +315,24 @@ def plot_common_scale(views: list[tuple[str, object]]):
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def plot_views_grid(root: Path, manifest: pd.DataFrame, view: str = "CC"):
+    """The ``view`` of each patient of ``manifest`` as displayed (VOI applied), titled density / vendor / pitch."""
+    import matplotlib.pyplot as plt
+
+    from mammo_lib.synth.readers import display_pixels
+
+    rows = manifest[manifest["view"] == view].drop_duplicates("patient_id")
+    n = len(rows)
+    cols = min(4, n)
+    fig, axes = plt.subplots(int(math.ceil(n / cols)), cols, figsize=(3.4 * cols, 4.2 * math.ceil(n / cols)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, r in zip(axes.ravel(), rows.itertuples()):
+        image, spacing = display_pixels(Path(root) / r.image_path)
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"ACR {r.breast_density} · {r.vendor} · {spacing:g} mm\n{r.image_id}", fontsize=8)
+    fig.tight_layout()
+    return fig

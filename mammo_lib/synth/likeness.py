@@ -54,9 +54,13 @@ class CommonView:
 
 def common_view(image, depth_px: int = COMMON_DEPTH_PX) -> CommonView:
     """Orient, segment and resample one ``dicomio.MammoImage`` to the common grid."""
+    import warnings
+
     from mammo_lib import preprocess
 
-    probe = preprocess.preprocess_view(image, size=256)
+    with warnings.catch_warnings():  # landmark doubts (e.g. a skin marker) do not matter for texture statistics
+        warnings.simplefilter("ignore", preprocess.PreprocessWarning)
+        probe = preprocess.preprocess_view(image, size=256)
     depth_probe = probe.nipple[0]
     if depth_probe < 16:
         raise MammoError(f"{image.source}: nipple found {depth_probe:.0f} px from the chest wall; no breast depth")

@@ -145,7 +145,10 @@ def for_presentation(quanta: np.ndarray, flat: float, breast: np.ndarray, vp: Ve
     # breast) is lifted near the skin towards the interior level
     trend = _lowpass(log, b, 10.0 / spacing_mm)
     inner = ndimage.binary_erosion(breast, iterations=max(1, int(round(15.0 / spacing_mm)))) if breast.any() else breast
-    level = float(np.median(trend[inner])) if inner.any() else float(np.median(trend[breast])) if breast.any() else 0.0
+    # the level restored is that of the interior's fattier tissue (its 10th percentile), not its median: the
+    # thin periphery becomes fat-like, not as bright as the parenchyma
+    pool = trend[inner] if inner.any() else trend[breast] if breast.any() else np.zeros(1, np.float32)
+    level = float(np.percentile(pool, 10.0))
     lift = np.maximum(f32(level) - trend, 0.0) * b
     out = log + f32(vp.equalisation) * lift
     # contrast and edges: unsharp masks inside the breast (normalised convolution keeps the skin line clean)

@@ -50,12 +50,12 @@ class PhantomParams:
     areola_skin_factor: float = 2.0
     #: Number of glandular compartments (lobes): VICTRE cfg [compartments] num = 10.
     compartments: int = 10
-    #: Glandular volume fraction per ACR density a-d: 1 - targetFatFrac of VICTRE_fatty (0.95),
-    #: VICTRE_scattered (0.85), VICTRE_hetero (0.66), VICTRE_dense (0.40).
-    glandular_volume_fraction: tuple[float, float, float, float] = (0.05, 0.15, 0.34, 0.60)
     #: Compressed thickness (mm) per density a-d: VICTRE's breastCompress ``-t`` 60 / 55 / 45 / 35 (the
     #: sample commands of the VICTRE repository). The patient's drawn thickness keeps its spread around it.
     thickness_mm: tuple[float, float, float, float] = (60.0, 55.0, 45.0, 35.0)
+    #: The glandular amount is set by the percent dense area below; the glandular volume fraction that
+    #: results (Projection.glandular_volume_fraction) compares with VICTRE's 1 - targetFatFrac per density,
+    #: 0.05 / 0.15 / 0.34 / 0.60 (VICTRE_fatty / _scattered / _hetero / _dense cfg).
     #: Percent dense area (mean, SD, %) per BI-RADS density I-IV: 4.3 +- 4.3, 19.3 +- 11.3, 40.4 +- 14.8,
     #: 62.3 +- 11.7 (Cancer Epidemiol Biomarkers Prev, AACR; table of area and volume density measures by
     #: BI-RADS category, n = 56 / 183 / 131 / 33; cebp.aacrjournals.org). Each view draws its target from

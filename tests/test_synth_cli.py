@@ -11,6 +11,10 @@ from mammo_lib.cli import main
     (["synth", "--workers", "0"], "--workers must be >= 1, got 0"),
     (["synth", "--patients", "10"], "the twin is fixed"),
     (["synth", "--which", "train", "--update-committed"], "--update-committed applies to the twin only"),
+    (["synth", "--phantom", "v2"], "--phantom v2 needs --out DIR"),
+    (["synth", "--pitch-mm", "0.1"], "--pitch-mm and --out apply to --phantom v2 only"),
+    (["synth", "--phantom", "v2", "--out", "/nonexistent-mammo-out", "--pitch-mm", "fine"],
+     "--pitch-mm must be a number in mm or 'native', got 'fine'"),
 ])
 def test_bad_options_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     assert main(argv) == 2

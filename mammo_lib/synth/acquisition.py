@@ -39,11 +39,12 @@ class Encoded:
     lut: tuple[int, np.ndarray] | None  # (first stored value mapped, uint16 table)
 
 
-def encode(presentation: np.ndarray, breast: np.ndarray, profile: VendorProfile) -> Encoded:
+def encode(presentation: np.ndarray, breast: np.ndarray, profile: VendorProfile, full_range: bool = False) -> Encoded:
     """Quantise ``presentation`` to ``profile``'s bit depth and photometric and choose its VOI.
 
     The window spans the breast's own 0.5-99.8 percentile values (what a vendor's auto-windowing
-    does); the "lut" vendor carries the same range as a gently S-shaped VOI LUT table.
+    does); the "lut" vendor carries the same range as a gently S-shaped VOI LUT table. ``full_range``
+    (phantom v2) spans the breast's whole range instead, so that no breast pixel clips in display.
     """
     if presentation.shape != breast.shape:
         raise MammoError(f"encode: image {presentation.shape} and breast mask {breast.shape} differ in shape")
@@ -51,7 +52,8 @@ def encode(presentation: np.ndarray, breast: np.ndarray, profile: VendorProfile)
         raise MammoError("encode: the rendered image contains NaN or infinite values")
     top = (1 << profile.bits_stored) - 1
     value = np.rint(np.clip(presentation, 0.0, 1.0) * (0.96 * top) + 0.02 * top)
-    lo, hi = np.percentile(value[breast], [0.5, 99.8]) if breast.any() else (0.0, float(top))
+    pct = [0.0, 100.0] if full_range else [0.5, 99.8]
+    lo, hi = np.percentile(value[breast], pct) if breast.any() else (0.0, float(top))
     hi = max(hi, lo + 16.0)
     window = (0.5 * (lo + hi), 1.1 * (hi - lo))
     if profile.photometric == "MONOCHROME1":
@@ -100,8 +102,54 @@ class ImageTags:
     instance_number: int
 
 
-def write_mg(path: str | Path, enc: Encoded, profile: VendorProfile, tags: ImageTags) -> None:
-    """Write one MG For Presentation file, RLE Lossless, with deterministic UIDs and no real identifier."""
+#: Anatomic Region / Organ Exposed code of the breast (SNOMED CT 76752008 "Breast", PS3.16 CID 4013) and
+#: the Image Laterality code of each side (PS3.16 CID 244).
+BREAST_CODE = ("76752008", "SCT", "Breast")
+LATERALITY_CODES = {"L": ("7771000", "SCT", "Left"), "R": ("24028007", "SCT", "Right")}
+
+
+def _code(value: str, scheme: str, meaning: str):
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def add_conformance(ds) -> None:
+    """Attributes the Digital Mammography X-Ray Image IOD (PS3.3 A.26) requires beyond phantom v1's header.
+
+    Each line answers one ``dciodvfy`` error of the v1 files: Laterality (0020,0060) is not allowed in the
+    General Series of a paired-organ MG image that carries Image Laterality (C.7.3.1); Anatomic Region
+    Sequence (General Image / General Anatomy Mandatory, with its laterality modifier), Presentation LUT
+    Shape (DX Image, C.8.11.1), Pixel Spacing Calibration Description (Basic Pixel Spacing Calibration
+    macro, required with a calibration type), Positioner Type and Organ Exposed (Mammography Image,
+    C.8.11.7), an empty View Modifier Code Sequence and an empty Acquisition Context Sequence (Type 2).
+    """
+    from pydicom.sequence import Sequence
+
+    laterality = ds.ImageLaterality
+    if "Laterality" in ds:
+        del ds.Laterality
+    region = _code(*BREAST_CODE)
+    region.AnatomicRegionModifierSequence = Sequence([_code(*LATERALITY_CODES[laterality])])
+    ds.AnatomicRegionSequence = Sequence([region])
+    # DX Image: IDENTITY for MONOCHROME2, INVERSE for MONOCHROME1 (PS3.3 C.8.11.1.1.1)
+    ds.PresentationLUTShape = "INVERSE" if ds.PhotometricInterpretation == "MONOCHROME1" else "IDENTITY"
+    ds.PixelSpacingCalibrationDescription = "Detector pitch at the breast support (synthetic geometry)"
+    ds.PositionerType = "MAMMOGRAPHIC"
+    ds.OrganExposed = "BREAST"
+    ds.ViewCodeSequence[0].ViewModifierCodeSequence = Sequence([])
+    ds.AcquisitionContextSequence = Sequence([])
+
+
+def write_mg(path: str | Path, enc: Encoded, profile: VendorProfile, tags: ImageTags,
+             conformant: bool = False) -> None:
+    """Write one MG For Presentation file, RLE Lossless, with deterministic UIDs and no real identifier.
+
+    ``conformant`` (phantom v2) adds what the IOD requires beyond phantom v1's header (:func:`add_conformance`);
+    the committed v1 twin is written without it so that its checksums stay those committed.
+    """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
     from pydicom.uid import RLELossless
@@ -188,6 +236,8 @@ def write_mg(path: str | Path, enc: Encoded, profile: VendorProfile, tags: Image
         item.add_new(0x00283006, "OW", table.astype("<u2").tobytes())
         item.LUTExplanation = f"{profile.name} display curve (synthetic)"
         ds.VOILUTSequence = Sequence([item])
+    if conformant:
+        add_conformance(ds)
     ds.PixelData = enc.stored.tobytes()
     # keep our deterministic SOP Instance UID (pydicom would draw a new random one on compression)
     ds.compress(RLELossless, enc.stored, encoding_plugin="pylibjpeg", generate_instance_uid=False)

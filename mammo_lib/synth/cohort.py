@@ -35,7 +35,7 @@ from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.synth import acquisition, anatomy, masses, render
 from mammo_lib.synth.composition import compose
-from mammo_lib.synth.config import SMALL_FIELD_MM, VENDOR_BY_NAME, SynthConfig
+from mammo_lib.synth.config import SMALL_FIELD_MM, VENDOR_BY_NAME, SynthConfig, view_pitch_mm
 
 #: Columns of truth_views.csv (documented in the module docstring and :class:`ViewTruth`).
 TRUTH_COLUMNS = ("image_id", "rows", "cols", "pixel_spacing_mm", "nipple_x", "nipple_y", "pectoral_x0",
@@ -144,7 +144,10 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
                          attempt: int) -> PatientResult:
     rng = np.random.default_rng([cfg.seed, 1, index] if attempt == 0 else [cfg.seed, 1, index, attempt])
     profile = VENDOR_BY_NAME[patient["vendor"]]
-    sp = profile.pixel_spacing_mm
+    sp = view_pitch_mm(cfg, profile.name)
+    v2 = cfg.phantom == "v2"
+    if v2:  # the DICOM header carries the pitch actually rendered
+        profile = replace(profile, pixel_spacing_mm=sp)
     base = _breast_shape(cfg, rng)
     if attempt:
         base = replace(base, nipple_depth_mm=base.nipple_depth_mm * (1.0 + ROOM_GROWTH * attempt))
@@ -169,18 +172,22 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
                 placed[v].append(render.PlacedMass(m["mass_id"], mshape, m["mass_density"], x, y, obscure))
         for view_index, view in enumerate(vocab.VIEW):
             view_rng = np.random.default_rng([cfg.seed, 2, index, side_index, view_index])
-            out = render.render_view(cfg, geoms[view], patient["breast_density"],
-                                     beta + float(view_rng.uniform(-0.05, 0.05)), shape.thickness_mm,
-                                     placed[view], view_rng)
+            if v2:
+                out = _render_v2(cfg, geoms[view], profile.name, patient["breast_density"], shape.thickness_mm,
+                                 placed[view], np.random.default_rng([cfg.seed, 3, index, side_index]), view_rng)
+            else:
+                out = render.render_view(cfg, geoms[view], patient["breast_density"],
+                                         beta + float(view_rng.uniform(-0.05, 0.05)), shape.thickness_mm,
+                                         placed[view], view_rng)
             image_id = f"{pid}_{side}_{view}"
             flip = side == "R"  # right breasts are stored mirrored: nipple pointing left
             fx = (lambda x: cols - 1 - x) if flip else (lambda x: x)  # noqa: E731
             mirror = (lambda a: a[:, ::-1]) if flip else (lambda a: a)  # noqa: E731
-            enc = acquisition.encode(mirror(out.presentation), mirror(out.breast), profile)
+            enc = acquisition.encode(mirror(out.presentation), mirror(out.breast), profile, full_range=v2)
             rel = f"images/{pid}/{image_id}.dcm"
             tags = acquisition.ImageTags(pid, int(patient["age"]), patient["study_id"], patient["study_date"], side,
                                          view, image_id, cfg.seed, 1 + 2 * side_index + view_index)
-            acquisition.write_mg(root / rel, enc, profile, tags)
+            acquisition.write_mg(root / rel, enc, profile, tags, conformant=v2)
             breast_rel = f"truth/{pid}/{image_id}_breast.png"
             _write_png(root / breast_rel, mirror(out.breast))
             manifest.append({"image_id": image_id, "patient_id": pid, "study_id": patient["study_id"],
@@ -196,7 +203,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
                           "pectoral_y1": round(pect[3], 2) if pect else None,
                           "breast_mask_path": breast_rel,
                           "dense_area_fraction": round(float(out.dense[out.breast].mean()), 4),
-                          "beta": round(beta, 4)})
+                          "beta": None if v2 else round(beta, 4)})
             for m in side_masses:
                 mask = mirror(out.mass_masks[m["mass_id"]])
                 ys, xs = np.nonzero(mask)
@@ -211,6 +218,20 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
     (root / "truth" / pid).mkdir(parents=True, exist_ok=True)
     pd.DataFrame(truth, columns=list(TRUTH_COLUMNS)).to_csv(root / "truth" / pid / "truth_views.csv", index=False)
     return PatientResult(manifest, findings, truth)
+
+
+def _render_v2(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density: str, drawn_thickness_mm: float,
+               placed: list[render.PlacedMass], breast_rng: np.random.Generator,
+               view_rng: np.random.Generator) -> render.RenderedView:
+    """One view of phantom v2; ``breast_rng`` (per breast) draws the percent dense area both views share."""
+    from mammo_lib.synth import phantom, xray
+
+    target = phantom.draw_target_dense(density, breast_rng)
+    out, _ = xray.render_view(geom, vendor, density, phantom.view_thickness(density, drawn_thickness_mm), placed,
+                              target, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
+                              mass_depth_ratio=cfg.mass_depth_ratio, pectoral_fraction=cfg.pectoral_fraction,
+                              periphery_mm=cfg.periphery_mm)
+    return out
 
 
 def _render_one(job: tuple[SynthConfig, int, dict, list[dict], str]) -> PatientResult:

@@ -55,6 +55,10 @@ VENDORS: tuple[VendorProfile, ...] = (
                   16, "MONOCHROME2", "lut", 30.0),
 )
 VENDOR_BY_NAME = {v.name: v for v in VENDORS}
+#: Default pixel pitch of phantom v2 (mm): a 2x2-binned readout of the ~0.1 mm detectors, fine enough for
+#: spicules, small masses and fibrous strands (issue 15: "at most 0.2 mm").
+V2_DEFAULT_PITCH_MM = 0.2
+PHANTOMS = ("v1", "v2")
 #: The small (18 x 24 cm) field, (rows, cols) in mm, used when the breast fits in it.
 SMALL_FIELD_MM = (240.0, 180.0)
 
@@ -193,6 +197,16 @@ class SynthConfig:
     #: Weight of standardised age in the latent suspiciousness (cancer risk rises with age). Choice.
     age_weight: float = 0.35
 
+    # -- phantom -------------------------------------------------------------------------------
+    #: Which phantom renders the views: "v1" (the committed twin: a thresholded power-law field at 5x the
+    #: detector pitch, :mod:`mammo_lib.synth.render`) or "v2" (anatomy after the FDA's VICTRE phantom,
+    #: projected through a layered volume, per-vendor acquisition: :mod:`mammo_lib.synth.phantom`,
+    #: :mod:`mammo_lib.synth.xray`). The default stays "v1" so that the twin keeps its checksums.
+    phantom: str = "v1"
+    #: Pixel pitch (mm) of phantom v2: None = V2_DEFAULT_PITCH_MM, "native" = each vendor's detector pitch
+    #: (0.085 / 0.1 / 0.07 mm), or a number. Phantom v1 always uses VendorProfile.pixel_spacing_mm.
+    pitch_mm: float | str | None = None
+
     def with_(self, **changes: Any) -> "SynthConfig":
         """A copy with some fields changed, validated."""
         return validate(replace(self, **changes))
@@ -207,6 +221,19 @@ def train_config(n_patients: int = 1000, seed: int = TRAIN_SEED) -> SynthConfig:
     """The training cohort: same generator, another seed and prefix, counts sampled like the twin's."""
     return validate(SynthConfig(seed=seed, id_prefix=TRAIN_PREFIX, split="train", composition="sampled",
                                 n_patients=n_patients, val_fraction=0.1))
+
+
+def view_pitch_mm(cfg: SynthConfig, vendor: str) -> float:
+    """Pixel pitch (mm) of the views of ``vendor`` under ``cfg``."""
+    if cfg.phantom == "v1":
+        return VENDOR_BY_NAME[vendor].pixel_spacing_mm
+    if cfg.pitch_mm is None:
+        return V2_DEFAULT_PITCH_MM
+    if cfg.pitch_mm == "native":
+        from mammo_lib.synth.xray import PHYSICS
+
+        return PHYSICS[vendor].native_pitch_mm
+    return float(cfg.pitch_mm)
 
 
 def _check_pair(name: str, pair: tuple[float, float], positive: bool = True, ordered: bool = True) -> None:
@@ -276,6 +303,16 @@ def validate(cfg: SynthConfig) -> SynthConfig:
         raise MammoError(f"synth config: size_gsd is a geometric SD and must be >= 1, got {cfg.size_gsd!r}")
     if cfg.mu_gland <= cfg.mu_fat:
         raise MammoError(f"synth config: mu_gland ({cfg.mu_gland}) must exceed mu_fat ({cfg.mu_fat})")
+    if cfg.phantom not in PHANTOMS:
+        raise MammoError(f"synth config: phantom must be one of {PHANTOMS}, got {cfg.phantom!r}")
+    if cfg.pitch_mm is not None:
+        if cfg.phantom == "v1":
+            raise MammoError(f"synth config: pitch_mm applies to phantom v2 only (v1 uses each vendor's "
+                             f"pixel_spacing_mm), got pitch_mm={cfg.pitch_mm!r}")
+        if cfg.pitch_mm != "native" and not (isinstance(cfg.pitch_mm, (int, float))
+                                             and 0.05 <= float(cfg.pitch_mm) <= 0.5):
+            raise MammoError(f"synth config: pitch_mm must be None, 'native' or a pitch of 0.05-0.5 mm, "
+                             f"got {cfg.pitch_mm!r}")
     for key, value in cfg.rank_noise.items():
         if key not in ("pathology", "birads", "margin", "morphology", "mass_density") or value < 0:
             raise MammoError(f"synth config: rank_noise[{key!r}] must be a known feature with noise >= 0, got {value!r}")

@@ -212,6 +212,11 @@ class SynthConfig:
         return validate(replace(self, **changes))
 
 
+#: Each vendor's detector pixel pitch in mm (Siemens a-Se 85 um, GE CsI 100 um, Hologic a-Se 70 um), the
+#: pitch phantom v2 renders at with ``pitch_mm="native"`` (:mod:`mammo_lib.synth.xray` reads it from here).
+NATIVE_PITCH_MM: dict[str, float] = {"Siemens": 0.085, "GE": 0.100, "Hologic": 0.070}
+
+
 def twin_config() -> SynthConfig:
     """The configuration of the embedded twin cohort (the default)."""
     return validate(SynthConfig())
@@ -230,9 +235,7 @@ def view_pitch_mm(cfg: SynthConfig, vendor: str) -> float:
     if cfg.pitch_mm is None:
         return V2_DEFAULT_PITCH_MM
     if cfg.pitch_mm == "native":
-        from mammo_lib.synth.xray import PHYSICS
-
-        return PHYSICS[vendor].native_pitch_mm
+        return NATIVE_PITCH_MM[vendor]
     return float(cfg.pitch_mm)
 
 

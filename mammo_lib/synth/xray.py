@@ -19,6 +19,7 @@ from scipy import ndimage
 from mammo_lib.errors import MammoError
 from mammo_lib.synth import phantom
 from mammo_lib.synth.anatomy import ViewGeometry
+from mammo_lib.synth.config import NATIVE_PITCH_MM
 from mammo_lib.synth.render import PlacedMass, RenderedView
 
 f32 = np.float32
@@ -81,13 +82,13 @@ class VendorPhysics:
 
 
 PHYSICS: dict[str, VendorPhysics] = {
-    "Siemens": VendorPhysics("Siemens", 0.085, (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
+    "Siemens": VendorPhysics("Siemens", NATIVE_PITCH_MM["Siemens"], (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
                              (0.06, 0.18, 0.30, 0.28, 0.13, 0.05), "a-Se", 0.03, 2.5e4, 3.0, 0.12, 12.0,
                              0.75, 0.6, 0.3, 0.5, 6.0, 1.0),
-    "GE": VendorPhysics("GE", 0.100, (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
+    "GE": VendorPhysics("GE", NATIVE_PITCH_MM["GE"], (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
                         (0.04, 0.14, 0.36, 0.32, 0.11, 0.03), "CsI", 0.07, 2.5e4, 4.0, 0.12, 12.0,
                         0.85, 0.4, 0.4, 0.7, 8.0, 0.9),
-    "Hologic": VendorPhysics("Hologic", 0.070, (16.0, 18.0, 20.0, 22.0, 25.0, 28.0),
+    "Hologic": VendorPhysics("Hologic", NATIVE_PITCH_MM["Hologic"], (16.0, 18.0, 20.0, 22.0, 25.0, 28.0),
                              (0.04, 0.12, 0.22, 0.24, 0.24, 0.14), "a-Se", 0.03, 2.5e4, 3.0, 0.12, 12.0,
                              0.65, 0.8, 0.25, 0.4, 5.0, 1.1),
 }

@@ -99,9 +99,8 @@ def build_report(result: dict[str, Any], sources: dict[str, str | Path], *, deid
     if not sources:
         raise MammoError(f"exam {result['exam']}: no DICOM source images (PNG/TIFF input): no DICOM SR written")
     evidence = {view: reference_dataset(path, deidentify=deidentify) for view, path in sources.items()}
-    studies = {ds.StudyInstanceUID for ds in evidence.values()}
-    if len(studies) > 1:
-        raise MammoError(f"exam {result['exam']}: its images belong to {len(studies)} studies; one SR per study")
+    # images of other studies (CBIS-DDSM stores each view as its own study) are referenced as pertinent other
+    # evidence by highdicom; the report belongs to the study of the first view
     algorithm = hd.sr.AlgorithmIdentification(name="mammo-companion IDVN/BDVN/IFN + DenseNet-121", version=__version__)
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,

@@ -211,7 +211,8 @@ def classify_masses(models: Models, mass_views: pd.DataFrame, pixels: dict[str, 
                       for r in mass_views.itertuples(index=False)])
     heads = classify.predict_heads(models.classifier, crops, models.geometry)
     per_view = pd.DataFrame({"mass_id": mass_views["mass"].to_numpy(), "logit": heads[PRIMARY_HEAD]})
-    table = combine_views(per_view, float(models.classifier_card["prior_shift"])).set_index("mass_id")
+    order = list(dict.fromkeys(mass_views["mass"]))  # M1, M2, ... (combine_views sorts ids as text: M1, M10, M2)
+    table = combine_views(per_view, float(models.classifier_card["prior_shift"])).set_index("mass_id").loc[order]
     out = pd.DataFrame({"mass": table.index, "n_views": table["n_views"].to_numpy(),
                         "malignancy_score": table["dl_score"].to_numpy()})
     out["dl_positive"] = out["malignancy_score"] >= float(models.classifier_card["threshold"])

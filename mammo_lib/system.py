@@ -369,10 +369,9 @@ def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, *, ba
     views["system_score"] = scored.loc[views["mass"]].to_numpy()
     found: dict[str, float] = {}
     hit_masses: set[str] = set()
-    for image_id, truth in findings.groupby("image_id"):
-        mine = views[views["image_id"] == image_id]
-        if mine.empty:
-            continue
+    by_image = {k: g for k, g in views.groupby("image_id", sort=False)}
+    for image_id, truth in findings[findings["image_id"].isin(by_image)].groupby("image_id"):
+        mine = by_image[image_id]
         hits = centre_in_box(mine[["x0", "y0", "x1", "y1"]].to_numpy(float), truth[["x0", "y0", "x1", "y1"]].to_numpy(float))
         for j, mass_id in enumerate(truth["mass_id"].astype(str)):
             if hits[:, j].any():
@@ -386,4 +385,22 @@ def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, *, ba
     out["system_positive"] = out["found"] & (out["system_score"] >= float(models.classifier_card["threshold"]))
     out.attrs["detected_masses"] = int(views["mass"].nunique())
     out.attrs["false_positive_masses"] = int(views["mass"].nunique() - len(hit_masses))
+    return out
+
+
+def system_mode_performance(masses: pd.DataFrame, found: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Table 4's DL column read both ways on the same masses: classified from the reference boxes (``masses``:
+    mass_id, label, dl_score) and by the system (``found`` of :func:`system_scores`; a missed mass scores 0 and is
+    called negative). One row per measure with both values, the system's 95% CI and the counts."""
+    table = masses[["mass_id", "label", "dl_score"]].merge(found, on="mass_id", how="left", validate="one_to_one")
+    if table["found"].isna().any():
+        raise MammoError(f"{int(table['found'].isna().sum())} masses have no system result (first: "
+                         f"{table.loc[table['found'].isna(), 'mass_id'].iloc[0]})")
+    boxes = classify.performance(table["label"], table["dl_score"], threshold)
+    ours = classify.performance(table["label"], table["system_score"], threshold)
+    out = pd.DataFrame({"measure": boxes["measure"], "reference_boxes": boxes["value"], "system": ours["value"],
+                        "system_lower": ours["lower"], "system_upper": ours["upper"],
+                        "reference_boxes_count": boxes["count"], "system_count": ours["count"], "n": ours["n"]})
+    out.attrs["found"] = int(table["found"].sum())
+    out.attrs["found_positive"] = int(table.loc[table["label"] == 1, "found"].sum())
     return out

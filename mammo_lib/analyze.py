@@ -176,6 +176,9 @@ def _run_one(spec: Any) -> dict[str, Any]:
         write_exam(Path(options["out"]), result, pixels, spec, sr=options["sr"], deidentify=options["deidentify"])
     except MammoError as exc:
         return {"exam": spec.exam_id, "status": "error", "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one exam's unexpected failure must not stop the batch
+        files = ", ".join(Path(v.path).name for v in spec.views)
+        return {"exam": spec.exam_id, "status": "error", "error": f"{type(exc).__name__}: {exc} (files: {files})"}
     return {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]),
             "seconds": time.perf_counter() - start}
 

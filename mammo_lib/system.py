@@ -300,7 +300,7 @@ OVERLAY_SIDE = 900
 
 
 def overlay_image(result: dict[str, Any], pixels: dict[str, np.ndarray]) -> Any:
-    """The exam's views side by side (RCC LCC / RMLO LMLO order) with each detected mass as a red box labelled with
+    """The exam's views in one row (RCC, LCC, RMLO, LMLO) with each detected mass as a red box labelled with
     its mass number, malignancy score and BI-RADS, like the paper's Figures 4-6 (a PIL image)."""
     from PIL import Image, ImageDraw
 

@@ -127,7 +127,7 @@ def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: 
     folder = out / _safe_name(result["exam"])
     folder.mkdir(parents=True, exist_ok=True)
     mass_rows(result).to_csv(folder / "masses.csv", index=False)
-    overlay_image(result, pixels).save(folder / "overlay.png", optimize=False)
+    overlay_image(result, pixels).save(folder / "overlay.png", compress_level=1)  # zlib level 6: 0.5 s
     result = dict(result)
     result["sr"] = None
     if sr:

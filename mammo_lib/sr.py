@@ -117,10 +117,9 @@ def build_report(result: dict[str, Any], sources: dict[str, str | Path], *, deid
                                        graphic_data=_polyline(v["box"], int(ref.Rows), int(ref.Columns)),
                                        source_image=hd.sr.SourceImageForRegion.from_source_image(ref))
             measurements = [
-                hd.sr.Measurement(name=PROBABILITY_OF_CANCER, value=float(mass["malignancy_score"]), unit=PERCENT,
-                                  algorithm_id=algorithm),
-                hd.sr.Measurement(name=DETECTION_SCORE, value=float(v["detection_score"]), unit=NO_UNITS,
-                                  algorithm_id=algorithm),
+                # the algorithm is identified once per group (TID 1410), not again in each measurement
+                hd.sr.Measurement(name=PROBABILITY_OF_CANCER, value=float(mass["malignancy_score"]), unit=PERCENT),
+                hd.sr.Measurement(name=DETECTION_SCORE, value=float(v["detection_score"]), unit=NO_UNITS),
             ]
             evaluations = [
                 hd.sr.QualitativeEvaluation(codes.SCT.Shape, SHAPE_CODES[mass["morphology"]]),

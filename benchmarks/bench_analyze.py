@@ -83,9 +83,9 @@ def floor_seconds(models, exams: list) -> tuple[float, float]:
     """Per exam, one process, one torch thread: decode of the four views, and the bare forward passes."""
     import torch
 
-    from mammo_lib.classify import predict_heads
-    from mammo_lib.models.classification import context_crop
-    from mammo_lib.models.inference import exam_batch
+    from mammo_lib.models.classification.inference import predict_heads
+    from mammo_lib.models.classification.patches import context_crop
+    from mammo_lib.models.detection.inference import exam_batch
     from mammo_lib.system import assemble, detect, load_view, pair_masses
 
     torch.set_num_threads(1)
@@ -239,7 +239,7 @@ def main() -> None:
 
 
 def _shape(path: str) -> tuple[int, int]:
-    from mammo_lib.dicomio import image_size
+    from mammo_lib.data.dicomio import image_size
 
     return image_size(path)
 

@@ -14,8 +14,9 @@ import time
 import numpy as np
 import torch
 
-from mammo_lib.classify import WEIGHTS_FILE, load_classifier, predict_heads
-from mammo_lib.models.classification import AUX_HEADS, MassClassifier, PatchGeometry, multitask_loss
+from mammo_lib.models.classification.inference import WEIGHTS_FILE, load_classifier, predict_heads
+from mammo_lib.models.classification.network import AUX_HEADS, MassClassifier, multitask_loss
+from mammo_lib.models.classification.patches import PatchGeometry
 from mammo_lib.paths import weights_dir
 
 GOAL_SECONDS = 60.0  # the twin's 618 masses, both views

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mammo_lib.models.detection import build_model
-from mammo_lib.models.detection_task import exam_from_views
-from mammo_lib.models.inference import exam_batch, run_detector
+from mammo_lib.models.detection.data import exam_from_views
+from mammo_lib.models.detection.inference import exam_batch, load_detector, run_detector
+from mammo_lib.models.detection.network import build_model
 from mammo_lib.paths import REPO_ROOT, data_dir, weights_dir
 from mammo_lib.vocab import STANDARD_VIEWS
 
@@ -31,9 +31,7 @@ GOAL_RATIO = 1.3
 def _model(device: str) -> torch.nn.Module:
     shipped = weights_dir() / "detection.safetensors"
     if shipped.exists():
-        from mammo_lib.models.detection import load_detector
-
-        return load_detector(str(shipped), map_location=device)
+        return load_detector(str(shipped), map_location=device)[0]
     return build_model().eval().to(device)
 
 
@@ -60,8 +58,9 @@ def forward_seconds(model: torch.nn.Module, batch: dict[str, torch.Tensor], devi
 def pipeline_seconds(model: torch.nn.Module, manifest: Path, data_root: Path, studies: list[str],
                      device: str) -> tuple[dict[str, float], list]:
     """Seconds per stage (read, preprocess uncached, detect + decode) over ``studies``; returns the exams built."""
-    from mammo_lib.manifest import load_manifest
-    from mammo_lib.preprocess import preprocess_view, read_image
+    from mammo_lib.data.manifest import load_manifest
+    from mammo_lib.data.dicomio import read_image
+    from mammo_lib.preprocess import preprocess_view
 
     cohort = load_manifest(manifest, data_root=data_root, check_files=False)
     rows = cohort.images[cohort.images["study_id"].astype(str).isin(studies)]

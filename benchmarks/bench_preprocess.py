@@ -47,6 +47,7 @@ def cold_view(job: tuple[Path, str, str]) -> dict[str, float]:
 
     from mammo_lib import preprocess as pp
     from mammo_lib.checksums import sha256_file
+    from mammo_lib.data.dicomio import read_image
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", pp.PreprocessWarning)
@@ -55,7 +56,7 @@ def cold_view(job: tuple[Path, str, str]) -> dict[str, float]:
     t0 = time.perf_counter()
     digest = sha256_file(path)
     t1 = time.perf_counter()
-    image = pp.read_image(path, laterality=lat, view=view)
+    image = read_image(path, laterality=lat, view=view)
     t2 = time.perf_counter()
     result = pp.preprocess_view(image, size=448)
     t3 = time.perf_counter()

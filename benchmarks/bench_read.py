@@ -68,7 +68,7 @@ def measure(label: str, paths: list[Path], repeats: int) -> None:
     """Print images/s of the bare decode and of read_image, and their ratio."""
     import pydicom
 
-    from mammo_lib.dicomio import read_image
+    from mammo_lib.data.dicomio import read_image
 
     bare = full = 0.0
     for path in paths:

@@ -64,7 +64,7 @@ def exams_from_inputs(inputs: Sequence[str]) -> list[Any]:
         if not p.exists():
             raise MammoError(f"input {p} does not exist")
     if all(p.suffix.lower() == ".csv" for p in paths):
-        from mammo_lib.manifest import load_manifest
+        from mammo_lib.data.manifest import load_manifest
         from mammo_lib.vocab import STANDARD_VIEWS
 
         exams = []
@@ -235,7 +235,7 @@ def run_command(args: argparse.Namespace) -> int:
     mine = specs[rank::world]
     from mammo_lib.checksums import sha256_file
     from mammo_lib.paths import weights_dir
-    from mammo_lib.train import read_card
+    from mammo_lib.models.weights import read_card
 
     det = args.detector or str(weights_dir() / "detection.safetensors")
     cls = args.classifier or str(weights_dir() / "classification.safetensors")

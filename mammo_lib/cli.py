@@ -17,9 +17,9 @@ from mammo_lib.errors import MammoError
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("mammo_lib.pipeline", "run the numbered notebooks with papermill into a new run folder"),
-    "verify": ("mammo_lib.manifest", "validate a data manifest and its findings table"),
+    "verify": ("mammo_lib.data.manifest", "validate a data manifest and its findings table"),
     "synth": ("mammo_lib.synth.cli", "generate the synthetic twin cohort or a training cohort"),
-    "preprocess": ("mammo_lib.preprocess", "preprocess one mammogram and print what was found"),
+    "preprocess": ("mammo_lib.preprocess.cache", "preprocess one mammogram and print what was found"),
     "train": ("mammo_lib.train", "train the detection or classification model"),
     "analyze": ("mammo_lib.analyze", "run the system (detect, then classify) on exams: JSON, CSV, overlay, DICOM SR"),
 }
@@ -48,13 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         top.error(f"unknown command {name!r} (choose from {', '.join(COMMANDS)})")
     module_name, help_text = COMMANDS[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            print(f"mammo {name}: not available in this version of mammo-companion", file=sys.stderr)
-            return 2
-        raise
+    module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"mammo {name}", description=help_text)
     module.configure_parser(parser)
     args = parser.parse_args(rest)

@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mammo_lib import vocab
 from mammo_lib.errors import MammoError
+from mammo_lib.validation import require_columns
 
 HIT_CRITERIA = ("centre", "iou")
-BOX = ["x0", "y0", "x1", "y1"]
+BOX = list(vocab.BOX_COLUMNS)
 #: Standard FROC abscissae: recall at these false positives per image (as in the detection literature).
 FPI_POINTS = (0.25, 0.5, 1.0, 2.0)
 
@@ -93,12 +95,6 @@ class Matched:
         return int(len(self.images))
 
 
-def _require(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise MammoError(f"{name} lacks column(s) {missing}; it has {list(df.columns)}")
-
-
 def _row_groups(values: pd.Series) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct values in order of first appearance, and the row positions of each (in row order)."""
     codes, uniques = pd.factorize(values)
@@ -115,9 +111,9 @@ def match_candidates(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
     mass per view). ``images``: image_id, exam (the images read, including those without candidates; exam is
     the bootstrap cluster, e.g. study_id).
     """
-    _require(candidates, ["image_id", *BOX, "score"], "candidates")
-    _require(truth, ["image_id", "mass_id", *BOX], "truth")
-    _require(images, ["image_id", "exam"], "images")
+    require_columns(candidates, ["image_id", *BOX, "score"], "candidates")
+    require_columns(truth, ["image_id", "mass_id", *BOX], "truth")
+    require_columns(images, ["image_id", "exam"], "images")
     if unit not in ("mass", "view"):
         raise MammoError(f"unit must be 'mass' or 'view', got {unit!r}")
     if candidates["score"].isna().any():
@@ -245,11 +241,13 @@ def _exam_resampler(matched: Matched, exams: np.ndarray) -> Callable[[np.ndarray
     return resample
 
 
-def cluster_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n_resamples: int = 1000,
+def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n_resamples: int = 1000,
                       confidence: float = 0.95, seed: int = 0,
                       versus: Matched | None = None) -> tuple[float, float, float]:
     """Point estimate and percentile CI of ``statistic`` with exams resampled with replacement
-    (scipy.stats.bootstrap over exam indices: lesions and false positives of one exam move together).
+    (scipy.stats.bootstrap over exam indices: lesions and false positives of one exam move together). The
+    detection-side bootstrap over a :class:`Matched`; per-mass statistics of arrays clustered by patient use
+    :func:`mammo_lib.stats.cluster_bootstrap`.
     A statistic returning a vector (e.g. recall at several FPI points) gets arrays back, one CI per element,
     from the same resamples at the cost of one bootstrap.
 
@@ -311,7 +309,7 @@ def sensitivity_at_threshold(matched: Matched, threshold: float) -> float:
 def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_resamples: int = 1000,
                seed: int = 0) -> pd.DataFrame:
     """Recall at each FPI point with its exam-bootstrap 95% CI: columns fpi, recall, ci_low, ci_high."""
-    est, lo, hi = cluster_bootstrap(matched, lambda m: recalls_at_fpi(m, points), n_resamples=n_resamples, seed=seed)
+    est, lo, hi = exam_bootstrap(matched, lambda m: recalls_at_fpi(m, points), n_resamples=n_resamples, seed=seed)
     return pd.DataFrame({"fpi": list(points), "recall": est, "ci_low": lo, "ci_high": hi})
 
 
@@ -380,14 +378,14 @@ class DetectionReport:
 
 def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.DataFrame,
                      breast_density: pd.Series, *, threshold: float, branches: Sequence[str],
-                     final: str = "ifn", baseline: str = "single", dense: Sequence[str] = ("c", "d"),
+                     final: str = "ifn", baseline: str = "single", dense: Sequence[str] = vocab.DENSE_BREAST,
                      density_order: Sequence[str] = ("a", "b", "c", "d"), iou_threshold: float = 0.2,
                      n_resamples: int = 1000, seed: int = 0) -> DetectionReport:
     """Match each branch's candidates (column ``branch``) under both hit criteria, then the per-mass table at
     the operating ``threshold``, recall at 0.25-2 FPI with exam-bootstrap CIs, sensitivity by breast
     density (Wilson CIs) and the ablation (recall at 1 FPI overall and in ``dense`` breasts, with the paired
     bootstrap difference of each branch from ``baseline``). ``breast_density`` maps exam -> density code."""
-    _require(candidates, ["branch"], "candidates")
+    require_columns(candidates, ["branch"], "candidates")
     missing = sorted(set(images["exam"]) - set(breast_density.index))
     if missing:
         raise MammoError(f"breast_density lacks exam(s) {missing[:5]}")
@@ -408,7 +406,7 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
         if m.images.nunique() < 2:  # no bootstrap on a single exam: estimate only
             point = np.asarray(stat(m), np.float64) - (np.asarray(stat(versus), np.float64) if versus is not None else 0.0)
             return (float(point) if size is None else point), nan, nan
-        return cluster_bootstrap(m, stat, n_resamples=n_resamples, seed=seed, versus=versus)
+        return exam_bootstrap(m, stat, n_resamples=n_resamples, seed=seed, versus=versus)
 
     parts = []
     for (branch, crit), m in matched.items():
@@ -444,3 +442,44 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
     return DetectionReport(matched=matched, per_mass=per_mass, recall_at_fpi=recall,
                            sensitivity=pd.DataFrame(sens_rows), by_density=pd.DataFrame(dens_rows),
                            ablation=pd.DataFrame(abl))
+
+
+@dataclass
+class FusionComparison:
+    """Where a fusion branch's gain over a baseline comes from, in some exams (e.g. dense breasts), each branch
+    at its own ``fpi`` operating point: paired detections per mass and per (mass, view), McNemar on each."""
+
+    per_mass: Any                      # stats.McNemar: baseline (a) vs final (b), a mass found on any view
+    per_view: Any                      # stats.McNemar over (mass, view) pairs
+    view_recall: dict[str, float]      # branch -> recall at ``fpi`` counted per view
+    two_view_masses: dict[str, tuple[int, int, int, int]]  # branch -> (masses on two views, found on 2, 1, 0)
+    masses: pd.Index                   # mass_ids compared (those of the exams)
+    missed_by_both: pd.Index           # mass_ids neither branch finds
+
+
+def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: pd.DataFrame,
+                      images: pd.DataFrame, exams: Sequence, *, baseline: str = "single", final: str = "ifn",
+                      fpi: float = 1.0) -> FusionComparison:
+    """Paired detections of ``baseline`` and ``final`` on ``exams`` (centre criterion), per mass from the
+    report's matches and per view from ``candidates`` matched with ``unit="view"``; McNemar's test on each."""
+    from mammo_lib.stats import mcnemar_paired
+
+    require_columns(candidates, ["branch"], "candidates")
+    branches = (baseline, final)
+    missing = [b for b in branches if (b, "centre") not in report.matched]
+    if missing:
+        raise MammoError(f"detection report has no centre-criterion matches for branch(es) {missing}")
+    found = {b: detected_at_fpi(subset(report.matched[(b, "centre")], exams), fpi) for b in branches}
+    per_mass = mcnemar_paired(found[baseline], found[final].reindex(found[baseline].index))
+    view_found, view_recall, two_view = {}, {}, {}
+    for b in branches:
+        per_view = subset(match_candidates(candidates[candidates["branch"] == b], truth, images, unit="view"), exams)
+        view_found[b] = detected_at_fpi(per_view, fpi)
+        view_recall[b] = recall_at_fpi(per_view, fpi)
+        counts = view_found[b].groupby(level="mass_id").agg(["sum", "size"])
+        two = counts[counts["size"] == 2]["sum"]
+        two_view[b] = (len(two), int((two == 2).sum()), int((two == 1).sum()), int((two == 0).sum()))
+    per_view_test = mcnemar_paired(view_found[baseline], view_found[final].reindex(view_found[baseline].index))
+    neither = found[baseline].index[~found[baseline] & ~found[final]]
+    return FusionComparison(per_mass=per_mass, per_view=per_view_test, view_recall=view_recall,
+                            two_view_masses=two_view, masses=found[baseline].index, missed_by_both=neither)

@@ -1,4 +1,5 @@
-"""Figures: Figure 3's ROC curves, sensitivity by stratum, the audit's ROC-space check; shared helpers.
+"""Every plot: Figure 3's ROC curves, sensitivity by stratum, the audit's ROC-space check, a view with its DL
+boxes (Figures 4-6), the classifier's ROC, reliability diagram and example patches; shared helpers.
 
 Plots use matplotlib with seaborn's theme and palette; one colour per rater everywhere. Figures are saved
 with fixed metadata (no creation date, no software version) so that the same inputs give the same bytes.
@@ -7,16 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mammo_lib import published
 from mammo_lib.errors import MammoError
+from mammo_lib.validation import require_columns
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
     from matplotlib.figure import Figure
+
+    from mammo_lib.models.classification.patches import PatchGeometry
+    from mammo_lib.preprocess.geometry import PreprocessedView
 
 #: Raters in plotting order (paper's Table 4 order) and their colours (seaborn "colorblind").
 RATER_ORDER: tuple[str, ...] = ("junior_a", "junior_b", "senior", "dl")
@@ -59,9 +64,7 @@ def plot_roc(curves: pd.DataFrame, published_auc: Mapping[str, float] | None = N
 
     ``curves`` is :func:`mammo_lib.tables.figure3_curves`; ``published_auc`` adds the paper's AUC to each label.
     """
-    needed = {"rater", "fpr", "tpr", "auc"}
-    if not needed <= set(curves.columns):
-        raise MammoError(f"curves lacks column(s) {sorted(needed - set(curves.columns))}")
+    require_columns(curves, ["rater", "fpr", "tpr", "auc"], "curves")
     if curves.empty:
         raise MammoError("curves is empty: nothing to plot")
     plt, _ = _plt()
@@ -125,9 +128,7 @@ def plot_auc_feasibility(rates: pd.DataFrame) -> Figure:
 
     ``rates`` has columns rater, sensitivity, specificity, auc (fractions).
     """
-    needed = {"rater", "sensitivity", "specificity", "auc"}
-    if not needed <= set(rates.columns):
-        raise MammoError(f"rates lacks column(s) {sorted(needed - set(rates.columns))}")
+    require_columns(rates, ["rater", "sensitivity", "specificity", "auc"], "rates")
     plt, _ = _plt()
     colours = rater_colours()
     fig, axes = plt.subplots(1, len(rates), figsize=(2.6 * len(rates), 2.9), sharey=True, squeeze=False)
@@ -143,5 +144,97 @@ def plot_auc_feasibility(rates: pd.DataFrame) -> Figure:
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="1 - specificity")
         ax.set_aspect("equal")
     axes[0][0].set_ylabel("Sensitivity")
+    fig.tight_layout()
+    return fig
+
+
+def draw_preprocess_input(ax: Any, pixels: np.ndarray, result: PreprocessedView) -> None:
+    """Input image with the breast box, nipple and pectoral line in its own pixels (matplotlib axes)."""
+    from matplotlib.patches import Rectangle
+
+    h, w = pixels.shape
+    ax.imshow(pixels, cmap="gray", vmin=0, vmax=1, extent=(0, w, h, 0))
+    x0, y0, x1, y1 = result.breast_bbox
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1))
+    ax.plot(*result.nipple_input, "o", mfc="none", mec="red", ms=8, mew=1.5)
+    if result.pectoral_input is not None:
+        (px0, py0), (px1, py1) = result.pectoral_input
+        ax.plot([px0, px1], [py0, py1], color="deepskyblue", lw=1.5)
+    ax.set_axis_off()
+
+
+def draw_preprocess_output(ax: Any, result: PreprocessedView) -> None:
+    """Preprocessed array with the mask contour, nipple and pectoral line in output pixels."""
+    n = result.size
+    ax.imshow(result.array, cmap="gray", vmin=0, vmax=1, extent=(0, n, n, 0))
+    ax.contour(np.arange(n) + 0.5, np.arange(n) + 0.5, result.breast_mask.astype(float), levels=[0.5],
+               colors="lime", linewidths=0.8)
+    ax.plot(*result.nipple, "o", mfc="none", mec="red", ms=8, mew=1.5)
+    if result.pectoral is not None:
+        (px0, py0), (px1, py1) = result.pectoral
+        ax.plot([px0, px1], [py0, py1], color="deepskyblue", lw=1.5)
+    ax.set_xlim(0, n)
+    ax.set_ylim(n, 0)
+    ax.set_axis_off()
+
+
+def draw_view(ax: Any, image: np.ndarray, candidates: pd.DataFrame, truth: pd.DataFrame, *, title: str = "") -> None:
+    """One view as in the paper's Figures 4-6: the image, DL boxes in red (with scores), ground truth in green.
+
+    ``candidates`` and ``truth`` carry x0, y0, x1, y1 in the pixels of ``image``.
+    """
+    from matplotlib.patches import Rectangle
+
+    ax.imshow(image, cmap="gray", interpolation="lanczos")
+    for r in truth.itertuples(index=False):
+        ax.add_patch(Rectangle((r.x0, r.y0), r.x1 - r.x0, r.y1 - r.y0, fill=False, ec="lime", lw=1.2, ls="--"))
+    for r in candidates.itertuples(index=False):
+        ax.add_patch(Rectangle((r.x0, r.y0), r.x1 - r.x0, r.y1 - r.y0, fill=False, ec="red", lw=1.4))
+        ax.text(r.x0, r.y0 - 4, f"{r.score:.2f}", color="red", fontsize=7, va="bottom")
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
+
+
+def draw_score_roc(ax: Any, y_true: Any, score: Any, label: str) -> None:
+    """One model's ROC curve on ``ax`` (scikit-learn ``roc_curve``) with its AUC in the legend, chance diagonal,
+    square axes (notebook 05; Figure 3's curves of all raters are :func:`plot_roc`)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fpr, tpr, _ = roc_curve(np.asarray(y_true).astype(int), np.asarray(score, dtype=float))
+    ax.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(y_true, score):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1), aspect="equal")
+    ax.legend(loc="lower right")
+
+
+def draw_reliability(ax: Any, points: pd.DataFrame, brier: float) -> None:
+    """Reliability diagram: observed malignant fraction against mean predicted probability per bin."""
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
+    ax.plot(points["mean_predicted"], points["observed_fraction"], marker="o", label=f"DL (Brier {brier:.3f})")
+    ax.set(xlabel="mean predicted probability of malignancy", ylabel="observed fraction malignant",
+           xlim=(0, 1), ylim=(0, 1), aspect="equal")
+    ax.legend(loc="upper left")
+
+
+def plot_examples(crops: np.ndarray, geometry: PatchGeometry, examples: pd.DataFrame, records: pd.DataFrame) -> Any:
+    """Gallery of :func:`mammo_lib.models.classification.inference.extreme_examples`: one row per kind, the
+    centred patch of each mass's decisive view."""
+    import matplotlib.pyplot as plt
+
+    from mammo_lib.models.classification.patches import patch_from_context
+
+    kinds = list(dict.fromkeys(examples["kind"]))
+    n = int(examples.groupby("kind").size().max())
+    fig, axes = plt.subplots(len(kinds), n, figsize=(2.2 * n, 2.5 * len(kinds)), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, kind in enumerate(kinds):
+        for c, (_, ex) in enumerate(examples[examples["kind"] == kind].iterrows()):
+            record = records.iloc[int(ex["view_row"])]
+            patch = patch_from_context(crops[int(ex["view_row"])].astype(np.float32), geometry)
+            axes[r, c].imshow(patch, cmap="gray")
+            axes[r, c].set_title(f"{ex['mass_id']} {record['view']}\nscore {ex['dl_score']:.1f}\n{record['histology']}",
+                                 fontsize=7)
+        axes[r, 0].text(-0.1, 0.5, kind, transform=axes[r, 0].transAxes, rotation=90, ha="right", va="center")
     fig.tight_layout()
     return fig

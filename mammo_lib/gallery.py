@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mammo_lib.errors import MammoError
-from mammo_lib.manifest import Cohort
+from mammo_lib.data.manifest import Cohort
 from mammo_lib.vocab import STANDARD_VIEWS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from mammo_lib.dicomio import MammoImage
+    from mammo_lib.data.dicomio import MammoImage
 
 
 def four_view_studies(cohort: Cohort) -> list[str]:
@@ -31,7 +31,7 @@ def four_view_studies(cohort: Cohort) -> list[str]:
 
 def exam_views(cohort: Cohort, study_id: str) -> dict[tuple[str, str], MammoImage]:
     """The first image of each standard view of one study, read with the manifest's laterality and view."""
-    from mammo_lib.dicomio import read_image
+    from mammo_lib.data.dicomio import read_image
 
     rows = cohort.images[cohort.images["study_id"] == study_id].sort_values("image_id")
     if rows.empty:
@@ -47,13 +47,13 @@ def exam_views(cohort: Cohort, study_id: str) -> dict[tuple[str, str], MammoImag
 
 
 def image_summary(cohort: Cohort) -> "pd.DataFrame":
-    """Every image read through :func:`mammo_lib.dicomio.read_image`: view, size, bit depth, pixel statistics.
+    """Every image read through :func:`mammo_lib.data.dicomio.read_image`: view, size, bit depth, pixel statistics.
 
     A quick check that a cohort decodes as expected (values rounded to 3 decimals for stable output).
     """
     import pandas as pd
 
-    from mammo_lib.dicomio import read_image
+    from mammo_lib.data.dicomio import read_image
 
     rows = []
     for record in cohort.images.sort_values("image_id").itertuples():

@@ -23,6 +23,7 @@ from typing import Any
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, runs_dir
+from mammo_lib.vocab import DL_CANDIDATES_FILE, DL_DETECTION_FILE, DL_SCORES_FILE
 
 #: The fixed notebook sequence (numbers are shared conventions; a missing notebook is skipped).
 NOTEBOOKS: tuple[str, ...] = (
@@ -50,6 +51,13 @@ PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
     ("Audit of the paper's own arithmetic and internal consistency", "08_paper_audit", "tables/paper_audit.csv"),
     ("Training of the detection and classification models", "09_training", "tables/training_*.csv"),
 )
+#: What each notebook reads from earlier notebooks: notebook -> ((file in its tables folder, notebook writing it), ...).
+#: Checked before the notebook runs (:func:`check_inputs`), by ``mammo reproduce`` and by the notebook itself.
+NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "05_classification": ((DL_CANDIDATES_FILE, "04_detection"),),  # its system mode: 04's detector run
+    "06_density_stratified": ((DL_DETECTION_FILE, "04_detection"),),
+    "07_tables_and_roc": ((DL_SCORES_FILE, "05_classification"),),
+}
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
 KERNEL_NAME = "python3"
@@ -205,6 +213,21 @@ def device_report() -> dict[str, Any]:
     return report
 
 
+def check_inputs(notebook: str, tables_dir: str | Path, manifest: str | Path | None = None) -> None:
+    """Stop early, with one line saying what to run first, when a notebook's inputs are missing: the cohort
+    ``manifest`` (when given) and the files of :data:`NOTEBOOK_INPUTS` in ``tables_dir``."""
+    if notebook not in NOTEBOOKS:
+        raise MammoError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
+    if manifest is not None and not Path(manifest).is_file():
+        raise MammoError(f"{notebook} needs a cohort manifest and {Path(manifest).name} does not exist: generate the "
+                         "twin cohort (`mammo synth`) or pass your own data_manifest.csv as the manifest parameter")
+    for name, writer in NOTEBOOK_INPUTS.get(notebook, ()):
+        if not (Path(tables_dir) / name).is_file():
+            raise MammoError(f"{notebook} reads {name}, written by {writer}, and it is not in this run's tables "
+                             f"folder: run notebook {writer[:2]} first (mammo reproduce --only {writer[:2]} "
+                             f"{notebook[:2]})")
+
+
 def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
     outputs = {}
     for path in sorted(run_dir.rglob("*")):
@@ -238,6 +261,12 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
             entry: dict[str, Any] = {"notebook": notebook.name, "parameters": params}
             record["notebooks"].append(entry)
             started = time.perf_counter()
+            try:
+                check_inputs(notebook.stem, run_dir / "tables")
+            except MammoError as exc:
+                entry.update(status="not run", error=str(exc))
+                record["status"] = "failed"
+                raise
             try:
                 papermill.execute_notebook(
                     str(notebook), str(run_dir / "executed" / notebook.name), parameters=params,
@@ -289,6 +318,7 @@ def refresh_committed(only: list[str] | None = None, progress: bool = True) -> l
     try:
         for notebook in tqdm(notebooks, desc="refresh notebooks", unit="notebook", disable=not progress,
                              file=sys.stderr):
+            check_inputs(notebook.stem, REPO_ROOT / "tables")
             try:
                 papermill.execute_notebook(
                     str(notebook), str(notebook), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR),

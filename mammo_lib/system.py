@@ -1,7 +1,7 @@
 """The paper's system on one exam: detect masses (IDVN + BDVN -> IFN), pair them across CC and MLO, classify each
 from its original-resolution patches (multi-task DenseNet-121, 0-100), and report it.
 
-Every image is decoded once (:func:`mammo_lib.dicomio.read_image`); its pixels feed both the preprocessing (the
+Every image is decoded once (:func:`mammo_lib.data.dicomio.read_image`); its pixels feed both the preprocessing (the
 448 grid the detector reads) and the classifier's patches, which are cut at the image's own resolution around the
 detected boxes mapped back through the view's transform. ``mammo analyze`` (:mod:`mammo_lib.analyze`) runs this
 per exam in worker processes; notebook 05 uses :func:`system_scores` for Table 4's DL column in system mode.
@@ -18,17 +18,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mammo_lib import classify
-from mammo_lib.dicomio import read_image
+from mammo_lib.data.dicomio import read_image
 from mammo_lib.errors import MammoError
-from mammo_lib.models.classification import AUX_HEADS, PRIMARY_HEAD, PatchGeometry, combine_views, context_crop
-from mammo_lib.models.detection import DetectionConfig, decode_outputs, load_detector, missing_view_notes, modules_run
-from mammo_lib.models.detection_task import Exam, exam_from_views
-from mammo_lib.models.inference import VIEW_NAMES, exam_batch
+from mammo_lib.models.classification.inference import WEIGHTS_FILE as CLASSIFIER_FILE
+from mammo_lib.models.classification.inference import combine_views, load_classifier, predict_heads
+from mammo_lib.models.classification.network import AUX_HEADS, PRIMARY_HEAD
+from mammo_lib.models.classification.patches import PatchGeometry, context_crop
+from mammo_lib.models.detection.data import Exam, exam_from_views
+from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
+from mammo_lib.models.detection.network import DetectionConfig, missing_view_notes
 from mammo_lib.paths import weights_dir
 from mammo_lib.preprocess import ViewTransform, preprocess_view
-from mammo_lib.train import read_card
-from mammo_lib.vocab import STANDARD_VIEWS
+from mammo_lib.vocab import BOX_COLUMNS, STANDARD_VIEWS
 
 #: Candidates kept per view (the detector's decoding: 3x3 local maxima of the IFN map, highest first).
 TOP_K = 10
@@ -38,6 +39,9 @@ MIN_CANDIDATE_SCORE = 0.01
 #: largest difference of nipple distances accepted for a pair: 2 sigma, where the IDVN's prior has fallen to e^-2.
 PAIR_SIGMA = DetectionConfig().idvn_sigma
 PAIR_MAX_DIFFERENCE = 2.0 * PAIR_SIGMA
+#: Decimals of a candidate's box (pixels) and detection score: those of notebook 04's candidates table and of the
+#: JSON/CSV reports; the system pairs and classifies the rounded values (:func:`exam_candidates`).
+CANDIDATE_DECIMALS: dict[str, int] = {"box": 1, "score": 4}
 #: Columns of the per-exam CSV (one row per view of each detected mass).
 MASS_COLUMNS = ("exam", "mass", "laterality", "view", "image_id", "x0", "y0", "x1", "y1", "detection_score",
                 "nipple_distance", "malignancy_score", "dl_positive", "morphology", "margin", "mass_density", "birads")
@@ -78,8 +82,7 @@ def load_models(detector_path: str | None = None, classifier_path: str | None = 
                 detection_threshold: float | None = None) -> Models:
     """Both models in eval mode; the detection operating point defaults to the detector card's 1-FPI threshold."""
     det_path = detector_path or str(weights_dir() / "detection.safetensors")
-    detector = load_detector(det_path, map_location=device)
-    card = read_card(det_path) or {}
+    detector, card = load_detector(det_path, map_location=device)
     threshold = detection_threshold
     if threshold is None:
         threshold = (card.get("metrics") or {}).get("operating_threshold_1_fpi")
@@ -88,9 +91,9 @@ def load_models(detector_path: str | None = None, classifier_path: str | None = 
                              "pass --detection-threshold")
     if not 0 < float(threshold) < 1:
         raise MammoError(f"detection threshold must be a probability in (0, 1), got {threshold}")
-    classifier, ccard = classify.load_classifier(classifier_path, device=device)
+    classifier, ccard = load_classifier(classifier_path, device=device)
     sources = {"detector": Path(det_path).name, "detector_sha256": str(card.get("sha256", "")),
-               "classifier": Path(classifier_path or classify.WEIGHTS_FILE).name,
+               "classifier": Path(classifier_path or CLASSIFIER_FILE).name,
                "classifier_sha256": str(ccard.get("sha256", ""))}
     return Models(detector, classifier, ccard, float(threshold), PatchGeometry(**ccard["geometry"]), device, sources)
 
@@ -131,37 +134,48 @@ def assemble(exam_id: str, loaded: Sequence[LoadedView]) -> tuple[Exam, dict[tup
 
 # --- detection ---------------------------------------------------------------------------------------------------
 def detect(models: Models, exams: Sequence[Exam]) -> tuple[list[pd.DataFrame], list[dict[str, str]]]:
-    """IFN candidates of each exam (one row per candidate: view, rank, box in the 448 grid ``g*`` and in the image's
-    own pixels ``x0..y1``, score, nipple distance ``r``) and the modules that ran on each present view."""
-    batch = {k: v.to(models.device) for k, v in exam_batch(list(exams)).items()}
-    with torch.no_grad():
-        out = models.detector(batch["images"], batch["nipples"], batch["present"])
-    decoded = decode_outputs(out, "ifn", top_k=TOP_K, min_score=MIN_CANDIDATE_SCORE)
+    """IFN candidates of each exam (:func:`exam_candidates`: one row per candidate) and the modules that ran on
+    each present view, from the detector run of notebook 04 (:func:`~mammo_lib.models.detection.inference.run_detector`)."""
+    run = run_detector(models.detector, exams, branches=("ifn",), batch_size=max(1, len(exams)), top_k=TOP_K,
+                       min_score=MIN_CANDIDATE_SCORE, device=models.device)
     tables, modules = [], []
-    for b, exam in enumerate(exams):
-        size = exam.images.shape[-1]
-        rows = []
-        mods = {}
-        for v in range(4):
-            if not exam.present[v]:
-                continue
-            mods[VIEW_NAMES[v]] = "+".join(modules_run(out, b, v))
-            cand = decoded[b][v]
-            if cand is None or not len(cand):
-                continue
-            transform = ViewTransform.from_dict(exam.transforms[v])
-            boxes = transform.box_to_input(cand[:, :4])
-            rows_, cols_ = transform.input_shape
-            boxes = np.clip(boxes, 0, [cols_, rows_, cols_, rows_])
-            nipple = np.nan_to_num(exam.nipples[v].astype(np.float64), nan=size / 2)
-            centres = (cand[:, :2] + cand[:, 2:4]) / 2
-            r = np.hypot(*(centres - nipple).T) / size
-            for rank, (g, box, score, dist) in enumerate(zip(cand[:, :4], boxes, cand[:, 4], r)):
-                rows.append((VIEW_NAMES[v], rank, *g, *box, float(score), float(dist)))
-        tables.append(pd.DataFrame(rows, columns=["view", "rank", "gx0", "gy0", "gx1", "gy1", "x0", "y0", "x1", "y1",
-                                                  "score", "r"]))
-        modules.append(mods)
+    for exam in exams:
+        tables.append(exam_candidates(exam, run.candidates[run.candidates["study_id"] == exam.study_id]))
+        mine = run.views[run.views["study_id"] == exam.study_id] if len(run.views) else run.views
+        modules.append(dict(zip(mine.get("view", []), mine.get("modules", []))))
     return tables, modules
+
+
+def exam_candidates(exam: Exam, candidates: pd.DataFrame) -> pd.DataFrame:
+    """One exam's IFN candidates (``view``, ``rank``, box ``x0..y1`` in the image's own pixels and ``score``, as
+    :func:`~mammo_lib.models.detection.inference.run_detector` gives them and notebook 04's candidates table holds
+    them) with the box in the 448 grid ``g*``, the box clipped to the image, and the nipple distance ``r`` of the
+    box centre in the grid (fraction of its side) that :func:`pair_masses` pairs on.
+
+    Boxes and scores are first rounded to :data:`CANDIDATE_DECIMALS`, the precision of notebook 04's table and of
+    ``mammo analyze``'s reports, so that both paths pair and classify the very same boxes (the classifier's score
+    moves by about a point for a twentieth of a pixel's shift of a box on the twin's small images)."""
+    columns = ["view", "rank", "gx0", "gy0", "gx1", "gy1", *BOX_COLUMNS, "score", "r"]
+    size = exam.images.shape[-1]
+    parts = []
+    for v, name in enumerate(VIEW_NAMES):
+        mine = candidates[candidates["view"] == name].sort_values("rank")
+        if not exam.present[v] or mine.empty:
+            continue
+        transform = ViewTransform.from_dict(exam.transforms[v])
+        boxes = mine[list(BOX_COLUMNS)].to_numpy(np.float64).round(CANDIDATE_DECIMALS["box"])
+        grid = transform.box_to_output(boxes)
+        rows_, cols_ = transform.input_shape
+        nipple = np.nan_to_num(exam.nipples[v].astype(np.float64), nan=size / 2)
+        r = np.hypot(*(((grid[:, :2] + grid[:, 2:4]) / 2) - nipple).T) / size
+        part = pd.DataFrame(grid, columns=["gx0", "gy0", "gx1", "gy1"])
+        part[list(BOX_COLUMNS)] = np.clip(boxes, 0, [cols_, rows_, cols_, rows_])
+        part.insert(0, "rank", mine["rank"].astype(int).to_numpy())
+        part.insert(0, "view", name)
+        part["score"] = mine["score"].astype(float).to_numpy().round(CANDIDATE_DECIMALS["score"])
+        part["r"] = r
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
 def pair_masses(candidates: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -209,7 +223,7 @@ def classify_masses(models: Models, mass_views: pd.DataFrame, pixels: dict[str, 
         return pd.DataFrame(columns=["mass", "n_views", "malignancy_score", "dl_positive", *aux_cols])
     crops = np.stack([context_crop(pixels[r.view], (r.x0, r.y0, r.x1, r.y1), models.geometry)
                       for r in mass_views.itertuples(index=False)])
-    heads = classify.predict_heads(models.classifier, crops, models.geometry)
+    heads = predict_heads(models.classifier, crops, models.geometry)
     per_view = pd.DataFrame({"mass_id": mass_views["mass"].to_numpy(), "logit": heads[PRIMARY_HEAD]})
     order = list(dict.fromkeys(mass_views["mass"]))  # M1, M2, ... (combine_views sorts ids as text: M1, M10, M2)
     table = combine_views(per_view, float(models.classifier_card["prior_shift"])).set_index("mass_id").loc[order]
@@ -224,14 +238,22 @@ def classify_masses(models: Models, mass_views: pd.DataFrame, pixels: dict[str, 
     return out
 
 
+def find_masses(models: Models, candidates: pd.DataFrame,
+                pixels: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What follows the detector, shared by ``mammo analyze`` and notebook 05's system mode: the candidates of one
+    exam (:func:`exam_candidates`) above the operating point paired into masses (:func:`pair_masses`), each scored
+    from its views' patches (:func:`classify_masses`). Returns (mass views, scored masses)."""
+    mass_views = pair_masses(candidates, models.detection_threshold)
+    return mass_views, classify_masses(models, mass_views, pixels)
+
+
 # --- one exam, end to end ------------------------------------------------------------------------------------
 def analyze_loaded(models: Models, exam_id: str, loaded: Sequence[LoadedView]) -> dict[str, Any]:
     """The system's result for one exam of loaded views, as a JSON-safe dict (see :func:`analyze_exam`)."""
     exam, by_key = assemble(exam_id, loaded)
     (candidates,), (modules,) = detect(models, [exam])
-    mass_views = pair_masses(candidates, models.detection_threshold)
     pixels = {f"{k[0]}{k[1]}": v.pixels for k, v in by_key.items()}
-    scored = classify_masses(models, mass_views, pixels)
+    mass_views, scored = find_masses(models, candidates, pixels)
     notes = missing_view_notes(exam.present)
     missing = [VIEW_NAMES[v] for v in range(4) if not exam.present[v]]
     views = []
@@ -333,49 +355,54 @@ def overlay_image(result: dict[str, Any], pixels: dict[str, np.ndarray]) -> Any:
 
 
 # --- system mode on a cohort (notebook 05) ---------------------------------------------------------------------
-def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, *, batch_size: int = 8) -> pd.DataFrame:
-    """End-to-end system on a cohort whose exams are cached (``detection_task.build_exam_cache``): per reference
-    mass, whether the system detected it and the malignancy score of the detected mass that found it.
+def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, candidates: pd.DataFrame) -> pd.DataFrame:
+    """End-to-end system on a cohort from its detector run: ``candidates`` is notebook 04's candidates table
+    (:data:`~mammo_lib.models.detection.inference.CANDIDATE_COLUMNS`; its ``ifn`` rows are used) over the exams
+    cached at ``exam_paths`` (``models.detection.data.build_exam_cache``, for the views' transforms and nipples).
+    Each exam then goes through :func:`find_masses`, the code of ``mammo analyze``. Per reference mass: whether the
+    system detected it and the malignancy score of the detected mass that found it.
 
     A reference mass is *found* when the centre of a detected mass's box on one of its views lies inside the
     reference box there (the centre criterion of notebook 04); its system score is the highest score among the detected
     masses that found it. A mass the system misses gets no score: it is called negative with ``system_score`` 0,
     as the paper counts its undetected cancers among the "missed or misdiagnosed" positives (Discussion) while
     keeping all 618 masses in Table 4. Returns one row per reference mass: mass_id, found, system_score,
-    system_positive, plus ``false_positive_masses`` per exam in ``.attrs``.
+    system_positive, plus ``detected_masses`` and ``false_positive_masses`` in ``.attrs``.
     """
+    from mammo_lib import validation
     from mammo_lib.evaluate import centre_in_box
+    from mammo_lib.models.classification.data import read_pixels
+    from mammo_lib.models.detection.inference import CANDIDATE_COLUMNS
 
+    validation.require_columns(candidates, CANDIDATE_COLUMNS, "detector candidates table")
+    ifn = candidates[candidates["branch"] == "ifn"]
+    by_study = {str(k): g for k, g in ifn.groupby("study_id", sort=False)}
     findings = cohort.findings
     images = cohort.images.set_index("image_id")
-    exams = [Exam.load(Path(p)) for p in exam_paths]
     detected = []
-    for start in range(0, len(exams), batch_size):
-        chunk = exams[start:start + batch_size]
-        tables, _ = detect(models, chunk)
-        for exam, cand in zip(chunk, tables):
-            mv = pair_masses(cand, models.detection_threshold)
-            mv["image_id"] = [exam.image_ids[VIEW_NAMES.index(v)] for v in mv["view"]]
-            mv["exam"] = exam.study_id
-            mv["mass"] = exam.study_id + ":" + mv["mass"].astype(str)
-            detected.append(mv)
+    for path in exam_paths:
+        exam = Exam.load(Path(path))
+        cand = exam_candidates(exam, by_study.get(str(exam.study_id), ifn.iloc[:0]))
+        above = cand[cand["score"] >= models.detection_threshold]
+        pixels = {}
+        for name in dict.fromkeys(above["view"]):
+            image_id = exam.image_ids[VIEW_NAMES.index(name)]
+            pixels[name] = read_pixels(cohort.data_root / images.loc[image_id, "image_path"], name[0], name[1:])
+        mv, scored = find_masses(models, cand, pixels)
+        mv = mv.merge(scored[["mass", "malignancy_score"]], on="mass", how="left")
+        mv["image_id"] = [exam.image_ids[VIEW_NAMES.index(v)] for v in mv["view"]]
+        mv["mass"] = str(exam.study_id) + ":" + mv["mass"].astype(str)
+        detected.append(mv)
     views = pd.concat(detected, ignore_index=True)
-    views["image_file"] = [str(cohort.data_root / images.loc[i, "image_path"]) for i in views["image_id"]]
-    records = views.assign(laterality=views["view"].str[0], view=views["view"].str[1:], mass_id=views["mass"])
-    crops = classify.cut_context_crops(records, models.geometry)
-    heads = classify.predict_heads(models.classifier, crops, models.geometry)
-    per_view = pd.DataFrame({"mass_id": records["mass_id"].to_numpy(), "logit": heads[PRIMARY_HEAD]})
-    scored = combine_views(per_view, float(models.classifier_card["prior_shift"])).set_index("mass_id")["dl_score"]
-    views["system_score"] = scored.loc[views["mass"]].to_numpy()
     found: dict[str, float] = {}
     hit_masses: set[str] = set()
     by_image = {k: g for k, g in views.groupby("image_id", sort=False)}
     for image_id, truth in findings[findings["image_id"].isin(by_image)].groupby("image_id"):
         mine = by_image[image_id]
-        hits = centre_in_box(mine[["x0", "y0", "x1", "y1"]].to_numpy(float), truth[["x0", "y0", "x1", "y1"]].to_numpy(float))
+        hits = centre_in_box(mine[list(BOX_COLUMNS)].to_numpy(float), truth[list(BOX_COLUMNS)].to_numpy(float))
         for j, mass_id in enumerate(truth["mass_id"].astype(str)):
             if hits[:, j].any():
-                best = float(mine["system_score"].to_numpy()[hits[:, j]].max())
+                best = float(mine["malignancy_score"].to_numpy()[hits[:, j]].max())
                 found[mass_id] = max(found.get(mass_id, 0.0), best)
                 hit_masses.update(mine["mass"].to_numpy()[hits[:, j]])
     mass_ids = sorted(findings["mass_id"].astype(str).unique())
@@ -388,19 +415,27 @@ def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, *, ba
     return out
 
 
-def system_mode_performance(masses: pd.DataFrame, found: pd.DataFrame, threshold: float) -> pd.DataFrame:
+def system_mode_performance(masses: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
     """Table 4's DL column read both ways on the same masses: classified from the reference boxes (``masses``:
-    mass_id, label, dl_score) and by the system (``found`` of :func:`system_scores`; a missed mass scores 0 and is
-    called negative). One row per measure with both values, the system's 95% CI and the counts."""
-    table = masses[["mass_id", "label", "dl_score"]].merge(found, on="mass_id", how="left", validate="one_to_one")
+    mass_id, pathology, dl_score, dl_positive) and by the system (``found`` of :func:`system_scores`; a missed mass
+    scores 0 and is called negative), each through :func:`mammo_lib.tables.rater_measures`. One row per measure
+    with both values, the system's 95% CI and the counts."""
+    from mammo_lib import tables, validation
+
+    validation.require_columns(masses, ["mass_id", "pathology", "dl_score", "dl_positive"], "mass table")
+    validation.require_columns(found, ["mass_id", "found", "system_score", "system_positive"], "system results")
+    table = masses[["mass_id", "pathology", "dl_score", "dl_positive"]].merge(found, on="mass_id", how="left",
+                                                                            validate="one_to_one")
     if table["found"].isna().any():
         raise MammoError(f"{int(table['found'].isna().sum())} masses have no system result (first: "
                          f"{table.loc[table['found'].isna(), 'mass_id'].iloc[0]})")
-    boxes = classify.performance(table["label"], table["dl_score"], threshold)
-    ours = classify.performance(table["label"], table["system_score"], threshold)
+    boxes = tables.rater_measures(tables.table4(table), "dl")
+    system = table.drop(columns=["dl_score", "dl_positive"]).rename(
+        columns={"system_score": "dl_score", "system_positive": "dl_positive"})
+    ours = tables.rater_measures(tables.table4(system), "dl")
     out = pd.DataFrame({"measure": boxes["measure"], "reference_boxes": boxes["value"], "system": ours["value"],
                         "system_lower": ours["lower"], "system_upper": ours["upper"],
                         "reference_boxes_count": boxes["count"], "system_count": ours["count"], "n": ours["n"]})
     out.attrs["found"] = int(table["found"].sum())
-    out.attrs["found_positive"] = int(table.loc[table["label"] == 1, "found"].sum())
+    out.attrs["found_positive"] = int((table["found"].astype(bool) & (table["pathology"] == "positive")).sum())
     return out

@@ -1,6 +1,6 @@
 """Tables 1-4 and Figure 3's curves as tidy DataFrames, from the mass table and the DL outputs.
 
-Input is the mass-level table (one row per mass, e.g. ``mammo_lib.manifest.Cohort.masses()``) with the
+Input is the mass-level table (one row per mass, e.g. ``mammo_lib.data.manifest.Cohort.masses()``) with the
 columns named in :mod:`mammo_lib.vocab` and the reader columns :data:`~mammo_lib.vocab.READER_COLUMNS`;
 DL outputs come from notebooks 04/05 (:func:`load_dl_outputs`). Each ``tableN`` has a
 ``published_tableN`` twin built from :mod:`mammo_lib.published` (never retyped) and a ``compare_tableN``
@@ -8,22 +8,20 @@ that puts them side by side. Bad input raises :class:`~mammo_lib.errors.MammoErr
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mammo_lib import published, stats, vocab
+from mammo_lib import published, stats, validation, vocab
 from mammo_lib.errors import MammoError
 
-#: A mass is at least BI-RADS 2 (BI-RADS 1 means "nothing found"); readers may still rate 1.
-MASS_BIRADS: tuple[str, ...] = vocab.BIRADS[1:]
 #: Table 1 features (the paper's "Density" rows are mass density, see published.TABLE1) and their strata.
 TABLE1_FEATURES: dict[str, tuple[str, ...]] = {
     "morphology": vocab.MORPHOLOGY, "margin": vocab.MARGIN, "mass_density": vocab.MASS_DENSITY,
-    "birads": MASS_BIRADS,
+    "birads": vocab.MASS_BIRADS,
 }
 #: Table 3 factors, in the paper's order, and their strata. ``age_group`` is derived from ``age``.
 TABLE3_FACTORS: dict[str, tuple[str, ...]] = {
@@ -34,60 +32,6 @@ DL = "dl"
 DETECTORS: tuple[str, ...] = (*vocab.DETECTION_READERS, DL)
 RATERS: tuple[str, ...] = (*vocab.READERS, DL)
 #: Files written by notebooks 04 (detection) and 05 (classification) into the run's tables folder.
-DL_DETECTION_FILE = "dl_detection_per_mass.csv"
-DL_SCORES_FILE = "dl_scores_per_mass.csv"
-DL_DETECTION_COLUMNS = ("mass_id", "dl_detected", "dl_max_score")
-DL_SCORES_COLUMNS = ("mass_id", "dl_score", "dl_positive", "threshold")
-
-_BOOL_STRINGS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
-
-
-# --- validation ----------------------------------------------------------------------------------------
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str = "mass table") -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MammoError(f"{what} lacks column(s) {missing}; it has {list(frame.columns)}")
-
-
-def _codes(frame: pd.DataFrame, column: str, allowed: Sequence[str], what: str = "mass table") -> pd.Series:
-    """``frame[column]`` as strings, every value in ``allowed`` (else MammoError naming row and value)."""
-    values = frame[column].astype(object)
-    missing = values.isna()
-    if missing.any():
-        raise MammoError(f"{what} column {column!r} has {int(missing.sum())} missing value(s), first at row "
-                         f"{_row(frame, missing)}")
-    text = values.map(lambda v: str(v).strip())
-    bad = ~text.isin(list(allowed))
-    if bad.any():
-        raise MammoError(f"{what} column {column!r} holds {text[bad].iloc[0]!r} at row {_row(frame, bad)}; "
-                         f"expected one of {list(allowed)}")
-    return text
-
-
-def _flags(frame: pd.DataFrame, column: str, what: str = "mass table") -> pd.Series:
-    """A yes/no column as bools; NaN or other values are a MammoError naming row and value."""
-    def convert(v: Any) -> Any:
-        if isinstance(v, (bool, np.bool_)):
-            return bool(v)
-        if isinstance(v, (int, np.integer, float, np.floating)) and v in (0, 1):
-            return bool(v)
-        return _BOOL_STRINGS.get(str(v).strip().lower()) if isinstance(v, str) else None
-
-    values = frame[column].astype(object).map(convert)
-    bad = values.isna()
-    if bad.any():
-        raise MammoError(f"{what} column {column!r} holds {frame[column].astype(object)[bad].iloc[0]!r} at row "
-                         f"{_row(frame, bad)}; expected true/false")
-    return values.astype(bool)
-
-
-def _row(frame: pd.DataFrame, mask: pd.Series) -> str:
-    """The first flagged row, by mass_id when there is one."""
-    first = mask[mask].index[0]
-    if "mass_id" in frame.columns:
-        return f"{first} (mass_id {frame.loc[first, 'mass_id']!r})"
-    return str(first)
-
 
 def age_group(age: pd.Series) -> pd.Series:
     """Table 3's age strata: <40, 40-60 (both ends included), >60 years; missing ages are an error."""
@@ -100,11 +44,6 @@ def age_group(age: pd.Series) -> pd.Series:
     return pd.Series(np.where(num < 40, under, np.where(num > 60, over, vocab.AGE_GROUPS[1])), index=age.index)
 
 
-def _show(value: Any) -> str:
-    """A value for an error message: NaN as NaN, everything else as its repr."""
-    return "NaN" if isinstance(value, (float, np.floating)) and np.isnan(value) else repr(value)
-
-
 def _pct(count: int | float, total: int | float) -> float:
     return 100.0 * count / total if total else float("nan")
 
@@ -113,13 +52,13 @@ def _pct(count: int | float, total: int | float) -> float:
 def table1(masses: pd.DataFrame) -> pd.DataFrame:
     """Table 1: per feature and category, cases (distinct patients with at least one such mass) and masses,
     with percentages of all patients and all masses."""
-    _require(masses, ["patient_id", *TABLE1_FEATURES])
+    validation.require_columns(masses, ["patient_id", *TABLE1_FEATURES])
     if masses.empty:
         raise MammoError("mass table is empty: Table 1 needs at least one mass")
     n_patients, n_masses = masses["patient_id"].nunique(), len(masses)
     rows = []
     for feature, categories in TABLE1_FEATURES.items():
-        codes = _codes(masses, feature, categories)
+        codes = validation.codes(masses, feature, categories)
         for category in categories:
             hit = codes == category
             cases = int(masses.loc[hit, "patient_id"].nunique())
@@ -142,14 +81,14 @@ def published_table1() -> pd.DataFrame:
 def table2(masses: pd.DataFrame) -> pd.DataFrame:
     """Table 2: masses per histology within each reference outcome, with percent of that outcome's masses
     (empty, with a note, for an outcome that has no masses)."""
-    _require(masses, ["pathology", "histology"])
-    pathology = _codes(masses, "pathology", vocab.PATHOLOGY)
-    histology = _codes(masses, "histology", vocab.HISTOLOGY)
+    validation.require_columns(masses, ["pathology", "histology"])
+    pathology = validation.codes(masses, "pathology", vocab.PATHOLOGY)
+    histology = validation.codes(masses, "histology", vocab.HISTOLOGY)
     by_outcome = {"negative": vocab.HISTOLOGY_NEGATIVE, "positive": vocab.HISTOLOGY_POSITIVE}
     for outcome, allowed in by_outcome.items():
         wrong = (pathology == outcome) & ~histology.isin(allowed)
         if wrong.any():
-            raise MammoError(f"mass table row {_row(masses, wrong)}: histology {histology[wrong].iloc[0]!r} "
+            raise MammoError(f"mass table row {validation.first_row(masses, wrong)}: histology {histology[wrong].iloc[0]!r} "
                              f"is not a {outcome} histology ({list(allowed)})")
     rows = []
     for outcome, allowed in by_outcome.items():
@@ -221,7 +160,8 @@ def load_dl_outputs(tables_dir: str | Path) -> pd.DataFrame | None:
     """
     folder = Path(tables_dir)
     parts = []
-    for name, columns in ((DL_DETECTION_FILE, DL_DETECTION_COLUMNS), (DL_SCORES_FILE, DL_SCORES_COLUMNS)):
+    for name, columns in ((vocab.DL_DETECTION_FILE, vocab.DL_DETECTION_COLUMNS),
+                          (vocab.DL_SCORES_FILE, vocab.DL_SCORES_COLUMNS)):
         path = folder / name
         if not path.is_file():
             continue
@@ -229,18 +169,18 @@ def load_dl_outputs(tables_dir: str | Path) -> pd.DataFrame | None:
             frame = pd.read_csv(path, dtype={"mass_id": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise MammoError(f"{path.name}: cannot be read as CSV ({exc})") from None
-        _require(frame, columns, path.name)
+        validation.require_columns(frame, columns, path.name)
         dup = frame["mass_id"].duplicated()
         if dup.any():
             raise MammoError(f"{path.name}: mass_id {frame.loc[dup, 'mass_id'].iloc[0]!r} appears more than once")
         for col in columns[1:]:
             if col in ("dl_detected", "dl_positive"):
-                frame[col] = _flags(frame, col, path.name)
+                frame[col] = validation.flags(frame, col, path.name)
                 continue
             num = pd.to_numeric(frame[col], errors="coerce")
             if num.isna().any():
                 bad = num.isna()
-                raise MammoError(f"{path.name}: column {col!r} holds {_show(frame.loc[bad, col].iloc[0])} at mass_id "
+                raise MammoError(f"{path.name}: column {col!r} holds {validation.show(frame.loc[bad, col].iloc[0])} at mass_id "
                                  f"{frame.loc[bad, 'mass_id'].iloc[0]!r}; expected a number")
             frame[col] = num
         if "dl_score" in frame and not frame["dl_score"].between(0, 100).all():
@@ -259,8 +199,8 @@ def attach_dl(masses: pd.DataFrame, dl: pd.DataFrame | None) -> pd.DataFrame:
     """The mass table with the DL columns joined on mass_id; every mass must have its DL values."""
     if dl is None:
         return masses.copy()
-    _require(masses, ["mass_id"])
-    _require(dl, ["mass_id"], "DL outputs")
+    validation.require_columns(masses, ["mass_id"])
+    validation.require_columns(dl, ["mass_id"], "DL outputs")
     ids = masses["mass_id"].astype(str)
     dl = dl.assign(mass_id=dl["mass_id"].astype(str))
     lacking = ~ids.isin(dl["mass_id"])
@@ -282,10 +222,10 @@ def _available(masses: pd.DataFrame, raters: Sequence[str], suffix: str) -> list
 # --- Table 3 -------------------------------------------------------------------------------------------
 def _factor_codes(masses: pd.DataFrame, factor: str) -> pd.Series:
     if factor == "age_group":
-        _require(masses, ["age"])
+        validation.require_columns(masses, ["age"])
         return age_group(masses["age"])
-    _require(masses, [factor])
-    return _codes(masses, factor, TABLE3_FACTORS[factor])
+    validation.require_columns(masses, [factor])
+    return validation.codes(masses, factor, TABLE3_FACTORS[factor])
 
 
 def table3(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -295,7 +235,7 @@ def table3(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     if not detectors:
         raise MammoError(f"mass table has no detection column (expected any of "
                          f"{[f'{d}_detected' for d in DETECTORS]})")
-    flags = {d: _flags(masses, f"{d}_detected") for d in detectors}
+    flags = {d: validation.flags(masses, f"{d}_detected") for d in detectors}
     rows = []
     for factor, strata in TABLE3_FACTORS.items():
         codes = _factor_codes(masses, factor)
@@ -323,7 +263,7 @@ def table3_tests(masses: pd.DataFrame) -> pd.DataFrame:
     for factor, strata in TABLE3_FACTORS.items():
         codes = _factor_codes(masses, factor)
         for d in detectors:
-            flags = _flags(masses, f"{d}_detected")
+            flags = validation.flags(masses, f"{d}_detected")
             row: dict[str, Any] = {"factor": factor, "detector": d}
             try:
                 res = stats.chi_square_detection(codes.to_numpy(), flags.to_numpy(), order=strata)
@@ -393,13 +333,13 @@ def dense_mcnemar(masses: pd.DataFrame, strata: Sequence[str] = vocab.DENSE_BREA
     """Beyond the paper: McNemar's test of DL against each junior reader on the same masses, within each
     dense breast-density stratum (c, d) and pooled. The paper compared sensitivities in dense breasts
     without a paired test."""
-    _require(masses, ["breast_density", "dl_detected"])
-    density = _codes(masses, "breast_density", vocab.BREAST_DENSITY)
-    dl = _flags(masses, "dl_detected")
+    validation.require_columns(masses, ["breast_density", "dl_detected"])
+    density = validation.codes(masses, "breast_density", vocab.BREAST_DENSITY)
+    dl = validation.flags(masses, "dl_detected")
     groups = [(s, density == s) for s in strata] + [("+".join(strata), density.isin(list(strata)))]
     rows = []
     for reader in _available(masses, vocab.DETECTION_READERS, "_detected"):
-        flags = _flags(masses, f"{reader}_detected")
+        flags = validation.flags(masses, f"{reader}_detected")
         for label, mask in groups:
             row: dict[str, Any] = {"stratum": label, "reader": reader, "n": int(mask.sum())}
             if not mask.any():
@@ -422,7 +362,7 @@ def clustered_sensitivity(masses: pd.DataFrame, factor: str = "breast_density", 
                           seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Sensitivity per stratum and detector with the Wilson CI (masses independent) beside a patient-clustered
     bootstrap CI (masses of one patient resampled together), since a patient's masses are not independent."""
-    _require(masses, ["patient_id"])
+    validation.require_columns(masses, ["patient_id"])
     codes = _factor_codes(masses, factor)
     detectors = _available(masses, DETECTORS, "_detected")
     if not detectors:
@@ -436,7 +376,7 @@ def clustered_sensitivity(masses: pd.DataFrame, factor: str = "breast_density", 
             if not hit.any():
                 rows.append({**row, "note": "no masses in this stratum"})
                 continue
-            flags = _flags(masses, f"{d}_detected").to_numpy()[hit].astype(float)
+            flags = validation.flags(masses, f"{d}_detected").to_numpy()[hit].astype(float)
             wilson = stats.proportion_ci(int(flags.sum()), flags.size, alpha)
             boot = stats.cluster_bootstrap(masses["patient_id"].to_numpy()[hit], np.mean, flags, n_boot=n_boot,
                                            seed=seed + 100 * i + j, alpha=alpha)
@@ -452,7 +392,7 @@ def load_masses(manifest_csv: str | Path) -> pd.DataFrame | None:
     path = Path(manifest_csv)
     if not path.is_file():
         return None
-    from mammo_lib.manifest import load_manifest
+    from mammo_lib.data.manifest import load_manifest
 
     return load_manifest(path, check_files=False).masses()
 
@@ -462,22 +402,22 @@ def reader_ratings(masses: pd.DataFrame, rater: str) -> tuple[np.ndarray, np.nda
     """(rating, positive call) of one rater: readers' BI-RADS as ordinal ranks and 4A-5 as positive (paper,
     "Imaging interpretation"); the DL system's 0-100 score and its thresholded call."""
     if rater == DL:
-        _require(masses, ["dl_score", "dl_positive"])
+        validation.require_columns(masses, ["dl_score", "dl_positive"])
         score = pd.to_numeric(masses["dl_score"], errors="coerce")
         if score.isna().any():
             bad = score.isna()
             raise MammoError(f"mass table column 'dl_score' has {int(bad.sum())} missing value(s), first at row "
-                             f"{_row(masses, bad)}")
-        return score.to_numpy(float), _flags(masses, "dl_positive").to_numpy()
+                             f"{validation.first_row(masses, bad)}")
+        return score.to_numpy(float), validation.flags(masses, "dl_positive").to_numpy()
     column = f"{rater}_birads"
-    _require(masses, [column])
-    codes = _codes(masses, column, vocab.BIRADS)
+    validation.require_columns(masses, [column])
+    codes = validation.codes(masses, column, vocab.BIRADS)
     return codes.map(vocab.BIRADS_RANK).to_numpy(float), codes.isin(vocab.BIRADS_POSITIVE).to_numpy()
 
 
 def _truth(masses: pd.DataFrame) -> np.ndarray:
-    _require(masses, ["pathology"])
-    return (_codes(masses, "pathology", vocab.PATHOLOGY) == "positive").to_numpy()
+    validation.require_columns(masses, ["pathology"])
+    return (validation.codes(masses, "pathology", vocab.PATHOLOGY) == "positive").to_numpy()
 
 
 def table4(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -513,9 +453,27 @@ def table4(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def rater_measures(t4: pd.DataFrame, rater: str = DL) -> pd.DataFrame:
+    """One rater's column of :func:`table4` as rows (notebook 05's DL performance): AUC with its DeLong CI, and
+    accuracy, sensitivity, specificity with Wilson CIs, each with its count and denominator."""
+    validation.require_columns(t4, ["rater", "n_negative", "n_positive", "true_negative", "true_positive", "auc"], "Table 4")
+    rows = t4[t4["rater"] == rater]
+    if rows.empty:
+        raise MammoError(f"Table 4 has no row for rater {rater!r}; it has {t4['rater'].tolist()}")
+    r = rows.iloc[0]
+    n_neg, n_pos, tn, tp = (int(r[c]) for c in ("n_negative", "n_positive", "true_negative", "true_positive"))
+    out = [{"measure": "AUC", "value": r["auc"], "lower": r["auc_lower"], "upper": r["auc_upper"], "count": "",
+            "n": n_neg + n_pos}]
+    for measure, count, n in (("accuracy", tn + tp, n_neg + n_pos), ("sensitivity", tp, n_pos),
+                              ("specificity", tn, n_neg)):
+        out.append({"measure": measure, "value": r[measure], "lower": r[f"{measure}_lower"],
+                    "upper": r[f"{measure}_upper"], "count": str(count), "n": n})
+    return pd.DataFrame(out)
+
+
 def clustered_auc(masses: pd.DataFrame, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Each rater's AUC with its DeLong CI (masses independent) beside a patient-clustered bootstrap CI."""
-    _require(masses, ["patient_id"])
+    validation.require_columns(masses, ["patient_id"])
     truth = _truth(masses)
     patients = masses["patient_id"].to_numpy()
     rows = []

@@ -6,8 +6,8 @@ a checkpoint per epoch with exact resume, a tqdm bar showing loss and the valida
 with ``torch.autocast`` mixed precision on CUDA, and DistributedDataParallel when launched by ``torchrun``
 (``RANK``/``WORLD_SIZE`` in the environment; gloo on CPU, nccl on GPU; only rank 0 writes).
 
-Trained weights ship as fp16 safetensors with a JSON model card (:func:`export_weights`);
-:func:`load_weights` refuses a corrupt file, or one of another architecture, with a clear MammoError.
+Trained weights ship as fp16 safetensors with a JSON model card (:func:`mammo_lib.models.weights.export_weights`,
+whose :func:`~mammo_lib.models.weights.load_weights` refuses a corrupt or foreign file with a clear MammoError).
 
 A task is any object with these members (see :class:`TrainTask`)::
 
@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as _dt
-import importlib
 import json
 import math
 import os
@@ -45,8 +44,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
+from mammo_lib.models.registry import TASKS, task_factory
+from mammo_lib.models.weights import export_weights, unwrap
 from mammo_lib.paths import data_dir, runs_dir, weights_dir
 
 if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.train` stays cheap
@@ -54,14 +54,7 @@ if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.t
     from torch import nn
     from torch.utils.data import Dataset
 
-#: `mammo train NAME` -> module with ``make_task(data_dir, *, seed, smoke, options) -> (task, defaults)``:
-#: ``task`` a TrainTask, ``defaults`` a dict of TrainConfig fields (epochs, batch_size, lr...) for that model.
-TASKS: dict[str, str] = {
-    "detection": "mammo_lib.models.detection",
-    "classification": "mammo_lib.models.classification",
-}
 CHECKPOINT_NAME = "last.pt"
-CARD_SUFFIX = ".json"
 
 
 class TrainTask(Protocol):
@@ -229,10 +222,6 @@ def _init_distributed(device_name: str) -> tuple[_Dist, torch.device]:
 
 # --- checkpoints ------------------------------------------------------------------------------
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return getattr(model, "module", model)
-
-
 def save_checkpoint(path: Path, *, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any,
                     epoch: int, history: list[dict[str, float]], config: TrainConfig, architecture: str) -> None:
     """Write a resumable checkpoint atomically (temp file + rename), so a kill never leaves half a file."""
@@ -240,7 +229,7 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizer: Any, scheduler: 
 
     state = {
         "architecture": architecture, "epoch": epoch, "history": history, "config": dataclasses.asdict(config),
-        "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+        "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler is not None else None,
     }
     tmp = path.with_suffix(".tmp")
@@ -303,7 +292,7 @@ def _autocast(device: torch.device, config: TrainConfig) -> contextlib.AbstractC
 def _validate(task: TrainTask, model: nn.Module, loader: Any, device: torch.device, config: TrainConfig) -> float:
     import torch
 
-    net = _unwrap(model)
+    net = unwrap(model)
     was_training = net.training
     net.eval()
     outputs: list[Any] = []
@@ -449,111 +438,13 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
             dist.barrier()
 
     hardware = hardware_description(device, dist_info.world_size)
-    net = _unwrap(model)
+    net = unwrap(model)
     if dist_info.enabled:
         dist.barrier()
         dist.destroy_process_group()
     wall = earlier_s + time.perf_counter() - start if resumed_from < config.epochs else earlier_s
     return FitResult(model=net, history=history, wall_time_s=wall, checkpoint=ckpt,
                      hardware=hardware, world_size=dist_info.world_size, resumed_from_epoch=resumed_from)
-
-
-# --- shipped weights ---------------------------------------------------------------------------
-
-def card_path(weights_path: str | Path) -> Path:
-    """The model card that goes with a weights file: same name, ``.json``."""
-    return Path(weights_path).with_suffix(CARD_SUFFIX)
-
-
-def export_weights(model: nn.Module, path: str | Path, *, architecture: str, card: dict[str, Any]) -> dict[str, Any]:
-    """Write ``model`` as fp16 safetensors plus its JSON model card (``card`` + architecture, sizes, sha256).
-
-    Floating tensors are stored as float16 (shipped weights stay small); integer buffers keep their dtype.
-    Returns the card as written.
-    """
-    import torch
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {}
-    for name, value in _unwrap(model).state_dict().items():
-        value = value.detach().cpu()
-        tensors[name] = (value.to(torch.float16) if value.is_floating_point() else value).contiguous()
-    save_file(tensors, str(path), metadata={"architecture": architecture, "format": "mammo-companion/1"})
-    full = {
-        "architecture": architecture,
-        **card,
-        "weights_file": path.name,
-        "dtype": "float16",
-        "parameters": int(sum(t.numel() for n, t in _unwrap(model).named_parameters())),
-        "size_bytes": path.stat().st_size,
-        "sha256": sha256_file(path),
-    }
-    card_path(path).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n")
-    return full
-
-
-def read_card(weights_path: str | Path) -> dict[str, Any] | None:
-    """The model card beside a weights file, or None when there is none."""
-    cpath = card_path(weights_path)
-    if not cpath.exists():
-        return None
-    try:
-        return json.loads(cpath.read_text())
-    except json.JSONDecodeError as exc:
-        raise MammoError(f"model card {cpath} is not valid JSON ({exc})") from None
-
-
-def load_weights(model: nn.Module, path: str | Path, *, architecture: str, map_location: Any = "cpu",
-                 check_sha256: bool = True) -> nn.Module:
-    """Load shipped weights into ``model`` (moved to ``map_location``), refusing anything that does not fit.
-
-    Refused with a MammoError: a missing file, a sha256 that differs from the model card, bytes that are
-    not safetensors, weights recorded for another architecture, missing/unexpected tensors or other shapes.
-    """
-    import torch
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise MammoError(f"weights file {path} does not exist")
-    card = read_card(path)
-    if check_sha256 and card is not None and card.get("sha256"):
-        actual = sha256_file(path)
-        if actual != card["sha256"]:
-            raise MammoError(f"weights file {path} is corrupt: sha256 {actual[:12]}... differs from its model "
-                             f"card's {str(card['sha256'])[:12]}...")
-    device = torch.device(map_location) if isinstance(map_location, str) else map_location
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-        tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise MammoError(f"weights file {path} is not a readable safetensors file ({exc})") from None
-    found = meta.get("architecture")
-    if found != architecture:
-        raise MammoError(f"weights file {path} holds architecture {found!r}, expected {architecture!r}")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    shapes = [f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-              if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if shapes:
-            parts.append(f"{len(shapes)} of other shape (e.g. {shapes[0]})")
-        raise MammoError(f"weights file {path} does not fit architecture {architecture!r}: " + "; ".join(parts))
-    cast = {k: tensors[k].to(v.dtype) for k, v in expected.items()}
-    model.load_state_dict(cast)
-    return model.to(device)
 
 
 def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, command: str) -> dict[str, Any]:
@@ -563,7 +454,8 @@ def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, comma
     import timm
 
     last = result.history[-1] if result.history else {}
-    extra = getattr(task, "card_extra", None)
+    extra = getattr(task, "card_extra", None)      # optional: fields the model's users need (threshold...)
+    metrics = getattr(task, "card_metrics", None)  # optional: task-specific metrics of the trained model
     return ({} if extra is None else dict(extra(result.model))) | {
         "command": command,
         "seed": config.seed,
@@ -571,7 +463,8 @@ def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, comma
         "epochs": config.epochs,
         "wall_time_s": round(result.wall_time_s, 1),
         "hardware": result.hardware,
-        "metrics": {"train_loss": last.get("train_loss"), task.metric_name: last.get("val_metric")},
+        "metrics": {"train_loss": last.get("train_loss"), task.metric_name: last.get("val_metric"),
+                    **({} if metrics is None else dict(metrics(result.model)))},
         "history": result.history,
         "config": dataclasses.asdict(config) | {"out_dir": Path(config.out_dir).name},
         "software": {"torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version()},
@@ -615,15 +508,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``mammo train MODEL``: build the model's task, fit it, optionally export weights + model card."""
-    try:
-        module = importlib.import_module(TASKS[args.model])
-    except ModuleNotFoundError as exc:
-        if exc.name and TASKS[args.model].startswith(exc.name):
-            raise MammoError(f"model {args.model!r} is not available in this version ({TASKS[args.model]} "
-                             "is missing)") from None
-        raise
+    make_task = task_factory(args.model)
     data = Path(args.data) if args.data else data_dir() / "train"
-    task, defaults = module.make_task(data, seed=args.seed, smoke=args.smoke, options=_parse_options(args.option))
+    task, defaults = make_task(data, seed=args.seed, smoke=args.smoke, options=_parse_options(args.option))
     out = Path(args.out) if args.out else runs_dir() / f"train-{args.model}{'-smoke' if args.smoke else ''}"
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "max_steps_per_epoch": args.max_steps, "threads": args.threads}
@@ -640,9 +527,6 @@ def run_command(args: argparse.Namespace) -> int:
         command = "mammo train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index(args.model):]) \
             if args.model in sys.argv else f"mammo train {args.model}"
         card = model_card(result, task=task, config=config, command=command)
-        extra = getattr(task, "card_metrics", None)  # optional: task-specific metrics of the trained model
-        if extra is not None:
-            card["metrics"].update(extra(result.model))
         card = export_weights(result.model, target, architecture=task.architecture, card=card)
         print(f"weights: {target} ({card['size_bytes'] / 1e6:.1f} MB, sha256 {card['sha256'][:12]}...)")
     return 0

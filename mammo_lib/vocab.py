@@ -25,6 +25,8 @@ MARGIN: Final = ("circumscribed", "obscured", "microlobulated", "indistinct", "s
 MASS_DENSITY: Final = ("high", "equal", "low", "fat-containing")
 #: BI-RADS assessment categories that occur in the study (Table 1/3); 1 is allowed for readers.
 BIRADS: Final = ("1", "2", "3", "4A", "4B", "4C", "5")
+#: BI-RADS categories a mass can be given (1, "negative", means no finding, so no mass has it).
+MASS_BIRADS: Final = BIRADS[1:]
 #: Paper, "Imaging interpretation": 4A-5 require biopsy and are positive; 1-3 negative.
 BIRADS_POSITIVE: Final = ("4A", "4B", "4C", "5")
 #: Ordinal rank of each BI-RADS category, used as a rating for ROC analysis of readers (Figure 3).
@@ -62,6 +64,16 @@ FINDINGS_COLUMNS: Final = (
     "mass_id", "image_id", "x0", "y0", "x1", "y1", "mask_path", "morphology", "margin",
     "mass_density", "size_mm", "birads", "pathology", "histology", "reference_standard",
 )
+#: A mass box in its image's own pixels, x1/y1 exclusive (findings, candidates, records).
+BOX_COLUMNS: Final = ("x0", "y0", "x1", "y1")
+#: Hand-off files between notebooks (in tables/): 04 writes the detector's per-mass results, 05 the classifier's
+#: scores; 06 and 07 read them (declared in :data:`mammo_lib.pipeline.NOTEBOOK_INPUTS`). 04's candidates table (every
+#: candidate of every branch, boxes in the images' own pixels) feeds 05's system mode.
+DL_DETECTION_FILE: Final = "dl_detection_per_mass.csv"
+DL_CANDIDATES_FILE: Final = "dl_detection_candidates.csv"
+DL_SCORES_FILE: Final = "dl_scores_per_mass.csv"
+DL_DETECTION_COLUMNS: Final = ("mass_id", "dl_detected", "dl_max_score")
+DL_SCORES_COLUMNS: Final = ("mass_id", "dl_score", "dl_positive", "threshold")
 #: Optional reader columns of the findings table; one value per mass, equal on all its view rows.
 READER_COLUMNS: Final = (
     "junior_a_detected", "junior_a_birads", "junior_b_detected", "junior_b_birads", "senior_birads",

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from _mg_fixtures import make_mg, ramp
-from mammo_lib.adapters import ADAPTERS, cbis_ddsm, cmmd, embed, inbreast, vindr
+from mammo_lib.data.adapters import ADAPTERS, cbis_ddsm, cmmd, embed, inbreast, vindr
 from mammo_lib.errors import MammoError
-from mammo_lib.manifest import MAY_BE_MISSING, validate_findings, validate_images
+from mammo_lib.data.manifest import MAY_BE_MISSING, validate_findings, validate_images
 from mammo_lib.vocab import FINDINGS_COLUMNS, MANIFEST_COLUMNS
 
 
@@ -26,7 +26,7 @@ def test_every_adapter_declares_missing_fields_the_validator_accepts() -> None:
     import importlib
 
     for name in ADAPTERS:
-        module = importlib.import_module(f"mammo_lib.adapters.{name}")
+        module = importlib.import_module(f"mammo_lib.data.adapters.{name}")
         assert module.MISSING_FIELDS and set(module.MISSING_FIELDS) <= MAY_BE_MISSING, name
         assert all(isinstance(why, str) and why for why in module.MISSING_FIELDS.values()), name
 

@@ -202,3 +202,37 @@ def test_real_cbis_ddsm_exam_runs_at_full_resolution(tmp_path: Path) -> None:
             x0, y0, x1, y1 = v["box"]
             assert 0 <= x0 < x1 <= cols and 0 <= y0 < y1 <= rows
     assert result["sr"] == "report.dcm"
+
+
+def test_notebook_05_system_mode_agrees_with_mammo_analyze_on_an_exam(twin: dict, p0001: Path, tmp_path: Path) -> None:
+    """Notebook 05's system mode takes notebook 04's candidates table (written and read back as 04 writes it)
+    instead of running the detector again; its per-mass scores equal those of `mammo analyze` on the same exam."""
+    from mammo_lib import system
+    from mammo_lib.data.manifest import load_manifest
+    from mammo_lib.models.detection.data import build_exam_cache
+    from mammo_lib.models.detection.inference import run_detector
+    from mammo_lib.models.detection.network import BRANCHES
+
+    twin["manifest"].to_csv(tmp_path / "manifest.csv", index=False)
+    twin["findings"].to_csv(tmp_path / "findings.csv", index=False)
+    cohort = load_manifest(tmp_path / "manifest.csv", tmp_path / "findings.csv", data_root=twin["root"])
+    study = str(twin["manifest"].loc[twin["manifest"]["patient_id"] == "P0001", "study_id"].iloc[0])
+    exams = build_exam_cache(cohort, studies=[study], cache_root=tmp_path / "cache", progress=False)
+    models = system.load_models()
+    run = run_detector(models.detector, exams, branches=BRANCHES)  # notebook 04's run, then its rounding
+    run.candidates.round({"x0": 1, "y0": 1, "x1": 1, "y1": 1, "score": 4}).to_csv(tmp_path / "cand.csv", index=False)
+    candidates = pd.read_csv(tmp_path / "cand.csv", dtype={"study_id": str, "image_id": str})
+    found = system.system_scores(cohort, exams, models, candidates).set_index("mass_id")
+
+    result = json.loads((p0001 / "result.json").read_text())
+    truth = twin["findings"][twin["findings"]["mass_id"].str.startswith("P0001-")]
+    assert len(truth["mass_id"].unique()) == 2
+    for mass_id, ref in truth.groupby("mass_id"):
+        scores = []
+        for r in ref.itertuples(index=False):
+            view = ("R" if "_R_" in r.image_id else "L") + r.image_id.split("_")[-1]
+            scores += [m["malignancy_score"] for m in result["masses"]
+                       if view in m["views"] and _centre_inside(m["views"][view]["box"], pd.Series(r._asdict()))]
+        assert found.loc[mass_id, "found"] == bool(scores)
+        assert found.loc[mass_id, "system_score"] == pytest.approx(max(scores), abs=0.01)
+    assert found.attrs["detected_masses"] == len(result["masses"])

@@ -11,11 +11,16 @@ import torch
 
 from mammo_lib import train
 from mammo_lib.errors import MammoError
-from mammo_lib.models import detection as det
-from mammo_lib.models.detection_task import DetectionTask, Exam, ExamDataset, view_level_recall
+from mammo_lib.models.detection import network as det
+from mammo_lib.models.detection.data import Exam, ExamDataset
+from mammo_lib.models.detection.inference import exam_truth, load_detector, run_detector, validation_summary, view_level_recall
+from mammo_lib.models.detection.task import DetectionTask
+from mammo_lib.models.weights import export_weights, read_card
 from mammo_lib.vocab import STANDARD_VIEWS
 
 SIZE = 64
+#: The model-card fields load_detector requires, as `mammo train detection --export` writes them.
+TOY_CARD = {"seed": 0, "data": "toy exams", "epochs": 1, "metrics": {"operating_threshold_1_fpi": 0.5}}
 
 
 def toy_exam(rng: np.random.Generator, study: str, present: tuple[bool, ...] = (True,) * 4) -> Exam:
@@ -173,31 +178,44 @@ def test_shipped_detector_weights_round_trip_and_refusal(tmp_path: Path) -> None
     torch.manual_seed(0)
     model = det.build_model().eval()
     path = tmp_path / "detection.safetensors"
-    card = train.export_weights(model, path, architecture=det.ARCHITECTURE, card={"seed": 0})
+    card = export_weights(model, path, architecture=det.ARCHITECTURE, card=TOY_CARD)
     assert card["size_bytes"] < 30e6
-    loaded = det.load_detector(str(path), map_location="cpu")
+    loaded, loaded_card = load_detector(str(path), map_location="cpu")
+    assert loaded_card == card
     batch = _batch([toy_exam(np.random.default_rng(2), "s")])
     with torch.no_grad():
         a = model.half().float()(batch["images"], batch["nipples"], batch["present"])["ifn_heat"]
         b = loaded(batch["images"], batch["nipples"], batch["present"])["ifn_heat"]
     torch.testing.assert_close(a, b)
     other = tmp_path / "other.safetensors"
-    train.export_weights(torch.nn.Linear(2, 2), other, architecture="classifier-x", card={})
+    export_weights(torch.nn.Linear(2, 2), other, architecture="classifier-x", card=TOY_CARD)
     with pytest.raises(MammoError, match="holds architecture 'classifier-x'"):
-        det.load_detector(str(other))
+        load_detector(str(other))
+
+
+def test_detector_without_its_model_card_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "detection.safetensors"
+    export_weights(det.build_model(), path, architecture=det.ARCHITECTURE, card=TOY_CARD)
+    path.with_suffix(".json").unlink()
+    with pytest.raises(MammoError, match=r"has no model card detection\.json beside it"):
+        load_detector(str(path))
+    export_weights(det.build_model(), path, architecture=det.ARCHITECTURE, card={"seed": 0})
+    with pytest.raises(MammoError, match=r"lacks \['data', 'epochs', 'metrics'\]"):
+        load_detector(str(path))
+    export_weights(det.build_model(), path, architecture=det.ARCHITECTURE, card={**TOY_CARD, "metrics": {}})
+    with pytest.raises(MammoError, match="lacks metrics.operating_threshold_1_fpi"):
+        load_detector(str(path))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_shipped_detector_loads_on_gpu(tmp_path: Path) -> None:
     path = tmp_path / "detection.safetensors"
-    train.export_weights(det.build_model(), path, architecture=det.ARCHITECTURE, card={})
-    model = det.load_detector(str(path), map_location="cuda")
+    export_weights(det.build_model(), path, architecture=det.ARCHITECTURE, card=TOY_CARD)
+    model, _ = load_detector(str(path), map_location="cuda")
     assert next(model.parameters()).device.type == "cuda"
 
 
 def test_run_detector_reports_candidates_modules_and_missing_view_notes() -> None:
-    from mammo_lib.models.inference import run_detector
-
     torch.manual_seed(0)
     model = det.build_model()
     rng = np.random.default_rng(3)
@@ -219,9 +237,6 @@ def test_run_detector_reports_candidates_modules_and_missing_view_notes() -> Non
 
 
 def test_run_detector_maps_boxes_back_through_the_view_transform() -> None:
-    pytest.importorskip("mammo_lib.preprocess")
-    from mammo_lib.models.inference import run_detector
-
     torch.manual_seed(0)
     model = det.build_model()
     exam = toy_exam(np.random.default_rng(4), "t")
@@ -236,8 +251,6 @@ def test_run_detector_maps_boxes_back_through_the_view_transform() -> None:
 
 
 def test_validation_summary_reports_recall_and_operating_threshold() -> None:
-    from mammo_lib.models.inference import exam_truth, validation_summary
-
     torch.manual_seed(0)
     exams = [toy_exam(np.random.default_rng(5), f"v{i}") for i in range(2)]
     truth, images = exam_truth(exams)
@@ -252,13 +265,13 @@ SHIPPED = Path(__file__).resolve().parents[1] / "mammo_lib" / "weights" / "detec
 
 
 def test_shipped_detector_file_matches_its_card_and_detects_on_cpu() -> None:
-    card = train.read_card(SHIPPED)
+    card = read_card(SHIPPED)
     assert card is not None and card["architecture"] == det.ARCHITECTURE
     for key in ("command", "seed", "data", "epochs", "wall_time_s", "hardware", "metrics", "sha256"):
         assert card[key] not in (None, ""), key
     assert card["size_bytes"] == SHIPPED.stat().st_size < 30e6 and card["dtype"] == "float16"
     assert 0 < card["metrics"]["operating_threshold_1_fpi"] < 1
-    model = det.load_detector(str(SHIPPED), map_location="cpu")   # checks the sha256 against the card
+    model, _ = load_detector(str(SHIPPED), map_location="cpu")   # checks the sha256 against the card
     batch = _batch([toy_exam(np.random.default_rng(3), "s")])
     with torch.no_grad():
         out = model(batch["images"], batch["nipples"], batch["present"])
@@ -268,5 +281,21 @@ def test_shipped_detector_file_matches_its_card_and_detects_on_cpu() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_shipped_detector_file_loads_on_gpu() -> None:
-    model = det.load_detector(str(SHIPPED), map_location="cuda")
+    model, _ = load_detector(str(SHIPPED), map_location="cuda")
     assert next(model.parameters()).device.type == "cuda"
+
+
+def test_exam_saves_and_loads_back_without_leaving_temporary_files(tmp_path: Path) -> None:
+    exam = toy_exam(np.random.default_rng(6), "s1")
+    path = tmp_path / "s1.npz"
+    exam.save(path)
+    back = Exam.load(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["s1.npz"]
+    np.testing.assert_array_equal(back.images, exam.images)
+    np.testing.assert_array_equal(back.present, exam.present)
+    assert back.mass_ids == exam.mass_ids and back.image_ids == exam.image_ids
+    for a, b in zip(back.boxes, exam.boxes):
+        np.testing.assert_allclose(a, b)
+    path.write_bytes(b"damaged")
+    with pytest.raises(MammoError, match="exam cache file .* cannot be read"):
+        Exam.load(path)

@@ -14,7 +14,7 @@ from pydicom.uid import (
 )
 
 from _mg_fixtures import PATIENT_ID, PATIENT_NAME, make_mg, ramp
-from mammo_lib.dicomio import read_header, read_image, vendor_of
+from mammo_lib.data.dicomio import read_header, read_image, vendor_of
 from mammo_lib.errors import MammoError
 
 
@@ -368,7 +368,7 @@ def test_real_png_mammograms_from_shared_read_with_their_views(shared: Path) -> 
     ids=["no-voi", "rescale+linear", "linear-exact+mono1", "sigmoid"],
 )
 def test_fast_straight_line_mapping_equals_the_table_lookup(tmp_path: Path, tags: dict, straight: bool) -> None:
-    from mammo_lib.dicomio import affine_part, apply_display, display_lut, stored_values
+    from mammo_lib.data.dicomio import affine_part, apply_display, display_lut, stored_values
 
     photometric = tags.pop("photometric", "MONOCHROME2")
     values = ramp(14, shape=(40, 30))
@@ -379,7 +379,7 @@ def test_fast_straight_line_mapping_equals_the_table_lookup(tmp_path: Path, tags
 
 
 def test_signed_pixels_take_the_fast_path_with_their_sign(tmp_path: Path) -> None:
-    from mammo_lib.dicomio import affine_part, apply_display, display_lut, stored_values
+    from mammo_lib.data.dicomio import affine_part, apply_display, display_lut, stored_values
 
     ds = pydicom.dcmread(make_mg(tmp_path / "s.dcm", np.array([[-2048, -5, 0, 7, 2047]]), bits_stored=12, signed=True,
                                  WindowCenter=0, WindowWidth=2000))

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_lib import evaluate
+from mammo_lib import evaluate, vocab
 from mammo_lib.errors import MammoError
 
 
@@ -91,25 +91,25 @@ def test_exam_bootstrap_ci_brackets_estimate_and_is_seeded() -> None:
     images = pd.DataFrame({"image_id": truth["image_id"], "exam": [f"e{k // 2}" for k in range(n)]})
     matched = evaluate.match_candidates(cand, truth, images)
     stat = lambda m: evaluate.sensitivity_at_threshold(m, 0.0)  # noqa: E731
-    point, low, high = evaluate.cluster_bootstrap(matched, stat, n_resamples=300, seed=3)
+    point, low, high = evaluate.exam_bootstrap(matched, stat, n_resamples=300, seed=3)
     assert point == pytest.approx(hit.mean())
     assert low < point < high
-    assert evaluate.cluster_bootstrap(matched, stat, n_resamples=300, seed=3) == (point, low, high)
+    assert evaluate.exam_bootstrap(matched, stat, n_resamples=300, seed=3) == (point, low, high)
     table = evaluate.froc_table(matched, (0.5, 1.0), n_resamples=100)
     assert list(table.columns) == ["fpi", "recall", "ci_low", "ci_high"]
     assert (table["ci_low"] <= table["recall"]).all() and (table["recall"] <= table["ci_high"]).all()
     # a vector statistic: one CI per element, equal to the scalar bootstraps on the same resamples
     for i, p in enumerate((0.5, 1.0)):
-        one = evaluate.cluster_bootstrap(matched, lambda m, p=p: evaluate.recall_at_fpi(m, p), n_resamples=100)
+        one = evaluate.exam_bootstrap(matched, lambda m, p=p: evaluate.recall_at_fpi(m, p), n_resamples=100)
         assert one == (table["recall"][i], table["ci_low"][i], table["ci_high"][i])
 
 
 def test_paired_bootstrap_difference_of_identical_systems_is_zero(example) -> None:
     cand, truth, _ = example
     with pytest.raises(MammoError, match="at least 2 exams, got 1"):
-        evaluate.cluster_bootstrap(evaluate.match_candidates(*example), lambda m: 0.0)
+        evaluate.exam_bootstrap(evaluate.match_candidates(*example), lambda m: 0.0)
     matched = evaluate.match_candidates(cand, truth, pd.DataFrame({"image_id": ["i1", "i2"], "exam": ["e1", "e2"]}))
-    point, low, high = evaluate.cluster_bootstrap(matched, lambda m: evaluate.recall_at_fpi(m, 1.0),
+    point, low, high = evaluate.exam_bootstrap(matched, lambda m: evaluate.recall_at_fpi(m, 1.0),
                                                   n_resamples=50, versus=matched)
     assert (point, low, high) == (0.0, 0.0, 0.0)
 
@@ -151,8 +151,8 @@ def test_per_mass_table_written_as_csv_is_read_back_by_tables_for_table_3(exampl
     from mammo_lib import tables
 
     per_mass = evaluate.per_mass_detection(evaluate.match_candidates(*example), threshold=0.5)
-    assert tuple(per_mass.columns) == tables.DL_DETECTION_COLUMNS
-    per_mass.to_csv(tmp_path / tables.DL_DETECTION_FILE, index=False)   # as notebook 04 writes it
+    assert tuple(per_mass.columns) == vocab.DL_DETECTION_COLUMNS
+    per_mass.to_csv(tmp_path / vocab.DL_DETECTION_FILE, index=False)   # as notebook 04 writes it
     back = tables.load_dl_outputs(tmp_path).set_index("mass_id")
     assert back["dl_detected"].to_dict() == {"A": True, "B": False, "C": False}
     assert back["dl_max_score"].to_dict() == {"A": 0.9, "B": 0.3, "C": 0.0}

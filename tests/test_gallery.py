@@ -8,7 +8,7 @@ import pandas as pd
 from _mg_fixtures import make_mg, ramp
 from mammo_lib.checksums import sha256_file
 from mammo_lib.gallery import exam_views, four_view_studies, plot_exam
-from mammo_lib.manifest import load_manifest
+from mammo_lib.data.manifest import load_manifest
 
 
 def _exam(root: Path) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from mammo_lib import cli
 from mammo_lib.checksums import sha256_bytes
 from mammo_lib.errors import MammoError
-from mammo_lib.manifest import ManifestError, load_manifest, validate_findings, validate_images
+from mammo_lib.data.manifest import ManifestError, load_manifest, validate_findings, validate_images
 from mammo_lib.vocab import FINDINGS_COLUMNS, MANIFEST_COLUMNS
 
 
@@ -267,7 +267,7 @@ def test_allow_missing_accepts_empty_values_of_the_named_columns_only(tmp_path: 
 
 
 def test_cohort_overview_counts_patients_ages_and_reference_standards(cohort_dir: Path) -> None:
-    from mammo_lib.manifest import cohort_overview
+    from mammo_lib.data.manifest import cohort_overview
 
     overview = cohort_overview(load_manifest(cohort_dir / "data_manifest.csv"))
     assert overview["patients"] == 2 and overview["masses"] == 2

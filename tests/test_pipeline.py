@@ -106,6 +106,28 @@ def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_dir: 
     assert not (run / "executed" / "02_synthetic_cohort.ipynb").exists()
 
 
+def test_only_06_without_04s_outputs_says_which_notebook_to_run_first(notebook_dir: Path, tmp_path: Path) -> None:
+    _write_notebook(notebook_dir / "06_density_stratified.ipynb", "pass")
+    with pytest.raises(MammoError, match=r"06_density_stratified reads dl_detection_per_mass.csv, written by "
+                                         r"04_detection, .* run notebook 04 first \(mammo reproduce --only 04 06\)"):
+        pipeline.reproduce("default", only=["06"], out=str(tmp_path / "run"), progress=False)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["status"] == "failed" and record["notebooks"][0]["status"] == "not run"
+    assert not (tmp_path / "run" / "executed" / "06_density_stratified.ipynb").exists()
+
+
+def test_declared_inputs_present_let_the_notebook_run(notebook_dir: Path, tmp_path: Path) -> None:
+    tables_dir = tmp_path / "tables"
+    tables_dir.mkdir()
+    with pytest.raises(MammoError, match="07_tables_and_roc reads dl_scores_per_mass.csv, written by 05_classification"):
+        pipeline.check_inputs("07_tables_and_roc", tables_dir)
+    (tables_dir / "dl_scores_per_mass.csv").write_text("mass_id\n")
+    pipeline.check_inputs("07_tables_and_roc", tables_dir)
+    with pytest.raises(MammoError, match="needs a cohort manifest and nope.csv does not exist"):
+        pipeline.check_inputs("07_tables_and_roc", tables_dir, manifest=tmp_path / "nope.csv")
+    assert all(w in pipeline.NOTEBOOKS and w < n for n, files in pipeline.NOTEBOOK_INPUTS.items() for _, w in files)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from mammo_lib import preprocess as pp
 from mammo_lib.checksums import sha256_file
+from mammo_lib.data import dicomio
 from mammo_lib.cli import main as mammo_main
 from mammo_lib.errors import MammoError
 
@@ -105,7 +106,7 @@ def test_block_averaged_input_warps_like_the_full_resolution_one() -> None:
     img = ndimage.gaussian_filter(rng.random((640, 480)).astype(np.float32), 8)
     t = pp.ViewTransform(input_shape=img.shape, flipped=True, origin=(0.0, 0.0), scale=448 / 640, size=448)
     full = t.warp_to_output(img)
-    reduced = t.warp_to_output(pp._block_mean(img, 2), factor=2)
+    reduced = t.warp_to_output(pp.block_mean(img, 2), factor=2)
     assert np.abs(full - reduced)[5:-5, 5:300].max() < 0.01
 
 
@@ -242,7 +243,7 @@ def counted_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str,
         calls["n"] += 1
         return FakeImage(make_phantom("MLO", right=True).pixels, laterality or "R", view or "MLO")
 
-    monkeypatch.setattr(pp, "read_image", fake_read)
+    monkeypatch.setattr(dicomio, "read_image", fake_read)  # the reader preprocess_cached calls on a miss
     return calls
 
 
@@ -371,7 +372,7 @@ def test_accuracy_summary_compares_each_statistic_with_its_goal() -> None:
     assert table["measured"].tolist() == pytest.approx([75.0, 0.975, 2.5])
     assert table["met"].tolist() == [False, True, True]
     assert table["views"].tolist() == [4, 4, 2]
-    with pytest.raises(MammoError, match=r"lack column\(s\) \['dice'\]"):
+    with pytest.raises(MammoError, match=r"per-view errors lacks column\(s\) \['dice'\]"):
         pp.summarise_accuracy(errors.drop(columns="dice"))
 
 

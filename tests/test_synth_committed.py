@@ -74,9 +74,8 @@ def test_every_mass_is_in_two_views_of_one_side_and_reader_values_repeat(tables)
 
 
 def test_committed_tables_pass_the_data_layer_validation(tables) -> None:
-    manifest_module = pytest.importorskip("mammo_lib.manifest")
-    if not hasattr(manifest_module, "load_manifest"):
-        pytest.skip("mammo_lib.manifest has no load_manifest yet")
-    cohort = manifest_module.load_manifest(REPO_ROOT / "data_manifest.csv", REPO_ROOT / "data_findings.csv",
-                                           data_root=REPO_ROOT / "data" / "twin", check_files=False)
+    from mammo_lib.data.manifest import load_manifest
+
+    cohort = load_manifest(REPO_ROOT / "data_manifest.csv", REPO_ROOT / "data_findings.csv",
+                           data_root=REPO_ROOT / "data" / "twin", check_files=False)
     assert len(cohort.images) == len(tables[0]) and len(cohort.findings) == len(tables[1])

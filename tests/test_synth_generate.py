@@ -169,7 +169,8 @@ def test_view_truth_loads_nipple_pectoral_and_masks(rendered) -> None:
 
 
 def test_images_read_back_through_the_data_layer(rendered) -> None:
-    dicomio = pytest.importorskip("mammo_lib.dicomio")
+    from mammo_lib.data import dicomio
+
     root, first, _ = rendered
     for row in first.manifest:
         image = dicomio.read_image(root / row["image_path"], laterality=row["laterality"], view=row["view"])

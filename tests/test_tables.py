@@ -105,9 +105,9 @@ def test_published_table1_and_side_by_side_keep_the_papers_rows() -> None:
 
 # --- DL outputs ----------------------------------------------------------------------------------------
 def _write_dl(folder: Path, dl: pd.DataFrame) -> None:
-    dl.assign(dl_max_score=dl["dl_score"] / 100)[list(tables.DL_DETECTION_COLUMNS)].to_csv(
-        folder / tables.DL_DETECTION_FILE, index=False)
-    dl.assign(threshold=50.0)[list(tables.DL_SCORES_COLUMNS)].to_csv(folder / tables.DL_SCORES_FILE, index=False)
+    dl.assign(dl_max_score=dl["dl_score"] / 100)[list(vocab.DL_DETECTION_COLUMNS)].to_csv(
+        folder / vocab.DL_DETECTION_FILE, index=False)
+    dl.assign(threshold=50.0)[list(vocab.DL_SCORES_COLUMNS)].to_csv(folder / vocab.DL_SCORES_FILE, index=False)
 
 
 def test_load_dl_outputs_is_none_before_the_models_ran(tmp_path: Path) -> None:
@@ -119,21 +119,21 @@ def test_load_dl_outputs_joins_both_files_on_mass_id(tmp_path: Path) -> None:
     dl = tables.load_dl_outputs(tmp_path)
     assert dl is not None and len(dl) == 8
     assert dl["dl_detected"].dtype == bool and not dl.loc[dl["mass_id"] == "m4", "dl_detected"].item()
-    assert set(tables.DL_SCORES_COLUMNS) | set(tables.DL_DETECTION_COLUMNS) <= set(dl.columns)
+    assert set(vocab.DL_SCORES_COLUMNS) | set(vocab.DL_DETECTION_COLUMNS) <= set(dl.columns)
 
 
 def test_load_dl_outputs_with_only_detection_leaves_scores_out(tmp_path: Path) -> None:
     _write_dl(tmp_path, _dl())
-    (tmp_path / tables.DL_SCORES_FILE).unlink()
+    (tmp_path / vocab.DL_SCORES_FILE).unlink()
     dl = tables.load_dl_outputs(tmp_path)
     assert "dl_score" not in dl.columns and "dl_detected" in dl.columns
 
 
 def test_load_dl_outputs_rejects_nan_scores_and_duplicates(tmp_path: Path) -> None:
     _write_dl(tmp_path, _dl())
-    scores = pd.read_csv(tmp_path / tables.DL_SCORES_FILE)
+    scores = pd.read_csv(tmp_path / vocab.DL_SCORES_FILE)
     scores.loc[3, "dl_score"] = np.nan
-    scores.to_csv(tmp_path / tables.DL_SCORES_FILE, index=False)
+    scores.to_csv(tmp_path / vocab.DL_SCORES_FILE, index=False)
     with pytest.raises(MammoError, match=r"dl_scores_per_mass.csv: column 'dl_score' holds NaN at mass_id 'm4'"):
         tables.load_dl_outputs(tmp_path)
     _write_dl(tmp_path, pd.concat([_dl(), _dl().iloc[:1]]))
@@ -323,13 +323,12 @@ def _write_cohort(folder: Path, tables_dir: Path, n_patients: int = 40, seed: in
             dl_sc.append({"mass_id": mid, "dl_score": score, "dl_positive": score >= 50, "threshold": 50.0})
     pd.DataFrame(images).to_csv(folder / "data_manifest.csv", index=False)
     pd.DataFrame(findings).to_csv(folder / "data_findings.csv", index=False)
-    pd.DataFrame(dl_det).to_csv(tables_dir / tables.DL_DETECTION_FILE, index=False)
-    pd.DataFrame(dl_sc).to_csv(tables_dir / tables.DL_SCORES_FILE, index=False)
+    pd.DataFrame(dl_det).to_csv(tables_dir / vocab.DL_DETECTION_FILE, index=False)
+    pd.DataFrame(dl_sc).to_csv(tables_dir / vocab.DL_SCORES_FILE, index=False)
 
 
 def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_path: Path) -> None:
     """Executes both notebooks (about 20 s) on a 40-patient cohort written in the manifest format."""
-    pytest.importorskip("mammo_lib.manifest", reason="needs the data layer's manifest loader")
     import papermill
 
     from mammo_lib.pipeline import NOTEBOOK_DIR

@@ -15,6 +15,7 @@ import torch
 from _toy_task import ToyTask
 from mammo_lib import train
 from mammo_lib.errors import MammoError
+from mammo_lib.models import registry, weights
 from mammo_lib.paths import REPO_ROOT
 
 
@@ -91,12 +92,12 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path: Path) -> None:
 def test_exported_weights_are_fp16_and_load_back(tmp_path: Path) -> None:
     task = ToyTask()
     model = task.build_model()
-    card = train.export_weights(model, tmp_path / "toy.safetensors", architecture=task.architecture,
+    card = weights.export_weights(model, tmp_path / "toy.safetensors", architecture=task.architecture,
                                 card={"seed": 1})
     written = json.loads((tmp_path / "toy.json").read_text())
     assert written == card and written["dtype"] == "float16" and written["seed"] == 1
     assert len(written["sha256"]) == 64
-    fresh = train.load_weights(task.build_model(), tmp_path / "toy.safetensors", architecture=task.architecture)
+    fresh = weights.load_weights(task.build_model(), tmp_path / "toy.safetensors", architecture=task.architecture)
     for key, value in model.state_dict().items():
         assert torch.equal(fresh.state_dict()[key], value.half().float())
 
@@ -104,34 +105,34 @@ def test_exported_weights_are_fp16_and_load_back(tmp_path: Path) -> None:
 def test_corrupt_weights_are_refused(tmp_path: Path) -> None:
     task = ToyTask()
     path = tmp_path / "toy.safetensors"
-    train.export_weights(task.build_model(), path, architecture=task.architecture, card={})
+    weights.export_weights(task.build_model(), path, architecture=task.architecture, card={})
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(MammoError, match="is corrupt: sha256"):
-        train.load_weights(task.build_model(), path, architecture=task.architecture)
+        weights.load_weights(task.build_model(), path, architecture=task.architecture)
     path.write_bytes(b"not a safetensors file at all")
     with pytest.raises(MammoError, match="not a readable safetensors file"):
-        train.load_weights(task.build_model(), path, architecture=task.architecture, check_sha256=False)
+        weights.load_weights(task.build_model(), path, architecture=task.architecture, check_sha256=False)
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "toy.safetensors"
-    train.export_weights(ToyTask().build_model(), path, architecture="toy-linear-v1", card={})
+    weights.export_weights(ToyTask().build_model(), path, architecture="toy-linear-v1", card={})
     with pytest.raises(MammoError, match="holds architecture 'toy-linear-v1', expected 'detection-x'"):
-        train.load_weights(ToyTask().build_model(), path, architecture="detection-x")
+        weights.load_weights(ToyTask().build_model(), path, architecture="detection-x")
     wider = ToyTask(hidden=32).build_model()
     with pytest.raises(MammoError, match="does not fit architecture.*of other shape"):
-        train.load_weights(wider, path, architecture="toy-linear-v1")
+        weights.load_weights(wider, path, architecture="toy-linear-v1")
 
 
 def test_missing_weights_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(MammoError, match="does not exist"):
-        train.load_weights(ToyTask().build_model(), tmp_path / "nope.safetensors", architecture="toy-linear-v1")
+        weights.load_weights(ToyTask().build_model(), tmp_path / "nope.safetensors", architecture="toy-linear-v1")
 
 
 def test_train_cli_trains_and_exports_with_model_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(train.TASKS, "detection", "_toy_task")
+    monkeypatch.setitem(registry.TASKS, "detection", "_toy_task")
     from mammo_lib import cli
 
     code = cli.main(["train", "detection", "--smoke", "--device", "cpu", "--out", str(tmp_path / "run"),
@@ -141,13 +142,13 @@ def test_train_cli_trains_and_exports_with_model_card(tmp_path: Path, monkeypatc
     assert card["epochs"] == 2 and card["seed"] == 20231027 and card["architecture"] == "toy-linear-v1"
     assert card["metrics"]["val_mse"] == card["history"][-1]["val_metric"]
     assert card["wall_time_s"] >= 0 and "process(es)" in card["hardware"]
-    train.load_weights(ToyTask(hidden=12).build_model(), tmp_path / "w" / "toy.safetensors",
+    weights.load_weights(ToyTask(hidden=12).build_model(), tmp_path / "w" / "toy.safetensors",
                        architecture="toy-linear-v1")
 
 
 def test_bad_option_is_a_clear_cli_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(train.TASKS, "detection", "_toy_task")
+    monkeypatch.setitem(registry.TASKS, "detection", "_toy_task")
     from mammo_lib import cli
 
     assert cli.main(["train", "detection", "--option", "hidden", "--out", str(tmp_path)]) == 2

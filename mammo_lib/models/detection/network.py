@@ -31,7 +31,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.models.backbone import Backbone, BackboneConfig, conv_bn_relu
 from mammo_lib.vocab import STANDARD_VIEWS
 
-#: Recorded in the shipped weights; :func:`mammo_lib.train.load_weights` refuses any other.
+#: Recorded in the shipped weights; :func:`mammo_lib.models.weights.load_weights` refuses any other.
 ARCHITECTURE = "mammo-detection-idvn-bdvn-ifn-v1"
 #: Prediction branches, from the ablation baseline to the final output.
 BRANCHES = ("single", "idvn", "bdvn", "ifn")
@@ -349,24 +349,6 @@ def missing_view_notes(present: np.ndarray | torch.Tensor) -> list[str]:
 
 
 def build_model(config: DetectionConfig | None = None) -> MultiViewDetector:
-    """The detector, randomly initialised (load shipped weights with :func:`load_detector`), in channels-last
+    """The detector, randomly initialised (load shipped weights with :func:`mammo_lib.models.detection.inference.load_detector`), in channels-last
     memory format: oneDNN convolutions on CPU ran a training step about 1.5x faster so (benchmarks/bench_detection.py)."""
     return MultiViewDetector(config or DetectionConfig()).to(memory_format=torch.channels_last)
-
-
-def load_detector(path: str | None = None, *, map_location: Any = "cpu",
-                  config: DetectionConfig | None = None) -> MultiViewDetector:
-    """The detector with shipped (or given) weights, in eval mode; refuses corrupt or foreign files."""
-    from mammo_lib.paths import weights_dir
-    from mammo_lib.train import load_weights
-
-    target = path or str(weights_dir() / "detection.safetensors")
-    model = load_weights(build_model(config), target, architecture=ARCHITECTURE, map_location=map_location)
-    return model.eval()
-
-
-def make_task(data_dir: Any, *, seed: int, smoke: bool, options: dict[str, str]) -> tuple[Any, dict[str, Any]]:
-    """`mammo train detection` factory: the detection TrainTask and its default TrainConfig fields."""
-    from mammo_lib.models.detection_task import make_detection_task
-
-    return make_detection_task(data_dir, seed=seed, smoke=smoke, options=options)

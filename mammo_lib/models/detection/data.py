@@ -1,15 +1,15 @@
-"""Detection data and training task: exams of four preprocessed views with their mass boxes.
+"""Detection data: exams of four preprocessed views with their mass boxes, their cache and the Dataset.
 
 An *exam tensor set* holds, for one study, the four standard views (``vocab.STANDARD_VIEWS`` order) as
 preprocessed 448 x 448 arrays (``mammo_lib.preprocess.preprocess_cached``: chest wall left, so both breasts
 face the same side, which is BDVN's mirroring), their nipples, which views are present, and every mass box
 mapped into the 448 grid by the view's own transform. :func:`build_exam_cache` makes them from a cohort
-(``mammo_lib.manifest.load_manifest``) once and stores them as ``.npz`` under ``paths.cache_dir()``.
+(``mammo_lib.data.manifest.load_manifest``) once and stores them as ``.npz`` under ``paths.cache_dir()``.
 """
 from __future__ import annotations
 
 import json
-import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from mammo_lib.errors import MammoError
-from mammo_lib.models.detection import (ARCHITECTURE, BRANCHES, DetectionConfig, build_model, decode_outputs,
-                                        detection_loss, heatmap_targets)
-from mammo_lib.vocab import STANDARD_VIEWS
+from mammo_lib.models.detection.network import heatmap_targets
+from mammo_lib.vocab import BOX_COLUMNS, STANDARD_VIEWS
 
 #: Boxes per view kept in a batch (padded with NaN); more masses on one view than this is an error.
 MAX_BOXES = 8
@@ -48,7 +47,7 @@ class Exam:
         meta = {"study_id": self.study_id, "boxes": [b.tolist() for b in self.boxes], "mass_ids": self.mass_ids,
                 "image_ids": self.image_ids, "breast_density": self.breast_density, "version": CACHE_VERSION,
                 "transforms": self.transforms}
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # one per process: concurrent cache builders
         np.savez_compressed(tmp, images=self.images, nipples=self.nipples, present=self.present,
                             meta=np.array(json.dumps(meta)))
         tmp.replace(path)
@@ -111,7 +110,7 @@ def _cohort_digest(cohort: Any, size: int) -> str:
     cols = ["image_id", "study_id", "laterality", "view", "sha256"]
     text = cohort.images[cols].astype(str).to_csv(index=False)
     if cohort.findings is not None:
-        text += cohort.findings[["mass_id", "image_id", "x0", "y0", "x1", "y1"]].astype(str).to_csv(index=False)
+        text += cohort.findings[["mass_id", "image_id", *BOX_COLUMNS]].astype(str).to_csv(index=False)
     return sha256_bytes(f"{CACHE_VERSION}|{size}|{text}".encode())[:16]
 
 
@@ -122,7 +121,7 @@ def build_exam_cache(cohort: Any, *, size: int = 448, cache_root: Path | None = 
     from tqdm.auto import tqdm
 
     from mammo_lib.paths import cache_dir
-    from mammo_lib.preprocess import preprocess_cached
+    from mammo_lib.preprocess.cache import preprocess_cached
 
     root = (cache_root or cache_dir() / "detection") / _cohort_digest(cohort, size)
     root.mkdir(parents=True, exist_ok=True)
@@ -151,7 +150,7 @@ def build_exam_cache(cohort: Any, *, size: int = 448, cache_root: Path | None = 
             image_ids[key] = str(row.image_id)
             if findings is not None:
                 f = findings[findings["image_id"] == row.image_id]
-                boxes[key] = f[["x0", "y0", "x1", "y1"]].to_numpy(np.float64).tolist()
+                boxes[key] = f[list(BOX_COLUMNS)].to_numpy(np.float64).tolist()
                 ids[key] = f["mass_id"].astype(str).tolist()
         density = str(rows["breast_density"].iloc[0]) if "breast_density" in rows else ""
         exam_from_views(study, views, boxes, ids, image_ids, density).save(target)
@@ -210,129 +209,4 @@ class ExamDataset(Dataset):
         }
 
 
-def view_level_recall(candidates: list[list[np.ndarray | None]], gt_boxes: np.ndarray, fpi: float = 1.0) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per (mass, view) best hitting score (centre criterion) and false-positive scores of decoded candidates;
-    returns (lesion_scores, fp_scores, n_images) for :func:`mammo_lib.evaluate.froc_from_scores`."""
-    from mammo_lib.evaluate import hit_matrix
-
-    lesion, fps, n_images = [], [], 0
-    for b, views in enumerate(candidates):
-        for v, cand in enumerate(views):
-            if cand is None:
-                continue
-            n_images += 1
-            gt = gt_boxes[b, v]
-            gt = gt[np.isfinite(gt).all(axis=1)]
-            hits = hit_matrix(cand[:, :4], gt) if len(cand) and len(gt) else np.zeros((len(cand), len(gt)), bool)
-            fps += cand[~hits.any(axis=1), 4].tolist() if len(cand) else []
-            for j in range(len(gt)):
-                lesion.append(cand[hits[:, j], 4].max() if hits[:, j].any() else np.nan)
-    return np.asarray(lesion, np.float64), np.asarray(fps, np.float64), n_images
-
-
-class DetectionTask:
-    """The TrainTask of the detector (see :mod:`mammo_lib.train`): loss over all branches, validation
-    recall at 1 false positive per image of the IFN output (per mass and view, centre-hit criterion)."""
-
-    architecture = ARCHITECTURE
-    metric_name = "val_recall_1fpi"
-
-    def __init__(self, train_exams: list, val_exams: list, *, config: DetectionConfig | None = None,
-                 data_description: str = "", drop_view_p: float = 0.15, seed: int = 0) -> None:
-        self.config = config or DetectionConfig()
-        self.train_exams, self.val_exams = train_exams, val_exams
-        self.data_description = data_description
-        self.drop_view_p, self.seed = drop_view_p, seed
-
-    def build_model(self) -> torch.nn.Module:
-        return build_model(self.config)
-
-    def datasets(self) -> tuple[ExamDataset, ExamDataset | None]:
-        val = ExamDataset(self.val_exams) if self.val_exams else None
-        return ExamDataset(self.train_exams, train=True, drop_view_p=self.drop_view_p, seed=self.seed), val
-
-    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return detection_loss(model(batch["images"], batch["nipples"], batch["present"]), batch)
-
-    def validation_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:
-        out = model(batch["images"], batch["nipples"], batch["present"])
-        return view_level_recall(decode_outputs(out, "ifn"), batch["gt_boxes"].cpu().numpy())
-
-    def validation_metric(self, outputs: list[Any]) -> float:
-        from mammo_lib.evaluate import froc_from_scores
-
-        lesion = np.concatenate([o[0] for o in outputs])
-        fps = np.concatenate([o[1] for o in outputs])
-        n = sum(o[2] for o in outputs)
-        if lesion.size == 0 or n == 0:
-            return float("nan")
-        return froc_from_scores(lesion, fps, n).recall_at(1.0)
-
-
-    def card_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """Model-card metrics: per-mass validation recall at 0.25-2 FPI and the 1-FPI operating threshold."""
-        from mammo_lib.models.inference import validation_summary
-
-        return validation_summary(model, self.val_exams) if self.val_exams else {}
-
-
-def split_studies(studies: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Seeded split of study ids into train and validation (at least one validation study)."""
-    if not 0 < val_fraction < 1:
-        raise MammoError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    order = np.random.default_rng(seed).permutation(len(studies))
-    n_val = max(1, int(math.floor(len(studies) * val_fraction)))
-    val = sorted(studies[i] for i in order[:n_val])
-    return sorted(set(studies) - set(val)), val
-
-
-def make_detection_task(data_dir: Any, *, seed: int, smoke: bool, options: dict[str, str],
-                        progress: bool = True) -> tuple[DetectionTask, dict[str, Any]]:
-    """Build the detection task from a cohort folder (``data_manifest.csv`` + ``data_findings.csv``).
-
-    Options: ``val_fraction`` (0.1), ``max_exams`` (all; smoke: 8), ``drop_view_p`` (0.15). Studies with
-    ``split == "val"`` in the manifest are the validation set when there are any; else a seeded split.
-    """
-    from mammo_lib.manifest import load_manifest
-
-    data_dir = Path(data_dir)
-    manifest = data_dir / "data_manifest.csv"
-    if not manifest.is_file():
-        raise MammoError(f"no training cohort at {data_dir} (data_manifest.csv missing); generate one with "
-                         "`mammo synth --help`")
-    known = {"val_fraction", "max_exams", "drop_view_p"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise MammoError(f"unknown detection option(s) {unknown}; known: {sorted(known)}")
-    cohort = load_manifest(manifest)
-    images = cohort.images
-    studies = sorted(images["study_id"].astype(str).unique())
-    max_exams = int(options.get("max_exams", 8 if smoke else 0))
-    if max_exams:
-        studies = studies[:max_exams]
-    split = images.drop_duplicates("study_id").set_index(images.drop_duplicates("study_id")["study_id"].astype(str))["split"]
-    val = [s for s in studies if str(split.get(s, "")) == "val"]
-    train = [s for s in studies if s not in set(val)]
-    if not val:
-        train, val = split_studies(studies, float(options.get("val_fraction", 0.1)), seed)
-    paths = build_exam_cache(cohort, studies=train + val, progress=progress)
-    lookup = dict(zip(train + val, paths))
-    n_masses = int(cohort.findings["mass_id"].nunique()) if cohort.findings is not None else 0
-    description = (f"{data_dir.name}: {len(train)} training + {len(val)} validation exams of "
-                   f"{images['study_id'].nunique()} ({n_masses} masses), manifest sha256 "
-                   f"{_manifest_sha(manifest)[:12]}")
-    task = DetectionTask([lookup[s] for s in train], [lookup[s] for s in val], data_description=description,
-                         drop_view_p=float(options.get("drop_view_p", 0.15)), seed=seed)
-    defaults = {"epochs": 1 if smoke else 12, "batch_size": 2 if smoke else 4, "lr": 2e-3, "warmup_steps": 20,
-                "max_steps_per_epoch": 3 if smoke else None, "threads": 2}
-    return task, defaults
-
-
-def _manifest_sha(path: Path) -> str:
-    from mammo_lib.checksums import sha256_file
-
-    return sha256_file(path)
-
-
-__all__ = ["BRANCHES", "DetectionTask", "Exam", "ExamDataset", "build_exam_cache", "exam_from_views",
-           "make_detection_task", "split_studies", "view_level_recall"]
+__all__ = ["CACHE_VERSION", "MAX_BOXES", "Exam", "ExamDataset", "build_exam_cache", "exam_from_views"]

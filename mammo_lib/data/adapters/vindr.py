@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mammo_lib.adapters._common import checksum, frames, map_code, pixel_box, read_source
-from mammo_lib.dicomio import vendor_of
+from mammo_lib.data.adapters._common import checksum, frames, map_code, pixel_box, read_source
+from mammo_lib.data.dicomio import vendor_of
 from mammo_lib.errors import MammoError
 
 BREAST_COLUMNS = ("study_id", "image_id", "laterality", "view_position", "breast_density", "split")

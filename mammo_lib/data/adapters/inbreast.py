@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mammo_lib.adapters._common import checksum, frames, map_code, pixel_box, read_source
+from mammo_lib.data.adapters._common import checksum, frames, map_code, pixel_box, read_source
 from mammo_lib.errors import MammoError
 
 COLUMNS = ("Laterality", "View", "File Name", "ACR", "Bi-Rads")

@@ -3,7 +3,7 @@
 The clinical table (``CMMD_clinicaldata_revision.xlsx``, exported to CSV) has one row per breast:
 ``ID1``, ``LeftRight``, ``Age``, ``abnormality`` (calcification / mass / both), ``classification``
 (Benign / Malignant) and a molecular ``subtype``. Images live under ``<data_root>/<ID1>/**/*.dcm``; their
-laterality and view come from the DICOM headers (:mod:`mammo_lib.dicomio`). Breasts with a mass (alone
+laterality and view come from the DICOM headers (:mod:`mammo_lib.data.dicomio`). Breasts with a mass (alone
 or with calcifications) become one mass each, shared by that breast's views; CMMD has no boxes.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mammo_lib.adapters._common import checksum, frames, map_code, read_source
-from mammo_lib.dicomio import header_laterality, header_view, read_dataset, resolve_tag, vendor_of
+from mammo_lib.data.adapters._common import checksum, frames, map_code, read_source
+from mammo_lib.data.dicomio import header_laterality, header_view, read_dataset, resolve_tag, vendor_of
 from mammo_lib.errors import MammoError
 
 COLUMNS = ("ID1", "LeftRight", "Age", "abnormality", "classification")

@@ -1,5 +1,5 @@
-"""Running the trained detector on exams: candidates per view and branch in the images' own pixels, and
-the paper-style figure of a view with the DL boxes (red) and the ground truth (green)."""
+"""Running the detector: the shipped model and its card, candidates per view and branch in the images' own
+pixels, and the validation numbers (recall at FPI, operating threshold) its model card records."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -12,12 +12,33 @@ import pandas as pd
 import torch
 
 from mammo_lib.errors import MammoError
-from mammo_lib.models.detection import BRANCHES, decode_outputs, missing_view_notes, modules_run
-from mammo_lib.models.detection_task import Exam
-from mammo_lib.vocab import STANDARD_VIEWS
+from mammo_lib.models.detection.data import Exam
+from mammo_lib.models.detection.network import (ARCHITECTURE, BRANCHES, DetectionConfig, MultiViewDetector, build_model,
+                                                decode_outputs, missing_view_notes, modules_run)
+from mammo_lib.vocab import BOX_COLUMNS, STANDARD_VIEWS
 
 VIEW_NAMES = tuple(f"{lat}{view}" for lat, view in STANDARD_VIEWS)
-CANDIDATE_COLUMNS = ("study_id", "image_id", "view", "branch", "rank", "x0", "y0", "x1", "y1", "score")
+CANDIDATE_COLUMNS = ("study_id", "image_id", "view", "branch", "rank", *BOX_COLUMNS, "score")
+#: Shipped weights (fp16 safetensors) and, beside them, the model card ``detection.json``.
+WEIGHTS_FILE = "detection.safetensors"
+#: Model-card fields the notebooks read (written by ``mammo train detection --export``).
+CARD_FIELDS = ("architecture", "data", "epochs", "metrics", "parameters", "size_bytes")
+
+
+def load_detector(path: str | Path | None = None, *, map_location: Any = "cpu",
+                  config: DetectionConfig | None = None) -> tuple[MultiViewDetector, dict[str, Any]]:
+    """The shipped (or given) detector in eval mode and its model card; corrupt or foreign weights, or weights
+    without a card, are refused."""
+    from mammo_lib.models.weights import load_model
+    from mammo_lib.paths import weights_dir
+
+    target = Path(path) if path else weights_dir() / WEIGHTS_FILE
+    model, card = load_model(build_model(config), target, architecture=ARCHITECTURE, required=CARD_FIELDS,
+                             train_command="mammo train detection", map_location=map_location)
+    if "operating_threshold_1_fpi" not in card["metrics"]:
+        raise MammoError(f"model card of {target.name} lacks metrics.operating_threshold_1_fpi: it was not "
+                         "written by `mammo train detection`")
+    return model, card
 
 
 @dataclass
@@ -50,7 +71,7 @@ def _to_input(box: np.ndarray, transform: dict[str, Any] | None) -> np.ndarray:
     """448-grid boxes -> the image's own pixels through its preprocessing transform (identity without one)."""
     if transform is None:
         return box
-    from mammo_lib.preprocess import ViewTransform
+    from mammo_lib.preprocess.geometry import ViewTransform
 
     return ViewTransform.from_dict(transform).box_to_input(box)
 
@@ -111,7 +132,7 @@ def exam_truth(exams: Iterable[Exam | str | Path]) -> tuple[pd.DataFrame, pd.Dat
                 continue
             images.append((exam.image_ids[v], exam.study_id))
             truth += [(exam.image_ids[v], m, *b) for m, b in zip(exam.mass_ids[v], exam.boxes[v].tolist())]
-    return (pd.DataFrame(truth, columns=["image_id", "mass_id", "x0", "y0", "x1", "y1"]),
+    return (pd.DataFrame(truth, columns=["image_id", "mass_id", *BOX_COLUMNS]),
             pd.DataFrame(images, columns=["image_id", "exam"]))
 
 
@@ -132,18 +153,25 @@ def validation_summary(model: torch.nn.Module, exams: Sequence[Exam | str | Path
     return summary
 
 
-def plot_view(ax: Any, image: np.ndarray, candidates: pd.DataFrame, truth: pd.DataFrame, *, title: str = "") -> None:
-    """One view as in the paper's Figures 4-6: the image, DL boxes in red (with scores), ground truth in green.
+def view_level_recall(candidates: list[list[np.ndarray | None]], gt_boxes: np.ndarray, fpi: float = 1.0) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per (mass, view) best hitting score (centre criterion) and false-positive scores of decoded candidates;
+    returns (lesion_scores, fp_scores, n_images) for :func:`mammo_lib.evaluate.froc_from_scores`."""
+    from mammo_lib.evaluate import hit_matrix
 
-    ``candidates`` and ``truth`` carry x0, y0, x1, y1 in the pixels of ``image``.
-    """
-    from matplotlib.patches import Rectangle
+    lesion, fps, n_images = [], [], 0
+    for b, views in enumerate(candidates):
+        for v, cand in enumerate(views):
+            if cand is None:
+                continue
+            n_images += 1
+            gt = gt_boxes[b, v]
+            gt = gt[np.isfinite(gt).all(axis=1)]
+            hits = hit_matrix(cand[:, :4], gt) if len(cand) and len(gt) else np.zeros((len(cand), len(gt)), bool)
+            fps += cand[~hits.any(axis=1), 4].tolist() if len(cand) else []
+            for j in range(len(gt)):
+                lesion.append(cand[hits[:, j], 4].max() if hits[:, j].any() else np.nan)
+    return np.asarray(lesion, np.float64), np.asarray(fps, np.float64), n_images
 
-    ax.imshow(image, cmap="gray", interpolation="lanczos")
-    for r in truth.itertuples(index=False):
-        ax.add_patch(Rectangle((r.x0, r.y0), r.x1 - r.x0, r.y1 - r.y0, fill=False, ec="lime", lw=1.2, ls="--"))
-    for r in candidates.itertuples(index=False):
-        ax.add_patch(Rectangle((r.x0, r.y0), r.x1 - r.x0, r.y1 - r.y0, fill=False, ec="red", lw=1.4))
-        ax.text(r.x0, r.y0 - 4, f"{r.score:.2f}", color="red", fontsize=7, va="bottom")
-    ax.set_title(title, fontsize=9)
-    ax.set_axis_off()
+
+__all__ = ["CANDIDATE_COLUMNS", "CARD_FIELDS", "VIEW_NAMES", "WEIGHTS_FILE", "DetectionRun", "exam_batch",
+           "exam_truth", "load_detector", "run_detector", "validation_summary", "view_level_recall"]

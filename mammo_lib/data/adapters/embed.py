@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mammo_lib.adapters._common import checksum, frames, map_code, read_source
-from mammo_lib.dicomio import vendor_of
+from mammo_lib.data.adapters._common import checksum, frames, map_code, read_source
+from mammo_lib.data.dicomio import vendor_of
 from mammo_lib.errors import MammoError
 
 CLINICAL_COLUMNS = ("empi_anon", "acc_anon", "numfind", "side", "massshape", "massmargin", "massdens", "asses",

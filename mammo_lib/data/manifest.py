@@ -45,15 +45,13 @@ import pandas as pd
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.vocab import (
-    BIRADS, BREAST_DENSITY, FINDINGS_COLUMNS, HISTOLOGY, HISTOLOGY_NEGATIVE, HISTOLOGY_POSITIVE,
-    LATERALITY, MANIFEST_COLUMNS, MARGIN, MASS_DENSITY, MORPHOLOGY, PATHOLOGY, READER_COLUMNS,
+    BIRADS, BOX_COLUMNS, BREAST_DENSITY, FINDINGS_COLUMNS, HISTOLOGY, HISTOLOGY_NEGATIVE, HISTOLOGY_POSITIVE,
+    LATERALITY, MANIFEST_COLUMNS, MARGIN, MASS_BIRADS, MASS_DENSITY, MORPHOLOGY, PATHOLOGY, READER_COLUMNS,
     REFERENCE_STANDARD, SPLIT, VENDOR, VIEW,
 )
 
 MANIFEST_NAME = "data_manifest.csv"
 FINDINGS_NAME = "data_findings.csv"
-#: A mass is at least BI-RADS 2 (BI-RADS 1 means "negative": nothing found); readers may give 1.
-MASS_BIRADS = BIRADS[1:]
 AGE_RANGE = (18, 110)
 #: Categorical columns of each table and their (ordered) vocabularies.
 IMAGE_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -63,7 +61,6 @@ FINDING_CATEGORIES: dict[str, tuple[str, ...]] = {
     "morphology": MORPHOLOGY, "margin": MARGIN, "mass_density": MASS_DENSITY, "birads": MASS_BIRADS,
     "pathology": PATHOLOGY, "histology": HISTOLOGY, "reference_standard": REFERENCE_STANDARD,
 }
-BOX_COLUMNS = ("x0", "y0", "x1", "y1")
 #: Findings columns that describe the mass, not one view of it: equal on all view rows of a mass.
 MASS_LEVEL_COLUMNS = ("morphology", "margin", "mass_density", "birads", "pathology", "histology",
                       "reference_standard")
@@ -417,7 +414,7 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
 def _check_boxes_inside(text: pd.DataFrame, box: dict[str, pd.Series], images: pd.DataFrame, data_root: Path,
                         problems: _Problems) -> None:
     """Every box lies inside its image (sizes from the image headers; unreadable images are skipped here)."""
-    from mammo_lib.dicomio import image_size
+    from mammo_lib.data.dicomio import image_size
 
     paths = dict(zip(images["image_id"].astype(str), images["image_path"].astype(str))) if "image_path" in images else {}
     sizes: dict[str, tuple[int, int] | None] = {}

@@ -1,0 +1,120 @@
+"""The detector's training task (``mammo train detection``): exams of a cohort folder, split into training and
+validation studies, loss over all branches, validation recall at 1 false positive per image."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mammo_lib.errors import MammoError
+from mammo_lib.models.detection.data import ExamDataset, build_exam_cache
+from mammo_lib.models.detection.inference import validation_summary, view_level_recall
+from mammo_lib.models.detection.network import ARCHITECTURE, DetectionConfig, build_model, decode_outputs, detection_loss
+
+
+class DetectionTask:
+    """The TrainTask of the detector (see :mod:`mammo_lib.train`): loss over all branches, validation
+    recall at 1 false positive per image of the IFN output (per mass and view, centre-hit criterion)."""
+
+    architecture = ARCHITECTURE
+    metric_name = "val_recall_1fpi"
+
+    def __init__(self, train_exams: list, val_exams: list, *, config: DetectionConfig | None = None,
+                 data_description: str = "", drop_view_p: float = 0.15, seed: int = 0) -> None:
+        self.config = config or DetectionConfig()
+        self.train_exams, self.val_exams = train_exams, val_exams
+        self.data_description = data_description
+        self.drop_view_p, self.seed = drop_view_p, seed
+
+    def build_model(self) -> torch.nn.Module:
+        return build_model(self.config)
+
+    def datasets(self) -> tuple[ExamDataset, ExamDataset | None]:
+        val = ExamDataset(self.val_exams) if self.val_exams else None
+        return ExamDataset(self.train_exams, train=True, drop_view_p=self.drop_view_p, seed=self.seed), val
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return detection_loss(model(batch["images"], batch["nipples"], batch["present"]), batch)
+
+    def validation_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:
+        out = model(batch["images"], batch["nipples"], batch["present"])
+        return view_level_recall(decode_outputs(out, "ifn"), batch["gt_boxes"].cpu().numpy())
+
+    def validation_metric(self, outputs: list[Any]) -> float:
+        from mammo_lib.evaluate import froc_from_scores
+
+        lesion = np.concatenate([o[0] for o in outputs])
+        fps = np.concatenate([o[1] for o in outputs])
+        n = sum(o[2] for o in outputs)
+        if lesion.size == 0 or n == 0:
+            return float("nan")
+        return froc_from_scores(lesion, fps, n).recall_at(1.0)
+
+
+    def card_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        """Model-card metrics: per-mass validation recall at 0.25-2 FPI and the 1-FPI operating threshold."""
+        return validation_summary(model, self.val_exams) if self.val_exams else {}
+
+
+def split_studies(studies: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Seeded split of study ids into train and validation (at least one validation study)."""
+    if not 0 < val_fraction < 1:
+        raise MammoError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    order = np.random.default_rng(seed).permutation(len(studies))
+    n_val = max(1, int(math.floor(len(studies) * val_fraction)))
+    val = sorted(studies[i] for i in order[:n_val])
+    return sorted(set(studies) - set(val)), val
+
+
+def make_task(data_dir: Any, *, seed: int, smoke: bool, options: dict[str, str],
+              progress: bool = True) -> tuple[DetectionTask, dict[str, Any]]:
+    """Build the detection task from a cohort folder (``data_manifest.csv`` + ``data_findings.csv``).
+
+    Options: ``val_fraction`` (0.1), ``max_exams`` (all; smoke: 8), ``drop_view_p`` (0.15). Studies with
+    ``split == "val"`` in the manifest are the validation set when there are any; else a seeded split.
+    """
+    from mammo_lib.data.manifest import load_manifest
+
+    data_dir = Path(data_dir)
+    manifest = data_dir / "data_manifest.csv"
+    if not manifest.is_file():
+        raise MammoError(f"no training cohort at {data_dir} (data_manifest.csv missing); generate one with "
+                         "`mammo synth --help`")
+    known = {"val_fraction", "max_exams", "drop_view_p"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise MammoError(f"unknown detection option(s) {unknown}; known: {sorted(known)}")
+    cohort = load_manifest(manifest)
+    images = cohort.images
+    studies = sorted(images["study_id"].astype(str).unique())
+    max_exams = int(options.get("max_exams", 8 if smoke else 0))
+    if max_exams:
+        studies = studies[:max_exams]
+    split = images.drop_duplicates("study_id").set_index(images.drop_duplicates("study_id")["study_id"].astype(str))["split"]
+    val = [s for s in studies if str(split.get(s, "")) == "val"]
+    train = [s for s in studies if s not in set(val)]
+    if not val:
+        train, val = split_studies(studies, float(options.get("val_fraction", 0.1)), seed)
+    paths = build_exam_cache(cohort, studies=train + val, progress=progress)
+    lookup = dict(zip(train + val, paths))
+    n_masses = int(cohort.findings["mass_id"].nunique()) if cohort.findings is not None else 0
+    description = (f"{data_dir.name}: {len(train)} training + {len(val)} validation exams of "
+                   f"{images['study_id'].nunique()} ({n_masses} masses), manifest sha256 "
+                   f"{_manifest_sha(manifest)[:12]}")
+    task = DetectionTask([lookup[s] for s in train], [lookup[s] for s in val], data_description=description,
+                         drop_view_p=float(options.get("drop_view_p", 0.15)), seed=seed)
+    defaults = {"epochs": 1 if smoke else 12, "batch_size": 2 if smoke else 4, "lr": 2e-3, "warmup_steps": 20,
+                "max_steps_per_epoch": 3 if smoke else None, "threads": 2}
+    return task, defaults
+
+
+def _manifest_sha(path: Path) -> str:
+    from mammo_lib.checksums import sha256_file
+
+    return sha256_file(path)
+
+
+__all__ = ["DetectionTask", "make_task", "split_studies"]

@@ -1,0 +1,158 @@
+"""Preprocessing accuracy against ground truth (the synthetic twin, or any annotated set): landmark errors,
+their summary against the goals, and orientation checks."""
+from __future__ import annotations
+
+import warnings as _warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mammo_lib.errors import MammoError
+from mammo_lib.preprocess.cache import preprocess_cached
+from mammo_lib.validation import require_columns
+from mammo_lib.preprocess.geometry import DEFAULT_SIZE, PreprocessWarning, PreprocessedView
+
+
+# --------------------------------------------------------------------------------------------------
+# accuracy against ground truth (synthetic twin, or any annotated set)
+# --------------------------------------------------------------------------------------------------
+def segment_distance(a: Any, b: Any, samples: int = 64) -> float:
+    """Mean distance from points evenly spread on segment ``a`` to segment ``b`` (same units as the input)."""
+    a0, a1 = (np.asarray(p, dtype=np.float64) for p in a)
+    b0, b1 = (np.asarray(p, dtype=np.float64) for p in b)
+    pts = a0 + np.linspace(0.0, 1.0, samples)[:, None] * (a1 - a0)
+    d = b1 - b0
+    t = np.clip(((pts - b0) @ d) / max(float(d @ d), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(pts - (b0 + t[:, None] * d), axis=1).mean())
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two boolean masks of equal shape (1.0 when both are empty)."""
+    if a.shape != b.shape:
+        raise MammoError(f"dice: mask shapes differ, {a.shape} vs {b.shape}")
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
+
+
+def landmark_errors(result: PreprocessedView, *, breast_mask: np.ndarray, nipple: Any,
+                    pectoral: Any | None, spacing_mm: tuple[float, float]) -> dict[str, float]:
+    """Errors of one preprocessed view against ground truth given in the input's pixels.
+
+    ``nipple_mm``: distance between nipples; ``dice``: breast-mask overlap on the input grid (the output mask
+    warped back); ``pectoral_mm``: symmetric mean distance between the two pectoral segments (NaN on CC, or
+    infinite when one side has a pectoral and the other not). ``spacing_mm`` is (row, column) in mm.
+    """
+    if breast_mask.shape != result.transform.input_shape:
+        raise MammoError(f"ground-truth mask shape {breast_mask.shape} differs from the image's "
+                         f"{result.transform.input_shape}")
+    scale = np.array([spacing_mm[1], spacing_mm[0]], dtype=np.float64)  # (x, y) mm per pixel
+    nip = float(np.linalg.norm((np.asarray(result.nipple_input) - np.asarray(nipple, dtype=np.float64)) * scale))
+    mask_in = result.transform.warp_to_input(result.breast_mask.astype(np.float32)) > 0.5
+    if pectoral is None and result.pectoral_input is None:
+        pec = float("nan")
+    elif pectoral is None or result.pectoral_input is None:
+        pec = float("inf")
+    else:
+        truth = [np.asarray(p, dtype=np.float64) * scale for p in pectoral]
+        found = [np.asarray(p, dtype=np.float64) * scale for p in result.pectoral_input]
+        pec = 0.5 * (segment_distance(truth, found) + segment_distance(found, truth))
+    return {"nipple_mm": nip, "dice": dice(mask_in, np.asarray(breast_mask, dtype=bool)), "pectoral_mm": pec}
+
+
+#: Issue #5 goals on the synthetic twin: (measure, statistic, goal, direction).
+ACCURACY_GOALS: tuple[tuple[str, str, float, str], ...] = (
+    ("nipple within 5 mm (% of views)", "nipple_within_5mm_pct", 97.0, ">="),
+    ("breast mask Dice (mean)", "dice_mean", 0.97, ">="),
+    ("pectoral edge mean distance on MLO (mm, mean)", "pectoral_mm_mean", 3.0, "<="),
+)
+
+
+def summarise_accuracy(errors: Any) -> Any:
+    """Goal table from per-view errors (columns view, nipple_mm, dice, pectoral_mm): measure, goal, measured, met."""
+    import pandas as pd
+
+    require_columns(errors, ["view", "nipple_mm", "dice", "pectoral_mm"], "per-view errors")
+    if errors.empty:
+        raise MammoError("no views to summarise")
+    mlo = errors[errors["view"] == "MLO"]
+    stats = {
+        "nipple_within_5mm_pct": 100.0 * float((errors["nipple_mm"] <= 5.0).mean()),
+        "dice_mean": float(errors["dice"].mean()),
+        "pectoral_mm_mean": float(mlo["pectoral_mm"].mean()) if len(mlo) else float("nan"),
+    }
+    rows = []
+    for label, key, goal, direction in ACCURACY_GOALS:
+        value = stats[key]
+        met = bool(value >= goal) if direction == ">=" else bool(value <= goal)
+        rows.append({"measure": label, "goal": f"{direction} {goal:g}", "measured": value, "met": met,
+                     "views": len(mlo) if key.startswith("pectoral") else len(errors)})
+    return pd.DataFrame(rows)
+
+
+def _twin_view_errors(job: tuple[str, dict[str, Any], int]) -> dict[str, Any]:
+    """Errors of one twin view (a worker of :func:`twin_accuracy`)."""
+    from mammo_lib.synth import load_view_truth
+
+    root, row, size = job
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", PreprocessWarning)
+        result = preprocess_cached(Path(root) / row["image_path"], laterality=row["laterality"], view=row["view"],
+                                   size=size, sha256=row["sha256"])
+    truth = load_view_truth(root, row["image_id"])
+    pectoral = None if truth.pectoral is None else (tuple(truth.pectoral[:2]), tuple(truth.pectoral[2:]))
+    errors = landmark_errors(result, breast_mask=truth.breast_mask, nipple=truth.nipple, pectoral=pectoral,
+                             spacing_mm=(truth.pixel_spacing_mm, truth.pixel_spacing_mm))
+    return {"image_id": row["image_id"], "vendor": row["vendor"], "laterality": row["laterality"],
+            "view": row["view"], **errors, "flipped": result.flipped, "warnings": len(caught),
+            "harmonised_median": float(np.median(result.array[result.breast_mask]))}
+
+
+def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: bool = False,
+                  workers: int = 2) -> Any:
+    """Per-view errors of :func:`preprocess_cached` on the synthetic twin against its ground truth.
+
+    Generates the twin when missing (``mammo_lib.synth.ensure_cohort``); ``limit`` takes the first views of
+    the manifest (a quick check); ``workers`` processes share the views (the CI machine has 2 cores). Returns
+    a DataFrame in manifest order with image_id, vendor, laterality, view, the errors of
+    :func:`landmark_errors`, the number of warnings and the median harmonised breast intensity.
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    from mammo_lib.synth import ensure_cohort
+
+    files = ensure_cohort("twin")
+    manifest = pd.read_csv(files.manifest, dtype={"sha256": str})
+    if limit is not None:
+        manifest = manifest.head(int(limit))
+    jobs = [(str(files.root), row, int(size)) for row in manifest.to_dict("records")]
+    bar = {"total": len(jobs), "disable": not progress, "desc": "preprocess twin", "unit": "view"}
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            rows = list(tqdm(pool.map(_twin_view_errors, jobs, chunksize=8), **bar))
+    else:
+        rows = [_twin_view_errors(job) for job in tqdm(jobs, **bar)]
+    return pd.DataFrame(rows)
+
+
+def orientation_checks(result: PreprocessedView) -> dict[str, bool]:
+    """Checks that need no ground truth (for real images): chest wall left, nipple on the front contour.
+
+    ``chest_wall_left``: the mask fills the left edge more than the right sixth; ``nipple_on_contour``: the
+    mask changes within 3 output pixels of the nipple; ``nipple_anterior``: the nipple lies in the front
+    quarter of the breast's depth.
+    """
+    m = result.breast_mask
+    x, y = (int(v) for v in result.nipple)
+    patch = m[max(0, y - 3):y + 4, max(0, x - 3):x + 4]
+    cols = np.nonzero(m.any(axis=0))[0]
+    return {
+        "chest_wall_left": bool(m[:, :10].mean() > m[:, -m.shape[1] // 6:].mean()),
+        "nipple_on_contour": bool(patch.any() and not patch.all()),
+        "nipple_anterior": bool(cols.size and x >= cols.max() - 0.25 * (cols.max() - cols.min() + 1)),
+    }
+
+

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mammo_lib.synth.cli", "generate the synthetic twin cohort or a training cohort"),
     "preprocess": ("mammo_lib.preprocess.cache", "preprocess one mammogram and print what was found"),
     "train": ("mammo_lib.train", "train the detection or classification model"),
+    "analyze": ("mammo_lib.analyze", "run the system (detect, then classify) on exams: JSON, CSV, overlay, DICOM SR"),
 }
 
 

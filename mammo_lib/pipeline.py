@@ -24,7 +24,7 @@ from mammo_lib import report
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, runs_dir
-from mammo_lib.vocab import DL_DETECTION_FILE, DL_SCORES_FILE
+from mammo_lib.vocab import DL_CANDIDATES_FILE, DL_DETECTION_FILE, DL_SCORES_FILE
 
 #: The fixed notebook sequence (numbers are shared conventions; a missing notebook is skipped).
 NOTEBOOKS: tuple[str, ...] = (
@@ -60,6 +60,7 @@ PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
 #: What each notebook reads from earlier notebooks: notebook -> ((file in its tables folder, notebook writing it), ...).
 #: Checked before the notebook runs (:func:`check_inputs`), by ``mammo reproduce`` and by the notebook itself.
 NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "05_classification": ((DL_CANDIDATES_FILE, "04_detection"),),  # its system mode: 04's detector run
     "06_density_stratified": ((DL_DETECTION_FILE, "04_detection"),),
     "07_tables_and_roc": ((DL_SCORES_FILE, "05_classification"),),
     "10_claims_scorecard": ((DL_DETECTION_FILE, "04_detection"), ("table3.csv", "06_density_stratified"),

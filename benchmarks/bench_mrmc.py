@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
+import timeit
 from collections.abc import Callable
 
 import numpy as np
@@ -22,14 +22,9 @@ from mammo_lib import mrmc, mrmc_tables, paths, tables
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls, after one warm-up call."""
+    """Best wall time of ``repeats`` calls, after one warm-up call (timeit, one call per repeat)."""
     fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timeit.repeat(fn, repeat=repeats, number=1))
 
 
 def sklearn_aucs(data: pd.DataFrame) -> list[float]:

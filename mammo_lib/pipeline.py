@@ -59,6 +59,10 @@ NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 #: Notebooks that only make sense for a synthetic cohort (its generator's truth); skipped for other cohorts.
 SYNTHETIC_ONLY = ("02_synthetic_cohort",)
+#: Notebooks that score or tabulate masses; skipped for a cohort with none in its evaluation (test) role.
+NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc")
+#: Notebooks that measure malignancy; skipped when a mass of the evaluation role has no pathology.
+NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc")
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
 KERNEL_NAME = "python3"
@@ -232,6 +236,16 @@ def check_inputs(notebook: str, tables_dir: str | Path, manifest: str | Path | N
                              f"{notebook[:2]})")
 
 
+def _evaluation_content(spec: Any) -> dict[str, bool]:
+    """Whether the exams of the cohort's test role have masses, and a pathology for every one of them."""
+    from mammo_lib.cohort import evaluation_masses
+
+    data = spec.load(check_files=False)
+    masses = evaluation_masses(spec, data) if data.findings is not None else None
+    found = masses is not None and not masses.empty
+    return {"masses": found, "pathology": found and bool(masses["pathology"].notna().all())}
+
+
 def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
     outputs = {}
     for path in sorted(run_dir.rglob("*")):
@@ -254,6 +268,7 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     profile = get_profile(profile_name)
     spec = read_cohort(cohort) if cohort else twin_cohort()
     cohort_param = "" if is_twin(spec) else str(spec.source)
+    evaluated = {"masses": True, "pathology": True} if is_twin(spec) else _evaluation_content(spec)
     notebooks = select_notebooks(only)
     if not notebooks:
         raise MammoError("no notebook to run: none of the selected notebooks exists yet")
@@ -273,6 +288,14 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
             if notebook.stem in SYNTHETIC_ONLY and not spec.synthetic:
                 entry.update(status="skipped", reason=f"cohort {spec.name} is not synthetic: {notebook.stem} "
                                                       "describes a generated cohort against its generator")
+                continue
+            if notebook.stem in NEEDS_MASSES and not evaluated["masses"]:
+                entry.update(status="skipped", reason=f"cohort {spec.name} has no masses in its evaluation (test) "
+                                                      f"role: {notebook.stem} scores or tabulates masses")
+                continue
+            if notebook.stem in NEEDS_PATHOLOGY and not evaluated["pathology"]:
+                entry.update(status="skipped", reason=f"cohort {spec.name} gives no pathology for the masses of its "
+                                                      f"evaluation (test) role: {notebook.stem} measures malignancy")
                 continue
             started = time.perf_counter()
             try:
@@ -359,7 +382,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebook numbers, e.g. 06 07")
     parser.add_argument("--out", help="run folder to create (must not exist or be empty); default runs/<time>-<profile>")
     parser.add_argument("--cohort", metavar="FILE",
-                        help="cohort file (YAML; see mammo verify --cohort) to reproduce on; default: the built-in twin")
+                        help="cohort file (YAML; see mammo verify --cohort) to reproduce on; default: the "
+                             "built-in twin")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--refresh-committed", action="store_true",
                         help="instead of a run folder, re-execute the committed notebooks in place (make notebooks)")

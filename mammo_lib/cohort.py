@@ -37,7 +37,7 @@ import pandas as pd
 from mammo_lib.data.manifest import MAY_BE_MISSING, ManifestError, load_manifest, summary
 from mammo_lib.errors import MammoError
 from mammo_lib.validation import require_columns
-from mammo_lib.vocab import SPLIT
+from mammo_lib.vocab import READER_COLUMNS, READERS, SPLIT
 
 #: The built-in twin cohort's description (packaged beside this module).
 TWIN_COHORT_FILE = Path(__file__).with_name("twin_cohort.yaml")
@@ -50,6 +50,8 @@ WEIGHTS_CHOICES = ("shipped", "train")
 MODELS = ("detection", "classification")
 #: Column of DL output tables that holds the fingerprint of the cohort they were computed on.
 FINGERPRINT_COLUMN = "cohort_sha256"
+#: Column of DL output tables that holds the sha256 of the weights file that made them.
+WEIGHTS_COLUMN = "weights_sha256"
 DATA_PREFIX = "{data}/"
 
 
@@ -75,6 +77,15 @@ class CohortSpec:
     def fingerprint(self) -> str:
         """The cohort's fingerprint: sha256 of its manifest file."""
         return fingerprint(self.manifest)
+
+    def weights_label(self) -> str:
+        """The weights for run records and notebooks: shipped, train, or the folder's name (never a full path)."""
+        return self.weights if isinstance(self.weights, str) else f"folder {Path(self.weights).name}"
+
+    def record(self) -> dict[str, Any]:
+        """What ``run.json`` records of the cohort."""
+        return {"name": self.name, "file": str(self.source), "fingerprint": self.fingerprint(),
+                "synthetic": self.synthetic, "weights": self.weights_label()}
 
     def role_of(self, split: str) -> str:
         """The role (train/val/test) of a manifest split value; "" (no split) and unassigned splits: test."""
@@ -253,11 +264,87 @@ def training_exams(images: pd.DataFrame, spec: CohortSpec, studies: Iterable[str
     return chosen
 
 
+# --- the cohort of a notebook -------------------------------------------------------------------------
+def notebook_cohort(cohort: str = "", *, check_files: bool = True) -> tuple[CohortSpec, Any]:
+    """The cohort a notebook runs on, from its ``cohort`` parameter (a cohort file; "" the built-in twin), and
+    its validated tables; the twin's images are generated on demand when ``check_files``."""
+    spec = read_cohort(cohort) if cohort else twin_cohort()
+    if is_twin(spec) and check_files:
+        from mammo_lib.synth import store
+
+        store.ensure_cohort("twin")
+    return spec, spec.load(check_files=check_files)
+
+
+def is_twin(spec: CohortSpec) -> bool:
+    """Whether ``spec`` is the built-in twin (its packaged cohort file)."""
+    return spec.source == TWIN_COHORT_FILE.resolve()
+
+
+def evaluation_studies(images: pd.DataFrame, spec: CohortSpec) -> list[str]:
+    """The exams (study_ids) of the test role, sorted: what notebooks 03-07 evaluate (never trained on)."""
+    roles = exam_roles(images, spec)
+    return sorted(roles.index[roles == "test"])
+
+
+def evaluation_masses(spec: CohortSpec, cohort: Any) -> pd.DataFrame:
+    """The mass table (``Cohort.masses()``) of the evaluation exams; empty when the cohort has no findings."""
+    masses = cohort.masses()
+    return masses[masses["study_id"].astype(str).isin(evaluation_studies(cohort.images, spec))]
+
+
+def complete_readers(masses: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The mass table with only the readers who read every one of its masses, and a sentence naming the readers
+    left out ("" when none): reader tables need a reading of each mass, DL-only tables need none."""
+    partial = [r for r in READERS if any(c in masses.columns and masses[c].isna().any()
+                                         for c in (f"{r}_detected", f"{r}_birads"))]
+    absent = [r for r in READERS if not any(f"{r}{s}" in masses.columns for s in ("_detected", "_birads"))]
+    kept = masses.drop(columns=[c for r in partial for c in (f"{r}_detected", f"{r}_birads") if c in masses.columns])
+    notes = ([f"readers {', '.join(partial)} read only some of these masses: left out"] if partial else []) + (
+        [f"no reader columns for {', '.join(absent)}: their rows are left out"] if absent else [])
+    return kept, "; ".join(notes) + (" (DL-only rows)" if len(partial) + len(absent) == len(READERS) else "")
+
+
+def weights_file(spec: CohortSpec, model: str, given: str = "") -> Path:
+    """The weights file of ``model`` for this cohort: ``given`` (a notebook's ``weights`` parameter) when set,
+    else the cohort's ``weights``: the shipped file, or ``<folder>/<model>.safetensors``."""
+    from mammo_lib.paths import weights_dir
+
+    if model not in MODELS:
+        raise MammoError(f"model: expected one of {', '.join(MODELS)}, got {model!r}")
+    if given:
+        return Path(given)
+    if spec.weights == "shipped":
+        return weights_dir() / f"{model}.safetensors"
+    if spec.weights == "train":
+        raise MammoError(f"cohort {spec.name!r}: weights: train: training inside a reproduction is not available "
+                         "yet; train with `mammo train` and name the folder of its weights in the cohort file")
+    path = Path(spec.weights) / f"{model}.safetensors"
+    if not path.is_file():
+        raise MammoError(f"cohort {spec.name!r}: weights: {path} does not exist (the folder lacks the {model} model)")
+    return path
+
+
+def describe_cohort(spec: CohortSpec, cohort: Any) -> str:
+    """One line for a notebook's setup cell: which cohort, how many exams it evaluates, and what it has."""
+    evaluated = evaluation_studies(cohort.images, spec)
+    masses = 0 if cohort.findings is None else int(cohort.findings["mass_id"].nunique())
+    readers = [c for c in READER_COLUMNS if cohort.findings is not None and c in cohort.findings.columns]
+    return (f"cohort {spec.name}{' (synthetic)' if spec.synthetic else ''}: "
+            f"{cohort.images['study_id'].nunique()} exams, {len(evaluated)} in the evaluation (test) role; "
+            f"{masses} masses; reader columns: {'yes' if readers else 'none'}; weights {spec.weights_label()}")
+
+
 # --- fingerprints of DL outputs ----------------------------------------------------------------------
-def stamp_outputs(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str) -> pd.DataFrame:
-    """``outputs`` with the cohort's fingerprint in column ``cohort_sha256`` (written with the DL tables)."""
+def stamp_outputs(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,
+                  weights: str | Path | None = None) -> pd.DataFrame:
+    """``outputs`` with the cohort's fingerprint in column ``cohort_sha256`` and, given the weights file, its
+    sha256 in ``weights_sha256`` (written with the DL tables)."""
+    from mammo_lib.checksums import sha256_file
+
     value = spec_or_fingerprint.fingerprint() if isinstance(spec_or_fingerprint, CohortSpec) else spec_or_fingerprint
-    return outputs.assign(**{FINGERPRINT_COLUMN: value})
+    stamped = outputs.assign(**{FINGERPRINT_COLUMN: value})
+    return stamped if weights is None else stamped.assign(**{WEIGHTS_COLUMN: sha256_file(Path(weights))})
 
 
 def check_outputs_cohort(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,
@@ -277,6 +364,14 @@ def check_outputs_cohort(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec 
         raise MammoError(f"{source}: made on another cohort (fingerprint {other[0]}), not on this one (fingerprint "
                          f"{expected}); re-run the notebook that made them on this cohort")
     return outputs.drop(columns=[FINGERPRINT_COLUMN])
+
+
+def dl_outputs(tables_dir: str | Path, spec: CohortSpec) -> pd.DataFrame | None:
+    """:func:`mammo_lib.tables.load_dl_outputs`, each file first shown to be of this cohort
+    (:func:`check_outputs_cohort`): what notebooks 06 and 07 read."""
+    from mammo_lib.tables import load_dl_outputs
+
+    return load_dl_outputs(tables_dir, check=lambda frame, name: check_outputs_cohort(frame, spec, name))
 
 
 def join_outputs(masses: pd.DataFrame, outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,

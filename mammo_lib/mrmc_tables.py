@@ -38,6 +38,16 @@ def reader_study_table(masses: pd.DataFrame, raters: Sequence[str], task: str = 
     return pd.concat(frames, ignore_index=True)
 
 
+def has_junior_readings(masses: pd.DataFrame, task: str) -> bool:
+    """Whether every junior reader has a reading of every mass for ``task`` ("detection": ``*_detected``,
+    "classification": ``*_birads``), as :func:`ai_vs_juniors` needs (a cohort may have no or partial readings)."""
+    suffix = {"detection": "_detected", "classification": "_birads"}.get(task)
+    if suffix is None:
+        raise MammoError(f"task must be 'detection' or 'classification', got {task!r}")
+    columns = [f"{r}{suffix}" for r in vocab.DETECTION_READERS]
+    return all(c in masses.columns and masses[c].notna().all() for c in columns)
+
+
 def ai_vs_juniors(masses: pd.DataFrame, tasks: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """The DL system against the junior readers as a group (readers minus DL), by RJafroc's
     1T-RRRC (readers and masses random; masses independent, or clustered by patient) and 1T-RRFC (masses fixed),

@@ -69,6 +69,15 @@ NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "11_teaching": ((DL_DETECTION_FILE, "04_detection"), ("dl_detection_candidates.csv", "04_detection"),
                     (DL_SCORES_FILE, "05_classification")),
 }
+#: Notebooks that only make sense for a synthetic cohort (its generator's truth); skipped for other cohorts.
+SYNTHETIC_ONLY = ("02_synthetic_cohort",)
+#: Notebooks that read the twin's own manifest (no ``cohort`` parameter yet); skipped for any other cohort so
+#: that they never join the twin's masses to another cohort's DL outputs.
+TWIN_ONLY = ("10_claims_scorecard", "11_teaching")
+#: Notebooks that score or tabulate masses; skipped for a cohort with none in its evaluation (test) role.
+NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc")
+#: Notebooks that measure malignancy; skipped when a mass of the evaluation role has no pathology.
+NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc")
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
 KERNEL_NAME = "python3"
@@ -139,8 +148,9 @@ def select_notebooks(only: list[str] | None = None, notebook_dir: Path | None = 
     return [notebook_dir / f"{numbers[k]}.ipynb" for k in wanted if (notebook_dir / f"{numbers[k]}.ipynb").exists()]
 
 
-def notebook_parameters(notebook: Path, profile: Profile, run_dir: Path) -> dict[str, Any]:
-    """Parameters for one notebook: the profile's, filtered to what the notebook declares."""
+def notebook_parameters(notebook: Path, profile: Profile, run_dir: Path, cohort: str = "") -> dict[str, Any]:
+    """Parameters for one notebook: the profile's, filtered to what the notebook declares; ``cohort`` (a
+    cohort file's absolute path, "" for the twin) to every notebook that declares it."""
     import papermill
 
     declared = set(papermill.inspect_notebook(str(notebook)))
@@ -154,6 +164,8 @@ def notebook_parameters(notebook: Path, profile: Profile, run_dir: Path) -> dict
     values.update(specific)
     if "run_dir" in declared:
         values["run_dir"] = str(run_dir)
+    if cohort and "cohort" in declared:
+        values["cohort"] = cohort
     return values
 
 
@@ -239,6 +251,16 @@ def check_inputs(notebook: str, tables_dir: str | Path, manifest: str | Path | N
                              f"{notebook[:2]})")
 
 
+def _evaluation_content(spec: Any) -> dict[str, bool]:
+    """Whether the exams of the cohort's test role have masses, and a pathology for every one of them."""
+    from mammo_lib.cohort import evaluation_masses
+
+    data = spec.load(check_files=False)
+    masses = evaluation_masses(spec, data) if data.findings is not None else None
+    found = masses is not None and not masses.empty
+    return {"masses": found, "pathology": found and bool(masses["pathology"].notna().all())}
+
+
 def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
     outputs = {}
     for path in sorted(run_dir.rglob("*")):
@@ -249,14 +271,20 @@ def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def reproduce(profile_name: str = "default", only: list[str] | None = None, out: str | None = None,
-              progress: bool = True) -> Path:
-    """Run the notebook sequence; return the run folder. Raises MammoError when a notebook fails."""
+              progress: bool = True, cohort: str | Path | None = None) -> Path:
+    """Run the notebook sequence on ``cohort`` (a cohort file, relative to the caller's directory; None: the
+    built-in twin); return the run folder. Raises MammoError when a notebook fails. Notebooks that need a
+    synthetic cohort (:data:`SYNTHETIC_ONLY`) are skipped, with the reason, for any other cohort."""
     import papermill
     from tqdm.auto import tqdm
 
+    from mammo_lib.cohort import is_twin, read_cohort, twin_cohort
     from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
 
     profile = get_profile(profile_name)
+    spec = read_cohort(cohort) if cohort else twin_cohort()
+    cohort_param = "" if is_twin(spec) else str(spec.source)
+    evaluated = {"masses": True, "pathology": True} if is_twin(spec) else _evaluation_content(spec)
     notebooks = select_notebooks(only)
     if not notebooks:
         raise MammoError("no notebook to run: none of the selected notebooks exists yet")
@@ -264,15 +292,31 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     record: dict[str, Any] = {
         "profile": profile.name, "description": profile.description, "started": _dt.datetime.now().isoformat(),
         "git": _git_commit(), "packages": package_versions(), "device": device_report(),
-        "notebooks": [], "status": "running",
+        "cohort": spec.record(), "notebooks": [], "status": "running",
     }
     bar = tqdm(notebooks, desc="mammo reproduce", unit="notebook", disable=not progress, file=sys.stderr)
     try:
         for notebook in bar:
             bar.set_postfix_str(notebook.stem)
-            params = notebook_parameters(notebook, profile, run_dir)
+            params = notebook_parameters(notebook, profile, run_dir, cohort_param)
             entry: dict[str, Any] = {"notebook": notebook.name, "parameters": params}
             record["notebooks"].append(entry)
+            if notebook.stem in SYNTHETIC_ONLY and not spec.synthetic:
+                entry.update(status="skipped", reason=f"cohort {spec.name} is not synthetic: {notebook.stem} "
+                                                      "describes a generated cohort against its generator")
+                continue
+            if notebook.stem in TWIN_ONLY and not is_twin(spec):
+                entry.update(status="skipped", reason=f"cohort {spec.name} is not the twin: {notebook.stem} reads "
+                                                      "the twin's manifest (not yet adapted to a user cohort)")
+                continue
+            if notebook.stem in NEEDS_MASSES and not evaluated["masses"]:
+                entry.update(status="skipped", reason=f"cohort {spec.name} has no masses in its evaluation (test) "
+                                                      f"role: {notebook.stem} scores or tabulates masses")
+                continue
+            if notebook.stem in NEEDS_PATHOLOGY and not evaluated["pathology"]:
+                entry.update(status="skipped", reason=f"cohort {spec.name} gives no pathology for the masses of its "
+                                                      f"evaluation (test) role: {notebook.stem} measures malignancy")
+                continue
             started = time.perf_counter()
             try:
                 check_inputs(notebook.stem, run_dir / "tables")
@@ -298,7 +342,14 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
                 ) from None
             entry.update(status="ok", seconds=round(time.perf_counter() - started, 1))
         record["status"] = "ok"
+    except KeyboardInterrupt:
+        record["status"] = "interrupted"
+        if record["notebooks"] and "status" not in record["notebooks"][-1]:
+            record["notebooks"][-1]["status"] = "interrupted"
+        raise
     finally:
+        if record["status"] == "running":  # an unexpected error: never leave a run that looks unfinished
+            record["status"] = "failed"
         bar.close()
         record["finished"] = _dt.datetime.now().isoformat()
         _write_run_json(run_dir, record)
@@ -356,6 +407,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="default", help="profile of profiles.yaml (default: default)")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebook numbers, e.g. 06 07")
     parser.add_argument("--out", help="run folder to create (must not exist or be empty); default runs/<time>-<profile>")
+    parser.add_argument("--cohort", metavar="FILE",
+                        help="cohort file (YAML; see mammo verify --cohort) to reproduce on; default: the "
+                             "built-in twin")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--refresh-committed", action="store_true",
                         help="instead of a run folder, re-execute the committed notebooks in place (make notebooks)")
@@ -363,11 +417,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     if args.refresh_committed:
-        if args.out or args.profile != "default":
-            raise MammoError("--refresh-committed stores the default profile's outputs; it takes no --out or --profile")
+        if args.out or args.profile != "default" or args.cohort:
+            raise MammoError("--refresh-committed stores the default profile's outputs on the twin; it takes no "
+                             "--out, --profile or --cohort")
         for notebook in refresh_committed(args.only, progress=not args.no_progress):
             print(f"refreshed {notebook.relative_to(REPO_ROOT)}")
         return 0
-    run_dir = reproduce(args.profile, only=args.only, out=args.out, progress=not args.no_progress)
+    run_dir = reproduce(args.profile, only=args.only, out=args.out, progress=not args.no_progress,
+                        cohort=args.cohort)
     print(f"run folder: {run_dir}")
     return 0

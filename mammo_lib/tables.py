@@ -8,7 +8,7 @@ that puts them side by side. Bad input raises :class:`~mammo_lib.errors.MammoErr
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +152,13 @@ def compare_table2(t2: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- DL outputs ----------------------------------------------------------------------------------------
-def load_dl_outputs(tables_dir: str | Path) -> pd.DataFrame | None:
+def load_dl_outputs(tables_dir: str | Path,
+                    check: Callable[[pd.DataFrame, str], pd.DataFrame] | None = None) -> pd.DataFrame | None:
     """The DL outputs of notebooks 04/05 as one frame keyed by mass_id, or None when neither file exists.
 
     Documented fallback: a missing file (that model not run yet) leaves its columns out; callers then show
     the readers only. A present but malformed file (missing column, NaN, duplicate mass_id) is an error.
+    ``check(frame, file_name)`` sees each file as read (``cohort.dl_outputs``: of this cohort only).
     """
     folder = Path(tables_dir)
     parts = []
@@ -169,6 +171,8 @@ def load_dl_outputs(tables_dir: str | Path) -> pd.DataFrame | None:
             frame = pd.read_csv(path, dtype={"mass_id": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise MammoError(f"{path.name}: cannot be read as CSV ({exc})") from None
+        if check is not None:
+            frame = check(frame, path.name)
         validation.require_columns(frame, columns, path.name)
         dup = frame["mass_id"].duplicated()
         if dup.any():

@@ -106,6 +106,21 @@ def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_dir: 
     assert not (run / "executed" / "02_synthetic_cohort.ipynb").exists()
 
 
+def test_an_interrupted_run_is_marked_interrupted_in_run_json(notebook_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.reproduce("default", out=str(tmp_path / "run"), progress=False)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["notebooks"][0]["status"] == "interrupted"
+    assert record["cohort"]["name"] == "twin" and len(record["cohort"]["fingerprint"]) == 64
+
+
 def test_only_06_without_04s_outputs_says_which_notebook_to_run_first(notebook_dir: Path, tmp_path: Path) -> None:
     _write_notebook(notebook_dir / "06_density_stratified.ipynb", "pass")
     with pytest.raises(MammoError, match=r"06_density_stratified reads dl_detection_per_mass.csv, written by "

@@ -365,14 +365,19 @@ def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_
     """Executes both notebooks (about 20 s) on a 40-patient cohort written in the manifest format."""
     import papermill
 
+    from mammo_lib.cohort import read_cohort, stamp_outputs
     from mammo_lib.pipeline import NOTEBOOK_DIR
 
     run = tmp_path / "run"
     (run / "tables").mkdir(parents=True)
     _write_cohort(tmp_path, run / "tables")
+    (tmp_path / "cohort.yaml").write_text("name: forty\nmanifest: data_manifest.csv\n")
+    spec = read_cohort(tmp_path / "cohort.yaml")
+    for output in (vocab.DL_DETECTION_FILE, vocab.DL_SCORES_FILE):  # as notebooks 04/05 write them
+        stamp_outputs(pd.read_csv(run / "tables" / output), spec).to_csv(run / "tables" / output, index=False)
     for name in ("06_density_stratified", "07_tables_and_roc"):
         papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
-                                   parameters={"run_dir": str(run), "manifest": str(tmp_path / "data_manifest.csv"),
+                                   parameters={"run_dir": str(run), "cohort": str(tmp_path / "cohort.yaml"),
                                                "smoke": True},
                                    kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False)
     t3 = pd.read_csv(run / "tables" / "table3.csv")

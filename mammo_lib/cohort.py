@@ -407,11 +407,7 @@ def verify(path: str | Path, *, check_files: bool = True, check_checksums: bool 
     try:
         cohort = spec.load(check_files=check_files, check_checksums=check_checksums)
     except ManifestError as exc:
-        print(f"{label}: {len(exc.problems)} problem(s)")
-        for line in exc.problems:
-            print(f"  {line}")
-        if exc.hint:
-            print(exc.hint)
+        print(exc.report(label))
         return 1
     lines = describe(spec, cohort)
     problems = [line for line in lines if line.startswith("problem:")]

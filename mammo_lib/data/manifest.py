@@ -90,6 +90,11 @@ class ManifestError(MammoError):
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the manifest:\n  " + "\n  ".join(self.problems)
                          + (f"\n{self.hint}" if self.hint else ""))
 
+    def report(self, label: str) -> str:
+        """The problems as `mammo verify` prints them: a count line for ``label``, one indented line each, the hint."""
+        lines = [f"{label}: {len(self.problems)} problem(s)", *(f"  {line}" for line in self.problems)]
+        return "\n".join(lines + ([self.hint] if self.hint else []))
+
 
 #: A problem line about an empty cell: ``<file> row N: column: ... ('')``.
 _EMPTY_CELL = re.compile(r" row \d+: (\w+): .*\(''\)$")
@@ -527,11 +532,7 @@ def run_command(args: argparse.Namespace) -> int:
                                check_files=not args.no_files, check_checksums=args.checksums,
                                allow_missing=args.allow_missing)
     except ManifestError as exc:
-        print(f"{args.manifest}: {len(exc.problems)} problem(s)")
-        for line in exc.problems:
-            print(f"  {line}")
-        if exc.hint:
-            print(exc.hint)
+        print(exc.report(str(args.manifest)))
         return 1
     print(f"{args.manifest}: ok ({'with' if cohort.findings is not None else 'without'} findings table"
           f"{', checksums verified' if args.checksums else ''})")

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("mammo_lib.cohort", "validate a data manifest and its findings table, or a cohort file"),
     "synth": ("mammo_lib.synth.cli", "generate the synthetic twin cohort or a training cohort"),
     "preprocess": ("mammo_lib.preprocess.cache", "preprocess one mammogram and print what was found"),
-    "train": ("mammo_lib.train", "train the detection or classification model"),
+    "train": ("mammo_lib.training", "train the detection or classification model"),
     "analyze": ("mammo_lib.analyze", "run the system (detect, then classify) on exams: JSON, CSV, overlay, DICOM SR"),
 }
 

@@ -11,6 +11,7 @@ empty, which manifest splits train, validate and evaluate, and which model weigh
     allow_missing: [sha256]                # columns whose values may be empty (an adapter's MISSING_FIELDS)
     splits: {train: [train], val: [val], test: [test]}   # manifest split values of each role (the default)
     weights: shipped                       # shipped | train | a folder of <model>.safetensors + <model>.json
+    init: scratch                          # with weights: train, start from scratch or fine-tune the shipped
 
 Relative paths are relative to the cohort file's folder (a path on the command line, such as the cohort
 file's own, to the caller's working directory); a path may start with ``{data}/``, the project's data folder
@@ -42,12 +43,17 @@ from mammo_lib.vocab import READER_COLUMNS, READERS, SPLIT
 #: The built-in twin cohort's description (packaged beside this module).
 TWIN_COHORT_FILE = Path(__file__).with_name("twin_cohort.yaml")
 TWIN = "twin"
-KEYS = ("name", "manifest", "findings", "data_root", "allow_missing", "splits", "weights", "synthetic")
+KEYS = ("name", "manifest", "findings", "data_root", "allow_missing", "splits", "weights", "init", "synthetic")
 #: What a split is used for: fit the model, stop early / choose thresholds, evaluate (never trained on).
 ROLES = ("train", "val", "test")
 DEFAULT_SPLITS: dict[str, tuple[str, ...]] = {"train": ("train",), "val": ("val",), "test": ("test",)}
 WEIGHTS_CHOICES = ("shipped", "train")
 MODELS = ("detection", "classification")
+#: Starting points of training inside a reproduction (``weights: train``): from scratch, or fine-tuning the
+#: shipped weights.
+INIT_CHOICES = ("scratch", "shipped")
+#: Folder of a run folder that holds the weights and model cards trained there (``weights: train``).
+TRAINED_WEIGHTS_DIR = "weights"
 #: Column of DL output tables that holds the fingerprint of the cohort they were computed on.
 FINGERPRINT_COLUMN = "cohort_sha256"
 #: Column of DL output tables that holds the sha256 of the weights file that made them.
@@ -68,6 +74,7 @@ class CohortSpec:
     weights: str | Path = "shipped"  # "shipped", "train" or a folder of weights with their model cards
     synthetic: bool = False  # the embedded twin (or another generated cohort): ground truth is known
     source: Path | None = None  # the cohort file
+    init: str = "scratch"  # weights: train only: "scratch" or "shipped" (fine-tuning)
 
     def load(self, *, check_files: bool = True, check_checksums: bool = False) -> Any:
         """The validated :class:`mammo_lib.data.manifest.Cohort` (every manifest problem at once)."""
@@ -85,7 +92,8 @@ class CohortSpec:
     def record(self) -> dict[str, Any]:
         """What ``run.json`` records of the cohort."""
         return {"name": self.name, "file": str(self.source), "fingerprint": self.fingerprint(),
-                "synthetic": self.synthetic, "weights": self.weights_label()}
+                "synthetic": self.synthetic, "weights": self.weights_label(),
+                **({"init": self.init} if self.weights == "train" else {})}
 
     def role_of(self, split: str) -> str:
         """The role (train/val/test) of a manifest split value; "" (no split) and unassigned splits: test."""
@@ -141,11 +149,37 @@ def read_cohort(path: str | Path) -> CohortSpec:
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
         raise MammoError(f"{name}: synthetic: expected true or false, got {synthetic!r}")
+    init = raw.get("init", "scratch")
+    if init not in INIT_CHOICES:
+        raise MammoError(f"{name}: init: expected {' or '.join(INIT_CHOICES)}, got {init!r}")
+    if "init" in raw and raw.get("weights") != "train":
+        raise MammoError(f"{name}: init: only with weights: train (it says where training starts)")
     return CohortSpec(name=label.strip(), manifest=manifest, findings=findings, data_root=data_root,
                       allow_missing=_allow_missing(raw.get("allow_missing", []), name),
                       splits=_splits(raw.get("splits"), name),
                       weights=_weights(raw.get("weights", "shipped"), base, name),
-                      synthetic=synthetic, source=path)
+                      synthetic=synthetic, source=path, init=init)
+
+
+def folder_cohort(folder: str | Path) -> CohortSpec:
+    """A cohort folder (``data_manifest.csv`` and, when there, ``data_findings.csv``, images below it) as a cohort
+    with the default splits: how ``mammo train --data FOLDER`` sees the generated training cohorts."""
+    from mammo_lib.data.manifest import MANIFEST_NAME
+
+    folder = Path(folder).expanduser().resolve()
+    manifest = folder / MANIFEST_NAME
+    if not manifest.is_file():
+        raise MammoError(f"no training cohort at {folder} ({MANIFEST_NAME} missing); generate one with "
+                         "`mammo synth --help` or give a cohort file (--cohort)")
+    return CohortSpec(name=folder.name, manifest=manifest)
+
+
+def training_cohort(data: CohortSpec | str | Path) -> CohortSpec:
+    """What a training task reads: a cohort spec as it is, a cohort file (``.yaml``/``.yml``) or a cohort folder."""
+    if isinstance(data, CohortSpec):
+        return data
+    path = Path(data)
+    return read_cohort(path) if path.suffix.lower() in (".yaml", ".yml") else folder_cohort(path)
 
 
 def twin_cohort() -> CohortSpec:
@@ -305,9 +339,10 @@ def complete_readers(masses: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return kept, "; ".join(notes) + (" (DL-only rows)" if len(partial) + len(absent) == len(READERS) else "")
 
 
-def weights_file(spec: CohortSpec, model: str, given: str = "") -> Path:
+def weights_file(spec: CohortSpec, model: str, given: str = "", run_dir: str | Path = "") -> Path:
     """The weights file of ``model`` for this cohort: ``given`` (a notebook's ``weights`` parameter) when set,
-    else the cohort's ``weights``: the shipped file, or ``<folder>/<model>.safetensors``."""
+    else the cohort's ``weights``: the shipped file, ``<folder>/<model>.safetensors``, or, for ``weights: train``,
+    the file that ``mammo reproduce`` trained into the run folder (``run_dir/weights/<model>.safetensors``)."""
     from mammo_lib.paths import weights_dir
 
     if model not in MODELS:
@@ -317,8 +352,12 @@ def weights_file(spec: CohortSpec, model: str, given: str = "") -> Path:
     if spec.weights == "shipped":
         return weights_dir() / f"{model}.safetensors"
     if spec.weights == "train":
-        raise MammoError(f"cohort {spec.name!r}: weights: train: training inside a reproduction is not available "
-                         "yet; train with `mammo train` and name the folder of its weights in the cohort file")
+        path = Path(run_dir) / TRAINED_WEIGHTS_DIR / f"{model}.safetensors" if run_dir else None
+        if path is None or not path.is_file():
+            raise MammoError(f"cohort {spec.name!r}: weights: train: no {model} weights trained in "
+                             f"{'this run folder' if run_dir else 'a run folder (run_dir is empty)'}; run "
+                             f"`mammo reproduce --cohort {spec.source}` (it trains first) or give the weights file")
+        return path
     path = Path(spec.weights) / f"{model}.safetensors"
     if not path.is_file():
         raise MammoError(f"cohort {spec.name!r}: weights: {path} does not exist (the folder lacks the {model} model)")
@@ -394,8 +433,12 @@ def describe(spec: CohortSpec, cohort: Any) -> list[str]:
                      + ("  (and every exam without a split)" if role == "test" else ""))
     weights = spec.weights if isinstance(spec.weights, str) else f"folder {spec.weights}"
     lines.append(f"weights {weights}" + ("  (synthetic cohort)" if spec.synthetic else ""))
-    if spec.weights == "train" and not counts.get("train", 0):
-        lines.append(f"problem: weights: train, but no exam is in the train splits {list(spec.splits['train'])}")
+    if spec.weights == "train":
+        lines[-1] += f", from {spec.init}"
+        if not counts.get("train", 0):
+            lines.append(f"problem: weights: train, but no exam is in the train splits {list(spec.splits['train'])}")
+        elif cohort.findings is None:
+            lines.append("problem: weights: train, but the cohort has no findings table (nothing to learn from)")
     return lines
 
 

@@ -78,6 +78,9 @@ TWIN_ONLY = ("10_claims_scorecard", "11_teaching")
 NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc")
 #: Notebooks that measure malignancy; skipped when a mass of the evaluation role has no pathology.
 NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc")
+#: Notebooks that run a model, with the model: for a cohort with ``weights: train`` the run trains both models
+#: first (:func:`mammo_lib.training.train_for_run`) and hands each notebook the weights trained in the run folder.
+USES_WEIGHTS = {"04_detection": "detection", "05_classification": "classification"}
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
 KERNEL_NAME = "python3"
@@ -261,6 +264,18 @@ def _evaluation_content(spec: Any) -> dict[str, bool]:
     return {"masses": found, "pathology": found and bool(masses["pathology"].notna().all())}
 
 
+def _train(spec: Any, run_dir: Path, profile: Profile) -> list[dict[str, Any]]:
+    """The run's training step (``weights: train``): both models into ``run_dir/weights``, sized by the profile."""
+    from mammo_lib.training import train_for_run
+
+    started = time.perf_counter()
+    smoke = bool(profile.parameters.get("smoke", False))
+    records = train_for_run(spec, run_dir, smoke=smoke, seed=int(profile.parameters.get("seed", 20231027)))
+    print(f"trained on cohort {spec.name} ({'smoke-sized, ' if smoke else ''}{time.perf_counter() - started:.0f} s): "
+          + ", ".join(f"{r['model']} {r['status']}" for r in records), file=sys.stderr)
+    return records
+
+
 def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
     outputs = {}
     for path in sorted(run_dir.rglob("*")):
@@ -278,7 +293,7 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     import papermill
     from tqdm.auto import tqdm
 
-    from mammo_lib.cohort import is_twin, read_cohort, twin_cohort
+    from mammo_lib.cohort import is_twin, read_cohort, twin_cohort, weights_file
     from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
 
     profile = get_profile(profile_name)
@@ -317,6 +332,15 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
                 entry.update(status="skipped", reason=f"cohort {spec.name} gives no pathology for the masses of its "
                                                       f"evaluation (test) role: {notebook.stem} measures malignancy")
                 continue
+            if notebook.stem in USES_WEIGHTS and spec.weights == "train":
+                if "training" not in record:
+                    try:
+                        record["training"] = _train(spec, run_dir, profile)
+                    except MammoError as exc:
+                        entry.update(status="not run", error=f"training step: {exc}")
+                        record["status"] = "failed"
+                        raise
+                params["weights"] = str(weights_file(spec, USES_WEIGHTS[notebook.stem], run_dir=run_dir))
             started = time.perf_counter()
             try:
                 check_inputs(notebook.stem, run_dir / "tables")

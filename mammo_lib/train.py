@@ -1,4 +1,4 @@
-"""One training loop for both models, and ``mammo train {detection,classification}``.
+"""One training loop for both models (``mammo train`` and a reproduction's training step: :mod:`mammo_lib.training`).
 
 ``fit(task, config)`` trains whatever a :class:`TrainTask` supplies (model, datasets, loss, validation
 metric) with the same machinery for both models: seeds (python, numpy, torch, DataLoader workers),
@@ -25,7 +25,6 @@ A task is any object with these members (see :class:`TrainTask`)::
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import datetime as _dt
@@ -34,7 +33,6 @@ import math
 import os
 import platform
 import random
-import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -45,9 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mammo_lib.errors import MammoError
-from mammo_lib.models.registry import TASKS, task_factory
-from mammo_lib.models.weights import export_weights, unwrap
-from mammo_lib.paths import data_dir, runs_dir, weights_dir
+from mammo_lib.models.weights import unwrap
 
 if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.train` stays cheap
     import torch
@@ -55,6 +51,11 @@ if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.t
     from torch.utils.data import Dataset
 
 CHECKPOINT_NAME = "last.pt"
+#: The weights of the best validation epoch (``selection="best"``), kept beside the last checkpoint.
+BEST_NAME = "best.pt"
+#: Model-selection rules: the last epoch of the fixed schedule, or the epoch with the highest validation metric
+#: (the earliest of equal ones; epochs without a finite metric never count).
+SELECTIONS = ("last", "best")
 
 
 class TrainTask(Protocol):
@@ -92,6 +93,8 @@ class TrainConfig:
     keep_epoch_checkpoints: bool = False    # also keep epoch_NNN.pt besides last.pt
     progress: bool = True             # tqdm bar (rank 0 only)
     threads: int | None = None        # torch.set_num_threads on CPU; None = leave as is
+    init_weights: str = ""            # fine-tune: start from these weights (.safetensors + card); "" = from scratch
+    selection: str = "last"           # model selection: "last" epoch, or the "best" validation-metric epoch
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -101,6 +104,8 @@ class TrainConfig:
             raise MammoError(f"TrainConfig.lr must be a positive finite number, got {self.lr!r}")
         if self.amp_dtype not in ("float16", "bfloat16"):
             raise MammoError(f"TrainConfig.amp_dtype must be 'float16' or 'bfloat16', got {self.amp_dtype!r}")
+        if self.selection not in SELECTIONS:
+            raise MammoError(f"TrainConfig.selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
         if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
             raise MammoError(f"TrainConfig.max_steps_per_epoch must be >= 1 or None, got {self.max_steps_per_epoch!r}")
 
@@ -327,7 +332,12 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
         out.mkdir(parents=True, exist_ok=True)
 
     seed_everything(config.seed)
-    model = task.build_model().to(device)
+    model = task.build_model()
+    if config.init_weights:  # fine-tuning; a resumed run then overwrites these with its checkpoint
+        from mammo_lib.models.weights import load_weights
+
+        load_weights(model, config.init_weights, architecture=task.architecture)
+    model = model.to(device)
     train_ds, val_ds = task.datasets()
     if len(train_ds) == 0:
         raise MammoError(f"task {task.architecture!r}: the training dataset is empty")
@@ -352,6 +362,8 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
             scaler.load_state_dict(state["scaler"])
         history = list(state["history"])
         first_epoch = int(state["epoch"]) + 1
+    elif dist_info.is_main:  # a fresh run never selects an earlier run's best epoch
+        (out / BEST_NAME).unlink(missing_ok=True)
     resumed_from = first_epoch
     earlier_s = float(history[-1].get("wall_time_s", 0.0)) if history else 0.0
 
@@ -423,6 +435,8 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
             record = shared[0]
         history.append(record)
         if dist_info.is_main:
+            if config.selection == "best" and _is_best(history):
+                torch.save({"epoch": epoch + 1, "model": unwrap(model).state_dict()}, out / BEST_NAME)
             save_checkpoint(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                             epoch=epoch, history=history, config=config, architecture=task.architecture)
             if config.keep_epoch_checkpoints:
@@ -439,12 +453,40 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
 
     hardware = hardware_description(device, dist_info.world_size)
     net = unwrap(model)
+    extra: dict[str, Any] = {"selection": config.selection, "selected_epoch": len(history)}
+    if config.selection == "best" and (out / BEST_NAME).exists():
+        best = torch.load(out / BEST_NAME, map_location=device, weights_only=True)
+        net.load_state_dict(best["model"])
+        extra["selected_epoch"] = int(best["epoch"])
     if dist_info.enabled:
         dist.barrier()
         dist.destroy_process_group()
     wall = earlier_s + time.perf_counter() - start if resumed_from < config.epochs else earlier_s
     return FitResult(model=net, history=history, wall_time_s=wall, checkpoint=ckpt,
-                     hardware=hardware, world_size=dist_info.world_size, resumed_from_epoch=resumed_from)
+                     hardware=hardware, world_size=dist_info.world_size, resumed_from_epoch=resumed_from,
+                     extra=extra)
+
+
+SELECTION_RULES = {
+    "last": "the last epoch of the fixed schedule (the validation metric is monitored, never used to choose)",
+    "best": "the epoch with the highest validation metric (earliest of ties), fixed before training",
+}
+
+
+def _init_record(path: str) -> dict[str, Any]:
+    """What the model card says about the starting weights: scratch, or the file's name and sha256."""
+    if not path:
+        return {"from": "scratch"}
+    from mammo_lib.checksums import sha256_file
+
+    return {"from": Path(path).name, "sha256": sha256_file(Path(path))}
+
+
+def _is_best(history: list[dict[str, float]]) -> bool:
+    """Whether the last epoch of ``history`` has the highest finite validation metric so far (ties: the earlier)."""
+    metrics = [float(h.get("val_metric", float("nan"))) for h in history]
+    finite = [m for m in metrics[:-1] if math.isfinite(m)]
+    return math.isfinite(metrics[-1]) and all(metrics[-1] > m for m in finite)
 
 
 def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, command: str) -> dict[str, Any]:
@@ -466,67 +508,10 @@ def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, comma
         "metrics": {"train_loss": last.get("train_loss"), task.metric_name: last.get("val_metric"),
                     **({} if metrics is None else dict(metrics(result.model)))},
         "history": result.history,
+        "selection": {"rule": SELECTION_RULES[config.selection], "selected_epoch": result.extra.get(
+            "selected_epoch", len(result.history))},
+        "init": _init_record(config.init_weights),
         "config": dataclasses.asdict(config) | {"out_dir": Path(config.out_dir).name},
         "software": {"torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version()},
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-
-
-# --- `mammo train` ----------------------------------------------------------------------------
-
-def _parse_options(pairs: list[str]) -> dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise MammoError(f"--option expects KEY=VALUE, got {pair!r}")
-        options[key.strip()] = value.strip()
-    return options
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``mammo train``."""
-    parser.add_argument("model", choices=sorted(TASKS), help="which model to train")
-    parser.add_argument("--data", default="", help="training cohort folder (default: <data>/train)")
-    parser.add_argument("--out", default="", help="run folder for checkpoints (default: runs/train-<model>)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the task's)")
-    parser.add_argument("--batch-size", type=int, default=None, help="images/exams per step and process")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (AdamW, cosine decay)")
-    parser.add_argument("--seed", type=int, default=20231027, help="master seed")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
-    parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
-    parser.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch")
-    parser.add_argument("--smoke", action="store_true", help="tiny configuration, a few steps (installation check)")
-    parser.add_argument("--export", default="", help="write fp16 safetensors + model card here; 'ship' = "
-                        "mammo_lib/weights/<model>.safetensors")
-    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="task-specific option (repeatable), see the model module")
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """``mammo train MODEL``: build the model's task, fit it, optionally export weights + model card."""
-    make_task = task_factory(args.model)
-    data = Path(args.data) if args.data else data_dir() / "train"
-    task, defaults = make_task(data, seed=args.seed, smoke=args.smoke, options=_parse_options(args.option))
-    out = Path(args.out) if args.out else runs_dir() / f"train-{args.model}{'-smoke' if args.smoke else ''}"
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                 "max_steps_per_epoch": args.max_steps, "threads": args.threads}
-    config = TrainConfig(**{**dict(defaults), "out_dir": str(out), "seed": args.seed, "device": args.device,
-                            "num_workers": args.workers, "amp": not args.no_amp, "resume": not args.no_resume,
-                            **{k: v for k, v in overrides.items() if v is not None}})
-    result = fit(task, config)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
-    print(f"trained {task.architecture}: {len(result.history)} epochs, {result.wall_time_s:.0f} s, "
-          f"{task.metric_name} {result.final_metric:.4f}; checkpoint {result.checkpoint}")
-    if args.export:
-        target = weights_dir() / f"{args.model}.safetensors" if args.export == "ship" else Path(args.export)
-        command = "mammo train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index(args.model):]) \
-            if args.model in sys.argv else f"mammo train {args.model}"
-        card = model_card(result, task=task, config=config, command=command)
-        card = export_weights(result.model, target, architecture=task.architecture, card=card)
-        print(f"weights: {target} ({card['size_bytes'] / 1e6:.1f} MB, sha256 {card['sha256'][:12]}...)")
-    return 0

@@ -141,6 +141,9 @@ def test_verify_cohort_checks_the_file_and_refuses_mixed_arguments(tmp_path: Pat
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     _tables(tmp_path)
     _write(tmp_path / "c.yaml", "manifest: m.csv\nallow_missing: [sha256]\nweights: train\n")
+    assert cli.main(["verify", "--cohort", str(tmp_path / "c.yaml"), "--no-files"]) == 1
+    assert "problem: weights: train, but the cohort has no findings table" in capsys.readouterr().out
+    _write(tmp_path / "c.yaml", "manifest: m.csv\nallow_missing: [sha256]\n")
     assert cli.main(["verify", "--cohort", str(tmp_path / "c.yaml"), "--no-files"]) == 0
     out = capsys.readouterr().out
     assert "cohort c (" in out and "ok (without findings table)" in out and "train splits train" in out

@@ -17,7 +17,7 @@ MAX_LINES = 500
 LARGER_BY_DESIGN: dict[str, str] = {
     "mammo_lib.tables": "Tables 1-4 and their comparisons with the paper: one home per paper table, sharing "
                         "the mass-table readers; split, each table would import the others' helpers",
-    "mammo_lib.train": "the one training loop (seeds, checkpoints with exact resume, AMP, DDP) and `mammo train`",
+    "mammo_lib.train": "the one training loop (seeds, checkpoints with exact resume, AMP, DDP, model selection, fine-tuning start)",
     "mammo_lib.data.manifest": "the manifest schema, checked cell by cell so that every problem is reported at once",
     "mammo_lib.mrmc": "one validated reader-study table feeding four covariance estimators, the OR/Hillis analysis "
                       "and AI vs readers, which all share the same components; split, each would import the others",

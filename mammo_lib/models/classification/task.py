@@ -13,7 +13,7 @@ import pandas as pd
 
 from mammo_lib import vocab
 from mammo_lib.errors import MammoError
-from mammo_lib.models.classification.data import (MassPatchDataset, cached_context_crops, encode_targets, load_cohort,
+from mammo_lib.models.classification.data import (MassPatchDataset, cached_context_crops, encode_targets, view_records,
                                                   split_by_patient, subset_masses)
 from mammo_lib.models.classification.inference import combine_views, predict_heads, prior_shift, youden_threshold
 from mammo_lib.models.classification.network import ARCHITECTURE, AUX_HEADS, PRIMARY_HEAD, MassClassifier, multitask_loss
@@ -36,6 +36,7 @@ class ClassificationTask:
     metric_name: str = "val_auc"
 
     def __post_init__(self) -> None:
+        self.studies: dict[str, list[str]] = {}
         if len(self.records) != len(self.crops):
             raise MammoError(f"{len(self.records)} view records but {len(self.crops)} crops")
         self.targets = encode_targets(self.records)
@@ -121,9 +122,17 @@ TASK_OPTIONS: Final = {"patch_size": int, "input_scale": float, "val_fraction": 
                        "max_masses": int}
 
 
-def make_task(data_dir: str | Path, *, seed: int, smoke: bool, options: dict[str, str]
+def make_task(data: Any, *, seed: int, smoke: bool, options: dict[str, str]
               ) -> tuple[ClassificationTask, dict[str, Any]]:
-    """The ``mammo train classification`` factory: view records and cached crops of ``data_dir``, task, defaults."""
+    """The ``mammo train classification`` factory: view records and cached crops of a cohort (a
+    :class:`mammo_lib.cohort.CohortSpec`, a cohort file or a cohort folder), task, defaults.
+
+    Only masses of exams in the cohort's train and val roles are used (:func:`mammo_lib.cohort.training_exams`;
+    the test role never): val-role masses validate and set the threshold; without any, a seeded patient split
+    of the training masses does (``val_fraction``).
+    """
+    from mammo_lib.cohort import exam_roles, training_cohort, training_exams
+
     unknown = sorted(set(options) - set(TASK_OPTIONS))
     if unknown:
         raise MammoError(f"unknown classification option(s) {unknown}; known: {sorted(TASK_OPTIONS)}")
@@ -131,7 +140,19 @@ def make_task(data_dir: str | Path, *, seed: int, smoke: bool, options: dict[str
         values = {k: TASK_OPTIONS[k](v) for k, v in options.items()}
     except ValueError as exc:
         raise MammoError(f"classification option has a bad value ({exc})") from None
-    records = load_cohort(data_dir, check_files=False)  # images are read only where the crop cache misses
+    spec = training_cohort(data)
+    cohort = spec.load(check_files=False)  # images are read only where the crop cache misses
+    if cohort.findings is None or cohort.findings.empty:
+        raise MammoError(f"cohort {spec.name!r} has no findings table: nothing to classify")
+    roles = {s: "train" for s in training_exams(cohort.images, spec)} | {
+        s: "val" for s in training_exams(cohort.images, spec, role="val")}
+    images = cohort.images[cohort.images["study_id"].astype(str).isin(roles)]
+    images = images.assign(split=images["study_id"].astype(str).map(roles))  # the role decides validation
+    records = view_records(images, cohort.findings[cohort.findings["image_id"].isin(images["image_id"])],
+                           cohort.data_root)
+    if records.empty:
+        raise MammoError(f"cohort {spec.name!r} has no mass in its train or val role (test-role masses are never "
+                         "trained on)")
     if smoke or "max_masses" in values:
         records = subset_masses(records, 4 if smoke else max(1, values["max_masses"] // 2))
     geometry = PatchGeometry(patch_size=values.get("patch_size", PatchGeometry.patch_size),
@@ -139,13 +160,19 @@ def make_task(data_dir: str | Path, *, seed: int, smoke: bool, options: dict[str
     crops = cached_context_crops(records, geometry, progress=not smoke)
     n_masses = records["mass_id"].nunique()
     n_pos = records.drop_duplicates("mass_id")["pathology"].astype(str).eq("positive").sum()
+    n_test = int((exam_roles(cohort.images, spec) == "test").sum())
     task = ClassificationTask(
         records=records, crops=crops, geometry=geometry, seed=seed,
         val_fraction=values.get("val_fraction", 0.15), aux_weight=values.get("aux_weight", 1.0),
         drop_rate=values.get("drop_rate", 0.2),
-        data_description=(f"{Path(data_dir).name}: {n_masses} masses ({n_pos} positive), {len(records)} views; "
-                          f"{geometry.patch_size} px patches at {geometry.input_size} px input"),
+        data_description=(f"{spec.name}: {n_masses} masses ({n_pos} positive), {len(records)} views of the train "
+                          f"and val roles ({n_test} exams of the test role never used); {geometry.patch_size} px "
+                          f"patches at {geometry.input_size} px input"),
     )
+    study_of = images.drop_duplicates("image_id").set_index("image_id")["study_id"].astype(str)
+    studies = study_of.loc[records["image_id"]].to_numpy()
+    #: study_ids by role the task was built from (what the model card and the exam list record)
+    task.studies = {"train": sorted(set(studies[~task.is_val])), "val": sorted(set(studies[task.is_val]))}
     return task, dict(SMOKE_DEFAULTS if smoke else TRAIN_DEFAULTS)
 
 

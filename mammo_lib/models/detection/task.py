@@ -3,7 +3,6 @@ validation studies, loss over all branches, validation recall at 1 false positiv
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,8 @@ class DetectionTask:
         self.train_exams, self.val_exams = train_exams, val_exams
         self.data_description = data_description
         self.drop_view_p, self.seed = drop_view_p, seed
+        #: study_ids by role (train/val) the task was built from: what the model card and the exam list record
+        self.studies: dict[str, list[str]] = {}
 
     def build_model(self) -> torch.nn.Module:
         return build_model(self.config)
@@ -69,52 +70,49 @@ def split_studies(studies: list[str], val_fraction: float, seed: int) -> tuple[l
     return sorted(set(studies) - set(val)), val
 
 
-def make_task(data_dir: Any, *, seed: int, smoke: bool, options: dict[str, str],
+def make_task(data: Any, *, seed: int, smoke: bool, options: dict[str, str],
               progress: bool = True) -> tuple[DetectionTask, dict[str, Any]]:
-    """Build the detection task from a cohort folder (``data_manifest.csv`` + ``data_findings.csv``).
+    """Build the detection task from a cohort: a :class:`mammo_lib.cohort.CohortSpec` or a cohort folder
+    (``data_manifest.csv`` + ``data_findings.csv``, default splits).
 
-    Options: ``val_fraction`` (0.1), ``max_exams`` (all; smoke: 8), ``drop_view_p`` (0.15). Studies with
-    ``split == "val"`` in the manifest are the validation set when there are any; else a seeded split.
+    Training exams are those of the cohort's train role, validation exams those of its val role
+    (:func:`mammo_lib.cohort.training_exams`: an exam of the test role is never used); without val exams, a
+    seeded ``val_fraction`` of the training exams validates. Options: ``val_fraction`` (0.1), ``max_exams``
+    (training exams, all; smoke: 8; validation exams are capped at a quarter of it, at least 1),
+    ``drop_view_p`` (0.15).
     """
-    from mammo_lib.data.manifest import load_manifest
+    from mammo_lib.cohort import exam_roles, training_cohort, training_exams
 
-    data_dir = Path(data_dir)
-    manifest = data_dir / "data_manifest.csv"
-    if not manifest.is_file():
-        raise MammoError(f"no training cohort at {data_dir} (data_manifest.csv missing); generate one with "
-                         "`mammo synth --help`")
     known = {"val_fraction", "max_exams", "drop_view_p"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise MammoError(f"unknown detection option(s) {unknown}; known: {sorted(known)}")
-    cohort = load_manifest(manifest)
+    spec = training_cohort(data)
+    cohort = spec.load()
+    if cohort.findings is None:
+        raise MammoError(f"cohort {spec.name!r} has no findings table: the detector has no masses to learn")
     images = cohort.images
-    studies = sorted(images["study_id"].astype(str).unique())
+    train, val = training_exams(images, spec), training_exams(images, spec, role="val")
+    if not train:
+        raise MammoError(f"cohort {spec.name!r} has no exam in its train role (splits {list(spec.splits['train'])})")
     max_exams = int(options.get("max_exams", 8 if smoke else 0))
     if max_exams:
-        studies = studies[:max_exams]
-    split = images.drop_duplicates("study_id").set_index(images.drop_duplicates("study_id")["study_id"].astype(str))["split"]
-    val = [s for s in studies if str(split.get(s, "")) == "val"]
-    train = [s for s in studies if s not in set(val)]
+        train, val = train[:max_exams], val[:max(1, max_exams // 4)]
     if not val:
-        train, val = split_studies(studies, float(options.get("val_fraction", 0.1)), seed)
+        train, val = split_studies(train, float(options.get("val_fraction", 0.1)), seed)
     paths = build_exam_cache(cohort, studies=train + val, progress=progress)
     lookup = dict(zip(train + val, paths))
-    n_masses = int(cohort.findings["mass_id"].nunique()) if cohort.findings is not None else 0
-    description = (f"{data_dir.name}: {len(train)} training + {len(val)} validation exams of "
-                   f"{images['study_id'].nunique()} ({n_masses} masses), manifest sha256 "
-                   f"{_manifest_sha(manifest)[:12]}")
+    n_masses = int(cohort.findings["mass_id"].nunique())
+    n_test = int((exam_roles(images, spec) == "test").sum())
+    description = (f"{spec.name}: {len(train)} training + {len(val)} validation exams of "
+                   f"{images['study_id'].nunique()} ({n_masses} masses; {n_test} exams of the test role never "
+                   f"used), manifest sha256 {spec.fingerprint()[:12]}")
     task = DetectionTask([lookup[s] for s in train], [lookup[s] for s in val], data_description=description,
                          drop_view_p=float(options.get("drop_view_p", 0.15)), seed=seed)
+    task.studies = {"train": list(train), "val": list(val)}
     defaults = {"epochs": 1 if smoke else 12, "batch_size": 2 if smoke else 4, "lr": 2e-3, "warmup_steps": 20,
                 "max_steps_per_epoch": 3 if smoke else None, "threads": 2}
     return task, defaults
-
-
-def _manifest_sha(path: Path) -> str:
-    from mammo_lib.checksums import sha256_file
-
-    return sha256_file(path)
 
 
 __all__ = ["DetectionTask", "make_task", "split_studies"]

@@ -164,3 +164,24 @@ def test_bad_files_in_a_batch_are_skipped_and_listed(tmp_path: Path) -> None:
     assert set(candidates["image_id"]) == set(images["image_id"]) - set(reasons)
     assert "views skipped (unusable files): 2; exams left out (no usable view): 0" in \
         (run_dir / "executed" / "04_detection.ipynb").read_text()
+
+
+def test_an_exam_without_a_usable_view_is_left_out_with_its_reason(tmp_path: Path) -> None:
+    from _mg_fixtures import ramp
+    from mammo_lib.data.manifest import load_manifest
+    from mammo_lib.models.detection.data import build_exam_batch
+    from mammo_lib.vocab import MANIFEST_COLUMNS
+
+    files = {"H1": make_mg(tmp_path / "IM0001.dcm", ramp(12, shape=(256, 200)), bits_stored=12),
+             "H2": make_mg(tmp_path / "IM0002.dcm", np.full((256, 200), 1000), bits_stored=12)}
+    rows = [dict(image_id=f"{study}_LCC", patient_id=f"P{study}", study_id=study, age=50, breast_density="b",
+                 laterality="L", view="CC", image_path=path.name, vendor="Hologic", sha256=sha256_file(path),
+                 split="test") for study, path in files.items()]
+    pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(tmp_path / "m.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exams = build_exam_batch(load_manifest(tmp_path / "m.csv"), cache_root=tmp_path / "exams", progress=False)
+    assert exams.studies == ["H1"] and [p.name for p in exams.paths] == ["H1.npz"]
+    (left_out,) = exams.skipped.to_dict("records")
+    assert (left_out["study_id"], left_out["image_id"], left_out["view"]) == ("H2", "H2_LCC", "LCC")
+    assert left_out["reason"].startswith("IM0002.dcm: no breast found: the image is blank")

@@ -185,13 +185,12 @@ def preprocess_images(images: Any, data_root: str | Path, *, size: int = DEFAULT
     views: dict[str, PreprocessedView] = {}
     skipped: list[dict[str, str]] = []
     for row in tqdm(list(images.itertuples(index=False)), desc="preprocess", unit="view", disable=not progress):
-        sha = "" if getattr(row, "sha256", None) is None else str(row.sha256)
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore", PreprocessWarning)
             try:
                 views[str(row.image_id)] = preprocess_cached(
                     Path(data_root) / str(row.image_path), laterality=str(row.laterality), view=str(row.view),
-                    size=size, sha256=sha if sha not in ("", "nan", "<NA>") else None)
+                    size=size, sha256=str(getattr(row, "sha256", "")) or None)  # "": an excused checksum
             except MammoError as exc:
                 skipped.append({"image_id": str(row.image_id), "reason": str(exc)})
     return PreprocessedBatch(views, skipped_table(skipped))

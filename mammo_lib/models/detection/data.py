@@ -149,10 +149,8 @@ def build_exam_batch(cohort: Any, *, size: int = 448, cache_root: Path | None = 
 
 def _build(cohort: Any, *, size: int, cache_root: Path | None, progress: bool, studies: list[str] | None,
            skip: bool) -> ExamBatch:
-    import pandas as pd
-
     from mammo_lib.paths import cache_dir
-    from mammo_lib.preprocess.cache import preprocess_cached
+    from mammo_lib.preprocess.cache import preprocess_cached, skipped_table
     from mammo_lib.progress import tqdm
 
     root = (cache_root or cache_dir() / "detection") / _cohort_digest(cohort, size)
@@ -205,7 +203,7 @@ def _build(cohort: Any, *, size: int, cache_root: Path | None, progress: bool, s
         exam_from_views(study, views, boxes, ids, image_ids, density).save(target)
         paths.append(target)
         kept.append(study)
-    return ExamBatch(paths, kept, pd.DataFrame(skipped, columns=list(EXAM_SKIPPED_COLUMNS)).astype(str))
+    return ExamBatch(paths, kept, skipped_table(skipped, EXAM_SKIPPED_COLUMNS))
 
 
 class ExamDataset(Dataset):

@@ -1,5 +1,6 @@
 """Preprocessing accuracy against ground truth (the synthetic twin, or any annotated set): landmark errors,
-their summary against the goals, and orientation checks."""
+their summary against the goals; and, where no landmark is known, orientation checks and the quality-control
+table of a batch (:func:`quality_control`)."""
 from __future__ import annotations
 
 import warnings as _warnings
@@ -156,3 +157,53 @@ def orientation_checks(result: PreprocessedView) -> dict[str, bool]:
     }
 
 
+
+
+#: Columns of :func:`quality_control`'s per-view table.
+QC_COLUMNS = ("image_id", "laterality", "view", "processed", "reason", "flipped", "breast_area_pct",
+              "chest_wall_left", "nipple_on_contour", "nipple_anterior", "pectoral_found", "warnings")
+
+
+def quality_control(images: Any, batch: Any) -> tuple[Any, Any]:
+    """Checks of a preprocessed batch that need no ground truth: (per-view table, summary table).
+
+    ``images``: the manifest rows of the batch (image_id, laterality, view); ``batch``: their
+    :class:`mammo_lib.preprocess.cache.PreprocessedBatch`. Per view (:data:`QC_COLUMNS`): processed or
+    skipped with its reason, flipped, the breast's share of the output (%), :func:`orientation_checks`, the
+    pectoral edge found (MLO; empty on CC) and the number of warnings. The summary counts them.
+    """
+    import pandas as pd
+
+    reasons = dict(zip(batch.skipped["image_id"], batch.skipped["reason"]))
+    rows = []
+    for row in images.itertuples(index=False):
+        image_id = str(row.image_id)
+        base = {"image_id": image_id, "laterality": str(row.laterality), "view": str(row.view)}
+        result = batch.views.get(image_id)
+        if result is None:
+            if image_id not in reasons:
+                raise MammoError(f"image_id {image_id!r} is neither processed nor skipped in this batch")
+            rows.append({**base, "processed": False, "reason": reasons[image_id]})
+            continue
+        rows.append({**base, "processed": True, "reason": "", "flipped": result.flipped,
+                     "breast_area_pct": round(100.0 * float(result.breast_mask.mean()), 2),
+                     **orientation_checks(result),
+                     "pectoral_found": (result.pectoral is not None) if result.view == "MLO" else None,
+                     "warnings": len(result.warnings)})
+    views = pd.DataFrame(rows, columns=list(QC_COLUMNS))
+    done = views[views["processed"]]
+    mlo = done[done["view"] == "MLO"]
+    checks = ["chest_wall_left", "nipple_on_contour", "nipple_anterior"]
+    summary = pd.DataFrame([
+        ("views", len(views)),
+        ("processed", len(done)),
+        ("skipped (unusable file)", len(views) - len(done)),
+        ("flipped (right breasts)", int(done["flipped"].astype(bool).sum())),
+        ("all orientation checks pass", int(done[checks].astype(bool).all(axis=1).sum())),
+        ("nipple on the breast contour", int(done["nipple_on_contour"].astype(bool).sum())),
+        ("MLO views with a pectoral edge", f"{int(mlo['pectoral_found'].astype(bool).sum())} of {len(mlo)}"),
+        ("views with a warning", int((done["warnings"] > 0).sum())),
+        ("breast area, % of output (median)", round(float(done["breast_area_pct"].median()), 1) if len(done)
+         else float("nan")),
+    ], columns=["check", "value"])
+    return views, summary.astype({"value": str})

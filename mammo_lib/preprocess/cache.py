@@ -1,5 +1,5 @@
-"""The preprocessing cache (one ``.npz`` per image, keyed by its sha256, labels and size) and
-``mammo preprocess FILE``."""
+"""The preprocessing cache (one ``.npz`` per image, keyed by its sha256, labels and size), a batch of a
+manifest's images (:func:`preprocess_images`: unusable files skipped and listed) and ``mammo preprocess FILE``."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 import warnings as _warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,54 @@ def preprocess_cached(path: str | Path, *, laterality: str | None, view: str | N
         raise named(exc, source.name) from None
     save_cached(entry, result)
     return result
+
+
+# --------------------------------------------------------------------------------------------------
+# a batch of a manifest's images
+# --------------------------------------------------------------------------------------------------
+#: Columns of a batch's list of skipped views.
+SKIPPED_COLUMNS = ("image_id", "reason")
+
+
+@dataclass(frozen=True)
+class PreprocessedBatch:
+    """The views of a batch that preprocessed (by image_id, in the table's order) and those skipped, with why."""
+
+    views: dict[str, PreprocessedView]
+    skipped: Any  # pandas DataFrame of SKIPPED_COLUMNS, one row per skipped view
+
+
+def skipped_table(rows: list[dict[str, str]], columns: tuple[str, ...] = SKIPPED_COLUMNS) -> Any:
+    """The list of skipped views as a DataFrame of ``columns`` (empty, with those columns, when none)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(columns)).astype(str)
+
+
+def preprocess_images(images: Any, data_root: str | Path, *, size: int = DEFAULT_SIZE,
+                      progress: bool = False) -> PreprocessedBatch:
+    """:func:`preprocess_cached` of every row of a manifest's image table (``image_id``, ``image_path``,
+    ``laterality``, ``view``, ``sha256``; paths relative to ``data_root``).
+
+    A view whose file is unusable (blank, too small, truncated, not an image: the one-line MammoError that
+    names the file) is skipped and listed in ``skipped`` with that line as its reason, so that one bad file
+    does not stop the batch and none is left out silently. Any other error stops the batch. Preprocessing
+    warnings are not emitted: each result keeps them (``PreprocessedView.warnings``).
+    """
+    from mammo_lib.progress import tqdm
+
+    views: dict[str, PreprocessedView] = {}
+    skipped: list[dict[str, str]] = []
+    for row in tqdm(list(images.itertuples(index=False)), desc="preprocess", unit="view", disable=not progress):
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", PreprocessWarning)
+            try:
+                views[str(row.image_id)] = preprocess_cached(
+                    Path(data_root) / str(row.image_path), laterality=str(row.laterality), view=str(row.view),
+                    size=size, sha256=str(getattr(row, "sha256", "")) or None)  # "": an excused checksum
+            except MammoError as exc:
+                skipped.append({"image_id": str(row.image_id), "reason": str(exc)})
+    return PreprocessedBatch(views, skipped_table(skipped))
 
 
 # --------------------------------------------------------------------------------------------------

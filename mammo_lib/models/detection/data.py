@@ -4,7 +4,8 @@ An *exam tensor set* holds, for one study, the four standard views (``vocab.STAN
 preprocessed 448 x 448 arrays (``mammo_lib.preprocess.preprocess_cached``: chest wall left, so both breasts
 face the same side, which is BDVN's mirroring), their nipples, which views are present, and every mass box
 mapped into the 448 grid by the view's own transform. :func:`build_exam_cache` makes them from a cohort
-(``mammo_lib.data.manifest.load_manifest``) once and stores them as ``.npz`` under ``paths.cache_dir()``.
+(``mammo_lib.data.manifest.load_manifest``) once and stores them as ``.npz`` under ``paths.cache_dir()``;
+:func:`build_exam_batch` does the same for an evaluation, skipping (and listing) views whose files are unusable.
 """
 from __future__ import annotations
 
@@ -114,31 +115,61 @@ def _cohort_digest(cohort: Any, size: int) -> str:
     return sha256_bytes(f"{CACHE_VERSION}|{size}|{text}".encode())[:16]
 
 
+#: Columns of :attr:`ExamBatch.skipped`.
+EXAM_SKIPPED_COLUMNS = ("study_id", "image_id", "view", "reason")
+
+
+@dataclass(frozen=True)
+class ExamBatch:
+    """Exams for an evaluation (:func:`build_exam_batch`): the cached exams kept, in study order, and the views
+    left out with the reason (an exam none of whose standard views is usable is left out whole)."""
+
+    paths: list[Path]
+    studies: list[str]
+    skipped: Any  # pandas DataFrame of EXAM_SKIPPED_COLUMNS
+
+
 def build_exam_cache(cohort: Any, *, size: int = 448, cache_root: Path | None = None, progress: bool = True,
                      studies: list[str] | None = None) -> list[Path]:
     """Preprocess every exam of a cohort once (``preprocess_cached``) into ``.npz`` files; returns their paths
-    in study order. Views other than the four standard ones are ignored; a study keeps its own images only."""
-    from mammo_lib.progress import tqdm
+    in study order. Views other than the four standard ones are ignored; a study keeps its own images only.
+    Strict (training): an unusable image stops it with one line naming the image, its exam and file; an
+    evaluation uses :func:`build_exam_batch`, which skips such views and lists them."""
+    return _build(cohort, size=size, cache_root=cache_root, progress=progress, studies=studies, skip=False).paths
 
+
+def build_exam_batch(cohort: Any, *, size: int = 448, cache_root: Path | None = None, progress: bool = True,
+                     studies: list[str] | None = None) -> ExamBatch:
+    """:func:`build_exam_cache` for an evaluation: a view whose file is unusable (its one-line MammoError) is
+    skipped and listed in ``skipped`` with that reason, and its exam is evaluated with the views it has (cached
+    apart from complete exams and rebuilt on every call, so that the list is always this call's); an exam left
+    with no usable view is left out of ``paths``/``studies`` and its views are listed."""
+    return _build(cohort, size=size, cache_root=cache_root, progress=progress, studies=studies, skip=True)
+
+
+def _build(cohort: Any, *, size: int, cache_root: Path | None, progress: bool, studies: list[str] | None,
+           skip: bool) -> ExamBatch:
     from mammo_lib.paths import cache_dir
-    from mammo_lib.preprocess.cache import preprocess_cached
+    from mammo_lib.preprocess.cache import preprocess_cached, skipped_table
+    from mammo_lib.progress import tqdm
 
     root = (cache_root or cache_dir() / "detection") / _cohort_digest(cohort, size)
     root.mkdir(parents=True, exist_ok=True)
     images = cohort.images
     findings = cohort.findings
     wanted = sorted(images["study_id"].astype(str).unique()) if studies is None else list(studies)
-    paths = []
+    paths, kept, skipped = [], [], []
     by_study = {k: g for k, g in images.groupby(images["study_id"].astype(str), sort=False)}
     for study in tqdm(wanted, desc="exam cache", disable=not progress):
         target = root / f"{study}.npz"
-        paths.append(target)
         if target.exists():
+            paths.append(target)
+            kept.append(study)
             continue
         rows = by_study.get(study)
         if rows is None:
             raise MammoError(f"study_id {study!r} is not in the manifest")
-        views, boxes, ids, image_ids = {}, {}, {}, {}
+        views, boxes, ids, image_ids, bad = {}, {}, {}, {}, []
         for row in rows.itertuples(index=False):
             key = (str(row.laterality), str(row.view))
             if key not in STANDARD_VIEWS:
@@ -149,16 +180,30 @@ def build_exam_cache(cohort: Any, *, size: int = 448, cache_root: Path | None = 
                     views[key] = preprocess_cached(cohort.data_root / row.image_path, laterality=key[0],
                                                    view=key[1], size=size, sha256=str(row.sha256) or None)
                 except MammoError as exc:  # says which image of which exam stopped the cache (and the run)
-                    raise MammoError(f"exam cache: image_id {row.image_id!r} of study {study!r} "
-                                     f"({row.image_path}): {exc}") from None
+                    if not skip:
+                        raise MammoError(f"exam cache: image_id {row.image_id!r} of study {study!r} "
+                                         f"({row.image_path}): {exc}") from None
+                    bad.append({"study_id": study, "image_id": str(row.image_id), "view": "".join(key),
+                                "reason": str(exc)})
+                    continue
             image_ids[key] = str(row.image_id)
             if findings is not None:
                 f = findings[findings["image_id"] == row.image_id]
                 boxes[key] = f[list(BOX_COLUMNS)].to_numpy(np.float64).tolist()
                 ids[key] = f["mass_id"].astype(str).tolist()
+        skipped.extend(bad)
+        if skip and not views:
+            if not bad:  # no standard view at all: say so once for the exam
+                skipped.append({"study_id": study, "image_id": "", "view": "",
+                                "reason": f"study {study!r} has none of the four standard views"})
+            continue
         density = str(rows["breast_density"].iloc[0]) if "breast_density" in rows else ""
+        if bad:  # a partial exam is never read as a complete one (build_exam_cache reads only <study>.npz)
+            target = root / f"{study}.partial.npz"
         exam_from_views(study, views, boxes, ids, image_ids, density).save(target)
-    return paths
+        paths.append(target)
+        kept.append(study)
+    return ExamBatch(paths, kept, skipped_table(skipped, EXAM_SKIPPED_COLUMNS))
 
 
 class ExamDataset(Dataset):
@@ -213,4 +258,5 @@ class ExamDataset(Dataset):
         }
 
 
-__all__ = ["CACHE_VERSION", "MAX_BOXES", "Exam", "ExamDataset", "build_exam_cache", "exam_from_views"]
+__all__ = ["CACHE_VERSION", "EXAM_SKIPPED_COLUMNS", "MAX_BOXES", "Exam", "ExamBatch", "ExamDataset", "build_exam_batch",
+           "build_exam_cache", "exam_from_views"]

@@ -508,8 +508,8 @@ def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, comma
         "metrics": {"train_loss": last.get("train_loss"), task.metric_name: last.get("val_metric"),
                     **({} if metrics is None else dict(metrics(result.model)))},
         "history": result.history,
-        "selection": {"rule": SELECTION_RULES[config.selection], "selected_epoch": result.extra.get(
-            "selected_epoch", len(result.history))},
+        "selection": SELECTION_RULES[config.selection],
+        "selected_epoch": result.extra.get("selected_epoch", len(result.history)),
         "init": _init_record(config.init_weights),
         "config": dataclasses.asdict(config) | {"out_dir": Path(config.out_dir).name},
         "software": {"torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version()},

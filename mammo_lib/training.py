@@ -104,7 +104,7 @@ def train_for_run(spec: Any, run_dir: str | Path, *, smoke: bool, seed: int = 20
         exams.to_csv(out / f"{model}_exams.csv", index=False)
         records.append({"model": model, "status": "ok", "seconds": round(result.wall_time_s, 1),
                         "weights_sha256": sha256_file(target), "exams": card.get("exams", {}),
-                        "init": card["init"]["from"], "selected_epoch": card["selection"]["selected_epoch"],
+                        "init": card["init"]["from"], "selected_epoch": card["selected_epoch"],
                         "epochs": len(result.history), task.metric_name: result.final_metric})
     return records
 
@@ -132,13 +132,13 @@ def training_summary(spec: Any, data: Any, run_dir: str | Path = "") -> Any:
         exams_csv = path.with_name(f"{model}_exams.csv")
         row = {"model": model, "weights": spec.weights_label(), "sha256": sha256_file(path)[:12],
                "start": card.get("init", {}).get("from", "scratch"),
-               "selected_epoch": card.get("selection", {}).get("selected_epoch", card.get("epochs"))}
+               "selected_epoch": card.get("selected_epoch", card.get("epochs"))}
         if spec.weights == "train" and exams_csv.is_file():
             exams = pd.read_csv(exams_csv, dtype=str)
             row |= {"train_exams": int((exams["role"] == "train").sum()), "val_exams": int((exams["role"] == "val").sum()),
                     "test_role_exams_used": len(set(exams["study_id"]) & test)}
         else:
-            row |= {"note": f"trained elsewhere: {str(card.get('data', '')).split(':')[0]}"}
+            row |= {"note": f"trained on another cohort ({str(card.get('data', '')).split(':')[0]})"}
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -70,7 +70,7 @@ def test_init_is_refused_without_weights_train(source: _cohorts.Source, tmp_path
 def test_reproduce_trains_on_the_train_role_and_uses_the_run_weights(source: _cohorts.Source, tmp_path: Path) -> None:
     cohort_file = _training_cohort(source, tmp_path / "hospital", init="shipped")
     spec = read_cohort(cohort_file)
-    run_dir = pipeline.reproduce("smoke", only=["04", "05"], out=str(tmp_path / "run"), progress=False,
+    run_dir = pipeline.reproduce("smoke", only=["04", "05", "09"], out=str(tmp_path / "run"), progress=False,
                                  cohort=cohort_file)
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "ok" and record["cohort"]["weights"] == "train" and record["cohort"]["init"] == "shipped"
@@ -81,7 +81,7 @@ def test_reproduce_trains_on_the_train_role_and_uses_the_run_weights(source: _co
         weights = run_dir / "weights" / f"{model}.safetensors"
         card = read_card(weights)
         assert card["init"] == {"from": f"{model}.safetensors", "sha256": sha256_file(weights_dir() / f"{model}.safetensors")}
-        assert card["selection"]["rule"].startswith("the epoch with the highest validation metric")
+        assert card["selection"].startswith("the epoch with the highest validation metric")
         exams = pd.read_csv(run_dir / "weights" / f"{model}_exams.csv", dtype=str)
         assert set(exams["role"]) <= {"train", "val"} and not set(exams["study_id"]) & test
         assert card["exams"] == exams["role"].value_counts().to_dict()
@@ -89,6 +89,10 @@ def test_reproduce_trains_on_the_train_role_and_uses_the_run_weights(source: _co
         # notebooks 04/05 ran with the weights trained in this run, not the shipped ones
         assert set(outputs[WEIGHTS_COLUMN]) == {sha256_file(weights)} != {sha256_file(weights_dir() / f"{model}.safetensors")}
         assert trained[model]["weights_sha256"] == sha256_file(weights)
+    # notebook 09 shows where the weights came from and counts the test-role exams among those that trained them
+    summary = pd.read_csv(run_dir / "tables" / "training_weights.csv")
+    assert summary["weights"].tolist() == ["train", "train"] and summary["test_role_exams_used"].tolist() == [0, 0]
+    assert (summary["start"] == summary["model"] + ".safetensors").all()
 
 
 def test_mammo_train_cohort_fine_tunes_on_the_train_role(source: _cohorts.Source, tmp_path: Path,
@@ -100,7 +104,7 @@ def test_mammo_train_cohort_fine_tunes_on_the_train_role(source: _cohorts.Source
     code = main(["train", "detection", "--cohort", str(cohort_file), "--init", "shipped", "--selection", "best",
                  "--smoke", "--out", str(tmp_path / "ckpt"), "--export", str(target)])
     card = read_card(target)
-    assert code == 0 and card["init"]["from"] == "detection.safetensors" and card["selection"]["selected_epoch"] == 1
+    assert code == 0 and card["init"]["from"] == "detection.safetensors" and card["selected_epoch"] == 1
     assert card["exams"]["train"] >= 1 and "hospital-export" in card["data"]
     assert main(["train", "detection", "--cohort", str(cohort_file), "--init", "nowhere.safetensors", "--smoke"]) == 2
     assert "--init nowhere.safetensors: weights file nowhere.safetensors does not exist" in capsys.readouterr().err

@@ -78,6 +78,9 @@ TWIN_ONLY = ("10_claims_scorecard", "11_teaching")
 NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc")
 #: Notebooks that measure malignancy; skipped when a mass of the evaluation role has no pathology.
 NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc")
+#: Notebooks whose every table is an AUC/accuracy comparison (Table 4, Figure 3, DeLong); skipped when the
+#: evaluation role has fewer than 2 masses of a class (:func:`mammo_lib.stats.measurable`). 05 still scores.
+NEEDS_BOTH_CLASSES = ("07_tables_and_roc",)
 #: Notebooks that run a model, with the model: for a cohort with ``weights: train`` the run trains both models
 #: first (:func:`mammo_lib.training.train_for_run`) and hands each notebook the weights trained in the run folder.
 USES_WEIGHTS = {"04_detection": "detection", "05_classification": "classification"}
@@ -260,8 +263,12 @@ def _evaluation_content(spec: Any) -> dict[str, bool]:
 
     data = spec.load(check_files=False)
     masses = evaluation_masses(spec, data) if data.findings is not None else None
+    from mammo_lib.stats import measurable
+
     found = masses is not None and not masses.empty
-    return {"masses": found, "pathology": found and bool(masses["pathology"].notna().all())}
+    pathology = found and bool(masses["pathology"].notna().all())
+    return {"masses": found, "pathology": pathology,
+            "classes": pathology and measurable(masses["pathology"].astype(str).eq("positive"))}
 
 
 def _train(spec: Any, run_dir: Path, profile: Profile) -> list[dict[str, Any]]:
@@ -299,7 +306,7 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     profile = get_profile(profile_name)
     spec = read_cohort(cohort) if cohort else twin_cohort()
     cohort_param = "" if is_twin(spec) else str(spec.source)
-    evaluated = {"masses": True, "pathology": True} if is_twin(spec) else _evaluation_content(spec)
+    evaluated = {"masses": True, "pathology": True, "classes": True} if is_twin(spec) else _evaluation_content(spec)
     notebooks = select_notebooks(only)
     if not notebooks:
         raise MammoError("no notebook to run: none of the selected notebooks exists yet")
@@ -341,6 +348,11 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
                         record["status"] = "failed"
                         raise
                 params["weights"] = str(weights_file(spec, USES_WEIGHTS[notebook.stem], run_dir=run_dir))
+            if notebook.stem in NEEDS_BOTH_CLASSES and not evaluated["classes"]:
+                entry.update(status="skipped", reason=f"cohort {spec.name} has fewer than 2 malignant or 2 benign "
+                                                      f"masses in its evaluation (test) role: {notebook.stem} "
+                                                      "compares AUCs (DeLong) and accuracies")
+                continue
             started = time.perf_counter()
             try:
                 check_inputs(notebook.stem, run_dir / "tables")

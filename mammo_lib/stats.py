@@ -70,6 +70,13 @@ def _scores(score: Any, n: int, name: str) -> np.ndarray:
     return arr
 
 
+def measurable(labels: Any, minimum: int = 2) -> bool:
+    """Whether binary ``labels`` (0/1 or bools) hold at least ``minimum`` of each class: what an AUC with its
+    DeLong variance needs (2); notebooks say "too few" instead of computing from fewer."""
+    y = np.asarray(labels).astype(bool)
+    return int(y.sum()) >= minimum and int((~y).sum()) >= minimum
+
+
 def _both_classes(y: np.ndarray, minimum: int = 1, name: str = "y_true") -> tuple[int, int]:
     m, n = int(y.sum()), int((~y).sum())
     if m < minimum or n < minimum:

@@ -199,6 +199,15 @@ def load_dl_outputs(tables_dir: str | Path,
     return out
 
 
+def only_scored(masses: pd.DataFrame, dl: pd.DataFrame | None) -> pd.DataFrame:
+    """The masses the DL outputs ``dl`` detected or missed (a smoke run scores a slice of the exams); all of
+    them when ``dl`` is None. Only for smoke runs: a full run joins every mass, and a gap is an error."""
+    if dl is None:
+        return masses
+    scored = dl.dropna(subset=["dl_detected"])["mass_id"].astype(str) if "dl_detected" in dl else dl["mass_id"].astype(str)
+    return masses[masses["mass_id"].astype(str).isin(scored)]
+
+
 def attach_dl(masses: pd.DataFrame, dl: pd.DataFrame | None) -> pd.DataFrame:
     """The mass table with the DL columns joined on mass_id; every mass must have its DL values."""
     if dl is None:
@@ -225,29 +234,51 @@ def _available(masses: pd.DataFrame, raters: Sequence[str], suffix: str) -> list
 
 # --- Table 3 -------------------------------------------------------------------------------------------
 def _factor_codes(masses: pd.DataFrame, factor: str) -> pd.Series:
+    """The masses' strata of ``factor``; masses without a value are left out (index: the masses that have one)."""
     if factor == "age_group":
         validation.require_columns(masses, ["age"])
         return age_group(masses["age"])
     validation.require_columns(masses, [factor])
-    return validation.codes(masses, factor, TABLE3_FACTORS[factor])
+    recorded = masses[masses[factor].notna()]
+    return validation.codes(recorded, factor, TABLE3_FACTORS[factor])
+
+
+def unrecorded_counts(masses: pd.DataFrame) -> dict[str, int]:
+    """Table 3 factors recorded on some masses only: factor -> masses without a value (left out of its strata)."""
+    return {f: int(masses[f].isna().sum()) for f in _factors(masses)
+            if f != "age_group" and masses[f].isna().any()}
+
+
+def missing_factors(masses: pd.DataFrame) -> list[str]:
+    """Table 3 factors the cohort does not record: column absent or empty on every mass (VinDr-Mammo has no
+    morphology, margin or mass density). Tables 3 and its tests leave them out; a partly empty column is an error."""
+    column = {"age_group": "age"}
+    return [f for f in TABLE3_FACTORS
+            if column.get(f, f) not in masses.columns or masses[column.get(f, f)].isna().all()]
+
+
+def _factors(masses: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    gone = set(missing_factors(masses))
+    return {f: strata for f, strata in TABLE3_FACTORS.items() if f not in gone}
 
 
 def table3(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Table 3 strata: per factor, stratum and detector, masses (reference), detected, sensitivity and its
-    Wilson CI. Detectors are those whose ``<detector>_detected`` column is present (DL after its join)."""
+    Wilson CI. Detectors are those whose ``<detector>_detected`` column is present (DL after its join);
+    factors the cohort does not record (:func:`missing_factors`) are left out."""
     detectors = _available(masses, DETECTORS, "_detected")
     if not detectors:
         raise MammoError(f"mass table has no detection column (expected any of "
                          f"{[f'{d}_detected' for d in DETECTORS]})")
     flags = {d: validation.flags(masses, f"{d}_detected") for d in detectors}
     rows = []
-    for factor, strata in TABLE3_FACTORS.items():
+    for factor, strata in _factors(masses).items():
         codes = _factor_codes(masses, factor)
         for stratum in strata:
-            hit = codes == stratum
-            total = int(hit.sum())
+            hit = codes.index[codes == stratum]
+            total = len(hit)
             for d in detectors:
-                found = int(flags[d][hit].sum())
+                found = int(flags[d].loc[hit].sum())
                 ci = stats.proportion_ci(found, total, alpha) if total else None
                 rows.append({"factor": factor, "stratum": stratum, "detector": d, "reference": total,
                              "detected": found, "sensitivity": ci.estimate if ci else np.nan,
@@ -264,10 +295,10 @@ def table3_tests(masses: pd.DataFrame) -> pd.DataFrame:
     """
     detectors = _available(masses, DETECTORS, "_detected")
     rows = []
-    for factor, strata in TABLE3_FACTORS.items():
+    for factor, strata in _factors(masses).items():
         codes = _factor_codes(masses, factor)
         for d in detectors:
-            flags = validation.flags(masses, f"{d}_detected")
+            flags = validation.flags(masses, f"{d}_detected").loc[codes.index]
             row: dict[str, Any] = {"factor": factor, "detector": d}
             try:
                 res = stats.chi_square_detection(codes.to_numpy(), flags.to_numpy(), order=strata)

@@ -19,10 +19,10 @@ from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, weights_dir
 from mammo_lib.vocab import DL_DETECTION_FILE, DL_SCORES_FILE
 
-#: The notebooks run (02 is skipped: neither cohort is synthetic). Not yet here: 06 on VinDr-Mammo (Table 3
-#: stratifies by morphology, which VinDr lacks), 07 (Table 4 needs both classes among the scored masses).
-HOSPITAL_NOTEBOOKS = ["02", "04", "05", "06"]
-VINDR_NOTEBOOKS = ["02", "04", "05"]
+#: The notebooks run (02 is skipped: neither cohort is synthetic; 07 needs 2 masses of each class in the test
+#: role: the hospital export's holds 1 malignant, VinDr-Mammo gives no pathology).
+HOSPITAL_NOTEBOOKS = ["02", "04", "05", "06", "07"]
+VINDR_NOTEBOOKS = ["02", "04", "05", "06"]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,9 @@ def _reproduce_and_check(cohort_file: Path, out: Path, only: list[str], statuses
 
 def test_reproduce_on_a_hospital_export_with_the_shipped_weights(source: _cohorts.Source, tmp_path: Path) -> None:
     cohort_file = _cohorts.hospital_export(source, tmp_path / "hospital")
-    record = _reproduce_and_check(cohort_file, tmp_path / "run", HOSPITAL_NOTEBOOKS, ["skipped", "ok", "ok", "ok"])
+    record = _reproduce_and_check(cohort_file, tmp_path / "run", HOSPITAL_NOTEBOOKS,
+                                  ["skipped", "ok", "ok", "ok", "skipped"])
+    assert "fewer than 2 malignant or 2 benign masses" in record["notebooks"][4]["reason"]
     assert record["notebooks"][1]["parameters"]["cohort"] == str(cohort_file.resolve())
 
 
@@ -76,8 +78,14 @@ def test_reproduce_on_the_vindr_fixture_with_a_relative_cohort_path(source: _coh
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     cohort_file = _vindr_cohort(source, tmp_path)
     monkeypatch.chdir(tmp_path)  # a relative path resolves against the caller's directory
-    record = _reproduce_and_check(Path("vindr.yaml"), tmp_path / "run", VINDR_NOTEBOOKS, ["skipped", "ok", "skipped"])
+    record = _reproduce_and_check(Path("vindr.yaml"), tmp_path / "run", VINDR_NOTEBOOKS,
+                                  ["skipped", "ok", "skipped", "ok"])
     assert "gives no pathology" in record["notebooks"][2]["reason"]  # VinDr-Mammo has BI-RADS, no pathology
+    # Table 3 without the factors VinDr-Mammo does not record, and saying so
+    table3 = pd.read_csv(tmp_path / "run" / "tables" / "table3.csv")
+    assert set(table3["factor"]) == {"breast_density", "age_group", "birads"} and set(table3["detector"]) == {"dl"}
+    executed = (tmp_path / "run" / "executed" / "06_density_stratified.ipynb").read_text()
+    assert "left out of Table 3 (not recorded in this cohort): morphology, margin, mass_density" in executed
 
 
 def test_twin_outputs_are_refused_for_another_cohort(source: _cohorts.Source, tmp_path: Path) -> None:

@@ -414,3 +414,24 @@ def test_figures_reject_tables_without_their_columns() -> None:
         figures.plot_roc(pd.DataFrame({"rater": ["dl"], "fpr": [0.0], "tpr": [0.0]}))
     with pytest.raises(MammoError, match="no masses for factor 'margin'"):
         figures.plot_sensitivity_by_stratum(tables.table3(_masses()).iloc[:0], "margin")
+
+
+def test_table3_leaves_out_unrecorded_factors_and_masses_without_a_value() -> None:
+    masses = _masses().assign(morphology=np.nan, margin=np.nan, mass_density=np.nan)  # VinDr-Mammo records none
+    masses.loc[[0, 4], "birads"] = np.nan  # recorded on some masses only
+    assert tables.missing_factors(masses) == ["morphology", "margin", "mass_density"]
+    assert tables.unrecorded_counts(masses) == {"birads": 2}
+    t3 = tables.table3(masses)
+    assert list(dict.fromkeys(t3["factor"])) == ["breast_density", "age_group", "birads"]
+    birads = t3[(t3["factor"] == "birads") & (t3["detector"] == "junior_a")].set_index("stratum")["reference"]
+    assert int(birads.sum()) == 6 and int(birads["3"]) == 2  # m1 (3) and m5 (4A) are left out
+    tests = tables.table3_tests(masses)
+    assert set(tests["factor"]) == {"breast_density", "age_group", "birads"}
+    with pytest.raises(MammoError, match="morphology"):  # a value outside the vocabulary is still an error
+        tables.table3(_masses().assign(morphology="square"))
+
+
+def test_only_scored_keeps_the_masses_a_smoke_run_scored() -> None:
+    dl = _dl().assign(dl_detected=[True, np.nan, False, np.nan, True, True, np.nan, True])
+    assert tables.only_scored(_masses(), dl)["mass_id"].tolist() == ["m1", "m3", "m5", "m6", "m8"]
+    assert len(tables.only_scored(_masses(), None)) == 8

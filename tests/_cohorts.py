@@ -24,10 +24,11 @@ from mammo_lib.vocab import READER_COLUMNS
 
 #: Generator seed of these fixtures (neither the twin's 20231027 nor the training cohort's 20190401).
 SEED = 4242
-N_PATIENTS = 6
-#: Splits of the hospital export, by patient (in generation order): each role holds a malignant mass (patients
-#: 1-3 have one), so that both models can train, validate and be evaluated (Table 4 needs both classes).
-HOSPITAL_SPLITS = ("test", "val", "train", "train", "train", "test")
+N_PATIENTS = 8
+#: Splits of the hospital export, by patient (in generation order). Patients 1, 2, 7 and 8 have a malignant mass:
+#: the test role (1, 7) holds 2 malignant and 2 benign masses (Table 4 and DeLong need 2 of each), the val role
+#: (2) one of each, the train role (3-6, 8) both classes.
+HOSPITAL_SPLITS = ("test", "val", "train", "train", "train", "train", "test", "train")
 
 
 @dataclass(frozen=True)

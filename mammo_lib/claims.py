@@ -72,7 +72,8 @@ def load_run_tables(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def _missing(name: str) -> str:
-    return f"{name} is not in this run (notebook {INPUT_TABLES[name]} not run)"
+    return (f"{name} is not in this run (notebook {INPUT_TABLES[name]} not run, skipped for this cohort, or not "
+            "writing it: e.g. 06 writes density_mcnemar.csv only with a junior reader who read every mass)")
 
 
 # --- the paper's evidence and the audit of it ----------------------------------------------------------
@@ -148,6 +149,9 @@ def _density_effect(t: dict[str, pd.DataFrame], detectors: Sequence[str], expect
     if "table3_tests.csv" not in t:
         return Finding("", CANNOT, _missing("table3_tests.csv"))
     tests = t["table3_tests.csv"]
+    if not tests["factor"].eq(factor).any():  # the cohort does not record it (tables.missing_factors)
+        return Finding("", CANNOT, f"the run's cohort does not record {FACTOR_WORDS[factor]}, so Table 3 leaves "
+                                   "that factor out (notebook 06 says so)")
     tests = tests[tests["factor"] == factor].set_index("detector")
     absent = [d for d in detectors if d not in tests.index]
     if absent:
@@ -249,6 +253,8 @@ def _factor_effect(t: dict[str, pd.DataFrame], factor: str, alpha: float) -> Fin
     have = _detectors(t, "table3_tests.csv")
     if have and not set(JUNIORS) <= have:
         found = _density_effect(t, [d for d in (*JUNIORS, DL) if d in have], True, factor, alpha)
+        if found.verdict == CANNOT:  # e.g. the cohort lacks the factor: that reason comes first
+            return found
         return Finding(found.reproduction, CANNOT, "the claim is about the junior radiologists and the DL system; "
                                                    "the run's cohort has detections by "
                                                    f"{', '.join(map(_name, sorted(have)))} only")

@@ -38,7 +38,7 @@ import pandas as pd
 from mammo_lib.data.manifest import MAY_BE_MISSING, ManifestError, load_manifest, summary
 from mammo_lib.errors import MammoError
 from mammo_lib.validation import require_columns
-from mammo_lib.vocab import READER_COLUMNS, READERS, SPLIT
+from mammo_lib.vocab import DL_CANDIDATES_FILE, READER_COLUMNS, READERS, SPLIT
 
 #: The built-in twin cohort's description (packaged beside this module).
 TWIN_COHORT_FILE = Path(__file__).with_name("twin_cohort.yaml")
@@ -411,6 +411,16 @@ def dl_outputs(tables_dir: str | Path, spec: CohortSpec) -> pd.DataFrame | None:
     from mammo_lib.tables import load_dl_outputs
 
     return load_dl_outputs(tables_dir, check=lambda frame, name: check_outputs_cohort(frame, spec, name))
+
+
+def dl_candidates(tables_dir: str | Path, spec: CohortSpec) -> pd.DataFrame:
+    """Notebook 04's candidate boxes (``dl_detection_candidates.csv``), shown to be of this cohort
+    (:func:`check_outputs_cohort`): what notebook 05's system mode pairs and notebook 11's case browser draws."""
+    path = Path(tables_dir) / DL_CANDIDATES_FILE
+    if not path.is_file():
+        raise MammoError(f"{DL_CANDIDATES_FILE} is not in {path.parent}: run notebook 04 on this cohort first")
+    candidates = pd.read_csv(path, dtype={"study_id": str, "image_id": str})
+    return check_outputs_cohort(candidates, spec, DL_CANDIDATES_FILE)
 
 
 def join_outputs(masses: pd.DataFrame, outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,

@@ -63,21 +63,19 @@ NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "05_classification": ((DL_CANDIDATES_FILE, "04_detection"),),  # its system mode: 04's detector run
     "06_density_stratified": ((DL_DETECTION_FILE, "04_detection"),),
     "07_tables_and_roc": ((DL_SCORES_FILE, "05_classification"),),
+    # 10 scores what the cohort's tables support: density_mcnemar.csv (06, with readers) and table4.csv (07) may be absent
     "10_claims_scorecard": ((DL_DETECTION_FILE, "04_detection"), ("table3.csv", "06_density_stratified"),
-                            ("table3_tests.csv", "06_density_stratified"),
-                            ("density_mcnemar.csv", "06_density_stratified"), ("table4.csv", "07_tables_and_roc")),
+                            ("table3_tests.csv", "06_density_stratified")),
     "11_teaching": ((DL_DETECTION_FILE, "04_detection"), ("dl_detection_candidates.csv", "04_detection"),
                     (DL_SCORES_FILE, "05_classification")),
 }
 #: Notebooks that only make sense for a synthetic cohort (its generator's truth); skipped for other cohorts.
 SYNTHETIC_ONLY = ("02_synthetic_cohort",)
-#: Notebooks that read the twin's own manifest (no ``cohort`` parameter yet); skipped for any other cohort so
-#: that they never join the twin's masses to another cohort's DL outputs.
-TWIN_ONLY = ("10_claims_scorecard", "11_teaching")
 #: Notebooks that score or tabulate masses; skipped for a cohort with none in its evaluation (test) role.
-NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc")
-#: Notebooks that measure malignancy; skipped when a mass of the evaluation role has no pathology.
-NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc")
+NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc", "10_claims_scorecard",
+                "11_teaching")
+#: Notebooks that measure malignancy (or read 05's scores); skipped when a mass of the evaluation role has no pathology.
+NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc", "11_teaching")
 #: Notebooks whose every table is an AUC/accuracy comparison (Table 4, Figure 3, DeLong); skipped when the
 #: evaluation role has fewer than 2 masses of a class (:func:`mammo_lib.stats.measurable`). 05 still scores.
 NEEDS_BOTH_CLASSES = ("07_tables_and_roc",)
@@ -326,10 +324,6 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
             if notebook.stem in SYNTHETIC_ONLY and not spec.synthetic:
                 entry.update(status="skipped", reason=f"cohort {spec.name} is not synthetic: {notebook.stem} "
                                                       "describes a generated cohort against its generator")
-                continue
-            if notebook.stem in TWIN_ONLY and not is_twin(spec):
-                entry.update(status="skipped", reason=f"cohort {spec.name} is not the twin: {notebook.stem} reads "
-                                                      "the twin's manifest (not yet adapted to a user cohort)")
                 continue
             if notebook.stem in NEEDS_MASSES and not evaluated["masses"]:
                 entry.update(status="skipped", reason=f"cohort {spec.name} has no masses in its evaluation (test) "

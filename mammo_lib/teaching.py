@@ -279,9 +279,10 @@ def reader_calls(masses: pd.DataFrame, study_id: str) -> pd.DataFrame:
 
 
 def case_view(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame, study_id: str,
-              threshold: float, display_rows: int = 480) -> tuple[Figure, pd.DataFrame]:
+              threshold: float, display_rows: int = 480, label: str = "") -> tuple[Figure, pd.DataFrame]:
     """One study's four views: ground-truth boxes (green, dashed), DL boxes scoring at least ``threshold``
-    (red, with scores; IFN branch, image pixels), and the table of reader calls per mass."""
+    (red, with scores; IFN branch, image pixels), and the table of reader calls per mass. ``label`` names the
+    study in the titles (default its study_id; a user's cohort shows "study 1", never its own ids)."""
     import matplotlib.pyplot as plt
 
     from mammo_lib import figures
@@ -304,7 +305,7 @@ def case_view(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame
             cand = candidates[(candidates["image_id"] == image.source) & (candidates["branch"] == "ifn")
                               & (candidates["score"] >= threshold)]
         figures.draw_view(ax, image.pixels[::step, ::step], scale(cand), scale(truth[["x0", "y0", "x1", "y1"]]),
-                  title=f"{study_id} {''.join(key)}")
+                  title=f"{label or study_id} {''.join(key)}")
     fig.suptitle("ground truth (green, dashed) and DL boxes at the operating threshold (red, score)", fontsize=10)
     fig.tight_layout()
     return fig, reader_calls(masses, study_id)
@@ -334,15 +335,19 @@ def threshold_slider(masses: pd.DataFrame, threshold: float) -> Any:
 
 
 def case_browser(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame, studies: list[str],
-                 threshold: float) -> Any:
-    """A study picker redrawing :func:`case_view`; in a batch kernel, the static view of the first study."""
+                 threshold: float, pseudonyms: bool = False) -> Any:
+    """A study picker redrawing :func:`case_view`; in a batch kernel, the static view of the first study.
+    ``pseudonyms``: the picker and titles say "study 1", "study 2", ... instead of the study ids (a user's
+    cohort: its ids may be accession numbers)."""
     if not studies:
         raise MammoError("case_browser: no study to show")
+    labels = {s: f"study {i}" if pseudonyms else s for i, s in enumerate(studies, start=1)}
     if is_batch():
-        _show(*case_view(cohort, candidates, masses, studies[0], threshold))
+        _show(*case_view(cohort, candidates, masses, studies[0], threshold, label=labels[studies[0]]))
         return None
     import ipywidgets as widgets
 
-    picker = widgets.Dropdown(options=list(studies), value=studies[0], description="study")
-    return widgets.interactive(lambda study: _show(*case_view(cohort, candidates, masses, study, threshold)),
-                               study=picker)
+    # the picker holds positions, not ids: a widget's saved state never carries a user's study ids
+    picker = widgets.Dropdown(options=[(labels[s], i) for i, s in enumerate(studies)], value=0, description="study")
+    return widgets.interactive(lambda study: _show(*case_view(cohort, candidates, masses, studies[study], threshold,
+                                                              label=labels[studies[study]])), study=picker)

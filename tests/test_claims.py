@@ -97,6 +97,21 @@ def test_cohort_without_reader_columns_cannot_test_reader_claims(tmp_path: Path,
     assert card.loc["density_dl", "verdict"] == claims.NOT_SUPPORTED  # the DL-only claim is still tested
 
 
+def test_a_vindr_like_run_scores_the_dl_claims_and_names_what_it_lacks(tmp_path: Path,
+                                                                      findings: pd.DataFrame) -> None:
+    # no readers, no morphology/margin/mass density, no pathology: notebook 06's DL-only Table 3, no 07 tables
+    masses = _cohort().drop(columns=[*vocab.READER_COLUMNS, "morphology", "margin", "mass_density", "pathology"])
+    assert tables.missing_factors(masses) == ["morphology", "margin", "mass_density"]
+    tables.write_csv(tables.table3(masses), tmp_path, "table3.csv")
+    tables.write_csv(tables.table3_tests(masses), tmp_path, "table3_tests.csv")
+    card = claims.scorecard(tmp_path, findings=findings).set_index("claim_id")
+    assert card.loc["density_dl", "verdict"] == claims.NOT_SUPPORTED  # DL's density effect is still tested
+    assert "does not record mass morphology, so Table 3 leaves that factor out" in card.loc["factor_morphology", "why"]
+    assert "the run's cohort has detections by DL system only" in card.loc["factor_age_group", "why"]
+    assert "table4.csv is not in this run (notebook 07 not run, skipped for this cohort" in card.loc["auc_senior", "why"]
+    assert (card.drop(index="density_dl")["verdict"] == claims.CANNOT).all()
+
+
 def test_run_without_tables_cannot_test_anything_but_says_which_notebook(tmp_path: Path, findings: pd.DataFrame) -> None:
     card = claims.scorecard(tmp_path, findings=findings).set_index("claim_id")
     assert (card["verdict"] == claims.CANNOT).all()

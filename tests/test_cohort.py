@@ -11,7 +11,8 @@ import pytest
 import _cohorts
 from mammo_lib import cli
 from mammo_lib.checksums import sha256_file
-from mammo_lib.cohort import (FINGERPRINT_COLUMN, TWIN_COHORT_FILE, check_outputs_cohort, exam_roles, join_outputs,
+from mammo_lib.cohort import (FINGERPRINT_COLUMN, TWIN_COHORT_FILE, check_outputs_cohort, dl_candidates, exam_roles,
+                              join_outputs,
                               read_cohort, stamp_outputs, training_exams, twin_cohort)
 from mammo_lib.data.adapters import vindr
 from mammo_lib.data.dicomio import read_image
@@ -134,6 +135,23 @@ def test_dl_outputs_of_another_cohort_are_refused_naming_both_fingerprints(tmp_p
     assert twin in text and spec.fingerprint() in text
     with pytest.raises(MammoError, match=rf"lacks column\(s\) \['{FINGERPRINT_COLUMN}'\].*not shown to be of this cohort"):
         check_outputs_cohort(outputs, spec)
+
+
+def test_candidate_boxes_of_another_cohort_are_refused(tmp_path: Path) -> None:
+    _tables(tmp_path)
+    spec = read_cohort(_write(tmp_path / "c.yaml", "manifest: m.csv\n"))
+    boxes = pd.DataFrame({"study_id": ["SA", "SA"], "image_id": ["A_LCC", "A_RCC"], "branch": "ifn", "x0": 1.0,
+                          "y0": 1.0, "x1": 5.0, "y1": 5.0, "score": [0.9, 0.2]})
+    tables_dir = tmp_path / "tables"
+    with pytest.raises(MammoError, match="dl_detection_candidates.csv is not in .*run notebook 04 on this cohort first"):
+        dl_candidates(tables_dir, spec)
+    tables_dir.mkdir()
+    stamp_outputs(boxes, spec).to_csv(tables_dir / "dl_detection_candidates.csv", index=False)
+    back = dl_candidates(tables_dir, spec)
+    assert back["image_id"].tolist() == ["A_LCC", "A_RCC"] and FINGERPRINT_COLUMN not in back
+    stamp_outputs(boxes, twin_cohort()).to_csv(tables_dir / "dl_detection_candidates.csv", index=False)
+    with pytest.raises(MammoError, match="^dl_detection_candidates.csv: made on another cohort"):
+        dl_candidates(tables_dir, spec)
 
 
 # --- mammo verify --cohort --------------------------------------------------------------------------

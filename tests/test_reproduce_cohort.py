@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import _cohorts
-from mammo_lib import pipeline
+from mammo_lib import claims, pipeline
 from mammo_lib.checksums import sha256_file
 from mammo_lib.cohort import FINGERPRINT_COLUMN, WEIGHTS_COLUMN, dl_outputs, read_cohort, twin_cohort
 from mammo_lib.data.adapters import vindr
@@ -19,9 +19,10 @@ from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, weights_dir
 from mammo_lib.vocab import DL_DETECTION_FILE, DL_SCORES_FILE
 
-#: The notebooks run (02 is skipped: neither cohort is synthetic; VinDr-Mammo gives no pathology: 05/07 skipped).
-HOSPITAL_NOTEBOOKS = ["02", "04", "05", "06", "07"]
-VINDR_NOTEBOOKS = ["02", "04", "05", "06"]
+#: The notebooks run (02 is skipped: neither cohort is synthetic; on VinDr-Mammo, which has no pathology, 05 is
+#: skipped and so are 07 and 11, which read 05's scores: they are not asked for).
+HOSPITAL_NOTEBOOKS = ["02", "04", "05", "06", "07", "10", "11"]
+VINDR_NOTEBOOKS = ["02", "04", "05", "06", "10", "11"]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,8 @@ def _reproduce_and_check(cohort_file: Path, out: Path, only: list[str], statuses
     assert record["cohort"]["name"] == spec.name and record["cohort"]["fingerprint"] == spec.fingerprint()
     assert [n["status"] for n in record["notebooks"]] == statuses
     assert "not synthetic" in record["notebooks"][0]["reason"]
+    for name in ("table3.csv", "claims_scorecard.csv"):  # 06 and 10 made the cohort's own tables
+        assert sha256_file(run_dir / "tables" / name) != sha256_file(REPO_ROOT / "tables" / name)
     for name, model in ((DL_DETECTION_FILE, "detection"), (DL_SCORES_FILE, "classification")):
         if not (run_dir / "tables" / name).is_file():  # its notebook was skipped, with the reason
             continue
@@ -65,17 +68,41 @@ def _reproduce_and_check(cohort_file: Path, out: Path, only: list[str], statuses
     return record
 
 
+def _scorecard(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "tables" / "claims_scorecard.csv").set_index("claim_id")
+
+
+def _dl_density_claim_is_the_cohorts(card: pd.DataFrame) -> None:
+    """The DL density claim is scored on the cohort's own Table 3: tested, or (a few test masses, all detected)
+    untestable for the DL system with the chi-square's reason, never the twin's verdict."""
+    claim = card.loc["density_dl"]
+    twin = _scorecard(REPO_ROOT).loc["density_dl"]
+    assert claim["why"] != twin["why"]
+    assert claim["verdict"] != claims.CANNOT or "cannot be tested for DL system: not testable" in claim["why"]
+
+
 def test_reproduce_on_a_hospital_export_with_the_shipped_weights(source: _cohorts.Source, tmp_path: Path) -> None:
     cohort_file = _cohorts.hospital_export(source, tmp_path / "hospital")
     record = _reproduce_and_check(cohort_file, tmp_path / "run", HOSPITAL_NOTEBOOKS,
-                                  ["skipped", "ok", "ok", "ok", "ok"])
+                                  ["skipped"] + ["ok"] * 6)
     # Table 4 of the hospital's test role: the DL row, and reader rows only for readers who read every mass
     table4 = pd.read_csv(tmp_path / "run" / "tables" / "table4.csv")
     assert table4["rater"].tolist() == ["dl"] and table4[["n_negative", "n_positive"]].iloc[0].tolist() == [2, 2]
     executed = (tmp_path / "run" / "executed" / "07_tables_and_roc.ipynb").read_text()
     assert "read only some of these masses: left out (DL-only rows)" in executed  # the readers read some masses
     assert "patient-clustered AUC CIs not computed" in executed  # two test patients: the bootstrap says why
-    assert record["notebooks"][1]["parameters"]["cohort"] == str(cohort_file.resolve())
+    assert all(n["parameters"]["cohort"] == str(cohort_file.resolve()) for n in record["notebooks"][1:])
+    # 10 scores the DL claims on the cohort's tables and says why the reader claims cannot be tested here
+    card = _scorecard(tmp_path / "run")
+    _dl_density_claim_is_the_cohorts(card)
+    assert "no detections by Junior radiologist A, Junior radiologist B" in card.loc["density_juniors", "why"]
+    # 11: the threshold's operating points on the cohort's own DL scores; the case browser names no study id
+    sweep = pd.read_csv(tmp_path / "run" / "tables" / "threshold_operating_points.csv")
+    assert len(sweep) > 0 and sweep["true_positive"].le(2).all() and sweep["true_negative"].le(2).all()
+    teaching_nb = (tmp_path / "run" / "executed" / "11_teaching.ipynb").read_text()
+    assert "study 1" in teaching_nb
+    studies = pd.read_csv(cohort_file.parent / "hospital_manifest.csv")["study_id"].astype(str).unique()
+    assert not [s for s in studies if s in teaching_nb]
 
 
 def test_reproduce_on_the_vindr_fixture_with_a_relative_cohort_path(source: _cohorts.Source, tmp_path: Path,
@@ -83,13 +110,18 @@ def test_reproduce_on_the_vindr_fixture_with_a_relative_cohort_path(source: _coh
     cohort_file = _vindr_cohort(source, tmp_path)
     monkeypatch.chdir(tmp_path)  # a relative path resolves against the caller's directory
     record = _reproduce_and_check(Path("vindr.yaml"), tmp_path / "run", VINDR_NOTEBOOKS,
-                                  ["skipped", "ok", "skipped", "ok"])
+                                  ["skipped", "ok", "skipped", "ok", "ok", "skipped"])
     assert "gives no pathology" in record["notebooks"][2]["reason"]  # VinDr-Mammo has BI-RADS, no pathology
     # Table 3 without the factors VinDr-Mammo does not record, and saying so
     table3 = pd.read_csv(tmp_path / "run" / "tables" / "table3.csv")
     assert set(table3["factor"]) == {"breast_density", "age_group", "birads"} and set(table3["detector"]) == {"dl"}
     executed = (tmp_path / "run" / "executed" / "06_density_stratified.ipynb").read_text()
     assert "left out of Table 3 (not recorded in this cohort): morphology, margin, mass_density" in executed
+    card = _scorecard(tmp_path / "run")  # 10: the DL density claim on VinDr's Table 3; what VinDr lacks is named
+    _dl_density_claim_is_the_cohorts(card)
+    assert "does not record mass morphology" in card.loc["factor_morphology", "why"]
+    assert "table4.csv is not in this run" in card.loc["auc_senior", "why"]
+    assert "gives no pathology" in record["notebooks"][5]["reason"]  # 11 reads 05's scores
 
 
 def test_twin_outputs_are_refused_for_another_cohort(source: _cohorts.Source, tmp_path: Path) -> None:

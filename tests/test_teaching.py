@@ -58,6 +58,31 @@ def test_slider_is_a_widget_interactively_and_a_static_view_in_batch(monkeypatch
     assert "DL row of Table 4 at score >= 30" in capsys.readouterr().out
 
 
+def test_case_browser_shows_pseudonyms_for_a_users_cohort(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    shown = []
+
+    def view(*args: object, label: str = "", **kwargs: object) -> tuple[object, pd.DataFrame]:
+        shown.append(label)  # what the titles would say
+        return plt.figure(), pd.DataFrame({"mass": [1]})
+
+    monkeypatch.setattr(teaching, "case_view", view)
+    monkeypatch.setenv(BATCH_ENV, "1")
+    teaching.case_browser(None, None, _masses(), ["ACC9001", "ACC9002"], 0.5, pseudonyms=True)
+    teaching.case_browser(None, None, _masses(), ["P0001-S1"], 0.5)
+    assert shown == ["study 1", "P0001-S1"]
+    monkeypatch.delenv(BATCH_ENV)
+    widget = teaching.case_browser(None, None, _masses(), ["ACC9001", "ACC9002"], 0.5, pseudonyms=True)
+    assert isinstance(widget, ipywidgets.interactive)
+    picker = widget.children[0]
+    assert picker.label == "study 1" and picker.value == 0 and "ACC" not in repr(widget) + capsys.readouterr().out
+    picker.value = 1
+    assert shown[-1] == "study 2"
+
+
 def test_reader_calls_name_an_unknown_study() -> None:
     with pytest.raises(MammoError, match="study_id 'nope'"):
         teaching.reader_calls(_masses(), "nope")

@@ -69,8 +69,9 @@ NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "11_teaching": ((DL_DETECTION_FILE, "04_detection"), ("dl_detection_candidates.csv", "04_detection"),
                     (DL_SCORES_FILE, "05_classification")),
 }
-#: Notebooks that only make sense for a synthetic cohort (its generator's truth); skipped for other cohorts.
-SYNTHETIC_ONLY = ("02_synthetic_cohort",)
+#: Notebooks that describe the embedded twin against its generator and the paper's composition; skipped for any
+#: other cohort, synthetic or not (02 reads the twin's committed tables, so it would describe the twin instead).
+TWIN_ONLY = ("02_synthetic_cohort",)
 #: Notebooks that score or tabulate masses; skipped for a cohort with none in its evaluation (test) role.
 NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc", "10_claims_scorecard",
                 "11_teaching")
@@ -293,8 +294,8 @@ def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
 def reproduce(profile_name: str = "default", only: list[str] | None = None, out: str | None = None,
               progress: bool = True, cohort: str | Path | None = None) -> Path:
     """Run the notebook sequence on ``cohort`` (a cohort file, relative to the caller's directory; None: the
-    built-in twin); return the run folder. Raises MammoError when a notebook fails. Notebooks that need a
-    synthetic cohort (:data:`SYNTHETIC_ONLY`) are skipped, with the reason, for any other cohort."""
+    built-in twin); return the run folder. Raises MammoError when a notebook fails. Notebooks about the
+    embedded twin (:data:`TWIN_ONLY`) are skipped, with the reason, for any other cohort."""
     import papermill
     from tqdm.auto import tqdm
 
@@ -321,9 +322,10 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
             params = notebook_parameters(notebook, profile, run_dir, cohort_param)
             entry: dict[str, Any] = {"notebook": notebook.name, "parameters": params}
             record["notebooks"].append(entry)
-            if notebook.stem in SYNTHETIC_ONLY and not spec.synthetic:
-                entry.update(status="skipped", reason=f"cohort {spec.name} is not synthetic: {notebook.stem} "
-                                                      "describes a generated cohort against its generator")
+            if notebook.stem in TWIN_ONLY and not is_twin(spec):
+                what = "synthetic but not the embedded twin" if spec.synthetic else "not synthetic"
+                entry.update(status="skipped", reason=f"cohort {spec.name} is {what}: {notebook.stem} describes the "
+                                                      "embedded twin against its generator and the paper's composition")
                 continue
             if notebook.stem in NEEDS_MASSES and not evaluated["masses"]:
                 entry.update(status="skipped", reason=f"cohort {spec.name} has no masses in its evaluation (test) "

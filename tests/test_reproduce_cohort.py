@@ -124,6 +124,15 @@ def test_reproduce_on_the_vindr_fixture_with_a_relative_cohort_path(source: _coh
     assert "gives no pathology" in record["notebooks"][5]["reason"]  # 11 reads 05's scores
 
 
+def test_notebook_02_describes_the_twin_only_even_for_another_synthetic_cohort(source: _cohorts.Source,
+                                                                             tmp_path: Path) -> None:
+    cohort_file = _cohorts.hospital_export(source, tmp_path / "hospital")
+    cohort_file.write_text(cohort_file.read_text() + "synthetic: true\n")  # generated, but not the twin
+    run_dir = pipeline.reproduce("smoke", only=["02"], out=str(tmp_path / "run"), progress=False, cohort=cohort_file)
+    entry = json.loads((run_dir / "run.json").read_text())["notebooks"][0]
+    assert entry["status"] == "skipped" and "synthetic but not the embedded twin" in entry["reason"]
+
+
 def test_twin_outputs_are_refused_for_another_cohort(source: _cohorts.Source, tmp_path: Path) -> None:
     spec = read_cohort(_cohorts.hospital_export(source, tmp_path / "hospital"))
     with pytest.raises(MammoError, match=rf"{DL_DETECTION_FILE}: made on another cohort \(fingerprint "

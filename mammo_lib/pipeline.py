@@ -248,7 +248,8 @@ def check_inputs(notebook: str, tables_dir: str | Path, manifest: str | Path | N
         raise MammoError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
     if manifest is not None and not Path(manifest).is_file():
         raise MammoError(f"{notebook} needs a cohort manifest and {Path(manifest).name} does not exist: generate the "
-                         "twin cohort (`mammo synth`) or pass your own data_manifest.csv as the manifest parameter")
+                         "twin cohort (`mammo synth`) or pass a cohort file (`mammo verify --cohort`) as the cohort "
+                         "parameter")
     for name, writer in NOTEBOOK_INPUTS.get(notebook, ()):
         if not (Path(tables_dir) / name).is_file():
             raise MammoError(f"{notebook} reads {name}, written by {writer}, and it is not in this run's tables "
@@ -256,10 +257,13 @@ def check_inputs(notebook: str, tables_dir: str | Path, manifest: str | Path | N
                              f"{notebook[:2]})")
 
 
-def _evaluation_content(spec: Any) -> dict[str, bool]:
-    """Whether the exams of the cohort's test role have masses, and a pathology for every one of them."""
-    from mammo_lib.cohort import evaluation_masses
+def evaluation_content(spec: Any) -> dict[str, bool]:
+    """Whether the exams of the cohort's test role have masses, a pathology for every one of them, and at least
+    2 of each class (the twin: all three, without reading its tables)."""
+    from mammo_lib.cohort import evaluation_masses, is_twin
 
+    if is_twin(spec):
+        return {"masses": True, "pathology": True, "classes": True}
     data = spec.load(check_files=False)
     masses = evaluation_masses(spec, data) if data.findings is not None else None
     from mammo_lib.stats import measurable
@@ -268,6 +272,39 @@ def _evaluation_content(spec: Any) -> dict[str, bool]:
     pathology = found and bool(masses["pathology"].notna().all())
     return {"masses": found, "pathology": pathology,
             "classes": pathology and measurable(masses["pathology"].astype(str).eq("positive"))}
+
+
+def skip_reason(notebook: str, spec: Any, evaluated: dict[str, bool]) -> str:
+    """Why ``mammo reproduce`` skips ``notebook`` (a stem) for the cohort ``spec`` whose evaluation role holds
+    ``evaluated`` (:func:`evaluation_content`); "" when it runs. The reason is written to ``run.json``."""
+    from mammo_lib.cohort import is_twin
+
+    if notebook in TWIN_ONLY and not is_twin(spec):
+        what = "synthetic but not the embedded twin" if spec.synthetic else "not synthetic"
+        return (f"cohort {spec.name} is {what}: {notebook} describes the embedded twin against its generator and "
+                "the paper's composition")
+    if notebook in NEEDS_MASSES and not evaluated["masses"]:
+        return f"cohort {spec.name} has no masses in its evaluation (test) role: {notebook} scores or tabulates masses"
+    if notebook in NEEDS_PATHOLOGY and not evaluated["pathology"]:
+        return (f"cohort {spec.name} gives no pathology for the masses of its evaluation (test) role: {notebook} "
+                "measures malignancy")
+    if notebook in NEEDS_BOTH_CLASSES and not evaluated["classes"]:
+        return (f"cohort {spec.name} has fewer than 2 malignant or 2 benign masses in its evaluation (test) role: "
+                f"{notebook} compares AUCs (DeLong) and accuracies")
+    return ""
+
+
+def cohort_plan(spec: Any) -> list[dict[str, str]]:
+    """What ``mammo reproduce --cohort`` does with each notebook for ``spec``: runs, or skipped with the reason
+    (notebook 00 shows it); with ``weights: train`` the training step before 04 is said as well."""
+    evaluated = evaluation_content(spec)
+    plan = []
+    for notebook in NOTEBOOKS:
+        reason = skip_reason(notebook, spec, evaluated)
+        note = reason or ("after the training step (both models, on the train role)"
+                          if notebook in USES_WEIGHTS and spec.weights == "train" else "")
+        plan.append({"notebook": notebook, "status": "skipped" if reason else "runs", "reason": note})
+    return plan
 
 
 def _train(spec: Any, run_dir: Path, profile: Profile) -> list[dict[str, Any]]:
@@ -305,7 +342,7 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     profile = get_profile(profile_name)
     spec = read_cohort(cohort) if cohort else twin_cohort()
     cohort_param = "" if is_twin(spec) else str(spec.source)
-    evaluated = {"masses": True, "pathology": True, "classes": True} if is_twin(spec) else _evaluation_content(spec)
+    evaluated = evaluation_content(spec)
     notebooks = select_notebooks(only)
     if not notebooks:
         raise MammoError("no notebook to run: none of the selected notebooks exists yet")
@@ -322,18 +359,9 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
             params = notebook_parameters(notebook, profile, run_dir, cohort_param)
             entry: dict[str, Any] = {"notebook": notebook.name, "parameters": params}
             record["notebooks"].append(entry)
-            if notebook.stem in TWIN_ONLY and not is_twin(spec):
-                what = "synthetic but not the embedded twin" if spec.synthetic else "not synthetic"
-                entry.update(status="skipped", reason=f"cohort {spec.name} is {what}: {notebook.stem} describes the "
-                                                      "embedded twin against its generator and the paper's composition")
-                continue
-            if notebook.stem in NEEDS_MASSES and not evaluated["masses"]:
-                entry.update(status="skipped", reason=f"cohort {spec.name} has no masses in its evaluation (test) "
-                                                      f"role: {notebook.stem} scores or tabulates masses")
-                continue
-            if notebook.stem in NEEDS_PATHOLOGY and not evaluated["pathology"]:
-                entry.update(status="skipped", reason=f"cohort {spec.name} gives no pathology for the masses of its "
-                                                      f"evaluation (test) role: {notebook.stem} measures malignancy")
+            reason = skip_reason(notebook.stem, spec, evaluated)
+            if reason:
+                entry.update(status="skipped", reason=reason)
                 continue
             if notebook.stem in USES_WEIGHTS and spec.weights == "train":
                 if "training" not in record:
@@ -344,11 +372,6 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
                         record["status"] = "failed"
                         raise
                 params["weights"] = str(weights_file(spec, USES_WEIGHTS[notebook.stem], run_dir=run_dir))
-            if notebook.stem in NEEDS_BOTH_CLASSES and not evaluated["classes"]:
-                entry.update(status="skipped", reason=f"cohort {spec.name} has fewer than 2 malignant or 2 benign "
-                                                      f"masses in its evaluation (test) role: {notebook.stem} "
-                                                      "compares AUCs (DeLong) and accuracies")
-                continue
             started = time.perf_counter()
             try:
                 check_inputs(notebook.stem, run_dir / "tables")

@@ -50,6 +50,9 @@ def _reproduce_and_check(cohort_file: Path, out: Path, only: list[str], statuses
     assert record["status"] == "ok"
     assert record["cohort"]["name"] == spec.name and record["cohort"]["fingerprint"] == spec.fingerprint()
     assert [n["status"] for n in record["notebooks"]] == statuses
+    plan = {step["notebook"]: step for step in pipeline.cohort_plan(spec)}  # what notebook 00 shows beforehand
+    assert [{"runs": "ok"}.get(plan[n["notebook"][:-6]]["status"], "skipped") for n in record["notebooks"]] == statuses
+    assert all(plan[n["notebook"][:-6]]["reason"] == n.get("reason", "") for n in record["notebooks"])
     assert "not synthetic" in record["notebooks"][0]["reason"]
     for name in ("table3.csv", "claims_scorecard.csv"):  # 06 and 10 made the cohort's own tables
         assert sha256_file(run_dir / "tables" / name) != sha256_file(REPO_ROOT / "tables" / name)

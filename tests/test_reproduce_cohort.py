@@ -13,7 +13,7 @@ import pytest
 import _cohorts
 from mammo_lib import claims, pipeline
 from mammo_lib.checksums import sha256_file
-from mammo_lib.cohort import FINGERPRINT_COLUMN, WEIGHTS_COLUMN, dl_outputs, read_cohort, twin_cohort
+from mammo_lib.cohort import FINGERPRINT_COLUMN, WEIGHTS_COLUMN, dl_outputs, exam_roles, read_cohort, twin_cohort
 from mammo_lib.data.adapters import vindr
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, weights_dir
@@ -125,6 +125,28 @@ def test_reproduce_on_the_vindr_fixture_with_a_relative_cohort_path(source: _coh
     assert "does not record mass morphology" in card.loc["factor_morphology", "why"]
     assert "table4.csv is not in this run" in card.loc["auc_senior", "why"]
     assert "gives no pathology" in record["notebooks"][5]["reason"]  # 11 reads 05's scores
+
+
+def test_reproduce_trains_the_detector_on_the_vindr_fixture_and_skips_the_classifier(source: _cohorts.Source,
+                                                                                     tmp_path: Path) -> None:
+    cohort_file = _vindr_cohort(source, tmp_path)
+    cohort_file.write_text(cohort_file.read_text() + "weights: train\n")  # from scratch, on VinDr's training split
+    spec = read_cohort(cohort_file)
+    run_dir = pipeline.reproduce("smoke", only=["04", "05", "06", "09"], out=str(tmp_path / "run"), progress=False,
+                                 cohort=cohort_file)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "ok" and [n["status"] for n in record["notebooks"]] == ["ok", "skipped", "ok", "ok"]
+    trained = {r["model"]: r for r in record["training"]}
+    assert trained["detection"]["status"] == "ok" and trained["classification"]["status"] == "skipped"
+    assert "has no pathology" in trained["classification"]["reason"]  # VinDr-Mammo gives BI-RADS only
+    weights = run_dir / "weights" / "detection.safetensors"
+    roles = exam_roles(spec.load(check_files=False).images, spec)
+    exams = pd.read_csv(run_dir / "weights" / "detection_exams.csv", dtype=str)
+    assert len(exams) > 0 and not set(exams["study_id"]) & set(roles.index[roles == "test"])
+    detections = pd.read_csv(run_dir / "tables" / DL_DETECTION_FILE, dtype={"mass_id": str})
+    assert set(detections[WEIGHTS_COLUMN]) == {sha256_file(weights)}  # 04 ran the detector trained in this run
+    summary = pd.read_csv(run_dir / "tables" / "training_weights.csv").set_index("model")
+    assert summary.loc["detection", "weights"] == "train" and summary.loc["detection", "test_role_exams_used"] == 0
 
 
 def test_notebook_02_describes_the_twin_only_even_for_another_synthetic_cohort(source: _cohorts.Source,

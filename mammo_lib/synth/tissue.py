@@ -38,9 +38,9 @@ class TissueParams:
 
     #: Boundary warp: SD (mm) of the displacement and the smoothing scales (mm) of its octaves. VICTRE cfg
     #: [perturb] maxDeviation 0.25 of the distance, at its ~10 mm cell spacing (seed density 0.001 mm^-3):
-    #: about 2.5 mm; octaves 1.5-6 mm (choice: bends within one face, not a shift of the whole cell).
+    #: about 2.5 mm; octaves 3-12 mm (choice: bends a face along its length without curling it).
     warp_mm: float = 2.5
-    warp_scales_mm: tuple[float, ...] = (1.5, 3.0, 6.0)
+    warp_scales_mm: tuple[float, ...] = (3.0, 6.0, 12.0)
     #: Share of the warp common to all layers (choice: the layers are slabs of one continuous volume).
     warp_common: float = 0.6
     #: Share of cell boundaries carrying a ligament sheet (choice: fat lobules are bounded by septa on
@@ -49,14 +49,16 @@ class TissueParams:
     #: Largest tilt of a sheet to the beam (deg; choice: sheets are oriented at random in the volume).
     ligament_max_tilt_deg: float = 60.0
     #: Length scale (mm) of the gaps along the sheets and their share (choice).
-    ligament_gap_mm: float = 4.0
-    ligament_gap_share: float = 0.35
+    ligament_gap_mm: float = 8.0
+    ligament_gap_share: float = 0.25
     #: Glandular texture inside the cells: spectral exponent of the field (Burgess et al. Med Phys
     #: 2001;28:419: 2.6-3.3 for mammographic backgrounds), its strength (share of the glandular fraction
     #: that it can remove; choice) and its pitch (mm, in the partition's coordinates).
     texture_beta: float = 3.0
     texture_strength: float = 0.55
     texture_pitch_mm: float = 0.5
+    #: Slope of the squashing of the texture field (choice: sharper fat/gland interfaces inside the cells).
+    texture_sharpness: float = 1.5
 
 
 TISSUE = TissueParams()
@@ -130,21 +132,16 @@ def gland_texture(coords: list[np.ndarray], rng: np.random.Generator, p: TissueP
         ij = ((c[:, :2] - lo) / p.texture_pitch_mm).T
         v = ndimage.map_coordinates(field, ij, order=1, mode="nearest")
         # a smooth squashing of the Gaussian field into (0, 1): fat between the strands where it is low
-        t = 0.5 * (1.0 + np.tanh(v.astype(np.float32)))
+        t = 0.5 * (1.0 + np.tanh(f32(p.texture_sharpness) * v.astype(np.float32)))
         out.append((f32(1.0) - f32(p.texture_strength) * (f32(1.0) - t)).astype(np.float32))
     return out
 
 
-def pair_values(id1: np.ndarray, id2: np.ndarray, n_cells: int, rng: np.random.Generator, count: int) -> list[np.ndarray]:
-    """``count`` uniform values per pair of neighbouring cells, the same on both sides of their boundary."""
-    out = []
-    for _ in range(count):
-        u = rng.uniform(0.0, 1.0, n_cells).astype(np.float64)
-        v = rng.uniform(0.0, 1.0, n_cells).astype(np.float64)
-        lo, hi = np.minimum(id1, id2), np.maximum(id1, id2)
-        # symmetric in the pair, uniform in [0, 1): fractional part of a sum of independent uniforms
-        out.append(np.mod(u[lo] + v[hi] + u[hi] * v[lo], 1.0).astype(np.float32))
-    return out
+def pair_values(id1: np.ndarray, id2: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """A uniform value per pair of neighbouring cells from per-cell uniforms ``u``, ``v``: the same on both
+    sides of their boundary (fractional part of a sum of independent uniforms, symmetric in the pair)."""
+    lo, hi = np.minimum(id1, id2), np.maximum(id1, id2)
+    return np.mod(u[lo] + v[hi] + u[hi] * v[lo], 1.0).astype(np.float32)
 
 
 def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: int, fat_weight: np.ndarray,
@@ -164,8 +161,10 @@ def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: i
     layers = boundary.shape[0]
     min_w = max(1.5 * spacing_mm, 0.25)
     max_tilt = math.radians(p.ligament_max_tilt_deg)
+    # a boundary is a face between two 3-D cells: whether it carries a sheet and its tilt hold in every layer
+    cell_u = [(rng.uniform(0.0, 1.0, n_cells), rng.uniform(0.0, 1.0, n_cells)) for _ in range(2)]
     for k in range(layers):
-        keep_u, tilt_u = pair_values(id1[k], id2[k], n_cells, rng, 2)
+        keep_u, tilt_u = (pair_values(id1[k], id2[k], u, v) for u, v in cell_u)
         gaps = _smooth_noise(fat_weight.shape[1:], rng, coarse_mm, (p.ligament_gap_mm / 2.0,))
         if not fat_weight[k].any():
             continue

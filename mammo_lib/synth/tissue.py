@@ -59,6 +59,10 @@ class TissueParams:
     texture_pitch_mm: float = 0.5
     #: Slope of the squashing of the texture field (choice: sharper fat/gland interfaces inside the cells).
     texture_sharpness: float = 1.5
+    #: Fibrous strands: half-width of the ridges in units of the field's SD, and the share by which the
+    #: clouds stay below them (choice; trabecular strands of fibrous stroma run between the lobules).
+    strand_width: float = 0.3
+    strand_share: float = 0.3
 
 
 TISSUE = TissueParams()
@@ -112,27 +116,36 @@ def warp_offsets(shape: tuple[int, int], layers: int, rng: np.random.Generator, 
 def gland_texture(coords: list[np.ndarray], rng: np.random.Generator, p: TissueParams = TISSUE) -> list[np.ndarray]:
     """Per layer, a texture factor in [1 - strength, 1] at each point of ``coords`` ((N, 3) nipple-polar, mm).
 
-    A 1/f^beta field is drawn on a grid of the first two nipple-polar coordinates (distance to the nipple,
-    shrunk by the cells' stretch, and in-plane arc), so that in the image its structures run towards the
-    nipple; one field per layer.
+    Two 1/f^beta fields are drawn on a grid of the first two nipple-polar coordinates (distance to the
+    nipple, shrunk by the cells' stretch, and in-plane arc), so that in the image their structures run
+    towards the nipple: one gives lobular clouds (a smooth squashing into (0, 1)), the other fibrous strands
+    (thin ridges along its zero crossings). Each layer's fields share ``warp_common`` of their variance
+    with the other layers' (the cells are ``z_stretch`` taller than wide; so is their texture).
     """
-    out = []
     if not coords or not any(len(c) for c in coords):
         return [np.ones(len(c), dtype=np.float32) for c in coords]
     allc = np.concatenate([c[:, :2] for c in coords if len(c)])
     lo = allc.min(axis=0) - 2.0
     hi = allc.max(axis=0) + 2.0
-    n = np.maximum(np.ceil((hi - lo) / p.texture_pitch_mm).astype(int) + 1, 8)
+    n = tuple(int(v) for v in np.maximum(np.ceil((hi - lo) / p.texture_pitch_mm).astype(int) + 1, 8))
+
+    def field() -> np.ndarray:
+        return texture.power_law_field(n, p.texture_beta, rng, spacing_mm=p.texture_pitch_mm, f_min=0.05)
+
+    common = (field(), field())
+    a, b = f32(math.sqrt(p.warp_common)), f32(math.sqrt(1.0 - p.warp_common))
+    out = []
     for c in coords:
-        field = texture.power_law_field((int(n[0]), int(n[1])), p.texture_beta, rng, spacing_mm=p.texture_pitch_mm,
-                                        f_min=0.05)
+        clouds, strands = (a * m + b * field() for m in common)
         if not len(c):
             out.append(np.ones(0, dtype=np.float32))
             continue
         ij = ((c[:, :2] - lo) / p.texture_pitch_mm).T
-        v = ndimage.map_coordinates(field, ij, order=1, mode="nearest")
-        # a smooth squashing of the Gaussian field into (0, 1): fat between the strands where it is low
-        t = 0.5 * (1.0 + np.tanh(f32(p.texture_sharpness) * v.astype(np.float32)))
+        v = ndimage.map_coordinates(clouds, ij, order=1, mode="nearest")
+        w = ndimage.map_coordinates(strands, ij, order=1, mode="nearest")
+        cloud = 0.5 * (1.0 + np.tanh(f32(p.texture_sharpness) * v))
+        strand = np.exp(-(w / f32(p.strand_width)) ** 2)
+        t = np.maximum(f32(1.0 - p.strand_share) * cloud, strand)
         out.append((f32(1.0) - f32(p.texture_strength) * (f32(1.0) - t)).astype(np.float32))
     return out
 

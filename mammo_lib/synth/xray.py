@@ -75,7 +75,8 @@ class VendorPhysics:
     #: thickness fall-off restored, unsharp-mask gains at a fine (edge) and a coarse (local contrast) scale,
     #: display gamma of the log signal. Equalisation about 0.5-0.6 and local-contrast gains 0.12-0.21
     #: (lowered from 0.65-0.85 and 0.4-0.7 on the classifier two-sample test of notebook 02: stronger values
-    #: flattened the breast's large-scale structure, which real for-presentation images keep).
+    #: flattened the breast's large-scale structure, which real for-presentation images keep); edge gains
+    #: 0.16-0.32 (from 0.4-0.8: the fine-scale gradient of real images at the common scale is lower).
     equalisation: float
     edge_gain: float
     edge_sigma_mm: float
@@ -87,13 +88,13 @@ class VendorPhysics:
 PHYSICS: dict[str, VendorPhysics] = {
     "Siemens": VendorPhysics("Siemens", NATIVE_PITCH_MM["Siemens"], (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
                              (0.06, 0.18, 0.30, 0.28, 0.13, 0.05), "a-Se", 0.03, 2.0e5, 3.0, 0.12, 12.0,
-                             0.53, 0.6, 0.3, 0.15, 6.0, 1.0),
+                             0.53, 0.24, 0.3, 0.15, 6.0, 1.0),
     "GE": VendorPhysics("GE", NATIVE_PITCH_MM["GE"], (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
                         (0.04, 0.14, 0.36, 0.32, 0.11, 0.03), "CsI", 0.07, 2.0e5, 4.0, 0.12, 12.0,
-                        0.6, 0.4, 0.4, 0.21, 8.0, 0.9),
+                        0.6, 0.16, 0.4, 0.21, 8.0, 0.9),
     "Hologic": VendorPhysics("Hologic", NATIVE_PITCH_MM["Hologic"], (16.0, 18.0, 20.0, 22.0, 25.0, 28.0),
                              (0.04, 0.12, 0.22, 0.24, 0.24, 0.14), "a-Se", 0.03, 2.0e5, 3.0, 0.12, 12.0,
-                             0.46, 0.8, 0.25, 0.12, 5.0, 1.1),
+                             0.46, 0.32, 0.25, 0.12, 5.0, 1.1),
 }
 
 

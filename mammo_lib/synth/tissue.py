@@ -189,7 +189,9 @@ def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: i
         weight = fat_weight[k] * present * open_
         if not weight.any():
             continue
-        b = upsample(boundary[k])
+        # signed by the pair's order, the distance crosses zero on the boundary, so that its interpolation
+        # between voxel centres keeps the ridge's peak (an unsigned one would flatten it)
+        b = np.abs(upsample(np.where(id1[k] < id2[k], boundary[k], -boundary[k])))
         w = upsample(width)
         amp = upsample(cross * weight) / (w * f32(math.sqrt(math.pi)))
         out += np.exp(-(b / w) ** 2) * amp

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import acquisition, anatomy, config, likeness, masses, phantom, render, xray
+from mammo_lib.synth import acquisition, anatomy, config, likeness, masses, phantom, render, tissue, xray
 
 #: A small breast on a coarse canvas: a view renders in a fraction of a second.
 SHAPE = anatomy.BreastShape(nipple_depth_mm=45.0, aspect=1.0, p=2.2, q=1.7, mlo_depth_ratio=1.0, pectoral_top=0.45,
@@ -72,6 +72,51 @@ def test_tree_rasterisation_conserves_the_projected_volume() -> None:
     assert float(out.sum()) * 0.25**2 == pytest.approx(expected, rel=0.01)
     # the Gaussian of the chord profile's second moment peaks at sqrt(pi/2) = 1.25x the diameter, no higher
     assert 0.6 * 2 * 0.5 < out.max() < 1.26 * 2 * 0.5
+
+
+def test_tissue_warp_is_smooth_at_its_sd_and_the_same_per_seed() -> None:
+    a = tissue.warp_offsets((120, 160), 3, np.random.default_rng(5), 0.5)
+    b = tissue.warp_offsets((120, 160), 3, np.random.default_rng(5), 0.5)
+    assert a.shape == (3, 3, 120, 160) and a.tobytes() == b.tobytes()
+    assert float(a.std()) == pytest.approx(tissue.TISSUE.warp_mm, rel=0.05)
+    # smooth: neighbouring voxels move together (shortest octave 3 mm = 6 voxels)
+    step = np.abs(np.diff(a, axis=-1)).mean()
+    assert step < 0.1 * float(np.abs(a).mean())
+    # the layers share part of the warp (slabs of one volume), and differ
+    corr = np.corrcoef(a[0, 0].ravel(), a[1, 0].ravel())[0, 1]
+    assert 0.3 < corr < 0.9
+
+
+def test_tissue_pair_values_are_symmetric_and_texture_stays_in_its_range() -> None:
+    rng = np.random.default_rng(0)
+    u, v = rng.uniform(size=50), rng.uniform(size=50)
+    i, j = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    assert np.array_equal(tissue.pair_values(i, j, u, v), tissue.pair_values(j, i, u, v))
+    coords = [rng.uniform(0, 60, (500, 3)).astype(np.float32) for _ in range(2)]
+    t = tissue.gland_texture(coords, rng)
+    lo = 1.0 - tissue.TISSUE.texture_strength
+    assert all(x.shape == (500,) and lo - 1e-6 <= x.min() and x.max() <= 1.0 + 1e-6 for x in t)
+    assert float(np.std(t[0])) > 0.05  # a texture, not a constant
+
+
+def test_ligament_sheets_keep_their_cross_section_and_only_show_in_fat() -> None:
+    # one straight vertical boundary at x = 20 mm between cells 0 and 1 on a 0.5 mm grid, one layer
+    x = (np.arange(80) + 0.5) * 0.5
+    boundary = np.abs(x - 20.0)[None, None, :].repeat(40, axis=1).astype(np.float32)
+    id1 = np.where(x < 20.0, 0, 1)[None, None, :].repeat(40, axis=1)
+    id2 = 1 - id1
+    fat = np.ones_like(boundary)
+    params = tissue.TissueParams(ligament_share=1.0, ligament_gap_share=1e-6, ligament_max_tilt_deg=0.0)
+    up = lambda a: phantom._upsample(a, (80, 160), 2)  # noqa: E731
+    out = tissue.ligaments(boundary, id1, id2, 2, fat, 6.0, 0.1, up, (80, 160), 0.25, 0.5,
+                           np.random.default_rng(0), params)
+    # a sheet standing in the beam: thickness x slab of tissue per unit length, on a thin ridge at x = 20 mm
+    per_row = out[40].sum() * 0.25
+    assert per_row == pytest.approx(0.1 * 6.0, rel=0.05)
+    assert abs(float(np.argmax(out[40])) * 0.25 + 0.125 - 20.0) < 0.5
+    none = tissue.ligaments(boundary, id1, id2, 2, np.zeros_like(fat), 6.0, 0.1, up, (80, 160), 0.25, 0.5,
+                            np.random.default_rng(0), params)
+    assert not none.any()
 
 
 def test_a_mass_inside_the_volume_is_covered_by_the_tissue_around_it() -> None:

@@ -30,6 +30,7 @@ from scipy import ndimage, spatial
 from mammo_lib import vocab
 from mammo_lib.errors import MammoError
 from mammo_lib.synth import anatomy, masses, texture
+from mammo_lib.synth import tissue as detail
 from mammo_lib.synth.anatomy import ViewGeometry
 from mammo_lib.synth.render import PlacedMass, RenderedView, _crop, _paste
 
@@ -115,6 +116,8 @@ class PhantomParams:
     spicule_len_shrink: float = 0.55
     spicule_rad_shrink: float = 0.7
     spicule_angle: tuple[float, float] = (0.3, 0.7)
+    #: Curved cell faces, ligament sheets and glandular texture (:mod:`mammo_lib.synth.tissue`).
+    tissue: detail.TissueParams = detail.TISSUE
 
 
 PARAMS = PhantomParams()
@@ -269,13 +272,7 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     Xn = f32(tip_x * vx)
 
     def transformed(x: np.ndarray, y: np.ndarray, z: np.ndarray, stretch: float) -> np.ndarray:
-        # nipple-polar coordinates: distance to the nipple shrunk by ``stretch`` (cells elongate towards it),
-        # in-plane and through-plane angles as arc lengths at half the nipple depth (wedges converging on it)
-        dx = Xn - x
-        r = np.sqrt(dx * dx + y * y + z * z)
-        ref = 0.5 * depth_mm
-        return np.stack([r / stretch, np.arctan2(y, np.maximum(dx, 1e-3)) * ref,
-                         np.arctan2(z, np.maximum(dx, 1e-3)) * ref / p.z_stretch], axis=-1)
+        return detail.nipple_polar(x, y, z, float(Xn), depth_mm, stretch, p.z_stretch)
 
     # seeds drawn uniformly in the breast's bounding box (mm), at VICTRE's seed density
     box = (depth_mm * 1.05, 2.0 * half_h * 1.05, thickness_mm)
@@ -314,6 +311,8 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     keep = np.zeros(shape3, dtype=np.float32)
     skin_dist = ndimage.distance_transform_edt(np.pad(tissue_c, 1, mode="edge"))[1:-1, 1:-1].astype(np.float32) * vx
     half_t = 0.5 * thick_c
+    warp = detail.warp_offsets((rows, cols), p.layers, rng, vx, p.tissue)
+    layer_pts = []
     for k, z in enumerate(zs):
         pres = np.clip((half_t - abs(z)) / dz + 0.5, 0.0, 1.0) * tissue_c
         presence[k] = pres
@@ -321,6 +320,8 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         to_surface = np.minimum(skin_dist, np.maximum(half_t - abs(z), 0.0))
         keep[k] = (_smoothstep(to_surface / p.subcutaneous_mm) * _smoothstep(X / p.retromammary_mm) * pres)
         pts = transformed(X[inside], Y[inside], np.full(len(inside[0]), z, dtype=np.float32), p.stretch)
+        pts = pts + np.moveaxis(warp[k][:, inside[0], inside[1]], 0, -1)  # curved cell faces (domain warp)
+        layer_pts.append(pts)
         d, i = tree.query(pts, k=2, workers=1)
         # distance to the bisecting plane of the two nearest seeds, in transformed units ~ mm
         s1, s2 = seeds[i[:, 0]], seeds[i[:, 1]]
@@ -330,6 +331,9 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         bnd[k][inside] = b
         ds, js = sub_tree.query(pts, k=1, workers=1)
         sub[k][inside] = sub_value[js]
+    # the fibroglandular tissue's own texture inside the glandular cells, along the direction to the nipple
+    for k, t in enumerate(detail.gland_texture(layer_pts, rng, p.tissue)):
+        sub[k][inside] *= t
     # perturbed boundaries (VICTRE [perturb]): smooth noise on the boundary distance, then a soft blend
     for k in range(p.layers):
         noise = texture.power_law_field((rows, cols), 3.0, rng, spacing_mm=vx)
@@ -403,18 +407,10 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
     _, layers = dense_share(lo)
     gland_c = _projected(vol, layers)
     gland = _upsample(gland_c, shape, factor) * breast
-    # Cooper's ligaments / septa on the cell boundaries: sheets of ``ligament_mm`` crossing each slab,
-    # projected as a ridge carrying their cross-section (thickness x slab), drawn at the image pitch from
-    # the (piecewise linear, so faithfully interpolated) boundary distance; seen where the tissue is fat
-    ridge_w = max(1.5 * sp, 0.25)
-    amp = f32(p.ligament_mm * vol.dz / (ridge_w * math.sqrt(math.pi)))
-    for k in range(p.layers):
-        weight = vol.presence[k] * (f32(1.0) - np.clip(layers[k] / f32(0.5), 0.0, 1.0))
-        if not weight.any():
-            continue
-        b = _upsample(vol.boundary[k], shape, factor)
-        w = _upsample(weight, shape, factor)
-        gland += np.exp(-(b / f32(ridge_w)) ** 2) * amp * w
+    # Cooper's ligaments / septa on part of the cell boundaries, seen where the tissue is fat
+    fat_weight = vol.presence * (f32(1.0) - np.clip(layers / f32(0.5), 0.0, 1.0))
+    gland += detail.ligaments(vol.boundary, vol.id1, vol.id2, len(vol.score), fat_weight, vol.dz, p.ligament_mm,
+                              lambda a: _upsample(a, shape, factor), shape, sp, cg.spacing_mm, rng, p.tissue)
     gland *= breast
     # dense tissue (ground truth): the parenchyma's projected glandular share, as the bisection measured it
     parenchyma = _upsample(gland_c / np.maximum(thick_c, f32(1.0)), shape, factor)
@@ -434,7 +430,7 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
         y0 = tip_y * sp + float(rng.uniform(-0.8, 0.8)) * geom.half_up_px * sp
         grow_tree(vessels, rng, 0.0, y0, float(rng.normal(0.0, 0.3)) - 0.4 * (y0 - tip_y * sp) / max(depth_mm, 1.0),
                   p.vessel_base_mm * float(rng.uniform(1.5, 2.5)), p.vessel_radius_mm * float(rng.uniform(0.6, 1.0)),
-                  1, p.vessel_max_gen, p.vessel_len_shrink, p.branch_rad_frac, (0.2, 0.5), 0.05,
+                  1, p.vessel_max_gen, p.vessel_len_shrink, p.branch_rad_frac, (0.2, 0.5), 0.12,
                   p.child_min_rad_mm)
     tissue = breast & ~pect
     gland += (rasterise_tree(ducts, shape, sp) + rasterise_tree(vessels, shape, sp)) * tissue

@@ -63,7 +63,8 @@ class VendorPhysics:
     detector: str  # "a-Se" (direct) or "CsI" (indirect): sets the blur
     blur_mm: float  # detector MTF as a Gaussian SD (a-Se ~ 0.03 mm, CsI ~ 0.07 mm; choice)
     #: Detected quanta per mm^2 behind the breast (AEC), and electronic noise (quanta per 0.1 mm pixel).
-    #: Choice: ~ 100 uGy at the detector, DQE ~ 0.5.
+    #: At 20 keV the air kerma per fluence is E * (mu_en/rho)_air = 20 keV * 5.39 cm^2/g (NIST), so 1 uGy is
+    #: 5.8e3 photons per mm^2; ~ 70 uGy at the detector (choice, typical FFDM) and a DQE ~ 0.5 give 2e5.
     quanta_per_mm2: float
     electronic_noise: float
     #: Scatter-to-primary ratio after the grid at 45 mm (Boone et al. Med Phys 2000;27:1818: ~0.5-0.6
@@ -72,7 +73,10 @@ class VendorPhysics:
     scatter_sigma_mm: float
     #: For-presentation processing (choice; vendors' own are proprietary): share of the peripheral
     #: thickness fall-off restored, unsharp-mask gains at a fine (edge) and a coarse (local contrast) scale,
-    #: display gamma of the log signal.
+    #: display gamma of the log signal. Equalisation about 0.5-0.6 and local-contrast gains 0.12-0.21
+    #: (lowered from 0.65-0.85 and 0.4-0.7 on the classifier two-sample test of notebook 02: stronger values
+    #: flattened the breast's large-scale structure, which real for-presentation images keep); edge gains
+    #: 0.16-0.32 (from 0.4-0.8: the fine-scale gradient of real images at the common scale is lower).
     equalisation: float
     edge_gain: float
     edge_sigma_mm: float
@@ -83,14 +87,14 @@ class VendorPhysics:
 
 PHYSICS: dict[str, VendorPhysics] = {
     "Siemens": VendorPhysics("Siemens", NATIVE_PITCH_MM["Siemens"], (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
-                             (0.06, 0.18, 0.30, 0.28, 0.13, 0.05), "a-Se", 0.03, 2.5e4, 3.0, 0.12, 12.0,
-                             0.75, 0.6, 0.3, 0.5, 6.0, 1.0),
+                             (0.06, 0.18, 0.30, 0.28, 0.13, 0.05), "a-Se", 0.03, 2.0e5, 3.0, 0.12, 12.0,
+                             0.53, 0.24, 0.3, 0.15, 6.0, 1.0),
     "GE": VendorPhysics("GE", NATIVE_PITCH_MM["GE"], (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
-                        (0.04, 0.14, 0.36, 0.32, 0.11, 0.03), "CsI", 0.07, 2.5e4, 4.0, 0.12, 12.0,
-                        0.85, 0.4, 0.4, 0.7, 8.0, 0.9),
+                        (0.04, 0.14, 0.36, 0.32, 0.11, 0.03), "CsI", 0.07, 2.0e5, 4.0, 0.12, 12.0,
+                        0.6, 0.16, 0.4, 0.21, 8.0, 0.9),
     "Hologic": VendorPhysics("Hologic", NATIVE_PITCH_MM["Hologic"], (16.0, 18.0, 20.0, 22.0, 25.0, 28.0),
-                             (0.04, 0.12, 0.22, 0.24, 0.24, 0.14), "a-Se", 0.03, 2.5e4, 3.0, 0.12, 12.0,
-                             0.65, 0.8, 0.25, 0.4, 5.0, 1.1),
+                             (0.04, 0.12, 0.22, 0.24, 0.24, 0.14), "a-Se", 0.03, 2.0e5, 3.0, 0.12, 12.0,
+                             0.46, 0.32, 0.25, 0.12, 5.0, 1.1),
 }
 
 

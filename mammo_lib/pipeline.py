@@ -66,7 +66,7 @@ NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     # 10 scores what the cohort's tables support: density_mcnemar.csv (06, with readers) and table4.csv (07) may be absent
     "10_claims_scorecard": ((DL_DETECTION_FILE, "04_detection"), ("table3.csv", "06_density_stratified"),
                             ("table3_tests.csv", "06_density_stratified")),
-    "11_teaching": ((DL_DETECTION_FILE, "04_detection"), ("dl_detection_candidates.csv", "04_detection"),
+    "11_teaching": ((DL_DETECTION_FILE, "04_detection"), (DL_CANDIDATES_FILE, "04_detection"),
                     (DL_SCORES_FILE, "05_classification")),
 }
 #: Notebooks that describe the embedded twin against its generator and the paper's composition; skipped for any
@@ -261,13 +261,12 @@ def evaluation_content(spec: Any) -> dict[str, bool]:
     """Whether the exams of the cohort's test role have masses, a pathology for every one of them, and at least
     2 of each class (the twin: all three, without reading its tables)."""
     from mammo_lib.cohort import evaluation_masses, is_twin
+    from mammo_lib.stats import measurable
 
     if is_twin(spec):
         return {"masses": True, "pathology": True, "classes": True}
     data = spec.load(check_files=False)
     masses = evaluation_masses(spec, data) if data.findings is not None else None
-    from mammo_lib.stats import measurable
-
     found = masses is not None and not masses.empty
     pathology = found and bool(masses["pathology"].notna().all())
     return {"masses": found, "pathology": pathology,

@@ -177,10 +177,10 @@ def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: i
     # a boundary is a face between two 3-D cells: whether it carries a sheet and its tilt hold in every layer
     cell_u = [(rng.uniform(0.0, 1.0, n_cells), rng.uniform(0.0, 1.0, n_cells)) for _ in range(2)]
     for k in range(layers):
-        keep_u, tilt_u = (pair_values(id1[k], id2[k], u, v) for u, v in cell_u)
-        gaps = _smooth_noise(fat_weight.shape[1:], rng, coarse_mm, (p.ligament_gap_mm / 2.0,))
+        gaps = _smooth_noise(fat_weight.shape[1:], rng, coarse_mm, (p.ligament_gap_mm / 2.0,))  # drawn per layer
         if not fat_weight[k].any():
             continue
+        keep_u, tilt_u = (pair_values(id1[k], id2[k], u, v) for u, v in cell_u)
         theta = tilt_u * tilt_u * f32(max_tilt)
         width = np.maximum(f32(min_w), f32(dz_mm) * np.tan(theta) + f32(thickness_mm) / np.cos(theta))
         cross = f32(thickness_mm * dz_mm) / np.cos(theta)

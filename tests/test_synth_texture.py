@@ -34,3 +34,15 @@ def test_bad_regions_are_refused() -> None:
         texture.power_law_exponent(np.full((32, 32), np.nan), 0.4)
     with pytest.raises(MammoError, match="beta > 0"):
         texture.power_law_field((32, 32), -1.0, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 5])
+def test_upsample_linear_matches_scipy_zoom_with_aligned_pixel_centres(factor: int) -> None:
+    from scipy import ndimage
+
+    a = np.random.default_rng(factor).random((37, 23)).astype(np.float32)
+    shape = (37 * factor - 1, 23 * factor)
+    expected = ndimage.zoom(a, factor, order=1, grid_mode=True, mode="nearest")[: shape[0], : shape[1]]
+    got = texture.upsample_linear(a, shape, factor)
+    assert got.dtype == np.float32 and got.shape == shape
+    np.testing.assert_allclose(got, expected, atol=1e-6)

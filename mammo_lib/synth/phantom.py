@@ -153,12 +153,6 @@ def _scaled_geometry(geom: ViewGeometry, spacing_mm: float) -> ViewGeometry:
                    pectoral_top_px=geom.pectoral_top_px * k, pectoral_side_px=geom.pectoral_side_px * k)
 
 
-def _upsample(a: np.ndarray, shape: tuple[int, int], factor: int) -> np.ndarray:
-    """Bilinear resampling of a coarse grid by an integer ``factor`` to ``shape``, pixel centres aligned."""
-    out = ndimage.zoom(a.astype(np.float32), factor, order=1, grid_mode=True, mode="nearest")
-    return out[: shape[0], : shape[1]]
-
-
 # ---------------------------------------------------------------------------------------------------------
 # trees: ducts, vessels, spicules (projected cylinders)
 # ---------------------------------------------------------------------------------------------------------
@@ -385,35 +379,39 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
     thick_c = anatomy.thickness_map(breast_c, cg.spacing_mm, thickness_mm, periphery_mm)
     vol = _build_volume(cg, thick_c, tissue_c, thickness_mm, rng, p)
 
-    # choose the glandular cells: bisection on the share of top-scored cells until the dense area matches
+    # choose the glandular cells: bisection on the share of top-scored cells until the dense area matches,
+    # measured on every other voxel (the same share to sampling error, a quarter of the work)
     order = np.argsort(-vol.score, kind="stable")
-    tissue_area = max(int(tissue_c.sum()), 1)
+    half = replace(vol, **{k: getattr(vol, k)[:, ::2, ::2] for k in ("id1", "id2", "blend", "sub", "keep",
+                                                                      "presence")})
+    half_thick, half_tissue = thick_c[::2, ::2], tissue_c[::2, ::2]
+    half_area = max(int(half_tissue.sum()), 1)
 
-    def dense_share(n_glandular: int) -> tuple[float, np.ndarray]:
+    def dense_share(n_glandular: int) -> float:
         glandular = np.zeros(len(vol.score), dtype=bool)
         glandular[order[:n_glandular]] = True
-        layers = _gland_layers(vol, glandular, p)
-        frac = _projected(vol, layers) / np.maximum(thick_c, f32(1.0))
-        return float(((frac > p.dense_cut) & tissue_c).sum()) / tissue_area, layers
+        frac = _projected(half, _gland_layers(half, glandular, p)) / np.maximum(half_thick, f32(1.0))
+        return float(((frac > p.dense_cut) & half_tissue).sum()) / half_area
 
     lo, hi = 0, len(order)
     for _ in range(int(math.ceil(math.log2(len(order) + 1)))):
         mid = (lo + hi) // 2
-        share, _ = dense_share(mid)
-        if share < target_dense:
+        if dense_share(mid) < target_dense:
             lo = mid + 1
         else:
             hi = mid
-    _, layers = dense_share(lo)
+    glandular = np.zeros(len(vol.score), dtype=bool)
+    glandular[order[:lo]] = True
+    layers = _gland_layers(vol, glandular, p)
     gland_c = _projected(vol, layers)
-    gland = _upsample(gland_c, shape, factor) * breast
+    gland = texture.upsample_linear(gland_c, shape, factor) * breast
     # Cooper's ligaments / septa on part of the cell boundaries, seen where the tissue is fat
     fat_weight = vol.presence * (f32(1.0) - np.clip(layers / f32(0.5), 0.0, 1.0))
     gland += detail.ligaments(vol.boundary, vol.id1, vol.id2, len(vol.score), fat_weight, vol.dz, p.ligament_mm,
-                              lambda a: _upsample(a, shape, factor), shape, sp, cg.spacing_mm, rng, p.tissue)
+                              lambda a: texture.upsample_linear(a, shape, factor), shape, sp, cg.spacing_mm, rng, p.tissue)
     gland *= breast
     # dense tissue (ground truth): the parenchyma's projected glandular share, as the bisection measured it
-    parenchyma = _upsample(gland_c / np.maximum(thick_c, f32(1.0)), shape, factor)
+    parenchyma = texture.upsample_linear(gland_c / np.maximum(thick_c, f32(1.0)), shape, factor)
     glandular_volume_fraction = float(gland_c[tissue_c].sum() / max(thick_c[tissue_c].sum(), 1e-6))
 
     # ducts from the nipple, one lactiferous duct per lobe; vessels from the chest wall

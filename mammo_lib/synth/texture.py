@@ -35,6 +35,35 @@ def power_law_field(shape: tuple[int, int], beta: float, rng: np.random.Generato
     return out.astype(np.float32)
 
 
+def upsample_linear(a: np.ndarray, shape: tuple[int, int], factor: int) -> np.ndarray:
+    """Bilinear resampling of a 2-D grid by an integer ``factor``, cropped to ``shape``, pixel centres aligned.
+
+    What ``ndimage.zoom(a, factor, order=1, grid_mode=True, mode="nearest")`` gives (to float32 rounding), in
+    numpy slices: several times faster, and a phantom v2 view resamples dozens of layers.
+    """
+    out = np.asarray(a, dtype=np.float32)
+    if factor > 1:
+        out = np.concatenate(_upsample_parts(out, factor, axis=0), axis=1).reshape(-1, out.shape[1])
+        out = np.stack(_upsample_parts(out, factor, axis=1), axis=-1).reshape(out.shape[0], -1)
+    return out[: shape[0], : shape[1]]
+
+
+def _upsample_parts(a: np.ndarray, factor: int, axis: int) -> list[np.ndarray]:
+    """Output samples ``factor * j + k`` (k = 0 .. factor-1) along ``axis``: input coordinate
+    ``j + (k + 0.5) / factor - 0.5``, linear between neighbours, the edges repeated."""
+    first, last = (a[:1], a[-1:]) if axis == 0 else (a[:, :1], a[:, -1:])
+    padded = np.concatenate([first, a, last], axis=axis)
+    n = a.shape[axis]
+    parts = []
+    for k in range(factor):
+        o = (k + 0.5) / factor - 0.5
+        start, t = (1, o) if o >= 0 else (0, 1.0 + o)
+        lo, hi = ((padded[start:start + n], padded[start + 1:start + 1 + n]) if axis == 0
+                  else (padded[:, start:start + n], padded[:, start + 1:start + 1 + n]))
+        parts.append(lo * np.float32(1.0 - t) + hi * np.float32(t))
+    return parts
+
+
 def radial_power_spectrum(roi: np.ndarray, spacing_mm: float, n_bins: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """Radially averaged periodogram (Hann-windowed, mean removed): (frequency in cyc/mm, power)."""
     roi = np.asarray(roi, dtype=np.float64)

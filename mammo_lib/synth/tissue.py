@@ -21,6 +21,7 @@ Nothing thresholds a field: every factor is continuous and every value is drawn 
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -87,17 +88,34 @@ def nipple_polar(x: np.ndarray, y: np.ndarray, z: np.ndarray, nipple_x_mm: float
 def _smooth_noise(shape: tuple[int, int], rng: np.random.Generator, spacing_mm: float,
                   scales_mm: tuple[float, ...]) -> np.ndarray:
     """Unit-SD smooth Gaussian noise: white noise low-passed by Gaussians of ``scales_mm``, each octave
-    weighted by its scale (one FFT; periodic, on a padded grid so that the ends do not meet)."""
+    weighted by its scale (one FFT; periodic, on a padded grid so that the ends do not meet).
+
+    Drawn on a grid ``step`` times coarser, at least 2 samples per SD of the finest octave (its spectrum is
+    negligible beyond that grid's Nyquist frequency), and resampled bilinearly to ``shape``.
+    """
+    step = max(1, int(min(scales_mm) / (2.0 * spacing_mm)))
+    if step > 1:
+        coarse = (-(-shape[0] // step), -(-shape[1] // step))
+        return texture.upsample_linear(_smooth_noise(coarse, rng, spacing_mm * step, scales_mm), shape, step)
     pad = int(math.ceil(2.0 * max(scales_mm) / spacing_mm))
     size = (fft.next_fast_len(shape[0] + pad, real=True), fft.next_fast_len(shape[1] + pad, real=True))
     spectrum = fft.rfft2(rng.standard_normal(size, dtype=np.float32), workers=1)
+    out = fft.irfft2(spectrum * _octave_gain(size, float(spacing_mm), tuple(scales_mm)), s=size,
+                     workers=1)[: shape[0], : shape[1]].astype(np.float32)
+    return (out - out.mean()) / max(float(out.std()), 1e-6)
+
+
+@functools.lru_cache(maxsize=8)
+def _octave_gain(size: tuple[int, int], spacing_mm: float, scales_mm: tuple[float, ...]) -> np.ndarray:
+    """The spectral gain of :func:`_smooth_noise` on an rfft2 grid of ``size`` (cached: a view draws dozens of
+    fields on one grid; read-only)."""
     f2 = (fft.fftfreq(size[0], d=spacing_mm) ** 2)[:, None] + (fft.rfftfreq(size[1], d=spacing_mm) ** 2)[None, :]
     gain = np.zeros(f2.shape, dtype=np.float32)
     for s in scales_mm:
         g = np.exp(-2.0 * math.pi**2 * s * s * f2)
         gain += (g / math.sqrt(float((g * g).mean())) * s).astype(np.float32)
-    out = fft.irfft2(spectrum * gain, s=size, workers=1)[: shape[0], : shape[1]].astype(np.float32)
-    return (out - out.mean()) / max(float(out.std()), 1e-6)
+    gain.setflags(write=False)
+    return gain
 
 
 def warp_offsets(shape: tuple[int, int], layers: int, rng: np.random.Generator, spacing_mm: float,

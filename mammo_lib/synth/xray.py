@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import phantom
+from mammo_lib.synth import phantom, texture
 from mammo_lib.synth.anatomy import ViewGeometry
 from mammo_lib.synth.config import NATIVE_PITCH_MM
 from mammo_lib.synth.render import PlacedMass, RenderedView
@@ -136,7 +136,7 @@ def _lowpass(a: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
         num = ndimage.gaussian_filter(ap, sigma_px / step)
         den = ndimage.gaussian_filter(wp, sigma_px / step)
         low = num / np.maximum(den, f32(1e-3))
-        return ndimage.zoom(low.astype(np.float32), step, order=1, grid_mode=True, mode="nearest")[:rows, :cols]
+        return texture.upsample_linear(low, (rows, cols), step)
     num = ndimage.gaussian_filter(a * weight, sigma_px)
     return num / np.maximum(ndimage.gaussian_filter(weight, sigma_px), f32(1e-3))
 

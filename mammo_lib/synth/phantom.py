@@ -280,7 +280,8 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     ux = rng.uniform(0.0, box[0], n_sub)
     uy = rng.uniform(-box[1] / 2, box[1] / 2, n_sub) + (cg.half_down_px - cg.half_up_px) * vx / 2
     uz = rng.uniform(-thickness_mm / 2, thickness_mm / 2, n_sub)
-    sub_tree = spatial.cKDTree(transformed(ux, uy, uz, p.stretch * 0.8))
+    sub_seeds = transformed(ux, uy, uz, p.stretch * 0.8)
+    sub_tree = spatial.cKDTree(sub_seeds)
     sub_value = rng.uniform(*p.subcell_gland, n_sub)
 
     # lobes: VICTRE's compartments, wedges around the nipple axis, each with its own glandular strength
@@ -305,7 +306,12 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     keep = np.zeros(shape3, dtype=np.float32)
     skin_dist = ndimage.distance_transform_edt(np.pad(tissue_c, 1, mode="edge"))[1:-1, 1:-1].astype(np.float32) * vx
     half_t = 0.5 * thick_c
-    warp = detail.warp_offsets((rows, cols), p.layers, rng, vx, p.tissue)
+    # the partitions are evaluated on a grid twice as coarse (the cells are ~10 mm, the sub-cells ~5 mm) and
+    # their signed boundary distances interpolated back (detail.partition): a quarter of the k-d tree queries
+    half = detail.HalfGrid.of(tissue_c)
+    hy, hx = half.centres()
+    HX, HY = (hx * f32(vx))[half.where], ((hy - f32(tip_y)) * f32(vx))[half.where]
+    warp = detail.warp_offsets(half.shape, p.layers, rng, 2.0 * vx, p.tissue)
     layer_pts = []
     for k, z in enumerate(zs):
         pres = np.clip((half_t - abs(z)) / dz + 0.5, 0.0, 1.0) * tissue_c
@@ -313,18 +319,18 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         # fat under the skin (in-plane and under the paddles) and in front of the chest wall
         to_surface = np.minimum(skin_dist, np.maximum(half_t - abs(z), 0.0))
         keep[k] = (_smoothstep(to_surface / p.subcutaneous_mm) * _smoothstep(X / p.retromammary_mm) * pres)
-        pts = transformed(X[inside], Y[inside], np.full(len(inside[0]), z, dtype=np.float32), p.stretch)
-        pts = pts + np.moveaxis(warp[k][:, inside[0], inside[1]], 0, -1)  # curved cell faces (domain warp)
-        layer_pts.append(pts)
-        d, i = tree.query(pts, k=2, workers=1)
-        # distance to the bisecting plane of the two nearest seeds, in transformed units ~ mm
-        s1, s2 = seeds[i[:, 0]], seeds[i[:, 1]]
-        gap = np.linalg.norm(s2 - s1, axis=1)
-        b = (d[:, 1] ** 2 - d[:, 0] ** 2) / (2.0 * np.maximum(gap, 1e-6))
-        id1[k][inside], id2[k][inside] = i[:, 0], i[:, 1]
-        bnd[k][inside] = b
-        ds, js = sub_tree.query(pts, k=1, workers=1)
-        sub[k][inside] = sub_value[js]
+        zh = np.full(len(HX), z, dtype=np.float32)
+        warp_h = np.moveaxis(warp[k][:, half.where[0], half.where[1]], 0, -1)  # curved cell faces (domain warp)
+        i1, i2, b = half.partition(tree, seeds, transformed(HX, HY, zh, p.stretch) + warp_h, (rows, cols))
+        id1[k][inside], id2[k][inside] = i1[inside], i2[inside]
+        bnd[k][inside] = b[inside]
+        j1, j2, _ = half.partition(sub_tree, sub_seeds, transformed(HX, HY, zh, p.stretch * 0.8) + warp_h,
+                                   (rows, cols))
+        sub[k][inside] = sub_value[j1[inside]]
+        # the glandular texture's coordinates at every voxel: the warp interpolated to this grid
+        full_warp = np.stack([texture.upsample_linear(w, (rows, cols), 2)[inside] for w in warp[k]], axis=-1)
+        layer_pts.append(transformed(X[inside], Y[inside], np.full(len(inside[0]), z, dtype=np.float32), p.stretch)
+                         + full_warp)
     # the fibroglandular tissue's own texture inside the glandular cells, along the direction to the nipple
     for k, t in enumerate(detail.gland_texture(layer_pts, rng, p.tissue)):
         sub[k][inside] *= t

@@ -118,6 +118,53 @@ def _octave_gain(size: tuple[int, int], spacing_mm: float, scales_mm: tuple[floa
     return gain
 
 
+@dataclass(frozen=True)
+class HalfGrid:
+    """A grid twice as coarse as a 2-D one (block ``(i, j)`` covers pixels ``2i, 2i+1`` x ``2j, 2j+1``; its
+    centre sits at pixel ``2i + 0.5``), restricted to ``where``: the blocks within 2 pixels of a mask."""
+
+    shape: tuple[int, int]
+    where: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> HalfGrid:
+        grown = ndimage.binary_dilation(mask, iterations=2)
+        rows, cols = mask.shape
+        padded = np.zeros((rows + rows % 2, cols + cols % 2), dtype=bool)
+        padded[:rows, :cols] = grown
+        blocks = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).any(axis=(1, 3))
+        return cls(blocks.shape, np.nonzero(blocks))
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of each block centre, in pixels of the fine grid, on the block grid."""
+        yy, xx = np.mgrid[0:self.shape[0], 0:self.shape[1]].astype(np.float32)
+        return f32(2.0) * yy + f32(0.5), f32(2.0) * xx + f32(0.5)
+
+    def partition(self, tree, seeds: np.ndarray, pts: np.ndarray,
+                  shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The two nearest seeds and the distance to their bisecting plane on the fine grid of ``shape``.
+
+        ``pts`` ((N, 3), the partition's coordinates at the blocks of ``where``) are queried in ``tree`` (a
+        k-d tree of ``seeds``); the boundary distance, signed by the pair's order so that it crosses zero on
+        the boundary, is interpolated bilinearly to the fine grid, the pair taken from the nearest block and
+        ordered by that sign (exact away from the edges where three cells meet).
+        """
+        d, i = tree.query(pts, k=2, workers=1)
+        gap = np.linalg.norm(seeds[i[:, 1]] - seeds[i[:, 0]], axis=1)
+        b = (d[:, 1] ** 2 - d[:, 0] ** 2) / (2.0 * np.maximum(gap, 1e-6))
+        lo, hi = np.minimum(i[:, 0], i[:, 1]), np.maximum(i[:, 0], i[:, 1])
+        signed = np.zeros(self.shape, dtype=np.float32)
+        signed[self.where] = np.where(i[:, 0] < i[:, 1], b, -b)
+        pair_lo = np.zeros(self.shape, dtype=np.int32)
+        pair_hi = np.zeros(self.shape, dtype=np.int32)
+        pair_lo[self.where], pair_hi[self.where] = lo, hi
+        s = texture.upsample_linear(signed, shape, 2)
+        near = lambda a: np.repeat(np.repeat(a, 2, axis=0), 2, axis=1)[: shape[0], : shape[1]]  # noqa: E731
+        a, c = near(pair_lo), near(pair_hi)
+        first = s >= 0
+        return np.where(first, a, c), np.where(first, c, a), np.abs(s)
+
+
 def warp_offsets(shape: tuple[int, int], layers: int, rng: np.random.Generator, spacing_mm: float,
                  p: TissueParams = TISSUE) -> np.ndarray:
     """(layers, 3, rows, cols) displacement (mm) added to the partition's coordinates: curved cell faces."""

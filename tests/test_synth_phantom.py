@@ -99,6 +99,28 @@ def test_tissue_pair_values_are_symmetric_and_texture_stays_in_its_range() -> No
     assert float(np.std(t[0])) > 0.05  # a texture, not a constant
 
 
+def test_half_grid_partition_gives_the_exact_two_nearest_seeds_from_a_quarter_of_the_queries() -> None:
+    from scipy import spatial
+
+    rng = np.random.default_rng(4)
+    seeds = rng.uniform(0.0, 60.0, (40, 3))
+    tree = spatial.cKDTree(seeds)
+    mask = np.zeros((150, 151), dtype=bool)
+    mask[5:145, 3:148] = True
+    half = tissue.HalfGrid.of(mask)
+    hy, hx = half.centres()
+    pts = lambda yy, xx: np.stack([xx * 0.4, yy * 0.4, np.full(xx.shape, 30.0)], axis=-1)  # noqa: E731
+    at = np.nonzero(mask)
+    fine = pts(at[0].astype(float), at[1].astype(float))
+    assert len(half.where[0]) < 0.3 * len(fine)
+    id1, id2, bnd = half.partition(tree, seeds, pts(hy[half.where], hx[half.where]), fine, at)
+    d, i = tree.query(fine, k=2)
+    exact = (d[:, 1] ** 2 - d[:, 0] ** 2) / (2.0 * np.linalg.norm(seeds[i[:, 1]] - seeds[i[:, 0]], axis=1))
+    assert np.array_equal(id1, i[:, 0])
+    assert np.mean(id2 == i[:, 1]) > 0.9995
+    np.testing.assert_allclose(bnd[id2 == i[:, 1]], exact[id2 == i[:, 1]], atol=1e-4)
+
+
 def test_ligament_sheets_keep_their_cross_section_and_only_show_in_fat() -> None:
     # one straight vertical boundary at x = 20 mm between cells 0 and 1 on a 0.5 mm grid, one layer
     x = (np.arange(80) + 0.5) * 0.5

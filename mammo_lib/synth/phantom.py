@@ -306,8 +306,8 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     keep = np.zeros(shape3, dtype=np.float32)
     skin_dist = ndimage.distance_transform_edt(np.pad(tissue_c, 1, mode="edge"))[1:-1, 1:-1].astype(np.float32) * vx
     half_t = 0.5 * thick_c
-    # the partitions are evaluated on a grid twice as coarse (the cells are ~10 mm, the sub-cells ~5 mm) and
-    # their signed boundary distances interpolated back (detail.partition): a quarter of the k-d tree queries
+    # the partitions' candidate cells are looked up on a grid twice as coarse (detail.HalfGrid), then
+    # ranked per voxel: a quarter of the k-d tree queries, the same cells
     half = detail.HalfGrid.of(tissue_c)
     hy, hx = half.centres()
     HX, HY = (hx * f32(vx))[half.where], ((hy - f32(tip_y)) * f32(vx))[half.where]
@@ -319,18 +319,16 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         # fat under the skin (in-plane and under the paddles) and in front of the chest wall
         to_surface = np.minimum(skin_dist, np.maximum(half_t - abs(z), 0.0))
         keep[k] = (_smoothstep(to_surface / p.subcutaneous_mm) * _smoothstep(X / p.retromammary_mm) * pres)
-        zh = np.full(len(HX), z, dtype=np.float32)
+        zh, zi = np.full(len(HX), z, dtype=np.float32), np.full(len(inside[0]), z, dtype=np.float32)
         warp_h = np.moveaxis(warp[k][:, half.where[0], half.where[1]], 0, -1)  # curved cell faces (domain warp)
-        i1, i2, b = half.partition(tree, seeds, transformed(HX, HY, zh, p.stretch) + warp_h, (rows, cols))
-        id1[k][inside], id2[k][inside] = i1[inside], i2[inside]
-        bnd[k][inside] = b[inside]
-        j1, j2, _ = half.partition(sub_tree, sub_seeds, transformed(HX, HY, zh, p.stretch * 0.8) + warp_h,
-                                   (rows, cols))
-        sub[k][inside] = sub_value[j1[inside]]
-        # the glandular texture's coordinates at every voxel: the warp interpolated to this grid
-        full_warp = np.stack([texture.upsample_linear(w, (rows, cols), 2)[inside] for w in warp[k]], axis=-1)
-        layer_pts.append(transformed(X[inside], Y[inside], np.full(len(inside[0]), z, dtype=np.float32), p.stretch)
-                         + full_warp)
+        warp_i = np.stack([texture.upsample_linear(w, (rows, cols), 2)[inside] for w in warp[k]], axis=-1)
+        pts = transformed(X[inside], Y[inside], zi, p.stretch) + warp_i
+        layer_pts.append(pts)
+        id1[k][inside], id2[k][inside], bnd[k][inside] = half.partition(
+            tree, seeds, transformed(HX, HY, zh, p.stretch) + warp_h, pts, inside)
+        js, _, _ = half.partition(sub_tree, sub_seeds, transformed(HX, HY, zh, p.stretch * 0.8) + warp_h,
+                                  transformed(X[inside], Y[inside], zi, p.stretch * 0.8) + warp_i, inside)
+        sub[k][inside] = sub_value[js]
     # the fibroglandular tissue's own texture inside the glandular cells, along the direction to the nipple
     for k, t in enumerate(detail.gland_texture(layer_pts, rng, p.tissue)):
         sub[k][inside] *= t

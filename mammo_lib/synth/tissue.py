@@ -121,7 +121,10 @@ def _octave_gain(size: tuple[int, int], spacing_mm: float, scales_mm: tuple[floa
 @dataclass(frozen=True)
 class HalfGrid:
     """A grid twice as coarse as a 2-D one (block ``(i, j)`` covers pixels ``2i, 2i+1`` x ``2j, 2j+1``; its
-    centre sits at pixel ``2i + 0.5``), restricted to ``where``: the blocks within 2 pixels of a mask."""
+    centre sits at pixel ``2i + 0.5``), restricted to ``where``: the blocks within 2 pixels of a mask.
+
+    A Voronoi partition's candidate cells are looked up once per block (a quarter of the k-d tree queries)
+    and ranked per pixel (:meth:`partition`)."""
 
     shape: tuple[int, int]
     where: tuple[np.ndarray, np.ndarray]
@@ -140,30 +143,32 @@ class HalfGrid:
         yy, xx = np.mgrid[0:self.shape[0], 0:self.shape[1]].astype(np.float32)
         return f32(2.0) * yy + f32(0.5), f32(2.0) * xx + f32(0.5)
 
-    def partition(self, tree, seeds: np.ndarray, pts: np.ndarray,
-                  shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The two nearest seeds and the distance to their bisecting plane on the fine grid of ``shape``.
+    def partition(self, tree, seeds: np.ndarray, block_pts: np.ndarray, pts: np.ndarray,
+                  at: tuple[np.ndarray, np.ndarray], candidates: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The two nearest seeds of each point and its distance to their bisecting plane.
 
-        ``pts`` ((N, 3), the partition's coordinates at the blocks of ``where``) are queried in ``tree`` (a
-        k-d tree of ``seeds``); the boundary distance, signed by the pair's order so that it crosses zero on
-        the boundary, is interpolated bilinearly to the fine grid, the pair taken from the nearest block and
-        ordered by that sign (exact away from the edges where three cells meet).
+        ``block_pts`` ((M, 3), the partition's coordinates at the blocks of ``where``) are queried in ``tree``
+        (a k-d tree of ``seeds``) for their ``candidates`` nearest seeds; each point of ``pts`` ((N, 3), at the
+        fine-grid pixels ``at``) ranks its block's candidates by its own distances. Exact wherever a point's
+        two nearest seeds are among its block's four (all but a few points where five cells meet).
         """
-        d, i = tree.query(pts, k=2, workers=1)
-        gap = np.linalg.norm(seeds[i[:, 1]] - seeds[i[:, 0]], axis=1)
-        b = (d[:, 1] ** 2 - d[:, 0] ** 2) / (2.0 * np.maximum(gap, 1e-6))
-        lo, hi = np.minimum(i[:, 0], i[:, 1]), np.maximum(i[:, 0], i[:, 1])
-        signed = np.zeros(self.shape, dtype=np.float32)
-        signed[self.where] = np.where(i[:, 0] < i[:, 1], b, -b)
-        pair_lo = np.zeros(self.shape, dtype=np.int32)
-        pair_hi = np.zeros(self.shape, dtype=np.int32)
-        pair_lo[self.where], pair_hi[self.where] = lo, hi
-        s = texture.upsample_linear(signed, shape, 2)
-        near = lambda a: np.repeat(np.repeat(a, 2, axis=0), 2, axis=1)[: shape[0], : shape[1]]  # noqa: E731
-        a, c = near(pair_lo), near(pair_hi)
-        first = s >= 0
-        return np.where(first, a, c), np.where(first, c, a), np.abs(s)
-
+        _, cand = tree.query(block_pts, k=candidates, workers=1)
+        lookup = np.zeros(self.shape, dtype=np.int64)
+        lookup[self.where] = np.arange(len(block_pts))
+        mine = cand[lookup[at[0] // 2, at[1] // 2]]  # (N, candidates)
+        d2 = np.zeros(mine.shape, dtype=np.float32)
+        for c in range(3):
+            d2 += (seeds[:, c].astype(np.float32)[mine] - pts[:, c:c + 1].astype(np.float32)) ** 2
+        rows = np.arange(len(mine))
+        k1 = np.argmin(d2, axis=1)
+        near = d2[rows, k1]
+        d2[rows, k1] = np.inf
+        k2 = np.argmin(d2, axis=1)
+        far = d2[rows, k2]
+        first, second = mine[rows, k1], mine[rows, k2]
+        gap = np.linalg.norm(seeds[second] - seeds[first], axis=1)
+        b = (far - near) / (2.0 * np.maximum(gap, 1e-6))
+        return first.astype(np.int32), second.astype(np.int32), b.astype(np.float32)
 
 def warp_offsets(shape: tuple[int, int], layers: int, rng: np.random.Generator, spacing_mm: float,
                  p: TissueParams = TISSUE) -> np.ndarray:

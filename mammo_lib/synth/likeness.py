@@ -257,6 +257,9 @@ def v2_sample_patients(per_density: int = 2) -> list[str]:
     vendors = [v.name for v in config.VENDORS]
     for density in vocab.BREAST_DENSITY:
         pool = patients[patients["breast_density"] == density]
+        if len(pool) < per_density:
+            raise MammoError(f"v2_sample_patients: the twin has {len(pool)} patients of density {density}, "
+                             f"fewer than per_density={per_density}")
         for i in range(per_density):
             want = vendors[(len(chosen) + i) % len(vendors)]
             rows = pool[(pool["vendor"] == want) & ~pool["patient_id"].isin(chosen)]

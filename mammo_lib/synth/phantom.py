@@ -67,7 +67,8 @@ class PhantomParams:
     #: Voronoi seed density (mm^-3): VICTRE cfg [voronoi] fatInFatSeedDensity = fatInGlandSeedDensity = 0.001.
     seed_density: float = 0.001
     #: Stretch of the cells along the direction to the nipple: sqrt of the width/length scale ratios of
-    #: VICTRE cfg [voronoi] (fat in fat sqrt(55/7.5) = 2.7, fat in gland sqrt(35/1.5) = 4.8); choice 2.0, below both: the ducts and ligaments add their own alignment.
+    #: VICTRE cfg [voronoi] (fat in fat sqrt(55/7.5) = 2.7, fat in gland sqrt(35/1.5) = 4.8); choice 2.0,
+    #: below both: the ducts and ligaments add their own alignment.
     stretch: float = 2.0
     #: Stretch of the cells through the thickness (choice, calibrated on the band-pass kurtosis of real
     #: mammograms: fewer, taller cells along a ray keep the edges of fibroglandular tissue visible).
@@ -391,10 +392,13 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
     half_thick, half_tissue = thick_c[::2, ::2], tissue_c[::2, ::2]
     half_area = max(int(half_tissue.sum()), 1)
 
-    def dense_share(n_glandular: int) -> float:
+    def top_scored(n_glandular: int) -> np.ndarray:
         glandular = np.zeros(len(vol.score), dtype=bool)
         glandular[order[:n_glandular]] = True
-        frac = _projected(half, _gland_layers(half, glandular, p)) / np.maximum(half_thick, f32(1.0))
+        return glandular
+
+    def dense_share(n_glandular: int) -> float:
+        frac = _projected(half, _gland_layers(half, top_scored(n_glandular), p)) / np.maximum(half_thick, f32(1.0))
         return float(((frac > p.dense_cut) & half_tissue).sum()) / half_area
 
     lo, hi = 0, len(order)
@@ -404,15 +408,14 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
             lo = mid + 1
         else:
             hi = mid
-    glandular = np.zeros(len(vol.score), dtype=bool)
-    glandular[order[:lo]] = True
-    layers = _gland_layers(vol, glandular, p)
+    layers = _gland_layers(vol, top_scored(lo), p)
     gland_c = _projected(vol, layers)
     gland = texture.upsample_linear(gland_c, shape, factor) * breast
     # Cooper's ligaments / septa on part of the cell boundaries, seen where the tissue is fat
     fat_weight = vol.presence * (f32(1.0) - np.clip(layers / f32(0.5), 0.0, 1.0))
     gland += detail.ligaments(vol.boundary, vol.id1, vol.id2, len(vol.score), fat_weight, vol.dz, p.ligament_mm,
-                              lambda a: texture.upsample_linear(a, shape, factor), shape, sp, cg.spacing_mm, rng, p.tissue)
+                              lambda a: texture.upsample_linear(a, shape, factor), shape, sp, cg.spacing_mm, rng,
+                              p.tissue)
     gland *= breast
     # dense tissue (ground truth): the parenchyma's projected glandular share, as the bisection measured it
     parenchyma = texture.upsample_linear(gland_c / np.maximum(thick_c, f32(1.0)), shape, factor)

@@ -128,6 +128,7 @@ class HalfGrid:
 
     shape: tuple[int, int]
     where: tuple[np.ndarray, np.ndarray]
+    index: np.ndarray  # (shape) position of each block of ``where`` in that list (0 elsewhere)
 
     @classmethod
     def of(cls, mask: np.ndarray) -> HalfGrid:
@@ -136,7 +137,10 @@ class HalfGrid:
         padded = np.zeros((rows + rows % 2, cols + cols % 2), dtype=bool)
         padded[:rows, :cols] = grown
         blocks = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).any(axis=(1, 3))
-        return cls(blocks.shape, np.nonzero(blocks))
+        where = np.nonzero(blocks)
+        index = np.zeros(blocks.shape, dtype=np.int64)
+        index[where] = np.arange(len(where[0]))
+        return cls(blocks.shape, where, index)
 
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of each block centre, in pixels of the fine grid, on the block grid."""
@@ -153,9 +157,7 @@ class HalfGrid:
         two nearest seeds are among its block's four (all but a few points where five cells meet).
         """
         _, cand = tree.query(block_pts, k=candidates, workers=1)
-        lookup = np.zeros(self.shape, dtype=np.int64)
-        lookup[self.where] = np.arange(len(block_pts))
-        mine = cand[lookup[at[0] // 2, at[1] // 2]]  # (N, candidates)
+        mine = cand[self.index[at[0] // 2, at[1] // 2]]  # (N, candidates)
         d2 = np.zeros(mine.shape, dtype=np.float32)
         for c in range(3):
             d2 += (seeds[:, c].astype(np.float32)[mine] - pts[:, c:c + 1].astype(np.float32)) ** 2
@@ -169,6 +171,7 @@ class HalfGrid:
         gap = np.linalg.norm(seeds[second] - seeds[first], axis=1)
         b = (far - near) / (2.0 * np.maximum(gap, 1e-6))
         return first.astype(np.int32), second.astype(np.int32), b.astype(np.float32)
+
 
 def warp_offsets(shape: tuple[int, int], layers: int, rng: np.random.Generator, spacing_mm: float,
                  p: TissueParams = TISSUE) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import acquisition, anatomy, config, likeness, masses, phantom, render, texture, tissue, xray
+from mammo_lib.synth import acquisition, anatomy, config, likeness, masses, phantom, render, tissue, xray
 
 #: A small breast on a coarse canvas: a view renders in a fraction of a second.
 SHAPE = anatomy.BreastShape(nipple_depth_mm=45.0, aspect=1.0, p=2.2, q=1.7, mlo_depth_ratio=1.0, pectoral_top=0.45,
@@ -129,14 +129,13 @@ def test_ligament_sheets_keep_their_cross_section_and_only_show_in_fat() -> None
     id2 = 1 - id1
     fat = np.ones_like(boundary)
     params = tissue.TissueParams(ligament_share=1.0, ligament_gap_share=1e-6, ligament_max_tilt_deg=0.0)
-    up = lambda a: texture.upsample_linear(a, (80, 160), 2)  # noqa: E731
-    out = tissue.ligaments(boundary, id1, id2, 2, fat, 6.0, 0.1, up, (80, 160), 0.25, 0.5,
+    out = tissue.ligaments(boundary, id1, id2, 2, fat, 6.0, 0.1, 2, (80, 160), 0.25, 0.5,
                            np.random.default_rng(0), params)
     # a sheet standing in the beam: thickness x slab of tissue per unit length, on a thin ridge at x = 20 mm
     per_row = out[40].sum() * 0.25
     assert per_row == pytest.approx(0.1 * 6.0, rel=0.05)
     assert abs(float(np.argmax(out[40])) * 0.25 + 0.125 - 20.0) < 0.5
-    none = tissue.ligaments(boundary, id1, id2, 2, np.zeros_like(fat), 6.0, 0.1, up, (80, 160), 0.25, 0.5,
+    none = tissue.ligaments(boundary, id1, id2, 2, np.zeros_like(fat), 6.0, 0.1, 2, (80, 160), 0.25, 0.5,
                             np.random.default_rng(0), params)
     assert not none.any()
 

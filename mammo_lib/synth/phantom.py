@@ -250,6 +250,7 @@ class _Volume:
     score: np.ndarray  # per cell: glandular ranking score
     cell_gland: np.ndarray  # per cell: glandular share if glandular
     dz: float
+    lobules: tuple[np.ndarray, np.ndarray, np.ndarray]  # sub-cells: nearest, second nearest, face distance (mm)
 
 
 def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, thickness_mm: float,
@@ -303,6 +304,7 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     blend = np.full(shape3, 1.0, dtype=np.float32)
     sub = np.zeros(shape3, dtype=np.float32)
     bnd = np.full(shape3, 99.0, dtype=np.float32)
+    lobules = (np.zeros(shape3, dtype=np.int32), np.zeros(shape3, dtype=np.int32), np.full(shape3, 99.0, np.float32))
     presence = np.zeros(shape3, dtype=np.float32)
     keep = np.zeros(shape3, dtype=np.float32)
     skin_dist = ndimage.distance_transform_edt(np.pad(tissue_c, 1, mode="edge"))[1:-1, 1:-1].astype(np.float32) * vx
@@ -327,9 +329,11 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         layer_pts.append(pts)
         id1[k][inside], id2[k][inside], bnd[k][inside] = half.partition(
             tree, seeds, transformed(HX, HY, zh, p.stretch) + warp_h, pts, inside)
-        js, _, _ = half.partition(sub_tree, sub_seeds, transformed(HX, HY, zh, p.stretch * 0.8) + warp_h,
-                                  transformed(X[inside], Y[inside], zi, p.stretch * 0.8) + warp_i, inside)
-        sub[k][inside] = sub_value[js]
+        pairs = half.partition(sub_tree, sub_seeds, transformed(HX, HY, zh, p.stretch * 0.8) + warp_h,
+                               transformed(X[inside], Y[inside], zi, p.stretch * 0.8) + warp_i, inside)
+        for arr, v in zip(lobules, pairs):  # fat lobules: their faces carry Cooper's ligaments
+            arr[k][inside] = v
+        sub[k][inside] = sub_value[pairs[0]]
     # the fibroglandular tissue's own texture inside the glandular cells, along the direction to the nipple
     for k, t in enumerate(detail.gland_texture(layer_pts, rng, p.tissue)):
         sub[k][inside] *= t
@@ -340,7 +344,7 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         bnd[k] = np.maximum(bk, 0.0)
         blend[k] = 0.5 + 0.5 * _smoothstep(bnd[k] / f32(p.blend_mm))
         sub[k] = ndimage.gaussian_filter(sub[k], 0.6)  # sub-cells blend over ~ one voxel
-    return _Volume(id1, id2, blend, sub, keep, presence, bnd, score, cell_gland, dz)
+    return _Volume(id1, id2, blend, sub, keep, presence, bnd, score, cell_gland, dz, lobules)
 
 
 def _gland_layers(vol: _Volume, glandular: np.ndarray, p: PhantomParams) -> np.ndarray:
@@ -385,12 +389,12 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
     vol = _build_volume(cg, thick_c, tissue_c, thickness_mm, rng, p)
 
     # choose the glandular cells: bisection on the share of top-scored cells until the dense area matches,
-    # measured on every other voxel (the same share to sampling error, a quarter of the work)
+    # measured on every other voxel of the tissue (the same share to sampling error, a quarter of the work)
     order = np.argsort(-vol.score, kind="stable")
-    half = replace(vol, **{k: getattr(vol, k)[:, ::2, ::2] for k in ("id1", "id2", "blend", "sub", "keep",
-                                                                      "presence")})
-    half_thick, half_tissue = thick_c[::2, ::2], tissue_c[::2, ::2]
-    half_area = max(int(half_tissue.sum()), 1)
+    hy, hx = (2 * i for i in np.nonzero(tissue_c[::2, ::2]))
+    half = replace(vol, **{k: getattr(vol, k)[:, hy, hx] for k in ("id1", "id2", "blend", "sub", "keep",
+                                                                    "presence")})
+    half_thick, half_area = thick_c[hy, hx], max(len(hy), 1)
 
     def top_scored(n_glandular: int) -> np.ndarray:
         glandular = np.zeros(len(vol.score), dtype=bool)
@@ -399,7 +403,7 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
 
     def dense_share(n_glandular: int) -> float:
         frac = _projected(half, _gland_layers(half, top_scored(n_glandular), p)) / np.maximum(half_thick, f32(1.0))
-        return float(((frac > p.dense_cut) & half_tissue).sum()) / half_area
+        return float((frac > p.dense_cut).sum()) / half_area
 
     lo, hi = 0, len(order)
     for _ in range(int(math.ceil(math.log2(len(order) + 1)))):
@@ -414,8 +418,9 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
     # Cooper's ligaments / septa on part of the cell boundaries, seen where the tissue is fat
     fat_weight = vol.presence * (f32(1.0) - np.clip(layers / f32(0.5), 0.0, 1.0))
     gland += detail.ligaments(vol.boundary, vol.id1, vol.id2, len(vol.score), fat_weight, vol.dz, p.ligament_mm,
-                              lambda a: texture.upsample_linear(a, shape, factor), shape, sp, cg.spacing_mm, rng,
-                              p.tissue)
+                              factor, shape, sp, cg.spacing_mm, rng, p.tissue)
+    gland += detail.lobule_ligaments(vol.lobules, fat_weight, vol.dz, p.ligament_mm,  # on the fat lobules' faces
+                                     factor, shape, sp, cg.spacing_mm, rng, p.tissue)
     gland *= breast
     # dense tissue (ground truth): the parenchyma's projected glandular share, as the bisection measured it
     parenchyma = texture.upsample_linear(gland_c / np.maximum(thick_c, f32(1.0)), shape, factor)

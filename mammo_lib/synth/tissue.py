@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import fft, ndimage
@@ -64,6 +64,10 @@ class TissueParams:
     #: clouds stay below them (choice; trabecular strands of fibrous stroma run between the lobules).
     strand_width: float = 0.3
     strand_share: float = 0.3
+    #: Cooper's ligaments on the faces of the fat lobules (the sub-cells of the partition): VICTRE draws its
+    #: ligaments on the faces of the fat lobules (breastPhantom's lobule/ligament step, cfg [lig] thickness
+    #: 0.1 mm, shared with the compartments' sheets); share of lobule faces carrying a sheet (choice).
+    lobule_ligament_share: float = 0.7
 
 
 TISSUE = TissueParams()
@@ -157,20 +161,30 @@ class HalfGrid:
         two nearest seeds are among its block's four (all but a few points where five cells meet).
         """
         _, cand = tree.query(block_pts, k=candidates, workers=1)
-        mine = cand[self.index[at[0] // 2, at[1] // 2]]  # (N, candidates)
-        d2 = np.zeros(mine.shape, dtype=np.float32)
-        for c in range(3):
-            d2 += (seeds[:, c].astype(np.float32)[mine] - pts[:, c:c + 1].astype(np.float32)) ** 2
-        rows = np.arange(len(mine))
-        k1 = np.argmin(d2, axis=1)
-        near = d2[rows, k1]
-        d2[rows, k1] = np.inf
-        k2 = np.argmin(d2, axis=1)
-        far = d2[rows, k2]
-        first, second = mine[rows, k1], mine[rows, k2]
-        gap = np.linalg.norm(seeds[second] - seeds[first], axis=1)
-        b = (far - near) / (2.0 * np.maximum(gap, 1e-6))
-        return first.astype(np.int32), second.astype(np.int32), b.astype(np.float32)
+        mine = np.ascontiguousarray(cand.astype(np.int32).T)[:, self.index[at[0] // 2, at[1] // 2]]  # (cand., N)
+        s = [np.ascontiguousarray(seeds[:, c], dtype=np.float32) for c in range(3)]
+        q = [np.ascontiguousarray(pts[:, c], dtype=np.float32) for c in range(3)]
+
+        def dist2(m: np.ndarray) -> np.ndarray:
+            out = (s[0][m] - q[0]) ** 2
+            for c in (1, 2):
+                out += (s[c][m] - q[c]) ** 2
+            return out
+
+        # the two smallest of the candidates' squared distances, kept column by column (ties: the earlier)
+        near, first = dist2(mine[0]), mine[0]
+        far, second = np.full(len(first), np.inf, dtype=np.float32), mine[0]
+        for m in mine[1:]:
+            d = dist2(m)
+            nearer = d < near
+            second = np.where(nearer, first, np.where(d < far, m, second))
+            far = np.where(nearer, near, np.minimum(d, far))
+            first, near = np.where(nearer, m, first), np.where(nearer, d, near)
+        gap2 = (s[0][second] - s[0][first]) ** 2
+        for c in (1, 2):
+            gap2 += (s[c][second] - s[c][first]) ** 2
+        b = (far - near) / (f32(2.0) * np.maximum(np.sqrt(gap2), f32(1e-6)))
+        return first, second, b.astype(np.float32)
 
 
 def warp_offsets(shape: tuple[int, int], layers: int, rng: np.random.Generator, spacing_mm: float,
@@ -231,44 +245,74 @@ def pair_values(id1: np.ndarray, id2: np.ndarray, u: np.ndarray, v: np.ndarray) 
 
 
 def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: int, fat_weight: np.ndarray,
-              dz_mm: float, thickness_mm: float, upsample, shape: tuple[int, int], spacing_mm: float,
+              dz_mm: float, thickness_mm: float, factor: int, shape: tuple[int, int], spacing_mm: float,
               coarse_mm: float, rng: np.random.Generator, p: TissueParams = TISSUE) -> np.ndarray:
     """Projected path (mm) through Cooper's ligament sheets of ``thickness_mm`` on the cell boundaries.
 
     ``boundary`` (layers, coarse rows, cols of ``coarse_mm``): distance (mm) to the nearest cell boundary;
     ``id1``/``id2`` the two nearest cells; ``fat_weight`` where a sheet shows (inside the breast, in fat).
-    ``upsample`` maps a coarse array to the image grid (``shape``, ``spacing_mm``). Tilts are drawn as
+    The image grid (``shape``, ``spacing_mm``) is ``factor`` times finer. Tilts are drawn as
     ``max_tilt * u^2`` (choice: compression flattens the breast, and the septa that run to the skin under
     the paddles stand near the beam direction). A sheet tilted by ``theta`` to the
     beam crosses a slab of ``dz_mm`` over a band of ``dz tan(theta)`` with ``thickness * dz / cos(theta)``
     of tissue per unit length: its projection is a ridge of that width carrying that cross-section.
+    Each layer is evaluated only in the box around its fat (one voxel beyond, where the resampling of the
+    fine grid reads), on the voxels next to fat: elsewhere a ridge carries no tissue.
     """
     out = np.zeros(shape, dtype=np.float32)
     layers = boundary.shape[0]
     min_w = max(1.5 * spacing_mm, 0.25)
     max_tilt = math.radians(p.ligament_max_tilt_deg)
+    cut = f32(_gap_cut(p.ligament_gap_share))
     # a boundary is a face between two 3-D cells: whether it carries a sheet and its tilt hold in every layer
-    cell_u = [(rng.uniform(0.0, 1.0, n_cells), rng.uniform(0.0, 1.0, n_cells)) for _ in range(2)]
+    cell_u = [tuple(rng.uniform(0.0, 1.0, n_cells).astype(np.float32) for _ in range(2)) for _ in range(2)]
     for k in range(layers):
         gaps = _smooth_noise(fat_weight.shape[1:], rng, coarse_mm, (p.ligament_gap_mm / 2.0,))  # drawn per layer
-        if not fat_weight[k].any():
+        fat = fat_weight[k] > 0
+        if not fat.any():
             continue
-        keep_u, tilt_u = (pair_values(id1[k], id2[k], u, v) for u, v in cell_u)
+        rows, cols = np.nonzero(fat.any(axis=1))[0], np.nonzero(fat.any(axis=0))[0]
+        box = (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(cols[0] - 1, 0), cols[-1] + 2))
+        near = np.nonzero(ndimage.binary_dilation(fat[box], np.ones((3, 3), dtype=bool)))
+        i1, i2 = id1[k][box][near], id2[k][box][near]
+        keep_u, tilt_u = (pair_values(i1, i2, u, v) for u, v in cell_u)
         theta = tilt_u * tilt_u * f32(max_tilt)
         width = np.maximum(f32(min_w), f32(dz_mm) * np.tan(theta) + f32(thickness_mm) / np.cos(theta))
         cross = f32(thickness_mm * dz_mm) / np.cos(theta)
         present = np.clip((f32(p.ligament_share) - keep_u) / f32(0.05) + 0.5, 0.0, 1.0)
-        open_ = np.clip((gaps - f32(_gap_cut(p.ligament_gap_share))) / f32(0.4) + 0.5, 0.0, 1.0)
-        weight = fat_weight[k] * present * open_
+        open_ = np.clip((gaps[box][near] - cut) / f32(0.4) + 0.5, 0.0, 1.0)
+        weight = fat_weight[k][box][near] * present * open_
         if not weight.any():
             continue
         # signed by the pair's order, the distance crosses zero on the boundary, so that its interpolation
-        # between voxel centres keeps the ridge's peak (an unsigned one would flatten it)
-        b = np.abs(upsample(np.where(id1[k] < id2[k], boundary[k], -boundary[k])))
-        w = upsample(width)
-        amp = upsample(cross * weight) / (w * f32(math.sqrt(math.pi)))
-        out += np.exp(-(b / w) ** 2) * amp
+        # between voxel centres keeps the ridge's peak (an unsigned one would flatten it); it is resampled
+        # in units of the ridge's width, which is the same on both sides of a boundary
+        b = boundary[k][box][near]
+        q, amp = np.zeros(gaps[box].shape, np.float32), np.zeros(gaps[box].shape, np.float32)
+        q[near] = np.where(i1 < i2, b, -b) / width
+        amp[near] = cross * weight / (width * f32(math.sqrt(math.pi)))
+        fine = (slice(box[0].start * factor, min(box[0].stop * factor, shape[0])),
+                slice(box[1].start * factor, min(box[1].stop * factor, shape[1])))
+        size = (fine[0].stop - fine[0].start, fine[1].stop - fine[1].start)
+        qf = texture.upsample_linear(q, size, factor)
+        out[fine] += np.exp(-(qf * qf)) * texture.upsample_linear(amp, size, factor)
     return out
+
+
+def lobule_ligaments(lobules: tuple[np.ndarray, np.ndarray, np.ndarray], fat_weight: np.ndarray, dz_mm: float,
+                     thickness_mm: float, factor: int, shape: tuple[int, int], spacing_mm: float, coarse_mm: float,
+                     rng: np.random.Generator, p: TissueParams = TISSUE) -> np.ndarray:
+    """Projected path (mm) through Cooper's ligament sheets on the faces of the fat lobules.
+
+    ``lobules`` is (first, second nearest sub-cell, distance to their face) per layer voxel, as
+    :meth:`HalfGrid.partition` gives them for the sub-cells; the sheets are those of :func:`ligaments` (same
+    thickness, tilt and gaps, partial volume), on ``lobule_ligament_share`` of the lobule faces, in fat.
+    """
+    first, second, face = lobules
+    lp = replace(p, ligament_share=p.lobule_ligament_share)
+    n_lobules = int(max(first.max(initial=0), second.max(initial=0))) + 1
+    return ligaments(face, first, second, n_lobules, fat_weight, dz_mm, thickness_mm, factor, shape, spacing_mm,
+                     coarse_mm, rng, lp)
 
 
 def _gap_cut(share: float) -> float:

@@ -31,7 +31,7 @@ def main() -> None:
     for pitch in (None, "native"):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            out = likeness.render_v2_sample(Path(tmp), pids, workers=args.workers, pitch_mm=pitch)
+            out = likeness.render_sample(Path(tmp), pids, "v2", workers=args.workers, pitch_mm=pitch)
             seconds = time.perf_counter() - start
             size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
             rows.append({"pitch": "0.2 mm" if pitch is None else "native", "views": len(out),

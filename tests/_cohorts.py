@@ -1,7 +1,7 @@
 """Cohorts that are not the twin, made by the tests from the generator with another seed (issue 14).
 
 - :func:`generate_source`: a handful of patients rendered by ``mammo_lib.synth`` (seed :data:`SEED`, not the
-  twin's nor the training cohort's), about a second per patient.
+  twin's nor the training cohort's), about a second per patient (phantom v1).
 - :func:`hospital_export`: those images as a hospital would hand them over: nested folders, arbitrary file
   names, a hand-written manifest (its own ids, column order and an extra column) with train/val/test splits
   by patient, a findings table without masks and with reader columns on some masses only, and a cohort file.
@@ -41,10 +41,14 @@ class Source:
 
 
 def generate_source(root: Path, n_patients: int = N_PATIENTS, seed: int = SEED) -> Source:
-    """Render ``n_patients`` of a sampled cohort (the training-cohort recipe, another seed) into ``root``."""
+    """Render ``n_patients`` of a sampled cohort (the training-cohort recipe, another seed) into ``root``.
+
+    Phantom v1 (about 0.3 s a view at its coarse pitch): these fixtures test the pipeline's handling of a
+    user's cohort, not the realism of the images, and the suite renders them several times.
+    """
     from mammo_lib.synth import cohort, config
 
-    cfg = config.train_config(n_patients, seed=seed).with_(val_fraction=0.0)
+    cfg = config.train_config(n_patients, seed=seed).with_(val_fraction=0.0, phantom="v1")
     manifest, findings, _ = cohort.generate(cfg, root, workers=1)
     return Source(root, manifest, findings)
 

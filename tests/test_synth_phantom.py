@@ -239,7 +239,7 @@ def test_two_sample_auc_is_chance_for_one_distribution_and_high_for_two() -> Non
     assert likeness.two_sample_auc(same_a, other) > 0.95
 
 
-def test_v2_sample_patients_names_the_density_that_has_too_few_patients() -> None:
-    assert len(likeness.v2_sample_patients(1)) == 4
+def test_sample_patients_names_the_density_that_has_too_few_patients() -> None:
+    assert len(likeness.sample_patients(1)) == 4
     with pytest.raises(MammoError, match="density a, fewer than per_density=100"):
-        likeness.v2_sample_patients(100)
+        likeness.sample_patients(100)

@@ -20,12 +20,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "committed data_manifest.csv and data_findings.csv")
     parser.add_argument("--calibrate-readers", action="store_true",
                         help="fit the simulated readers' parameters on the twin and print them (for config.py)")
-    parser.add_argument("--phantom", choices=("v1", "v2"), default="v1",
-                        help="v1 (default): the committed twin's phantom; v2: the anatomy-based phantom of issue 15, "
-                             "written to --out (its images are not the committed twin's)")
+    parser.add_argument("--phantom", choices=("v1", "v2"), default=None,
+                        help="with --out: the phantom to render (default v2, the twin's; v1 is the first round's "
+                             "thresholded power-law field, kept for comparison)")
     parser.add_argument("--pitch-mm", default=None,
-                        help="phantom v2 pixel pitch: a number in mm (default 0.2) or 'native' (vendor detector pitch)")
-    parser.add_argument("--out", default=None, help="phantom v2: folder to write the cohort and its tables to")
+                        help="with --out, phantom v2: pixel pitch, a number in mm (default 0.2) or 'native' "
+                             "(each vendor's detector pitch)")
+    parser.add_argument("--out", default=None,
+                        help="write the cohort and its tables to this new folder instead of the data folder "
+                             "(other phantoms or pitches; never the committed twin)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -42,8 +45,11 @@ def run_command(args: argparse.Namespace) -> int:
     if args.update_committed and args.which != "twin":
         raise MammoError("--update-committed applies to the twin only")
     start = time.perf_counter()
-    if args.phantom == "v2" or args.pitch_mm is not None or args.out is not None:
-        return _run_v2(args, start)
+    if args.out is not None:
+        return _run_out(args, start)
+    if args.phantom is not None or args.pitch_mm is not None:
+        raise MammoError("--phantom and --pitch-mm need --out DIR (the twin and the training cohort use the "
+                         "configured phantom v2 at 0.2 mm)")
     if args.calibrate_readers:
         from mammo_lib.synth import readers
 
@@ -75,19 +81,18 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_v2(args: argparse.Namespace, start: float) -> int:
-    """``mammo synth --phantom v2 --out DIR``: render a cohort with phantom v2 into DIR (tables beside it)."""
+def _run_out(args: argparse.Namespace, start: float) -> int:
+    """``mammo synth --out DIR``: render a cohort (any phantom and pitch) into DIR, its tables beside it."""
     from pathlib import Path
 
     from mammo_lib.synth import cohort
     from mammo_lib.synth.config import train_config, twin_config
 
-    if args.phantom != "v2":
-        raise MammoError("--pitch-mm and --out apply to --phantom v2 only")
-    if args.out is None:
-        raise MammoError("--phantom v2 needs --out DIR (the committed twin stays phantom v1)")
+    phantom = args.phantom or "v2"
+    if args.pitch_mm is not None and phantom != "v2":
+        raise MammoError("--pitch-mm applies to --phantom v2 only (v1 uses each vendor's coarse pitch)")
     if args.update_committed or args.calibrate_readers:
-        raise MammoError("--update-committed and --calibrate-readers apply to the committed (v1) twin only")
+        raise MammoError("--update-committed and --calibrate-readers apply to the committed twin, not to --out")
     pitch: float | str | None = args.pitch_mm
     if pitch is not None and pitch != "native":
         try:
@@ -96,7 +101,7 @@ def _run_v2(args: argparse.Namespace, start: float) -> int:
             raise MammoError(f"--pitch-mm must be a number in mm or 'native', got {args.pitch_mm!r}") from None
     base = twin_config() if args.which == "twin" else train_config(args.patients or 1000, *(
         [args.seed] if args.seed is not None else []))
-    cfg = base.with_(phantom="v2", pitch_mm=pitch)
+    cfg = base.with_(phantom=phantom, pitch_mm=pitch)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise MammoError(f"--out {out}: folder exists and is not empty (runs never overwrite earlier results)")
@@ -104,6 +109,6 @@ def _run_v2(args: argparse.Namespace, start: float) -> int:
     manifest.to_csv(out / "data_manifest.csv", index=False)
     findings.to_csv(out / "data_findings.csv", index=False)
     truth.to_csv(out / "truth_views.csv", index=False)
-    print(f"{args.which} cohort, phantom v2: {len(manifest)} images under {out} "
+    print(f"{args.which} cohort, phantom {phantom}: {len(manifest)} images under {out} "
           f"({time.perf_counter() - start:.0f} s)")
     return 0

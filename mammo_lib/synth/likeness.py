@@ -247,8 +247,8 @@ def in_range(synthetic: pd.DataFrame, real: pd.DataFrame, by: str = "breast_dens
     return pd.DataFrame(rows)
 
 
-def v2_sample_patients(per_density: int = 2) -> list[str]:
-    """Twin patients to render with phantom v2: ``per_density`` per ACR density, vendors taken in turn."""
+def sample_patients(per_density: int = 2) -> list[str]:
+    """Twin patients to render again (another phantom or pitch): ``per_density`` per ACR density, vendors in turn."""
     from mammo_lib import vocab
     from mammo_lib.synth import composition, config
 
@@ -258,7 +258,7 @@ def v2_sample_patients(per_density: int = 2) -> list[str]:
     for density in vocab.BREAST_DENSITY:
         pool = patients[patients["breast_density"] == density]
         if len(pool) < per_density:
-            raise MammoError(f"v2_sample_patients: the twin has {len(pool)} patients of density {density}, "
+            raise MammoError(f"sample_patients: the twin has {len(pool)} patients of density {density}, "
                              f"fewer than per_density={per_density}")
         for i in range(per_density):
             want = vendors[(len(chosen) + i) % len(vendors)]
@@ -268,11 +268,12 @@ def v2_sample_patients(per_density: int = 2) -> list[str]:
     return chosen
 
 
-def render_v2_sample(root: Path, patient_ids: list[str], workers: int = 1, pitch_mm=None) -> pd.DataFrame:
-    """Render ``patient_ids`` of the twin with phantom v2 into ``root``; returns their manifest rows."""
+def render_sample(root: Path, patient_ids: list[str], phantom: str = "v2", workers: int = 1,
+                  pitch_mm: float | str | None = None) -> pd.DataFrame:
+    """Render ``patient_ids`` of the twin with ``phantom`` (at ``pitch_mm``) into ``root``; their manifest rows."""
     from mammo_lib.synth import cohort, config
 
-    cfg = config.twin_config().with_(phantom="v2", pitch_mm=pitch_mm)
+    cfg = config.twin_config().with_(phantom=phantom, pitch_mm=pitch_mm)
     manifest, _, _ = cohort.generate(cfg, root, workers=workers, only=set(patient_ids))
     return manifest
 

@@ -104,7 +104,9 @@ def ensure_cohort(which: str = "twin", n_patients: int | None = None, seed: int 
     else:
         cfg = train_config(n_patients or 1000, seed if seed is not None else TRAIN_SEED)
         stamp = files.root / "cohort.json"
-        wanted = json.dumps({"seed": cfg.seed, "n_patients": cfg.n_patients}, sort_keys=True)
+        # the stamp names everything that changes the images: a cohort of another phantom is regenerated
+        wanted = json.dumps({"seed": cfg.seed, "n_patients": cfg.n_patients, "phantom": cfg.phantom,
+                             "pitch_mm": cfg.pitch_mm}, sort_keys=True)
         if not (stamp.is_file() and stamp.read_text() == wanted and files.manifest.is_file()):
             manifest, findings, _ = _generate(cfg, files.root, None, workers, progress)
             manifest.to_csv(files.manifest, index=False)

@@ -187,16 +187,18 @@ def test_v1_header_is_unchanged_without_conformance(tmp_path: Path) -> None:
     assert v2.AnatomicRegionSequence[0].CodeValue == "76752008"
 
 
-def test_config_phantom_and_pitch_are_checked_and_v1_stays_the_default() -> None:
-    assert config.twin_config().phantom == "v1" and config.twin_config().pitch_mm is None
-    v2 = config.twin_config().with_(phantom="v2")
+def test_config_phantom_and_pitch_are_checked_and_v2_is_the_default() -> None:
+    assert config.twin_config().phantom == "v2" and config.twin_config().pitch_mm is None
+    assert config.train_config().phantom == "v2"
+    assert config.view_pitch_mm(config.twin_config().with_(phantom="v1"), "GE") == \
+        config.VENDOR_BY_NAME["GE"].pixel_spacing_mm
+    v2 = config.twin_config()
     assert config.view_pitch_mm(v2, "GE") == config.V2_DEFAULT_PITCH_MM
     assert config.view_pitch_mm(v2.with_(pitch_mm="native"), "Hologic") == 0.07
-    assert config.view_pitch_mm(config.twin_config(), "GE") == config.VENDOR_BY_NAME["GE"].pixel_spacing_mm
     with pytest.raises(MammoError, match="phantom must be one of"):
         config.twin_config().with_(phantom="v3")
     with pytest.raises(MammoError, match="pitch_mm applies to phantom v2 only"):
-        config.twin_config().with_(pitch_mm=0.1)
+        config.twin_config().with_(phantom="v1", pitch_mm=0.1)
     with pytest.raises(MammoError, match="pitch_mm must be None, 'native' or a pitch"):
         v2.with_(pitch_mm=2.0)
 

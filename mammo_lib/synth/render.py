@@ -1,5 +1,7 @@
-"""Physics of one view: attenuation of fat, fibroglandular tissue, skin, muscle and masses, then quantum
-noise, detector blur, log conversion and peripheral equalisation into a presentation image.
+"""Phantom v1 (the first round's twin, kept for comparison in notebook 02 and for the tests' small cohorts; the
+twin uses phantom v2, :mod:`mammo_lib.synth.xray`). Physics of one view: attenuation of fat, fibroglandular
+tissue, skin, muscle and masses, then quantum noise, detector blur, log conversion and peripheral equalisation
+into a presentation image.
 
 Attenuation follows Beer-Lambert with 20 keV linear attenuation coefficients (config), so a mass's contrast
 is its excess attenuation over the tissue it displaces along the ray: the same equal-density mass is

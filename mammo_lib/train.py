@@ -495,7 +495,9 @@ def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, comma
 
     import timm
 
-    last = result.history[-1] if result.history else {}
+    selected = int(result.extra.get("selected_epoch", len(result.history)))
+    # the headline metrics are the selected epoch's: the weights exported are that epoch's
+    last = result.history[selected - 1] if result.history else {}
     extra = getattr(task, "card_extra", None)      # optional: fields the model's users need (threshold...)
     metrics = getattr(task, "card_metrics", None)  # optional: task-specific metrics of the trained model
     return ({} if extra is None else dict(extra(result.model))) | {
@@ -509,7 +511,7 @@ def model_card(result: FitResult, *, task: TrainTask, config: TrainConfig, comma
                     **({} if metrics is None else dict(metrics(result.model)))},
         "history": result.history,
         "selection": SELECTION_RULES[config.selection],
-        "selected_epoch": result.extra.get("selected_epoch", len(result.history)),
+        "selected_epoch": selected,
         "init": _init_record(config.init_weights),
         "config": dataclasses.asdict(config) | {"out_dir": Path(config.out_dir).name},
         "software": {"torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version()},

@@ -146,6 +146,16 @@ def test_train_cli_trains_and_exports_with_model_card(tmp_path: Path, monkeypatc
                        architecture="toy-linear-v1")
 
 
+def test_model_card_reports_the_selected_epoch_not_the_last(tmp_path: Path) -> None:
+    history = [{"epoch": e, "train_loss": loss, "val_metric": metric}
+               for e, loss, metric in [(1, 3.0, 0.50), (2, 2.0, 0.70), (3, 1.5, 0.60)]]
+    result = train.FitResult(model=torch.nn.Linear(1, 1), history=history, wall_time_s=1.0,
+                             checkpoint=tmp_path / "last.pt", hardware="cpu", extra={"selected_epoch": 2})
+    card = train.model_card(result, task=ToyTask(), config=_config(tmp_path, selection="best"), command="x")
+    # the exported weights are epoch 2's, so the card's headline metrics are too
+    assert card["selected_epoch"] == 2 and card["metrics"]["val_mse"] == 0.70 and card["metrics"]["train_loss"] == 2.0
+
+
 def test_bad_option_is_a_clear_cli_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(registry.TASKS, "detection", "_toy_task")

@@ -31,13 +31,13 @@ smoke: $(STAMP)
 # (MAMMO_RUN_DIR), never over the committed tables/ and figures/.
 test: $(STAMP)
 	$(BIN)/mammo synth --which twin --no-progress
-	scratch=$$(mktemp -d) && \
+	scratch=$$(mktemp -d); \
 	  { MAMMO_RUN_DIR=$$scratch/run $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env \
 	      --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS) \
 	      > $$scratch/nbval.log 2>&1; echo $$? > $$scratch/nbval.rc; } & \
 	MAMMO_RUN_DIR=$$scratch/unit $(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS); unit=$$?; \
 	wait; echo "== nbval (notebooks/)"; cat $$scratch/nbval.log; nb=$$(cat $$scratch/nbval.rc); \
-	echo "unit tests exit $$unit, nbval exit $$nb"; test $$unit -eq 0 -a $$nb -eq 0
+	echo "unit tests exit $$unit, nbval exit $$nb"; test "$$unit" -eq 0 && test "$$nb" -eq 0
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)

@@ -199,9 +199,9 @@ class SynthConfig:
 
     # -- phantom -------------------------------------------------------------------------------
     #: Which phantom renders the views: "v1" (the first phantom, the twin's until issue 15: a thresholded
-    #: power-law field at 5x the detector pitch, :mod:`mammo_lib.synth.render`) or "v2" (anatomy after the FDA's VICTRE phantom,
-    #: projected through a layered volume, per-vendor acquisition: :mod:`mammo_lib.synth.phantom`,
-    #: :mod:`mammo_lib.synth.xray`). The twin and the training cohorts use "v2" (issue 15); "v1" stays for
+    #: power-law field at 5x the detector pitch, :mod:`mammo_lib.synth.render`) or "v2" (anatomy after the
+    #: FDA's VICTRE phantom, projected through a layered volume, per-vendor acquisition:
+    #: :mod:`mammo_lib.synth.phantom`, :mod:`mammo_lib.synth.xray`). The twin and the training cohorts use "v2" (issue 15); "v1" stays for
     #: comparison (notebook 02) and for the small cohorts of the tests.
     phantom: str = "v2"
     #: Pixel pitch (mm) of phantom v2: None = V2_DEFAULT_PITCH_MM, "native" = each vendor's detector pitch

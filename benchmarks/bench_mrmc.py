@@ -1,7 +1,7 @@
 """Speed of the MRMC analyses against computing the readers' AUCs with scikit-learn alone.
 
-Prints the best-of-N wall time of ``mammo_lib.mrmc.or_analysis`` (2 modalities, DeLong covariance) and
-``mammo_lib.mrmc.ai_vs_readers`` (1T-RRRC, DeLong covariance) on a simulated study of 10 readers x 10,000 cases
+Prints the best-of-N wall time of ``mammo_lib.evaluation.mrmc.or_analysis`` (2 modalities, DeLong covariance) and
+``mammo_lib.evaluation.mrmc.ai_vs_readers`` (1T-RRRC, DeLong covariance) on a simulated study of 10 readers x 10,000 cases
 (200,000 rows of a long table) and on the twin's classification ratings (junior A, junior B, DL system), each
 beside ``roc_auc_score`` per (modality, reader) group of the same long table, and their ratio. The issue's goal:
 the whole analysis within 3x of the scikit-learn AUCs. ``python benchmarks/bench_mrmc.py [--repeats 5]``.
@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from mammo_lib import mrmc, mrmc_tables, paths, tables
+from mammo_lib import paths
+from mammo_lib.evaluation import mrmc
+from mammo_lib.paper import reader_study, tables
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
@@ -51,7 +53,7 @@ def twin_ratings() -> pd.DataFrame | None:
     if masses is None:
         return None
     masses = tables.attach_dl(masses, tables.load_dl_outputs(paths.REPO_ROOT / "tables"))
-    return mrmc_tables.reader_study_table(masses, ("junior_a", "junior_b", tables.DL))
+    return reader_study.reader_study_table(masses, ("junior_a", "junior_b", tables.DL))
 
 
 def report(name: str, fn: Callable[[], object], data: pd.DataFrame, repeats: int) -> None:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mammo_lib import pipeline
+from mammo_lib.run import pipeline
 
 GOAL_SECONDS = 600.0
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-from mammo_lib.synth import cohort, composition
+from mammo_lib.synth import composition, generate
 from mammo_lib.synth.config import twin_config
 
 
@@ -23,7 +23,7 @@ def main(n_patients: int = 24) -> None:
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as root:
             start = time.perf_counter()
-            cohort.generate(cfg, root, workers=workers, only=only)
+            generate.generate(cfg, root, workers=workers, only=only)
             seconds = time.perf_counter() - start
         rate = n_images / seconds
         print(f"workers={workers}: {n_images} images in {seconds:.1f} s = {rate:.1f} images/s; "

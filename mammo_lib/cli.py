@@ -16,12 +16,12 @@ from mammo_lib.errors import MammoError
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "reproduce": ("mammo_lib.pipeline", "run the numbered notebooks with papermill into a new run folder"),
-    "verify": ("mammo_lib.cohort", "validate a data manifest and its findings table, or a cohort file"),
+    "reproduce": ("mammo_lib.run.pipeline", "run the numbered notebooks with papermill into a new run folder"),
+    "verify": ("mammo_lib.data.cohort", "validate a data manifest and its findings table, or a cohort file"),
     "synth": ("mammo_lib.synth.cli", "generate the synthetic twin cohort or a training cohort"),
     "preprocess": ("mammo_lib.preprocess.cache", "preprocess one mammogram and print what was found"),
-    "train": ("mammo_lib.training", "train the detection or classification model"),
-    "analyze": ("mammo_lib.analyze", "run the system (detect, then classify) on exams: JSON, CSV, overlay, DICOM SR"),
+    "train": ("mammo_lib.training.on_cohort", "train the detection or classification model"),
+    "analyze": ("mammo_lib.system.analyze", "run the system (detect, then classify) on exams: JSON, CSV, overlay, DICOM SR"),
 }
 
 

@@ -2,7 +2,7 @@
 
 ``tqdm.auto`` picks widget bars in any Jupyter kernel once ipywidgets is installed, also in papermill and
 nbval runs, where no one sees them and the executed notebook would store widget views instead of text.
-Batch kernels are started with ``MAMMO_BATCH_KERNEL`` set (:func:`mammo_lib.jupyter.batch_kernels`, the
+Batch kernels are started with ``MAMMO_BATCH_KERNEL`` set (:func:`mammo_lib.run.jupyter.batch_kernels`, the
 test suite's conftest); there this gives the text bar.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Source: Li L, Lin X, Liao T, et al. Quant Imaging Med Surg 2023;13(12):8413-8422, doi:10.21037/qims-23-642
 (CC BY-NC-ND 4.0; quoted, never edited). Values are transcribed as printed; percentages are kept as printed
-so that the audit (:mod:`mammo_lib.audit`) can recompute them. Keys use :mod:`mammo_lib.vocab` codes where
+so that the audit (:mod:`mammo_lib.paper.audit`) can recompute them. Keys use :mod:`mammo_lib.vocab` codes where
 the paper's rows map onto them one to one; where the paper's labels are ambiguous the printed label is kept
 and the ambiguity is documented here and audited.
 """

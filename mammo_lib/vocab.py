@@ -67,7 +67,7 @@ FINDINGS_COLUMNS: Final = (
 #: A mass box in its image's own pixels, x1/y1 exclusive (findings, candidates, records).
 BOX_COLUMNS: Final = ("x0", "y0", "x1", "y1")
 #: Hand-off files between notebooks (in tables/): 04 writes the detector's per-mass results, 05 the classifier's
-#: scores; 06 and 07 read them (declared in :data:`mammo_lib.pipeline.NOTEBOOK_INPUTS`). 04's candidates table (every
+#: scores; 06 and 07 read them (declared in :data:`mammo_lib.run.pipeline.NOTEBOOK_INPUTS`). 04's candidates table (every
 #: candidate of every branch, boxes in the images' own pixels) feeds 05's system mode.
 DL_DETECTION_FILE: Final = "dl_detection_per_mass.csv"
 DL_CANDIDATES_FILE: Final = "dl_detection_candidates.csv"

@@ -46,10 +46,10 @@ def generate_source(root: Path, n_patients: int = N_PATIENTS, seed: int = SEED) 
     Phantom v1 (about 0.3 s a view at its coarse pitch): these fixtures test the pipeline's handling of a
     user's cohort, not the realism of the images, and the suite renders them several times.
     """
-    from mammo_lib.synth import cohort, config
+    from mammo_lib.synth import config, generate
 
     cfg = config.train_config(n_patients, seed=seed).with_(val_fraction=0.0, phantom="v1")
-    manifest, findings, _ = cohort.generate(cfg, root, workers=1)
+    manifest, findings, _ = generate.generate(cfg, root, workers=1)
     return Source(root, manifest, findings)
 
 

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mammo_lib import analyze
+from mammo_lib.system import analyze
 from mammo_lib.cli import main
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import cohort, composition, config
-from mammo_lib.system import OVERLAY_SIDE
+from mammo_lib.synth import composition, config, generate as cohort
+from mammo_lib.system.exam import OVERLAY_SIDE
 
 pytest.importorskip("highdicom")
 
@@ -250,7 +250,7 @@ def test_real_cbis_ddsm_exam_runs_at_full_resolution(tmp_path: Path) -> None:
 def test_notebook_05_system_mode_agrees_with_mammo_analyze_on_an_exam(twin: dict, exam_dir: Path, tmp_path: Path) -> None:
     """Notebook 05's system mode takes notebook 04's candidates table (written and read back as 04 writes it)
     instead of running the detector again; its per-mass scores equal those of `mammo analyze` on the same exam."""
-    from mammo_lib import system
+    from mammo_lib.system import exam as system
     from mammo_lib.data.manifest import load_manifest
     from mammo_lib.models.detection.data import build_exam_cache
     from mammo_lib.models.detection.inference import run_detector

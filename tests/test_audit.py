@@ -1,11 +1,12 @@
-"""mammo_lib.audit: the paper's statistics recomputed from its own counts; the findings are pinned here."""
+"""mammo_lib.paper.audit: the paper's statistics recomputed from its own counts; the findings are pinned here."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_lib import audit, stats
+from mammo_lib.paper import audit
+from mammo_lib.evaluation import stats
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mammo_lib import jupyter, report
+from mammo_lib.run import jupyter, report
 from mammo_lib.progress import BATCH_ENV
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

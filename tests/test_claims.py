@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_lib import audit, claims, tables, vocab
+from mammo_lib import vocab
+from mammo_lib.paper import audit, claims, tables
 from mammo_lib.errors import MammoError
 
 

@@ -389,7 +389,7 @@ def test_mammo_train_classification_smoke_exports_weights_that_load_and_score(co
 
 
 def test_dl_scores_file_is_read_back_by_the_tables_module(tmp_path) -> None:
-    from mammo_lib import tables
+    from mammo_lib.paper import tables
 
     views = pd.DataFrame({"mass_id": ["b", "a", "a", "b"], "logit": [2.0, -1.0, -3.0, 0.0]})
     masses = inference.combine_views(views)
@@ -420,7 +420,7 @@ def test_load_classifier_refuses_corrupt_and_foreign_weights(tmp_path) -> None:
 def test_dl_measures_of_table4_give_auc_with_delong_ci_and_calls_at_the_threshold() -> None:
     from sklearn.metrics import roc_auc_score
 
-    from mammo_lib import tables
+    from mammo_lib.paper import tables
 
     y = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 0])
     score = np.array([5, 10, 20, 30, 40, 50, 60, 70, 25, 15], dtype=float)

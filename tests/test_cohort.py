@@ -11,9 +11,9 @@ import pytest
 import _cohorts
 from mammo_lib import cli
 from mammo_lib.checksums import sha256_file
-from mammo_lib.cohort import (FINGERPRINT_COLUMN, TWIN_COHORT_FILE, check_outputs_cohort, dl_candidates, exam_roles,
-                              join_outputs,
-                              read_cohort, stamp_outputs, training_exams, twin_cohort)
+from mammo_lib.data.cohort import (FINGERPRINT_COLUMN, TWIN_COHORT_FILE, exam_roles, read_cohort, training_exams,
+                                   twin_cohort)
+from mammo_lib.run.handoff import check_outputs_cohort, dl_candidates, join_outputs, stamp_outputs
 from mammo_lib.data.adapters import vindr
 from mammo_lib.data.dicomio import read_image
 from mammo_lib.errors import MammoError

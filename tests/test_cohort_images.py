@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from _mg_fixtures import make_mg
-from mammo_lib import pipeline
+from mammo_lib.run import pipeline
 from mammo_lib import preprocess as pp
 from mammo_lib.checksums import sha256_file
-from mammo_lib.cohort import FINGERPRINT_COLUMN, WEIGHTS_COLUMN, read_cohort
+from mammo_lib.data.cohort import FINGERPRINT_COLUMN, WEIGHTS_COLUMN, read_cohort
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import weights_dir
 from mammo_lib.vocab import DL_CANDIDATES_FILE, DL_DETECTION_FILE

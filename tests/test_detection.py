@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mammo_lib import train
+from mammo_lib.training import loop
 from mammo_lib.errors import MammoError
 from mammo_lib.models.detection import network as det
 from mammo_lib.models.detection.data import Exam, ExamDataset
@@ -166,9 +166,9 @@ def test_training_smoke_loss_goes_down(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     exams = [toy_exam(rng, f"s{i}") for i in range(6)]
     task = DetectionTask(exams[:4], exams[4:], data_description="6 toy exams", seed=0)
-    config = train.TrainConfig(out_dir=str(tmp_path / "run"), epochs=6, batch_size=2, lr=5e-3, seed=0,
+    config = loop.TrainConfig(out_dir=str(tmp_path / "run"), epochs=6, batch_size=2, lr=5e-3, seed=0,
                                progress=False, device="cpu", threads=1)
-    result = train.fit(task, config)
+    result = loop.fit(task, config)
     losses = [r["train_loss"] for r in result.history]
     assert losses[-1] < 0.6 * losses[0]
     assert 0.0 <= result.history[-1]["val_metric"] <= 1.0

@@ -7,7 +7,7 @@ import pandas as pd
 
 from _mg_fixtures import make_mg, ramp
 from mammo_lib.checksums import sha256_file
-from mammo_lib.gallery import exam_views, four_view_studies, plot_exam
+from mammo_lib.paper.gallery import exam_views, four_view_studies, plot_exam
 from mammo_lib.data.manifest import load_manifest
 
 
@@ -51,7 +51,7 @@ def test_plot_exam_draws_the_mass_box_on_its_view(tmp_path: Path) -> None:
 
 
 def test_image_summary_reads_every_image_with_its_statistics(tmp_path: Path) -> None:
-    from mammo_lib.gallery import image_summary
+    from mammo_lib.paper.gallery import image_summary
 
     summary = image_summary(load_manifest(_exam(tmp_path)))
     assert summary["image_id"].tolist() == ["S1_LCC", "S1_LMLO", "S1_RCC", "S1_RMLO", "S2_RCC", "S2_RMLO"]

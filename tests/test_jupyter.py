@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mammo_lib import jupyter, pipeline, progress, report
+from mammo_lib import progress
+from mammo_lib.run import jupyter, pipeline, report
 
 
 def _notebook(path: Path, body: str) -> None:

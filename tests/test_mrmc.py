@@ -1,4 +1,4 @@
-"""mammo_lib.mrmc against the reference packages' own values (``../shared/reference/mrmc/``, see its README and
+"""mammo_lib.evaluation.mrmc against the reference packages' own values (``../shared/reference/mrmc/``, see its README and
 expected.json: RJafroc StCadVsRad on dataset09, RJafroc variance components and the Iowa OR-DBM MRMC 2.51 printout
 on Van Dyke, DIDSR mitoticFigureCounts' clustered AUC OR analysis), and the options without a reference value
 (DeLong and unbiased covariances, fixed readers, fixed cases, 2T-RRRC, sensitivity) against derivations: exact
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from mammo_lib import mrmc, stats
+from mammo_lib.evaluation import mrmc, stats
 from mammo_lib.errors import MammoError
 
 TOL = 1e-6

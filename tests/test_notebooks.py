@@ -13,7 +13,7 @@ import nbformat
 import papermill
 import pytest
 
-from mammo_lib import pipeline
+from mammo_lib.run import pipeline
 from mammo_lib.paths import REPO_ROOT
 
 NOTEBOOKS = sorted(pipeline.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))

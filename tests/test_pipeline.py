@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mammo_lib import pipeline
+from mammo_lib.run import pipeline
 from mammo_lib.errors import MammoError
 
 

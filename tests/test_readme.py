@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from mammo_lib import pipeline
+from mammo_lib.run import pipeline
 from mammo_lib.paths import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 
 import _cohorts
-from mammo_lib import claims, pipeline
+from mammo_lib.paper import claims
+from mammo_lib.run import pipeline
 from mammo_lib.checksums import sha256_file
-from mammo_lib.cohort import FINGERPRINT_COLUMN, WEIGHTS_COLUMN, dl_outputs, exam_roles, read_cohort, twin_cohort
+from mammo_lib.data.cohort import FINGERPRINT_COLUMN, WEIGHTS_COLUMN, exam_roles, read_cohort, twin_cohort
+from mammo_lib.run.handoff import dl_outputs
 from mammo_lib.data.adapters import vindr
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, weights_dir

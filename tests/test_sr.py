@@ -12,7 +12,7 @@ import pytest
 from _mg_fixtures import PATIENT_ID, PATIENT_NAME, make_mg
 
 hd = pytest.importorskip("highdicom")
-from mammo_lib import sr  # noqa: E402  (needs highdicom)
+from mammo_lib.system import sr  # noqa: E402  (needs highdicom)
 
 #: Identifying values written into the source image: none may reach the SR.
 SECRETS = {

@@ -1,4 +1,4 @@
-"""mammo_lib.stats: DeLong against pROC's own reference values, chi-square against scipy, CIs, McNemar, bootstrap.
+"""mammo_lib.evaluation.stats: DeLong against pROC's own reference values, chi-square against scipy, CIs, McNemar, bootstrap.
 
 pROC reference values (Robin X et al., pROC, github.com/xrobin/pROC, tests/testthat/) on pROC's aSAH data
 (``../shared/reference/aSAH.csv``; outcome "Poor" positive, wfns as its numeric codes 1-5, direction "<"):
@@ -27,7 +27,7 @@ import pytest
 from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
 
-from mammo_lib import stats
+from mammo_lib.evaluation import stats
 from mammo_lib.errors import MammoError
 
 TOL = 1e-6

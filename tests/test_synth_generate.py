@@ -10,21 +10,21 @@ import pytest
 
 from mammo_lib import vocab
 from mammo_lib.checksums import sha256_file
-from mammo_lib.synth import cohort, composition, config, store
+from mammo_lib.synth import composition, config, store, generate
 
 #: Patients rendered by these tests: one bilateral with masses, one unilateral exam.
 PATIENTS = ("P0001",)
 
 
-def _render(cfg: config.SynthConfig, root: Path, pid: str) -> cohort.PatientResult:
-    """One patient through :func:`cohort.generate`, the path that is byte-identical across CPUs."""
-    manifest, findings, truth = cohort.generate(cfg, root, only={pid})
+def _render(cfg: config.SynthConfig, root: Path, pid: str) -> generate.PatientResult:
+    """One patient through :func:`generate.generate`, the path that is byte-identical across CPUs."""
+    manifest, findings, truth = generate.generate(cfg, root, only={pid})
     records = [frame.astype(object).where(frame.notna(), None).to_dict("records") for frame in (manifest, findings, truth)]
-    return cohort.PatientResult(*records)
+    return generate.PatientResult(*records)
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, cohort.PatientResult, str]:
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, generate.PatientResult, str]:
     cfg = config.twin_config()
     patients, _ = composition.compose(cfg)
     unilateral = patients.loc[patients["sides"].str.len() == 1, "patient_id"].iloc[0]
@@ -56,10 +56,10 @@ def test_rendering_turns_off_numpy_avx512_kernels_in_its_workers() -> None:
     import subprocess
     import sys
 
-    active = cohort.numpy_dispatch_above_avx2()
+    active = generate.numpy_dispatch_above_avx2()
     if not active:
         pytest.skip("this CPU (or NPY_DISABLE_CPU_FEATURES) has no numpy dispatch above AVX2")
-    code = "from mammo_lib.synth import cohort; print(cohort.numpy_dispatch_above_avx2())"
+    code = "from mammo_lib.synth import cohort; print(generate.numpy_dispatch_above_avx2())"
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(active)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -119,7 +119,7 @@ def test_contralateral_breast_is_alike_without_the_mass(rendered) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="known defect of phantom v2: the two breasts share the target percent dense "
-                   "area (the breast_rng of cohort._render_v2) but each view's anatomy is drawn anew, so the "
+                   "area (the breast_rng of generate._render_v2) but each view's anatomy is drawn anew, so the "
                    "measured dense area of P0001's CC views differs by 0.21 between sides")
 def test_contralateral_dense_area_is_alike(rendered) -> None:
     _, first, _ = rendered
@@ -194,17 +194,17 @@ def test_images_read_back_through_the_data_layer(rendered) -> None:
 
 
 def test_unknown_breast_or_mass_density_is_refused() -> None:
-    from mammo_lib.synth import anatomy, masses, render
+    from mammo_lib.synth import anatomy, masses, phantom_v1
 
     cfg = config.twin_config()
     shape = anatomy.BreastShape(80, 1.1, 2.2, 1.7, 1.0, 0.45, 1.2, (0.1, 0.2, 0.3), 45)
     geom = anatomy.view_geometry(shape, "CC", 200, 160, 0.5)
     with pytest.raises(Exception, match=r"breast_density must be one of \('a', 'b', 'c', 'd'\), got 'e'"):
-        render.render_view(cfg, geom, "e", 2.8, 45, [], np.random.default_rng(0))
+        phantom_v1.render_view(cfg, geom, "e", 2.8, 45, [], np.random.default_rng(0))
     mass = masses.draw_mass_shape(10, "oval", "circumscribed", np.random.default_rng(0))
-    placed = [render.PlacedMass("M1", mass, "very high", 60, 100, 0.0)]
+    placed = [phantom_v1.PlacedMass("M1", mass, "very high", 60, 100, 0.0)]
     with pytest.raises(Exception, match="M1 mass_density must be one of"):
-        render.render_view(cfg, geom, "c", 2.8, 45, placed, np.random.default_rng(0))
+        phantom_v1.render_view(cfg, geom, "c", 2.8, 45, placed, np.random.default_rng(0))
     with pytest.raises(Exception, match="size_mm must be a positive number, got -4"):
         masses.draw_mass_shape(-4, "oval", "circumscribed", np.random.default_rng(0))
 
@@ -228,9 +228,9 @@ def test_a_mass_too_large_for_its_breast_gets_a_larger_breast(tmp_path: Path) ->
     patients, masses = composition.compose(cfg)
     index = int(np.flatnonzero(patients["patient_id"] == "T0365")[0])
     patient, pm = patients.iloc[index].to_dict(), masses[masses["patient_id"] == "T0365"].to_dict("records")
-    with pytest.raises(cohort._NoRoom, match="49.9 mm"):
-        cohort._render_patient_once(cfg, index, patient, pm, tmp_path / "first", 0)
-    result = cohort.render_patient(cfg, index, patient, pm, tmp_path / "grown")
+    with pytest.raises(generate._NoRoom, match="49.9 mm"):
+        generate._render_patient_once(cfg, index, patient, pm, tmp_path / "first", 0)
+    result = generate.render_patient(cfg, index, patient, pm, tmp_path / "grown")
     findings = pd.DataFrame(result.findings)
     big = [m["mass_id"] for m in pm if m["size_mm"] == 49.9]
     assert big and {i.rsplit("_", 1)[1] for i in findings.loc[findings["mass_id"] == big[0], "image_id"]} == {"CC", "MLO"}

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import acquisition, anatomy, config, likeness, masses, phantom, render, tissue, xray
+from mammo_lib.synth import (acquisition, anatomy, config, likeness, masses, phantom_v2, phantom_v1,
+                             phantom_v2_tissue, phantom_v2_xray)
 
 #: A small breast on a coarse canvas: a view renders in a fraction of a second.
 SHAPE = anatomy.BreastShape(nipple_depth_mm=45.0, aspect=1.0, p=2.2, q=1.7, mlo_depth_ratio=1.0, pectoral_top=0.45,
@@ -22,7 +23,7 @@ def _geom(view: str = "CC", spacing: float = 0.4) -> anatomy.ViewGeometry:
 
 
 def _view(vendor: str = "GE", density: str = "c", seed: int = 3, placed=None, view: str = "CC"):
-    return xray.render_view(_geom(view), vendor, density, 45.0, placed or [], 0.4, np.random.default_rng(seed))
+    return phantom_v2_xray.render_view(_geom(view), vendor, density, 45.0, placed or [], 0.4, np.random.default_rng(seed))
 
 
 def test_v2_view_is_byte_identical_per_seed_and_differs_across_seeds() -> None:
@@ -43,31 +44,31 @@ def test_v2_grey_levels_are_continuous_and_unclipped_inside_the_breast() -> None
 
 def test_dense_area_follows_the_drawn_target() -> None:
     for target in (0.15, 0.55):
-        _, proj = xray.render_view(_geom(), "Siemens", "c", 45.0, [], target, np.random.default_rng(1))
+        _, proj = phantom_v2_xray.render_view(_geom(), "Siemens", "c", 45.0, [], target, np.random.default_rng(1))
         assert abs(proj.dense_area_fraction - target) < 0.08
 
 
 def test_glandular_volume_fraction_rises_with_the_dense_area() -> None:
-    fractions = [xray.render_view(_geom(), "Hologic", "c", 45.0, [], t, np.random.default_rng(2))[1]
+    fractions = [phantom_v2_xray.render_view(_geom(), "Hologic", "c", 45.0, [], t, np.random.default_rng(2))[1]
                  .glandular_volume_fraction for t in (0.05, 0.3, 0.7)]
     assert fractions[0] < fractions[1] < fractions[2]
 
 
 def test_mu_is_johns_and_yaffe_at_their_energies_and_monotone() -> None:
-    assert xray.mu(20.0) == pytest.approx((0.0456, 0.0802))
-    assert xray.mu(30.0) == pytest.approx((0.0264, 0.0378))
+    assert phantom_v2_xray.mu(20.0) == pytest.approx((0.0456, 0.0802))
+    assert phantom_v2_xray.mu(30.0) == pytest.approx((0.0264, 0.0378))
     energies = np.linspace(15, 30, 16)
-    gland = [xray.mu(float(e))[1] for e in energies]
+    gland = [phantom_v2_xray.mu(float(e))[1] for e in energies]
     assert all(a > b for a, b in zip(gland, gland[1:]))
     with pytest.raises(MammoError, match="outside the mammographic range"):
-        xray.mu(60.0)
+        phantom_v2_xray.mu(60.0)
 
 
 def test_tree_rasterisation_conserves_the_projected_volume() -> None:
-    segs = phantom._Segments()
+    segs = phantom_v2._Segments()
     segs.add(5.0, 10.0, 25.0, 10.0, 0.5)
     segs.add(25.0, 10.0, 35.0, 18.0, 0.3)
-    out = phantom.rasterise_tree(segs, (100, 180), 0.25)
+    out = phantom_v2.rasterise_tree(segs, (100, 180), 0.25)
     expected = math.pi * 0.5**2 * 20.0 + math.pi * 0.3**2 * math.hypot(10.0, 8.0)
     assert float(out.sum()) * 0.25**2 == pytest.approx(expected, rel=0.01)
     # the Gaussian of the chord profile's second moment peaks at sqrt(pi/2) = 1.25x the diameter, no higher
@@ -75,10 +76,10 @@ def test_tree_rasterisation_conserves_the_projected_volume() -> None:
 
 
 def test_tissue_warp_is_smooth_at_its_sd_and_the_same_per_seed() -> None:
-    a = tissue.warp_offsets((120, 160), 3, np.random.default_rng(5), 0.5)
-    b = tissue.warp_offsets((120, 160), 3, np.random.default_rng(5), 0.5)
+    a = phantom_v2_tissue.warp_offsets((120, 160), 3, np.random.default_rng(5), 0.5)
+    b = phantom_v2_tissue.warp_offsets((120, 160), 3, np.random.default_rng(5), 0.5)
     assert a.shape == (3, 3, 120, 160) and a.tobytes() == b.tobytes()
-    assert float(a.std()) == pytest.approx(tissue.TISSUE.warp_mm, rel=0.05)
+    assert float(a.std()) == pytest.approx(phantom_v2_tissue.TISSUE.warp_mm, rel=0.05)
     # smooth: neighbouring voxels move together (shortest octave 3 mm = 6 voxels)
     step = np.abs(np.diff(a, axis=-1)).mean()
     assert step < 0.1 * float(np.abs(a).mean())
@@ -91,10 +92,10 @@ def test_tissue_pair_values_are_symmetric_and_texture_stays_in_its_range() -> No
     rng = np.random.default_rng(0)
     u, v = rng.uniform(size=50), rng.uniform(size=50)
     i, j = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
-    assert np.array_equal(tissue.pair_values(i, j, u, v), tissue.pair_values(j, i, u, v))
+    assert np.array_equal(phantom_v2_tissue.pair_values(i, j, u, v), phantom_v2_tissue.pair_values(j, i, u, v))
     coords = [rng.uniform(0, 60, (500, 3)).astype(np.float32) for _ in range(2)]
-    t = tissue.gland_texture(coords, rng)
-    lo = 1.0 - tissue.TISSUE.texture_strength
+    t = phantom_v2_tissue.gland_texture(coords, rng)
+    lo = 1.0 - phantom_v2_tissue.TISSUE.texture_strength
     assert all(x.shape == (500,) and lo - 1e-6 <= x.min() and x.max() <= 1.0 + 1e-6 for x in t)
     assert float(np.std(t[0])) > 0.05  # a texture, not a constant
 
@@ -107,7 +108,7 @@ def test_half_grid_partition_gives_the_exact_two_nearest_seeds_from_a_quarter_of
     tree = spatial.cKDTree(seeds)
     mask = np.zeros((150, 151), dtype=bool)
     mask[5:145, 3:148] = True
-    half = tissue.HalfGrid.of(mask)
+    half = phantom_v2_tissue.HalfGrid.of(mask)
     hy, hx = half.centres()
     pts = lambda yy, xx: np.stack([xx * 0.4, yy * 0.4, np.full(xx.shape, 30.0)], axis=-1)  # noqa: E731
     at = np.nonzero(mask)
@@ -128,14 +129,14 @@ def test_ligament_sheets_keep_their_cross_section_and_only_show_in_fat() -> None
     id1 = np.where(x < 20.0, 0, 1)[None, None, :].repeat(40, axis=1)
     id2 = 1 - id1
     fat = np.ones_like(boundary)
-    params = tissue.TissueParams(ligament_share=1.0, ligament_gap_share=1e-6, ligament_max_tilt_deg=0.0)
-    out = tissue.ligaments(boundary, id1, id2, 2, fat, 6.0, 0.1, 2, (80, 160), 0.25, 0.5,
+    params = phantom_v2_tissue.TissueParams(ligament_share=1.0, ligament_gap_share=1e-6, ligament_max_tilt_deg=0.0)
+    out = phantom_v2_tissue.ligaments(boundary, id1, id2, 2, fat, 6.0, 0.1, 2, (80, 160), 0.25, 0.5,
                            np.random.default_rng(0), params)
     # a sheet standing in the beam: thickness x slab of tissue per unit length, on a thin ridge at x = 20 mm
     per_row = out[40].sum() * 0.25
     assert per_row == pytest.approx(0.1 * 6.0, rel=0.05)
     assert abs(float(np.argmax(out[40])) * 0.25 + 0.125 - 20.0) < 0.5
-    none = tissue.ligaments(boundary, id1, id2, 2, np.zeros_like(fat), 6.0, 0.1, 2, (80, 160), 0.25, 0.5,
+    none = phantom_v2_tissue.ligaments(boundary, id1, id2, 2, np.zeros_like(fat), 6.0, 0.1, 2, (80, 160), 0.25, 0.5,
                             np.random.default_rng(0), params)
     assert not none.any()
 
@@ -145,7 +146,7 @@ def test_a_mass_inside_the_volume_is_covered_by_the_tissue_around_it() -> None:
     shape = masses.draw_mass_shape(12.0, "irregular", "spiculated", rng)
     g = _geom()
     x, y = anatomy.project_point(g, 25.0, 0.2, 0.5)
-    placed = [render.PlacedMass("M1", shape, "high", x, y, 0.0)]
+    placed = [phantom_v1.PlacedMass("M1", shape, "high", x, y, 0.0)]
     with_mass, proj = _view(placed=placed)
     without, _ = _view()
     mask = with_mass.mass_masks["M1"]
@@ -205,10 +206,10 @@ def test_config_phantom_and_pitch_are_checked_and_v2_is_the_default() -> None:
 
 def test_percent_dense_area_targets_follow_the_published_means() -> None:
     rng = np.random.default_rng(0)
-    means = [np.mean([phantom.draw_target_dense(d, rng) for _ in range(400)]) for d in "abcd"]
+    means = [np.mean([phantom_v2.draw_target_dense(d, rng) for _ in range(400)]) for d in "abcd"]
     assert means[0] < means[1] < means[2] < means[3]
     assert means[3] == pytest.approx(0.623, abs=0.03)
-    assert phantom.view_thickness("a", 45.0) > phantom.view_thickness("d", 45.0)
+    assert phantom_v2.view_thickness("a", 45.0) > phantom_v2.view_thickness("d", 45.0)
 
 
 def _common(array: np.ndarray) -> likeness.CommonView:

@@ -1,4 +1,4 @@
-"""mammo_lib.tables: Tables 1-4 and Figure 3's curves from a small hand-made mass table."""
+"""mammo_lib.paper.tables: Tables 1-4 and Figure 3's curves from a small hand-made mass table."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from mammo_lib import mrmc_tables, published, stats, tables, vocab
+from mammo_lib import published, vocab
+from mammo_lib.paper import reader_study, tables
+from mammo_lib.evaluation import stats
 from mammo_lib.errors import MammoError
 
 
@@ -288,12 +290,12 @@ def test_clustered_auc_sits_beside_the_delong_ci() -> None:
 
 
 def test_reader_study_table_feeds_mrmc_and_ai_vs_juniors_is_readers_minus_dl() -> None:
-    from mammo_lib import mrmc
+    from mammo_lib.evaluation import mrmc
 
     masses = tables.attach_dl(_masses(), _dl())
-    long = mrmc_tables.reader_study_table(masses, ("junior_a", "junior_b", "dl"))
+    long = reader_study.reader_study_table(masses, ("junior_a", "junior_b", "dl"))
     assert len(long) == 24 and set(long["cluster"]) == {"p1", "p2", "p3", "p4"}
-    res = mrmc_tables.ai_vs_juniors(masses).set_index(["task", "method", "covariance"])
+    res = reader_study.ai_vs_juniors(masses).set_index(["task", "method", "covariance"])
     truth = masses["pathology"].eq("positive")
     aucs = {r: stats.auc(truth, tables.reader_ratings(masses, r)[0]) for r in ("junior_a", "junior_b", "dl")}
     row = res.loc[("classification", "1T-RRRC", "jackknife")]
@@ -303,15 +305,15 @@ def test_reader_study_table_feeds_mrmc_and_ai_vs_juniors_is_readers_minus_dl() -
     det = res.loc[("detection", "1T-RRFC", "none")]
     assert det["dl"] == pytest.approx(7 / 8) and det["readers_mean"] == pytest.approx((6 / 8 + 5 / 8) / 2)
     assert det["df"] == 1 and det["t_critical"] == pytest.approx(12.7062047, abs=1e-6)
-    only = mrmc_tables.ai_vs_juniors(masses, tasks=["detection"])
+    only = reader_study.ai_vs_juniors(masses, tasks=["detection"])
     assert set(only["task"]) == {"detection"}
     with pytest.raises(MammoError, match="no DL column"):
-        mrmc_tables.ai_vs_juniors(_masses())
+        reader_study.ai_vs_juniors(_masses())
 
 
 def test_obuchowski_auc_sits_beside_the_delong_ci() -> None:
     masses = tables.attach_dl(_masses(), _dl())
-    res = mrmc_tables.obuchowski_auc(masses).set_index("rater")
+    res = reader_study.obuchowski_auc(masses).set_index("rater")
     truth = masses["pathology"].eq("positive")
     ci = stats.delong_ci(truth, masses["dl_score"])
     assert res.loc["dl", "auc"] == pytest.approx(ci.auc)
@@ -365,8 +367,9 @@ def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_
     """Executes both notebooks (about 20 s) on a 40-patient cohort written in the manifest format."""
     import papermill
 
-    from mammo_lib.cohort import read_cohort, stamp_outputs
-    from mammo_lib.pipeline import NOTEBOOK_DIR
+    from mammo_lib.data.cohort import read_cohort
+    from mammo_lib.run.handoff import stamp_outputs
+    from mammo_lib.run.pipeline import NOTEBOOK_DIR
 
     run = tmp_path / "run"
     (run / "tables").mkdir(parents=True)
@@ -395,7 +398,7 @@ def test_notebooks_06_and_07_write_their_tables_and_figures_from_a_manifest(tmp_
 
 # --- figures ---------------------------------------------------------------------------------------------
 def test_figure3_and_density_plots_save_identical_bytes_twice(tmp_path: Path) -> None:
-    from mammo_lib import figures
+    from mammo_lib.paper import figures
 
     masses = tables.attach_dl(_masses(), _dl())
     curves = tables.figure3_curves(masses)
@@ -408,7 +411,7 @@ def test_figure3_and_density_plots_save_identical_bytes_twice(tmp_path: Path) ->
 
 
 def test_figures_reject_tables_without_their_columns() -> None:
-    from mammo_lib import figures
+    from mammo_lib.paper import figures
 
     with pytest.raises(MammoError, match=r"curves lacks column\(s\) \['auc'\]"):
         figures.plot_roc(pd.DataFrame({"rater": ["dl"], "fpr": [0.0], "tpr": [0.0]}))

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_lib import tables, teaching, vocab
+from mammo_lib import vocab
+from mammo_lib.paper import tables, teaching
 from mammo_lib.errors import MammoError
 from mammo_lib.progress import BATCH_ENV
 

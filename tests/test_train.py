@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from _toy_task import ToyTask
-from mammo_lib import train
+from mammo_lib.training import loop as train
 from mammo_lib.errors import MammoError
 from mammo_lib.models import registry, weights
 from mammo_lib.paths import REPO_ROOT
@@ -169,7 +169,7 @@ DDP_SCRIPT = textwrap.dedent("""
     import os, sys, torch
     sys.path.insert(0, sys.argv[2])
     from _toy_task import ToyTask
-    from mammo_lib import train
+    from mammo_lib.training import loop as train
     out = sys.argv[1]
     cfg = train.TrainConfig(out_dir=out, epochs=3, batch_size=4, lr=0.02, seed=3, progress=False, device="cpu")
     result = train.fit(ToyTask(), cfg)

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import _cohorts
-from mammo_lib import pipeline
+from mammo_lib.run import pipeline
 from mammo_lib.checksums import sha256_file
-from mammo_lib.cohort import WEIGHTS_COLUMN, exam_roles, read_cohort, weights_file
+from mammo_lib.data.cohort import WEIGHTS_COLUMN, exam_roles, read_cohort, weights_file
 from mammo_lib.errors import MammoError
 from mammo_lib.models.weights import read_card
 from mammo_lib.paths import weights_dir

@@ -25,7 +25,7 @@ mask_path              optional (may be empty), relative to the data root
 morphology, margin,    BI-RADS lexicon (vocab.MORPHOLOGY, MARGIN, MASS_DENSITY); birads 2-5
 mass_density, birads   (a mass is at least BI-RADS 2); these, pathology, histology, the reference
                        standard and reader columns are per mass: equal on all its view rows
-size_mm                > 0; may differ between views (``Cohort.masses`` reports the largest)
+size_mm                > 0; may differ between views (``Manifest.masses`` reports the largest)
 pathology, histology   negative/positive; histology in vocab.HISTOLOGY_NEGATIVE/POSITIVE accordingly
 reference_standard     histopathology, or follow-up (then histology is "stable follow-up")
 junior_*_detected      yes/no/true/false; junior_*_birads, senior_birads: BI-RADS 1-5
@@ -121,8 +121,8 @@ def allow_missing_hint(problems: Iterable[str]) -> str:
 
 
 @dataclass
-class Cohort:
-    """A validated cohort: typed image and findings tables and where the files are."""
+class Manifest:
+    """A validated manifest: typed image and findings tables and where the files are."""
 
     images: pd.DataFrame
     findings: pd.DataFrame | None
@@ -179,7 +179,7 @@ def load_manifest(
     check_files: bool = True,
     check_checksums: bool = False,
     allow_missing: Iterable[str] = (),
-) -> Cohort:
+) -> Manifest:
     """Read, type and validate a manifest (and its findings table); raise one ManifestError listing all problems.
 
     ``findings_csv`` None uses ``data_findings.csv`` beside the manifest when it exists; ``data_root``
@@ -201,7 +201,7 @@ def load_manifest(
         problems += more
     if problems:
         raise ManifestError(problems)
-    return Cohort(images=images, findings=findings, data_root=root.resolve())
+    return Manifest(images=images, findings=findings, data_root=root.resolve())
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -482,31 +482,31 @@ def _check_mass_breast(text: pd.DataFrame, images: pd.DataFrame, problems: _Prob
 
 
 # --- summaries ------------------------------------------------------------------------------------
-def cohort_overview(cohort: Cohort) -> pd.Series:
+def cohort_overview(manifest: Manifest) -> pd.Series:
     """The paper's cohort figures ("Results: Features of breast masses"), keyed as ``published.COHORT``.
 
     Age is per patient (the first study's), its SD the sample SD (ddof=1, as SPSS reports it).
     """
-    images = cohort.images.sort_values(["patient_id", "study_id"])
+    images = manifest.images.sort_values(["patient_id", "study_id"])
     ages = images.drop_duplicates("patient_id")["age"].astype("float64")
     figures: dict[str, float] = {
         "patients": images["patient_id"].nunique(),
         "age_mean": round(float(ages.mean()), 2), "age_sd": round(float(ages.std(ddof=1)), 2),
         "age_min": float(ages.min()), "age_max": float(ages.max()),
     }
-    if cohort.findings is not None:
-        masses = cohort.masses()
+    if manifest.findings is not None:
+        masses = manifest.masses()
         figures["masses"] = len(masses)
         figures["histopathology_masses"] = int((masses["reference_standard"] == "histopathology").sum())
         figures["follow_up_masses"] = int((masses["reference_standard"] == "follow-up").sum())
     return pd.Series(figures, name="reproduced")
 
 
-def summary(cohort: Cohort) -> pd.DataFrame:
+def summary(manifest: Manifest) -> pd.DataFrame:
     """Images, patients, studies and masses per split (and in total)."""
-    images = cohort.images
+    images = manifest.images
     rows: dict[str, dict[str, Any]] = {}
-    masses = cohort.masses() if cohort.findings is not None else None
+    masses = manifest.masses() if manifest.findings is not None else None
     for split in [*SPLIT, "all"]:
         part = images if split == "all" else images[images["split"] == split]
         row = {"images": len(part), "patients": part["patient_id"].nunique(), "studies": part["study_id"].nunique()}
@@ -528,13 +528,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     try:
-        cohort = load_manifest(args.manifest, args.findings, args.data_root,
-                               check_files=not args.no_files, check_checksums=args.checksums,
-                               allow_missing=args.allow_missing)
+        manifest = load_manifest(args.manifest, args.findings, args.data_root,
+                                 check_files=not args.no_files, check_checksums=args.checksums,
+                                 allow_missing=args.allow_missing)
     except ManifestError as exc:
         print(exc.report(str(args.manifest)))
         return 1
-    print(f"{args.manifest}: ok ({'with' if cohort.findings is not None else 'without'} findings table"
+    print(f"{args.manifest}: ok ({'with' if manifest.findings is not None else 'without'} findings table"
           f"{', checksums verified' if args.checksums else ''})")
-    print(summary(cohort).to_string())
+    print(summary(manifest).to_string())
     return 0

@@ -1,7 +1,7 @@
 """The trainable models by name: ``mammo train NAME`` finds its task factory here.
 
 Each entry names a module with ``make_task(data_dir, *, seed, smoke, options) -> (task, defaults)``: ``task``
-a :class:`mammo_lib.train.TrainTask`, ``defaults`` a dict of TrainConfig fields (epochs, batch_size, lr...).
+a :class:`mammo_lib.training.loop.TrainTask`, ``defaults`` a dict of TrainConfig fields (epochs, batch_size, lr...).
 Modules are imported only when a task is asked for, so the registry (and ``mammo train --help``) stays cheap.
 """
 from __future__ import annotations

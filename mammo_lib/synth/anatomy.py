@@ -1,7 +1,7 @@
 """Breast anatomy of one view in a canonical frame: outline, skin, nipple, pectoral muscle, thickness.
 
 Canonical frame: the chest wall is the left image edge (x = 0) and the nipple points right, as a left breast
-is displayed. Right breasts are mirrored when the image is written (:mod:`mammo_lib.synth.render`).
+is displayed. Right breasts are mirrored when the image is written (:mod:`mammo_lib.synth.phantom_v1`).
 Coordinates are in pixels of the final image (x = column, y = row, pixel centres at integers).
 
 A mass is placed once in breast coordinates (radial distance ``r`` from the nipple, polar angle ``psi`` off

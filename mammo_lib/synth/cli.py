@@ -59,7 +59,7 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"{name}: {p}")
         return 0
     if args.update_committed:
-        from mammo_lib.synth import cohort, readers
+        from mammo_lib.synth import readers, generate as cohort
         from mammo_lib.synth.config import twin_config
 
         files = store.cohort_files("twin")
@@ -85,7 +85,7 @@ def _run_out(args: argparse.Namespace, start: float) -> int:
     """``mammo synth --out DIR``: render a cohort (any phantom and pitch) into DIR, its tables beside it."""
     from pathlib import Path
 
-    from mammo_lib.synth import cohort
+    from mammo_lib.synth import generate as cohort
     from mammo_lib.synth.config import train_config, twin_config
 
     phantom = args.phantom or "v2"

@@ -199,9 +199,9 @@ class SynthConfig:
 
     # -- phantom -------------------------------------------------------------------------------
     #: Which phantom renders the views: "v1" (the first phantom, the twin's until issue 15: a thresholded
-    #: power-law field at 5x the detector pitch, :mod:`mammo_lib.synth.render`) or "v2" (anatomy after the
+    #: power-law field at 5x the detector pitch, :mod:`mammo_lib.synth.phantom_v1`) or "v2" (anatomy after the
     #: FDA's VICTRE phantom, projected through a layered volume, per-vendor acquisition:
-    #: :mod:`mammo_lib.synth.phantom`, :mod:`mammo_lib.synth.xray`). The twin and the training cohorts use "v2" (issue 15); "v1" stays for
+    #: :mod:`mammo_lib.synth.phantom_v2`, :mod:`mammo_lib.synth.phantom_v2_xray`). The twin and the training cohorts use "v2" (issue 15); "v1" stays for
     #: comparison (notebook 02) and for the small cohorts of the tests.
     phantom: str = "v2"
     #: Pixel pitch (mm) of phantom v2: None = V2_DEFAULT_PITCH_MM, "native" = each vendor's detector pitch
@@ -214,7 +214,7 @@ class SynthConfig:
 
 
 #: Each vendor's detector pixel pitch in mm (Siemens a-Se 85 um, GE CsI 100 um, Hologic a-Se 70 um), the
-#: pitch phantom v2 renders at with ``pitch_mm="native"`` (:mod:`mammo_lib.synth.xray` reads it from here).
+#: pitch phantom v2 renders at with ``pitch_mm="native"`` (:mod:`mammo_lib.synth.phantom_v2_xray` reads it from here).
 NATIVE_PITCH_MM: dict[str, float] = {"Siemens": 0.085, "GE": 0.100, "Hologic": 0.070}
 
 

@@ -271,10 +271,10 @@ def sample_patients(per_density: int = 2) -> list[str]:
 def render_sample(root: Path, patient_ids: list[str], phantom: str = "v2", workers: int = 1,
                   pitch_mm: float | str | None = None) -> pd.DataFrame:
     """Render ``patient_ids`` of the twin with ``phantom`` (at ``pitch_mm``) into ``root``; their manifest rows."""
-    from mammo_lib.synth import cohort, config
+    from mammo_lib.synth import config, generate
 
     cfg = config.twin_config().with_(phantom=phantom, pitch_mm=pitch_mm)
-    manifest, _, _ = cohort.generate(cfg, root, workers=workers, only=set(patient_ids))
+    manifest, _, _ = generate.generate(cfg, root, workers=workers, only=set(patient_ids))
     return manifest
 
 

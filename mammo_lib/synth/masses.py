@@ -4,7 +4,7 @@ A mass is an ellipsoid-like body whose outline in polar form, ``R(theta)``, foll
 (round: aspect ~1; oval: elongated; irregular: low-order harmonics) and margin (microlobulated: many small
 lobes; spiculated: thin radiating spicules; indistinct: a blurred edge; circumscribed and obscured: a sharp
 edge, obscured ones being covered in part by overlying tissue when rendered, see
-:mod:`mammo_lib.synth.render`). The rendering returns the projected chord length (mm) through the mass, so
+:mod:`mammo_lib.synth.phantom_v1`). The rendering returns the projected chord length (mm) through the mass, so
 that the mass's contrast follows from attenuation, and the mass's outline mask (without spicules), whose
 bounding box is the finding's box.
 """

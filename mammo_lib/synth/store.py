@@ -79,7 +79,7 @@ def _collect_truth(root: Path, patient_ids: list[str]) -> pd.DataFrame:
 
 
 def _generate(cfg: SynthConfig, root: Path, only: set[str] | None, workers: int, progress: bool):
-    from mammo_lib.synth.cohort import generate
+    from mammo_lib.synth.generate import generate
 
     return generate(cfg, root, workers=workers, only=only, progress=progress)
 

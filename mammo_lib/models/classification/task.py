@@ -22,7 +22,7 @@ from mammo_lib.models.classification.patches import PatchGeometry
 
 @dataclass
 class ClassificationTask:
-    """The classification model for :func:`mammo_lib.train.fit`: data, loss, validation AUC and card fields."""
+    """The classification model for :func:`mammo_lib.training.loop.fit`: data, loss, validation AUC and card fields."""
 
     records: pd.DataFrame
     crops: np.ndarray
@@ -125,13 +125,13 @@ TASK_OPTIONS: Final = {"patch_size": int, "input_scale": float, "val_fraction": 
 def make_task(data: Any, *, seed: int, smoke: bool, options: dict[str, str]
               ) -> tuple[ClassificationTask, dict[str, Any]]:
     """The ``mammo train classification`` factory: view records and cached crops of a cohort (a
-    :class:`mammo_lib.cohort.CohortSpec`, a cohort file or a cohort folder), task, defaults.
+    :class:`mammo_lib.data.cohort.CohortSpec`, a cohort file or a cohort folder), task, defaults.
 
-    Only masses of exams in the cohort's train and val roles are used (:func:`mammo_lib.cohort.training_exams`;
+    Only masses of exams in the cohort's train and val roles are used (:func:`mammo_lib.data.cohort.training_exams`;
     the test role never): val-role masses validate and set the threshold; without any, a seeded patient split
     of the training masses does (``val_fraction``).
     """
-    from mammo_lib.cohort import exam_roles, training_cohort, training_exams
+    from mammo_lib.data.cohort import exam_roles, training_cohort, training_exams
 
     unknown = sorted(set(options) - set(TASK_OPTIONS))
     if unknown:

@@ -122,7 +122,7 @@ def run_detector(model: torch.nn.Module, exams: Iterable[Exam | str | Path], *, 
 
 
 def exam_truth(exams: Iterable[Exam | str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Ground truth of exams in the preprocessed grid, for :func:`mammo_lib.evaluate.match_candidates`:
+    """Ground truth of exams in the preprocessed grid, for :func:`mammo_lib.evaluation.detection.match_candidates`:
     (truth: image_id, mass_id, x0..y1; images: image_id, exam) over the present views."""
     truth, images = [], []
     for item in exams:
@@ -140,7 +140,7 @@ def validation_summary(model: torch.nn.Module, exams: Sequence[Exam | str | Path
                        branch: str = "ifn", device: str | torch.device = "cpu") -> dict[str, float]:
     """Per-mass FROC numbers on (validation) exams: recall at 0.25/0.5/1/2 FPI and the score threshold of the
     ``fpi`` operating point (what the model card records and Table 3 uses)."""
-    from mammo_lib.evaluate import FPI_POINTS, froc, match_candidates
+    from mammo_lib.evaluation.detection import FPI_POINTS, froc, match_candidates
 
     exams = [_exam(e) for e in exams]
     run = run_detector(model, exams, branches=(branch,), device=device, to_input=False)
@@ -155,8 +155,8 @@ def validation_summary(model: torch.nn.Module, exams: Sequence[Exam | str | Path
 
 def view_level_recall(candidates: list[list[np.ndarray | None]], gt_boxes: np.ndarray, fpi: float = 1.0) -> tuple[np.ndarray, np.ndarray, int]:
     """Per (mass, view) best hitting score (centre criterion) and false-positive scores of decoded candidates;
-    returns (lesion_scores, fp_scores, n_images) for :func:`mammo_lib.evaluate.froc_from_scores`."""
-    from mammo_lib.evaluate import hit_matrix
+    returns (lesion_scores, fp_scores, n_images) for :func:`mammo_lib.evaluation.detection.froc_from_scores`."""
+    from mammo_lib.evaluation.detection import hit_matrix
 
     lesion, fps, n_images = [], [], 0
     for b, views in enumerate(candidates):

@@ -15,7 +15,7 @@ from mammo_lib.models.detection.network import ARCHITECTURE, DetectionConfig, bu
 
 
 class DetectionTask:
-    """The TrainTask of the detector (see :mod:`mammo_lib.train`): loss over all branches, validation
+    """The TrainTask of the detector (see :mod:`mammo_lib.training.loop`): loss over all branches, validation
     recall at 1 false positive per image of the IFN output (per mass and view, centre-hit criterion)."""
 
     architecture = ARCHITECTURE
@@ -45,7 +45,7 @@ class DetectionTask:
         return view_level_recall(decode_outputs(out, "ifn"), batch["gt_boxes"].cpu().numpy())
 
     def validation_metric(self, outputs: list[Any]) -> float:
-        from mammo_lib.evaluate import froc_from_scores
+        from mammo_lib.evaluation.detection import froc_from_scores
 
         lesion = np.concatenate([o[0] for o in outputs])
         fps = np.concatenate([o[1] for o in outputs])
@@ -72,16 +72,16 @@ def split_studies(studies: list[str], val_fraction: float, seed: int) -> tuple[l
 
 def make_task(data: Any, *, seed: int, smoke: bool, options: dict[str, str],
               progress: bool = True) -> tuple[DetectionTask, dict[str, Any]]:
-    """Build the detection task from a cohort: a :class:`mammo_lib.cohort.CohortSpec` or a cohort folder
+    """Build the detection task from a cohort: a :class:`mammo_lib.data.cohort.CohortSpec` or a cohort folder
     (``data_manifest.csv`` + ``data_findings.csv``, default splits).
 
     Training exams are those of the cohort's train role, validation exams those of its val role
-    (:func:`mammo_lib.cohort.training_exams`: an exam of the test role is never used); without val exams, a
+    (:func:`mammo_lib.data.cohort.training_exams`: an exam of the test role is never used); without val exams, a
     seeded ``val_fraction`` of the training exams validates. Options: ``val_fraction`` (0.1), ``max_exams``
     (training exams, all; smoke: 8; validation exams are capped at a quarter of it, at least 1),
     ``drop_view_p`` (0.15).
     """
-    from mammo_lib.cohort import exam_roles, training_cohort, training_exams
+    from mammo_lib.data.cohort import exam_roles, training_cohort, training_exams
 
     known = {"val_fraction", "max_exams", "drop_view_p"}
     unknown = sorted(set(options) - known)

@@ -1,5 +1,5 @@
 """Phantom v1 (the first round's twin, kept for comparison in notebook 02 and for the tests' small cohorts; the
-twin uses phantom v2, :mod:`mammo_lib.synth.xray`). Physics of one view: attenuation of fat, fibroglandular
+twin uses phantom v2, :mod:`mammo_lib.synth.phantom_v2_xray`). Physics of one view: attenuation of fat, fibroglandular
 tissue, skin, muscle and masses, then quantum noise, detector blur, log conversion and peripheral equalisation
 into a presentation image.
 

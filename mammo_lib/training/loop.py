@@ -1,4 +1,4 @@
-"""One training loop for both models (``mammo train`` and a reproduction's training step: :mod:`mammo_lib.training`).
+"""One training loop for both models (``mammo train`` and a reproduction's training step: :mod:`mammo_lib.training.on_cohort`).
 
 ``fit(task, config)`` trains whatever a :class:`TrainTask` supplies (model, datasets, loss, validation
 metric) with the same machinery for both models: seeds (python, numpy, torch, DataLoader workers),
@@ -45,7 +45,7 @@ import numpy as np
 from mammo_lib.errors import MammoError
 from mammo_lib.models.weights import unwrap
 
-if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.train` stays cheap
+if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.training.loop` stays cheap
     import torch
     from torch import nn
     from torch.utils.data import Dataset

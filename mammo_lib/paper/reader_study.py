@@ -1,6 +1,6 @@
-"""Beyond the paper: the reader-study statistics of :mod:`mammo_lib.mrmc` applied to the mass table.
+"""Beyond the paper: the reader-study statistics of :mod:`mammo_lib.evaluation.mrmc` applied to the mass table.
 
-:func:`reader_study_table` turns the mass table (as :mod:`mammo_lib.tables` reads it) into mrmc's long table;
+:func:`reader_study_table` turns the mass table (as :mod:`mammo_lib.paper.tables` reads it) into mrmc's long table;
 :func:`ai_vs_juniors` compares the DL system with the junior readers as a group (notebooks 06 and 07) and
 :func:`obuchowski_auc` puts Obuchowski's clustered AUC CIs beside DeLong's (notebook 07). Bad input raises
 :class:`~mammo_lib.errors.MammoError` naming the column or argument.
@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from mammo_lib import mrmc, tables, validation, vocab
+from mammo_lib import validation, vocab
+from mammo_lib.evaluation import mrmc
+from mammo_lib.paper import tables
 from mammo_lib.errors import MammoError
 
 
 def reader_study_table(masses: pd.DataFrame, raters: Sequence[str], task: str = "classification") -> pd.DataFrame:
-    """The mass table as :mod:`mammo_lib.mrmc`'s long table: one row per (rater, mass), cluster = patient.
+    """The mass table as :mod:`mammo_lib.evaluation.mrmc`'s long table: one row per (rater, mass), cluster = patient.
 
     ``classification``: truth = malignant, rating = BI-RADS rank (readers) or 0-100 score (DL). ``detection``:
     every mass is a lesion (truth 1), rating = detected (1) or missed (0), whose figure of merit is sensitivity.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mammo_lib.errors import MammoError
-from mammo_lib.data.manifest import Cohort
+from mammo_lib.data.manifest import Manifest
 from mammo_lib.vocab import STANDARD_VIEWS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,20 +20,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from mammo_lib.data.dicomio import MammoImage
 
 
-def four_view_studies(cohort: Cohort) -> list[str]:
+def four_view_studies(manifest: Manifest) -> list[str]:
     """Studies that have all four standard views, sorted by id."""
-    images = cohort.images
+    images = manifest.images
     keys = images["laterality"].astype(str) + images["view"].astype(str)
     views = keys.groupby(images["study_id"]).agg(set)
     wanted = {side + view for side, view in STANDARD_VIEWS}
     return sorted(study for study, present in views.items() if wanted <= present)
 
 
-def exam_views(cohort: Cohort, study_id: str) -> dict[tuple[str, str], MammoImage]:
+def exam_views(manifest: Manifest, study_id: str) -> dict[tuple[str, str], MammoImage]:
     """The first image of each standard view of one study, read with the manifest's laterality and view."""
     from mammo_lib.data.dicomio import read_image
 
-    rows = cohort.images[cohort.images["study_id"] == study_id].sort_values("image_id")
+    rows = manifest.images[manifest.images["study_id"] == study_id].sort_values("image_id")
     if rows.empty:
         raise MammoError(f"study_id {study_id!r} is not in the manifest")
     views = {}
@@ -41,12 +41,12 @@ def exam_views(cohort: Cohort, study_id: str) -> dict[tuple[str, str], MammoImag
         match = rows[(rows["laterality"] == side) & (rows["view"] == view)]
         if not match.empty:
             image_id = match["image_id"].iloc[0]
-            views[(side, view)] = read_image(cohort.image_path(image_id), laterality=side, view=view)
+            views[(side, view)] = read_image(manifest.image_path(image_id), laterality=side, view=view)
             views[(side, view)].source = image_id  # the manifest's id, not the file name
     return views
 
 
-def image_summary(cohort: Cohort) -> "pd.DataFrame":
+def image_summary(manifest: Manifest) -> "pd.DataFrame":
     """Every image read through :func:`mammo_lib.data.dicomio.read_image`: view, size, bit depth, pixel statistics.
 
     A quick check that a cohort decodes as expected (values rounded to 3 decimals for stable output).
@@ -56,8 +56,8 @@ def image_summary(cohort: Cohort) -> "pd.DataFrame":
     from mammo_lib.data.dicomio import read_image
 
     rows = []
-    for record in cohort.images.sort_values("image_id").itertuples():
-        image = read_image(cohort.image_path(record.image_id), laterality=str(record.laterality), view=str(record.view))
+    for record in manifest.images.sort_values("image_id").itertuples():
+        image = read_image(manifest.image_path(record.image_id), laterality=str(record.laterality), view=str(record.view))
         rows.append({"image_id": record.image_id, "laterality": image.laterality, "view": image.view,
                      "rows": image.pixels.shape[0], "columns": image.pixels.shape[1], "bits": image.bits_stored,
                      "photometric": image.photometric, "min": round(float(image.pixels.min()), 3),
@@ -65,13 +65,13 @@ def image_summary(cohort: Cohort) -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 
-def plot_exam(cohort: Cohort, study_id: str, *, display_rows: int = 640) -> Figure:
+def plot_exam(manifest: Manifest, study_id: str, *, display_rows: int = 640) -> Figure:
     """One row of the four standard views of a study, every mass box of the findings table drawn in red."""
     import matplotlib.pyplot as plt  # the backend is left alone: inline in Jupyter, Agg headless
     from matplotlib.patches import Rectangle
 
-    views = exam_views(cohort, study_id)
-    findings = cohort.findings
+    views = exam_views(manifest, study_id)
+    findings = manifest.findings
     fig, axes = plt.subplots(1, len(STANDARD_VIEWS), figsize=(12, 4.6), constrained_layout=True)
     for ax, (side, view) in zip(axes, STANDARD_VIEWS):
         ax.set_axis_off()

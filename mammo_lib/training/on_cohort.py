@@ -2,7 +2,7 @@
 ``mammo reproduce`` for a cohort whose file says ``weights: train``.
 
 Both go through :func:`train_model`: the model's task is built on a cohort (its train role fits, its val role
-validates, its test role is never read; :func:`mammo_lib.cohort.training_exams`), :func:`mammo_lib.train.fit`
+validates, its test role is never read; :func:`mammo_lib.data.cohort.training_exams`), :func:`mammo_lib.training.loop.fit`
 trains it, and the weights are exported with their model card. :func:`train_for_run` does this for both models
 into a run folder's ``weights/`` (each model's card records its exams by role; ``<model>_exams.csv`` lists
 them), with the profile's size: smoke-sized for ``--profile smoke``, the shipped recipe otherwise.
@@ -24,7 +24,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.models.registry import TASKS, task_factory
 from mammo_lib.models.weights import export_weights
 from mammo_lib.paths import data_dir, runs_dir, weights_dir
-from mammo_lib.train import SELECTIONS, FitResult, TrainConfig, fit, model_card
+from mammo_lib.training.loop import SELECTIONS, FitResult, TrainConfig, fit, model_card
 
 #: The model-selection rule of training inside a reproduction (fixed before training; written in each card).
 RUN_SELECTION = "best"
@@ -77,7 +77,7 @@ def train_for_run(spec: Any, run_dir: str | Path, *, smoke: bool, seed: int = 20
     import pandas as pd
 
     from mammo_lib.checksums import sha256_file
-    from mammo_lib.cohort import MODELS, TRAINED_WEIGHTS_DIR, exam_roles
+    from mammo_lib.data.cohort import MODELS, TRAINED_WEIGHTS_DIR, exam_roles
 
     run_dir = Path(run_dir)
     out = run_dir / TRAINED_WEIGHTS_DIR
@@ -116,7 +116,7 @@ def training_summary(spec: Any, data: Any, run_dir: str | Path = "") -> Any:
     import pandas as pd
 
     from mammo_lib.checksums import sha256_file
-    from mammo_lib.cohort import MODELS, exam_roles, weights_file
+    from mammo_lib.data.cohort import MODELS, exam_roles, weights_file
     from mammo_lib.models.weights import read_card
 
     roles = exam_roles(data.images, spec)

@@ -1,6 +1,6 @@
 """Acquisition of the v2 phantom per vendor: polychromatic Beer-Lambert, scatter with a grid, detector, processing.
 
-A view's projected fat and gland path lengths (:class:`mammo_lib.synth.phantom.Projection`) become detected
+A view's projected fat and gland path lengths (:class:`mammo_lib.synth.phantom_v2.Projection`) become detected
 energy per pixel at the vendor's spectrum (a few energy bins, linear attenuation of adipose and
 fibroglandular tissue from Johns & Yaffe PMB 1987;32:675), plus scatter left by the anti-scatter grid, blurred
 by the detector, with Poisson quantum noise and Gaussian electronic noise. The vendor's for-presentation
@@ -17,10 +17,10 @@ import numpy as np
 from scipy import ndimage
 
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import phantom, texture
+from mammo_lib.synth import texture, phantom_v2
 from mammo_lib.synth.anatomy import ViewGeometry
 from mammo_lib.synth.config import NATIVE_PITCH_MM
-from mammo_lib.synth.render import PlacedMass, RenderedView
+from mammo_lib.synth.phantom_v1 import PlacedMass, RenderedView
 
 f32 = np.float32
 
@@ -98,7 +98,7 @@ PHYSICS: dict[str, VendorPhysics] = {
 }
 
 
-def detected_signal(proj: phantom.Projection, vp: VendorPhysics, spacing_mm: float,
+def detected_signal(proj: phantom_v2.Projection, vp: VendorPhysics, spacing_mm: float,
                     rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """Detected quanta per pixel (float32) and the unattenuated (flat-field) level."""
     thick, gland = proj.thickness, proj.gland
@@ -177,12 +177,12 @@ def for_presentation(quanta: np.ndarray, flat: float, breast: np.ndarray, vp: Ve
 
 def render_view(geom: ViewGeometry, vendor: str, breast_density: str, thickness_mm: float,
                 placed: list[PlacedMass], target_dense: float, rng: np.random.Generator,
-                params: phantom.PhantomParams = phantom.PARAMS, **anatomy_kw) -> tuple[RenderedView, phantom.Projection]:
+                params: phantom_v2.PhantomParams = phantom_v2.PARAMS, **anatomy_kw) -> tuple[RenderedView, phantom_v2.Projection]:
     """One v2 view: phantom projection, acquisition and processing; the same RenderedView as phantom v1."""
     if vendor not in PHYSICS:
         raise MammoError(f"xray.render_view: vendor must be one of {tuple(PHYSICS)}, got {vendor!r}")
     vp = PHYSICS[vendor]
-    proj = phantom.render_projection(geom, breast_density, thickness_mm, placed, target_dense, rng, params,
+    proj = phantom_v2.render_projection(geom, breast_density, thickness_mm, placed, target_dense, rng, params,
                                      **anatomy_kw)
     quanta, flat = detected_signal(proj, vp, geom.spacing_mm, rng)
     pres = for_presentation(quanta, flat, proj.breast, vp, geom.spacing_mm)

@@ -3,7 +3,7 @@ the paper's own evidence, the audit of that evidence, and what the run's cohort 
 
 :func:`scorecard` reads a run's tables folder (written by notebooks 06 and 07, and ``detection_paired.csv``
 by notebook 10), the paper's numbers (:mod:`mammo_lib.published`) and the audit of them
-(:mod:`mammo_lib.audit`), and returns one row per claim (:data:`SCORECARD_COLUMNS`). Every number in a row
+(:mod:`mammo_lib.paper.audit`), and returns one row per claim (:data:`SCORECARD_COLUMNS`). Every number in a row
 comes from those sources; the verdict is computed from the run's statistics at ``alpha``:
 
 * ``supported``: the run's cohort shows what the claim says (a test at ``alpha`` where the claim is about a
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from mammo_lib import audit, published, vocab
+from mammo_lib import published, vocab
+from mammo_lib.paper import audit
 from mammo_lib.errors import MammoError
-from mammo_lib.tables import DL, format_p
+from mammo_lib.paper.tables import DL, format_p
 
 SCORECARD_COLUMNS = ("claim_id", "section", "claim", "paper_evidence", "audit", "reproduction", "verdict", "why")
 SUPPORTED, NOT_SUPPORTED, CANNOT = "supported", "not supported", "cannot be tested here"
@@ -264,7 +265,7 @@ def _factor_effect(t: dict[str, pd.DataFrame], factor: str, alpha: float) -> Fin
 # --- the scorecard -------------------------------------------------------------------------------------
 def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per claim of the paper (:data:`SCORECARD_COLUMNS`), for the run whose tables are in
-    ``tables_dir``; ``findings`` is :func:`mammo_lib.audit.audit_all` (computed when not given)."""
+    ``tables_dir``; ``findings`` is :func:`mammo_lib.paper.audit.audit_all` (computed when not given)."""
     if not 0 < alpha < 1:
         raise MammoError(f"alpha must lie in (0, 1), got {alpha!r}")
     t = load_run_tables(tables_dir)
@@ -389,7 +390,7 @@ def verdict_counts(card: pd.DataFrame) -> pd.Series:
 def detection_paired(masses: pd.DataFrame) -> pd.DataFrame:
     """DL against each junior on the same masses (McNemar) per breast-density stratum and pooled over all
     masses: the input of the ``detection_sensitivity`` claim (written as ``detection_paired.csv``)."""
-    from mammo_lib import tables
+    from mammo_lib.paper import tables
 
     return tables.dense_mcnemar(masses, strata=vocab.BREAST_DENSITY)
 

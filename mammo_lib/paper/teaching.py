@@ -5,7 +5,7 @@
   streams each time; for each density its conspicuity (the readers' NPWE detectability), each simulated
   junior's chance of detecting it and seeded call, and the DL detector's score and call. Deterministic.
 * :func:`operating_point` / :func:`threshold_view`: the DL score cut at a threshold gives one ROC point and one
-  Table 4 row (:func:`mammo_lib.tables.table4` with the DL call re-made at that threshold).
+  Table 4 row (:func:`mammo_lib.paper.tables.table4` with the DL call re-made at that threshold).
 * :func:`case_view`: one study's four views with ground truth (green), DL boxes and scores (red) and the readers'
   calls per mass.
 * :func:`threshold_slider`, :func:`case_browser`: the same views behind ipywidgets controls. In batch kernels
@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mammo_lib import published, tables, vocab
+from mammo_lib import published, vocab
+from mammo_lib.paper import tables
 from mammo_lib.errors import MammoError
 from mammo_lib.progress import BATCH_ENV
 
@@ -85,8 +86,8 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
     from mammo_lib.paths import weights_dir
     from mammo_lib.preprocess import preprocess_view
-    from mammo_lib.synth import acquisition, anatomy, masses, readers, render
-    from mammo_lib.synth.cohort import _canvas, _place
+    from mammo_lib.synth import acquisition, anatomy, masses, readers, phantom_v1
+    from mammo_lib.synth.generate import _canvas, _place
     from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config
 
     spec = {**DEMO_MASS, **(mass or {})}
@@ -101,7 +102,7 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     rng = np.random.default_rng([seed, 11])
     mshape = masses.draw_mass_shape(float(spec["size_mm"]), spec["morphology"], spec["margin"], rng)
     r, psi, alpha = _place(geoms, float(spec["size_mm"]), [], rng)
-    placed = {v: [render.PlacedMass("DEMO-M1", mshape, spec["mass_density"], *anatomy.project_point(g, r, psi, alpha),
+    placed = {v: [phantom_v1.PlacedMass("DEMO-M1", mshape, spec["mass_density"], *anatomy.project_point(g, r, psi, alpha),
                                     0.0)] for v, g in geoms.items()}
     beta = float(np.mean(cfg.beta_range))
 
@@ -116,7 +117,7 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
             views, boxes, ids = {}, {}, {}
             for vi, view in enumerate(vocab.VIEW):
                 # the same texture and noise streams for every density: only the amount of dense tissue changes
-                out = render.render_view(cfg, geoms[view], density, beta, shape.thickness_mm, placed[view],
+                out = phantom_v1.render_view(cfg, geoms[view], density, beta, shape.thickness_mm, placed[view],
                                          np.random.default_rng([seed, 12, vi]))
                 enc = acquisition.encode(out.presentation, out.breast, profile)
                 dcm = Path(tmp) / f"{density}_{view}.dcm"
@@ -144,7 +145,7 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
         for v, name in enumerate(VIEW_NAMES):
             if not exam.present[v]:
                 continue
-            from mammo_lib.evaluate import centre_in_box
+            from mammo_lib.evaluation.detection import centre_in_box
 
             cand = run[(run["study_id"] == exam.study_id) & (run["view"] == name)]
             hit = centre_in_box(cand[["x0", "y0", "x1", "y1"]].to_numpy(), exam.boxes[v]).any(axis=1) \
@@ -230,7 +231,7 @@ def threshold_view(masses: pd.DataFrame, threshold: float) -> tuple[Figure, pd.D
     the DL row of Table 4 at that threshold beside the paper's."""
     import matplotlib.pyplot as plt
 
-    from mammo_lib import figures
+    from mammo_lib.paper import figures
 
     point = operating_point(masses, threshold)
     curves = tables.figure3_curves(masses)
@@ -285,8 +286,8 @@ def case_view(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame
     study in the titles (default its study_id; a user's cohort shows "study 1", never its own ids)."""
     import matplotlib.pyplot as plt
 
-    from mammo_lib import figures
-    from mammo_lib.gallery import exam_views
+    from mammo_lib.paper import figures
+    from mammo_lib.paper.gallery import exam_views
 
     views = exam_views(cohort, study_id)
     findings = cohort.findings

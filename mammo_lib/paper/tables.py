@@ -1,6 +1,6 @@
 """Tables 1-4 and Figure 3's curves as tidy DataFrames, from the mass table and the DL outputs.
 
-Input is the mass-level table (one row per mass, e.g. ``mammo_lib.data.manifest.Cohort.masses()``) with the
+Input is the mass-level table (one row per mass, e.g. ``mammo_lib.data.manifest.Manifest.masses()``) with the
 columns named in :mod:`mammo_lib.vocab` and the reader columns :data:`~mammo_lib.vocab.READER_COLUMNS`;
 DL outputs come from notebooks 04/05 (:func:`load_dl_outputs`). Each ``tableN`` has a
 ``published_tableN`` twin built from :mod:`mammo_lib.published` (never retyped) and a ``compare_tableN``
@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mammo_lib import published, stats, validation, vocab
+from mammo_lib import published, validation, vocab
+from mammo_lib.evaluation import stats
 from mammo_lib.errors import MammoError
 
 #: Table 1 features (the paper's "Density" rows are mass density, see published.TABLE1) and their strata.

@@ -1,4 +1,4 @@
-"""Cohort files: one small YAML file that says which data a reproduction runs on, and how.
+"""Manifest files: one small YAML file that says which data a reproduction runs on, and how.
 
 A cohort file names the manifest and findings tables, the data root, the columns the data set may leave
 empty, which manifest splits train, validate and evaluate, and which model weights to use::
@@ -17,10 +17,10 @@ Relative paths are relative to the cohort file's folder (a path on the command l
 file's own, to the caller's working directory); a path may start with ``{data}/``, the project's data folder
 (:func:`mammo_lib.paths.data_dir`, ``$MAMMO_DATA``), whose folders may not exist yet (generated cohorts are
 made on demand). Every problem is a one-line :class:`MammoError` naming the
-file and the key. The built-in twin is such a file (``mammo_lib/twin_cohort.yaml``, :func:`twin_cohort`).
+file and the key. The built-in twin is such a file (``mammo_lib/data/twin_cohort.yaml``, :func:`twin_cohort`).
 
 The *fingerprint* of a cohort is its manifest's sha256: DL outputs carry it (column ``cohort_sha256``) and
-:func:`check_outputs_cohort` refuses outputs made on another cohort. The *split guard*
+:func:`mammo_lib.run.handoff.check_outputs_cohort` refuses outputs made on another cohort. The *split guard*
 (:func:`training_exams`) gives the exams a model may be trained on and refuses any exam of the test role;
 the manifest's ``test`` split is always in that role, and so are images with an empty split and splits no
 role names (evaluation-only).
@@ -35,10 +35,9 @@ from typing import Any
 
 import pandas as pd
 
-from mammo_lib.data.manifest import MAY_BE_MISSING, ManifestError, load_manifest, summary
+from mammo_lib.data.manifest import MAY_BE_MISSING, Manifest, ManifestError, load_manifest, summary
 from mammo_lib.errors import MammoError
-from mammo_lib.validation import require_columns
-from mammo_lib.vocab import DL_CANDIDATES_FILE, READER_COLUMNS, READERS, SPLIT
+from mammo_lib.vocab import SPLIT
 
 #: The built-in twin cohort's description (packaged beside this module).
 TWIN_COHORT_FILE = Path(__file__).with_name("twin_cohort.yaml")
@@ -77,7 +76,7 @@ class CohortSpec:
     init: str = "scratch"  # weights: train only: "scratch" or "shipped" (fine-tuning)
 
     def load(self, *, check_files: bool = True, check_checksums: bool = False) -> Any:
-        """The validated :class:`mammo_lib.data.manifest.Cohort` (every manifest problem at once)."""
+        """The validated :class:`mammo_lib.data.manifest.Manifest` (every manifest problem at once)."""
         return load_manifest(self.manifest, self.findings, self.data_root, check_files=check_files,
                              check_checksums=check_checksums, allow_missing=self.allow_missing)
 
@@ -298,18 +297,7 @@ def training_exams(images: pd.DataFrame, spec: CohortSpec, studies: Iterable[str
     return chosen
 
 
-# --- the cohort of a notebook -------------------------------------------------------------------------
-def notebook_cohort(cohort: str = "", *, check_files: bool = True) -> tuple[CohortSpec, Any]:
-    """The cohort a notebook runs on, from its ``cohort`` parameter (a cohort file; "" the built-in twin), and
-    its validated tables; the twin's images are generated on demand when ``check_files``."""
-    spec = read_cohort(cohort) if cohort else twin_cohort()
-    if is_twin(spec) and check_files:
-        from mammo_lib.synth import store
-
-        store.ensure_cohort("twin")
-    return spec, spec.load(check_files=check_files)
-
-
+# --- roles and weights of a cohort -----------------------------------------------------------------
 def is_twin(spec: CohortSpec) -> bool:
     """Whether ``spec`` is the built-in twin (its packaged cohort file)."""
     return spec.source == TWIN_COHORT_FILE.resolve()
@@ -319,24 +307,6 @@ def evaluation_studies(images: pd.DataFrame, spec: CohortSpec) -> list[str]:
     """The exams (study_ids) of the test role, sorted: what notebooks 03-07 evaluate (never trained on)."""
     roles = exam_roles(images, spec)
     return sorted(roles.index[roles == "test"])
-
-
-def evaluation_masses(spec: CohortSpec, cohort: Any) -> pd.DataFrame:
-    """The mass table (``Cohort.masses()``) of the evaluation exams; empty when the cohort has no findings."""
-    masses = cohort.masses()
-    return masses[masses["study_id"].astype(str).isin(evaluation_studies(cohort.images, spec))]
-
-
-def complete_readers(masses: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The mass table with only the readers who read every one of its masses, and a sentence naming the readers
-    left out ("" when none): reader tables need a reading of each mass, DL-only tables need none."""
-    partial = [r for r in READERS if any(c in masses.columns and masses[c].isna().any()
-                                         for c in (f"{r}_detected", f"{r}_birads"))]
-    absent = [r for r in READERS if not any(f"{r}{s}" in masses.columns for s in ("_detected", "_birads"))]
-    kept = masses.drop(columns=[c for r in partial for c in (f"{r}_detected", f"{r}_birads") if c in masses.columns])
-    notes = ([f"readers {', '.join(partial)} read only some of these masses: left out"] if partial else []) + (
-        [f"no reader columns for {', '.join(absent)}: their rows are left out"] if absent else [])
-    return kept, "; ".join(notes) + (" (DL-only rows)" if len(partial) + len(absent) == len(READERS) else "")
 
 
 def weights_file(spec: CohortSpec, model: str, given: str = "", run_dir: str | Path = "") -> Path:
@@ -364,78 +334,11 @@ def weights_file(spec: CohortSpec, model: str, given: str = "", run_dir: str | P
     return path
 
 
-def describe_cohort(spec: CohortSpec, cohort: Any) -> str:
-    """One line for a notebook's setup cell: which cohort, how many exams it evaluates, and what it has."""
-    evaluated = evaluation_studies(cohort.images, spec)
-    masses = 0 if cohort.findings is None else int(cohort.findings["mass_id"].nunique())
-    readers = [c for c in READER_COLUMNS if cohort.findings is not None and c in cohort.findings.columns]
-    return (f"cohort {spec.name}{' (synthetic)' if spec.synthetic else ''}: "
-            f"{cohort.images['study_id'].nunique()} exams, {len(evaluated)} in the evaluation (test) role; "
-            f"{masses} masses; reader columns: {'yes' if readers else 'none'}; weights {spec.weights_label()}")
-
-
-# --- fingerprints of DL outputs ----------------------------------------------------------------------
-def stamp_outputs(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,
-                  weights: str | Path | None = None) -> pd.DataFrame:
-    """``outputs`` with the cohort's fingerprint in column ``cohort_sha256`` and, given the weights file, its
-    sha256 in ``weights_sha256`` (written with the DL tables)."""
-    from mammo_lib.checksums import sha256_file
-
-    value = spec_or_fingerprint.fingerprint() if isinstance(spec_or_fingerprint, CohortSpec) else spec_or_fingerprint
-    stamped = outputs.assign(**{FINGERPRINT_COLUMN: value})
-    return stamped if weights is None else stamped.assign(**{WEIGHTS_COLUMN: sha256_file(Path(weights))})
-
-
-def check_outputs_cohort(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,
-                         source: str = "DL outputs") -> pd.DataFrame:
-    """``outputs`` without their fingerprint column, once every row is shown to come from this cohort.
-
-    Outputs of another cohort, or without a fingerprint, are refused by a one-line error naming both
-    fingerprints: joining them by mass_id would give one cohort's masses another cohort's results.
-    """
-    expected = spec_or_fingerprint.fingerprint() if isinstance(spec_or_fingerprint, CohortSpec) else spec_or_fingerprint
-    require_columns(outputs, [FINGERPRINT_COLUMN], source,
-                    hint=f"so not shown to be of this cohort (fingerprint {expected}); re-run the notebook "
-                         "that made them on this cohort")
-    found = sorted(set(outputs[FINGERPRINT_COLUMN].astype(str)))
-    other = [f for f in found if f != expected]
-    if other:
-        raise MammoError(f"{source}: made on another cohort (fingerprint {other[0]}), not on this one (fingerprint "
-                         f"{expected}); re-run the notebook that made them on this cohort")
-    return outputs.drop(columns=[FINGERPRINT_COLUMN])
-
-
-def dl_outputs(tables_dir: str | Path, spec: CohortSpec) -> pd.DataFrame | None:
-    """:func:`mammo_lib.tables.load_dl_outputs`, each file first shown to be of this cohort
-    (:func:`check_outputs_cohort`): what notebooks 06 and 07 read."""
-    from mammo_lib.tables import load_dl_outputs
-
-    return load_dl_outputs(tables_dir, check=lambda frame, name: check_outputs_cohort(frame, spec, name))
-
-
-def dl_candidates(tables_dir: str | Path, spec: CohortSpec) -> pd.DataFrame:
-    """Notebook 04's candidate boxes (``dl_detection_candidates.csv``), shown to be of this cohort
-    (:func:`check_outputs_cohort`): what notebook 05's system mode pairs and notebook 11's case browser draws."""
-    path = Path(tables_dir) / DL_CANDIDATES_FILE
-    if not path.is_file():
-        raise MammoError(f"{DL_CANDIDATES_FILE} is not in {path.parent}: run notebook 04 on this cohort first")
-    candidates = pd.read_csv(path, dtype={"study_id": str, "image_id": str})
-    return check_outputs_cohort(candidates, spec, DL_CANDIDATES_FILE)
-
-
-def join_outputs(masses: pd.DataFrame, outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,
-                 source: str = "DL outputs") -> pd.DataFrame:
-    """:func:`mammo_lib.tables.attach_dl` after :func:`check_outputs_cohort`: DL outputs of this cohort only."""
-    from mammo_lib.tables import attach_dl
-
-    return attach_dl(masses, check_outputs_cohort(outputs, spec_or_fingerprint, source))
-
-
 # --- mammo verify --cohort --------------------------------------------------------------------------
-def describe(spec: CohortSpec, cohort: Any) -> list[str]:
+def describe(spec: CohortSpec, manifest: Manifest) -> list[str]:
     """Lines for ``mammo verify --cohort``: fingerprint, roles with their exam counts, weights; and problems
     of the combination (training asked for without training exams) as lines starting with "problem:"."""
-    roles = exam_roles(cohort.images, spec)
+    roles = exam_roles(manifest.images, spec)
     counts = roles.value_counts()
     lines = [f"fingerprint {spec.fingerprint()}  (sha256 of {spec.manifest.name})"]
     for role in ROLES:
@@ -447,7 +350,7 @@ def describe(spec: CohortSpec, cohort: Any) -> list[str]:
         lines[-1] += f", from {spec.init}"
         if not counts.get("train", 0):
             lines.append(f"problem: weights: train, but no exam is in the train splits {list(spec.splits['train'])}")
-        elif cohort.findings is None:
+        elif manifest.findings is None:
             lines.append("problem: weights: train, but the cohort has no findings table (nothing to learn from)")
     return lines
 

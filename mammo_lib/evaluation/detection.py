@@ -247,7 +247,7 @@ def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n
     """Point estimate and percentile CI of ``statistic`` with exams resampled with replacement
     (scipy.stats.bootstrap over exam indices: lesions and false positives of one exam move together). The
     detection-side bootstrap over a :class:`Matched`; per-mass statistics of arrays clustered by patient use
-    :func:`mammo_lib.stats.cluster_bootstrap`.
+    :func:`mammo_lib.evaluation.stats.cluster_bootstrap`.
     A statistic returning a vector (e.g. recall at several FPI points) gets arrays back, one CI per element,
     from the same resamples at the cost of one bootstrap.
 
@@ -316,7 +316,7 @@ def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_resa
 def detected_at_fpi(matched: Matched, fpi: float = 1.0) -> pd.Series:
     """Found or missed at the operating point of ``fpi`` false positives per image of this Matched's own FROC
     (each system at its own threshold, as FROC recall compares them), for paired tests such as
-    :func:`mammo_lib.stats.mcnemar_paired`. One value per mass (index ``mass_id``), or per mass and view (index
+    :func:`mammo_lib.evaluation.stats.mcnemar_paired`. One value per mass (index ``mass_id``), or per mass and view (index
     ``mass_id, image_id``) when ``matched`` was made with ``unit="view"``."""
     key = [c for c in ("mass_id", "image_id") if c in matched.lesions]
     return pd.Series(found_at(matched, froc(matched).threshold_at(fpi)),
@@ -343,10 +343,10 @@ def subset(matched: Matched, exams: Sequence) -> Matched:
 
 
 def sensitivity_by_group(detected: pd.Series, group: pd.Series, order: Sequence[str]) -> pd.DataFrame:
-    """Detected/total and sensitivity with its Wilson 95% CI per group (:func:`mammo_lib.stats.proportion_ci`).
+    """Detected/total and sensitivity with its Wilson 95% CI per group (:func:`mammo_lib.evaluation.stats.proportion_ci`).
 
     ``detected`` (bool) and ``group`` are aligned per mass; groups in ``order`` (empty ones get NaN)."""
-    from mammo_lib.stats import proportion_ci
+    from mammo_lib.evaluation.stats import proportion_ci
 
     if len(detected) != len(group):
         raise MammoError(f"detected has {len(detected)} masses but group has {len(group)}")
@@ -462,7 +462,7 @@ def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: 
                       fpi: float = 1.0) -> FusionComparison:
     """Paired detections of ``baseline`` and ``final`` on ``exams`` (centre criterion), per mass from the
     report's matches and per view from ``candidates`` matched with ``unit="view"``; McNemar's test on each."""
-    from mammo_lib.stats import mcnemar_paired
+    from mammo_lib.evaluation.stats import mcnemar_paired
 
     require_columns(candidates, ["branch"], "candidates")
     branches = (baseline, final)

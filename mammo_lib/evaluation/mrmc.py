@@ -5,7 +5,7 @@ Input is a long table, one row per (modality, reader, case) with columns ``modal
 The design must be fully crossed: every reader rates every case in every modality.
 
 - Figure of merit: the empirical AUC (Mann-Whitney, ties count one half) per modality and reader, from DeLong's
-  structural components (:func:`mammo_lib.stats.delong_placements`); or ``fom="sensitivity"`` (the fraction of
+  structural components (:func:`mammo_lib.evaluation.stats.delong_placements`); or ``fom="sensitivity"`` (the fraction of
   positive cases rated 1, for binary detection flags; negatives do not enter it).
 - Its covariance across modalities and readers (:func:`fom_covariance`): DeLong's structural components
   (DeLong et al., Biometrics 1988), the case jackknife (RJafroc and the Iowa OR-DBM program), the unbiased
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
-from mammo_lib import stats
+from mammo_lib.evaluation import stats
 from mammo_lib.errors import MammoError
 
 __all__ = [
@@ -470,7 +470,7 @@ def or_analysis(data: pd.DataFrame, *, covariance: Covariance = "jackknife",
     study = reader_study(data)
     if len(study.readers) < 2:
         raise MammoError(f"or_analysis needs at least 2 readers, got {list(study.readers)}: with one reader "
-                         "compare the modalities by DeLong's test (mammo_lib.stats.delong_test)")
+                         "compare the modalities by DeLong's test (mammo_lib.evaluation.stats.delong_test)")
     theta, cov = fom_covariance(study, covariance, fom)
     return _or_from(theta, cov, study.modalities, study.readers, covariance, readers_random, cases_random, alpha)
 

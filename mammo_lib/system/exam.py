@@ -3,7 +3,7 @@ from its original-resolution patches (multi-task DenseNet-121, 0-100), and repor
 
 Every image is decoded once (:func:`mammo_lib.data.dicomio.read_image`); its pixels feed both the preprocessing (the
 448 grid the detector reads) and the classifier's patches, which are cut at the image's own resolution around the
-detected boxes mapped back through the view's transform. ``mammo analyze`` (:mod:`mammo_lib.analyze`) runs this
+detected boxes mapped back through the view's transform. ``mammo analyze`` (:mod:`mammo_lib.system.analyze`) runs this
 per exam in worker processes; notebook 05 uses :func:`system_scores` for Table 4's DL column in system mode.
 """
 from __future__ import annotations
@@ -370,7 +370,7 @@ def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, candi
     system_positive, plus ``detected_masses`` and ``false_positive_masses`` in ``.attrs``.
     """
     from mammo_lib import validation
-    from mammo_lib.evaluate import centre_in_box
+    from mammo_lib.evaluation.detection import centre_in_box
     from mammo_lib.models.classification.data import read_pixels
     from mammo_lib.models.detection.inference import CANDIDATE_COLUMNS
 
@@ -418,9 +418,10 @@ def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, candi
 def system_mode_performance(masses: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
     """Table 4's DL column read both ways on the same masses: classified from the reference boxes (``masses``:
     mass_id, pathology, dl_score, dl_positive) and by the system (``found`` of :func:`system_scores`; a missed mass
-    scores 0 and is called negative), each through :func:`mammo_lib.tables.rater_measures`. One row per measure
+    scores 0 and is called negative), each through :func:`mammo_lib.paper.tables.rater_measures`. One row per measure
     with both values, the system's 95% CI and the counts."""
-    from mammo_lib import tables, validation
+    from mammo_lib import validation
+    from mammo_lib.paper import tables
 
     validation.require_columns(masses, ["mass_id", "pathology", "dl_score", "dl_positive"], "mass table")
     validation.require_columns(found, ["mass_id", "found", "system_score", "system_positive"], "system results")

@@ -1,6 +1,6 @@
 """Tissue detail of phantom v2: curved compartment boundaries, Cooper's ligament sheets, glandular texture.
 
-:mod:`mammo_lib.synth.phantom` partitions the compressed breast into glandular compartments (a Voronoi
+:mod:`mammo_lib.synth.phantom_v2` partitions the compressed breast into glandular compartments (a Voronoi
 partition in nipple-polar coordinates, after the FDA's VICTRE breastPhantom). Left as they are, such cells have
 straight faces that project as polygonal facets, their boundaries as a honeycomb of septa and their wedges as a
 star converging on the nipple. This module supplies what makes them look like breast tissue:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mammo_lib import report
+from mammo_lib.run import report
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT, runs_dir
@@ -78,10 +78,10 @@ NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc
 #: Notebooks that measure malignancy (or read 05's scores); skipped when a mass of the evaluation role has no pathology.
 NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc", "11_teaching")
 #: Notebooks whose every table is an AUC/accuracy comparison (Table 4, Figure 3, DeLong); skipped when the
-#: evaluation role has fewer than 2 masses of a class (:func:`mammo_lib.stats.measurable`). 05 still scores.
+#: evaluation role has fewer than 2 masses of a class (:func:`mammo_lib.evaluation.stats.measurable`). 05 still scores.
 NEEDS_BOTH_CLASSES = ("07_tables_and_roc",)
 #: Notebooks that run a model, with the model: for a cohort with ``weights: train`` the run trains both models
-#: first (:func:`mammo_lib.training.train_for_run`) and hands each notebook the weights trained in the run folder.
+#: first (:func:`mammo_lib.training.on_cohort.train_for_run`) and hands each notebook the weights trained in the run folder.
 USES_WEIGHTS = {"04_detection": "detection", "05_classification": "classification"}
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 #: papermill runs notebooks in this kernel; inside the project's venv it is the venv's own Python.
@@ -260,8 +260,9 @@ def check_inputs(notebook: str, tables_dir: str | Path, manifest: str | Path | N
 def evaluation_content(spec: Any) -> dict[str, bool]:
     """Whether the exams of the cohort's test role have masses, a pathology for every one of them, and at least
     2 of each class (the twin: all three, without reading its tables)."""
-    from mammo_lib.cohort import evaluation_masses, is_twin
-    from mammo_lib.stats import measurable
+    from mammo_lib.data.cohort import is_twin
+    from mammo_lib.run.handoff import evaluation_masses
+    from mammo_lib.evaluation.stats import measurable
 
     if is_twin(spec):
         return {"masses": True, "pathology": True, "classes": True}
@@ -276,7 +277,7 @@ def evaluation_content(spec: Any) -> dict[str, bool]:
 def skip_reason(notebook: str, spec: Any, evaluated: dict[str, bool]) -> str:
     """Why ``mammo reproduce`` skips ``notebook`` (a stem) for the cohort ``spec`` whose evaluation role holds
     ``evaluated`` (:func:`evaluation_content`); "" when it runs. The reason is written to ``run.json``."""
-    from mammo_lib.cohort import is_twin
+    from mammo_lib.data.cohort import is_twin
 
     if notebook in TWIN_ONLY and not is_twin(spec):
         what = "synthetic but not the embedded twin" if spec.synthetic else "not synthetic"
@@ -308,7 +309,7 @@ def cohort_plan(spec: Any) -> list[dict[str, str]]:
 
 def _train(spec: Any, run_dir: Path, profile: Profile) -> list[dict[str, Any]]:
     """The run's training step (``weights: train``): both models into ``run_dir/weights``, sized by the profile."""
-    from mammo_lib.training import train_for_run
+    from mammo_lib.training.on_cohort import train_for_run
 
     started = time.perf_counter()
     smoke = bool(profile.parameters.get("smoke", False))
@@ -335,8 +336,8 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     import papermill
     from tqdm.auto import tqdm
 
-    from mammo_lib.cohort import is_twin, read_cohort, twin_cohort, weights_file
-    from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
+    from mammo_lib.data.cohort import is_twin, read_cohort, twin_cohort, weights_file
+    from mammo_lib.run.jupyter import EncryptedKernelManager, batch_kernels
 
     profile = get_profile(profile_name)
     spec = read_cohort(cohort) if cohort else twin_cohort()
@@ -432,7 +433,7 @@ def refresh_committed(only: list[str] | None = None, progress: bool = True) -> l
     import papermill
     from tqdm.auto import tqdm
 
-    from mammo_lib.jupyter import EncryptedKernelManager, batch_kernels
+    from mammo_lib.run.jupyter import EncryptedKernelManager, batch_kernels
 
     notebooks = select_notebooks(only)
     if not notebooks:

@@ -11,7 +11,7 @@ cost this project can afford, as a *layered 2.5-D volume*: the compressed breast
 that tissue overlaps physically in projection. Thin structures (ducts, vessels, ligaments, spicules) are drawn
 at the image pitch as projected cylinder/sheet path lengths. The result is the projected path length of
 fat-equivalent and gland-equivalent tissue per pixel (two basis materials: every tissue is written as a
-mixture of adipose and fibroglandular attenuation), which :mod:`mammo_lib.synth.xray` turns into an image.
+mixture of adipose and fibroglandular attenuation), which :mod:`mammo_lib.synth.phantom_v2_xray` turns into an image.
 
 Values marked "VICTRE cfg" are those of breastPhantom's four VICTRE configuration files
 (cfg/VICTRE_{fatty,scattered,hetero,dense}.cfg) and of the VICTRE compression thicknesses
@@ -30,9 +30,9 @@ from scipy import ndimage, spatial
 from mammo_lib import vocab
 from mammo_lib.errors import MammoError
 from mammo_lib.synth import anatomy, masses, texture
-from mammo_lib.synth import tissue as detail
+from mammo_lib.synth import phantom_v2_tissue as detail
 from mammo_lib.synth.anatomy import ViewGeometry
-from mammo_lib.synth.render import PlacedMass, RenderedView, _crop, _paste
+from mammo_lib.synth.phantom_v1 import PlacedMass, RenderedView, _crop, _paste
 
 f32 = np.float32
 
@@ -117,7 +117,7 @@ class PhantomParams:
     spicule_len_shrink: float = 0.55
     spicule_rad_shrink: float = 0.7
     spicule_angle: tuple[float, float] = (0.3, 0.7)
-    #: Curved cell faces, ligament sheets and glandular texture (:mod:`mammo_lib.synth.tissue`).
+    #: Curved cell faces, ligament sheets and glandular texture (:mod:`mammo_lib.synth.phantom_v2_tissue`).
     tissue: detail.TissueParams = detail.TISSUE
 
 

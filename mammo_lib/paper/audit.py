@@ -15,8 +15,9 @@ import pandas as pd
 from scipy import stats as _sps
 from scipy.optimize import brentq
 
-from mammo_lib import published, stats
-from mammo_lib.tables import format_p
+from mammo_lib import published
+from mammo_lib.evaluation import stats
+from mammo_lib.paper.tables import format_p
 
 AUDIT_COLUMNS = ("section", "check", "item", "printed", "recomputed", "difference", "tolerance", "consistent",
                  "comment")

@@ -94,7 +94,7 @@ def _polyline(box: Sequence[float], rows: int, columns: int) -> np.ndarray:
 
 def build_report(result: dict[str, Any], sources: dict[str, str | Path], *, deidentify: bool = False,
                  series_number: int = 900) -> Dataset:
-    """The Comprehensive SR of one :func:`mammo_lib.system.analyze_exam` result; ``sources`` maps each view name
+    """The Comprehensive SR of one :func:`mammo_lib.system.exam.analyze_exam` result; ``sources`` maps each view name
     (RCC, LCC, RMLO, LMLO) to its DICOM file."""
     if not sources:
         raise MammoError(f"exam {result['exam']}: no DICOM source images (PNG/TIFF input): no DICOM SR written")

@@ -8,7 +8,7 @@ DICOM inputs only). Exams run in worker processes (``--workers``); under ``torch
 WORLD_SIZE-th exam. An output folder remembers its configuration (``analyze.json``): rerunning the same command
 skips the exams already written; another configuration in the same folder is refused, so nothing is overwritten.
 
-This module stays light (``mammo analyze --help`` imports no torch); the pipeline is :mod:`mammo_lib.system`.
+This module stays light (``mammo analyze --help`` imports no torch); the pipeline is :mod:`mammo_lib.system.exam`.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ _NAME_RE = re.compile(r"(?<![A-Za-z0-9])(L|R|LEFT|RIGHT)[\s_\-]*(CC|MLO)(?![A-Za
 
 # --- inputs -> exams -------------------------------------------------------------------------------------------
 def _view_spec(path: Path, laterality: str | None = None, view: str | None = None, image_id: str = "") -> Any:
-    from mammo_lib.system import ViewSpec
+    from mammo_lib.system.exam import ViewSpec
 
     if laterality is None and path.suffix.lower() in (".png", ".tif", ".tiff"):
         match = _NAME_RE.search(path.stem)
@@ -57,7 +57,7 @@ def _folder_images(folder: Path) -> list[Path]:
 def exams_from_inputs(inputs: Sequence[str]) -> list[Any]:
     """The exams named on the command line: a study folder, 1-4 files of one exam, or manifests (every study)."""
     from mammo_lib.checksums import sha256_bytes
-    from mammo_lib.system import ExamSpec
+    from mammo_lib.system.exam import ExamSpec
 
     paths = [Path(p) for p in inputs]
     for p in paths:
@@ -122,7 +122,7 @@ def _safe_name(exam_id: str) -> str:
 def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: Any, *, sr: bool,
                deidentify: bool) -> Path:
     """Write one exam's JSON, CSV, overlay and SR into ``out/<exam>/`` (the JSON last: it marks the exam done)."""
-    from mammo_lib.system import mass_rows, overlay_image
+    from mammo_lib.system.exam import mass_rows, overlay_image
 
     folder = out / _safe_name(result["exam"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: 
                    for p in [next(s.path for s in spec.views if Path(s.path).name == v["file"])]
                    if not p.lower().endswith((".png", ".tif", ".tiff"))}
         if sources:
-            from mammo_lib.sr import write_report
+            from mammo_lib.system.sr import write_report
 
             write_report(result, sources, folder / "report.dcm", deidentify=deidentify)
             result["sr"] = "report.dcm"
@@ -156,7 +156,7 @@ def _init_worker(options: dict[str, Any]) -> None:
 
     import torch
 
-    from mammo_lib.system import load_models
+    from mammo_lib.system.exam import load_models
 
     warnings.simplefilter("ignore")  # preprocessing warnings are kept in result.json, not printed per worker
     torch.set_num_threads(options["threads"])
@@ -167,7 +167,7 @@ def _init_worker(options: dict[str, Any]) -> None:
 
 def _run_one(spec: Any) -> dict[str, Any]:
     """Analyse and write one exam in a worker; a bad input becomes an error record naming its file."""
-    from mammo_lib.system import analyze_exam
+    from mammo_lib.system.exam import analyze_exam
 
     options = _STATE["options"]
     start = time.perf_counter()

@@ -33,7 +33,7 @@ import pandas as pd
 from mammo_lib import vocab
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import acquisition, anatomy, masses, render
+from mammo_lib.synth import acquisition, anatomy, masses, phantom_v1
 from mammo_lib.synth.composition import compose
 from mammo_lib.synth.config import SMALL_FIELD_MM, VENDOR_BY_NAME, SynthConfig, view_pitch_mm
 
@@ -161,7 +161,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
         shape = base if side_index == 0 else _jitter(base, rng, cfg.contralateral_jitter)
         geoms = {v: anatomy.view_geometry(shape, v, rows, cols, sp) for v in vocab.VIEW}
         taken: list[dict] = []
-        placed: dict[str, list[render.PlacedMass]] = {v: [] for v in vocab.VIEW}
+        placed: dict[str, list[phantom_v1.PlacedMass]] = {v: [] for v in vocab.VIEW}
         side_masses = [m for m in patient_masses if m["laterality"] == side]
         for m in side_masses:
             mshape = masses.draw_mass_shape(m["size_mm"], m["morphology"], m["margin"], rng)
@@ -169,14 +169,14 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
             obscure = float(rng.uniform(0, 2 * math.pi))
             for v, g in geoms.items():
                 x, y = anatomy.project_point(g, r, psi, alpha)
-                placed[v].append(render.PlacedMass(m["mass_id"], mshape, m["mass_density"], x, y, obscure))
+                placed[v].append(phantom_v1.PlacedMass(m["mass_id"], mshape, m["mass_density"], x, y, obscure))
         for view_index, view in enumerate(vocab.VIEW):
             view_rng = np.random.default_rng([cfg.seed, 2, index, side_index, view_index])
             if v2:
                 out = _render_v2(cfg, geoms[view], profile.name, patient["breast_density"], shape.thickness_mm,
                                  placed[view], np.random.default_rng([cfg.seed, 3, index, side_index]), view_rng)
             else:
-                out = render.render_view(cfg, geoms[view], patient["breast_density"],
+                out = phantom_v1.render_view(cfg, geoms[view], patient["breast_density"],
                                          beta + float(view_rng.uniform(-0.05, 0.05)), shape.thickness_mm,
                                          placed[view], view_rng)
             image_id = f"{pid}_{side}_{view}"
@@ -221,13 +221,13 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
 
 
 def _render_v2(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density: str, drawn_thickness_mm: float,
-               placed: list[render.PlacedMass], breast_rng: np.random.Generator,
-               view_rng: np.random.Generator) -> render.RenderedView:
+               placed: list[phantom_v1.PlacedMass], breast_rng: np.random.Generator,
+               view_rng: np.random.Generator) -> phantom_v1.RenderedView:
     """One view of phantom v2; ``breast_rng`` (per breast) draws the percent dense area both views share."""
-    from mammo_lib.synth import phantom, xray
+    from mammo_lib.synth import phantom_v2, phantom_v2_xray
 
-    target = phantom.draw_target_dense(density, breast_rng)
-    out, _ = xray.render_view(geom, vendor, density, phantom.view_thickness(density, drawn_thickness_mm), placed,
+    target = phantom_v2.draw_target_dense(density, breast_rng)
+    out, _ = phantom_v2_xray.render_view(geom, vendor, density, phantom_v2.view_thickness(density, drawn_thickness_mm), placed,
                               target, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
                               mass_depth_ratio=cfg.mass_depth_ratio, pectoral_fraction=cfg.pectoral_fraction,
                               periphery_mm=cfg.periphery_mm)

@@ -9,7 +9,7 @@
   :func:`ensure_kernelspec`; Lab starts it by default.
 * Progress bars: ``mammo_lib.progress.tqdm`` draws widgets in an interactive kernel and text in batch
   kernels; :func:`batch_kernels` marks the kernels started inside it as batch ones.
-* ``make lab`` runs ``python -m mammo_lib.jupyter``: JupyterLab on ``notebooks/`` with the project's kernel,
+* ``make lab`` runs ``python -m mammo_lib.run.jupyter``: JupyterLab on ``notebooks/`` with the project's kernel,
   ``--allow-root`` only when run as root (JupyterLab refuses root otherwise).
 """
 from __future__ import annotations

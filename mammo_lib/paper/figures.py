@@ -62,7 +62,7 @@ def save_figure(fig: Figure, folder: str | Path, stem: str, pdf: bool = True) ->
 def plot_roc(curves: pd.DataFrame, published_auc: Mapping[str, float] | None = None, title: str = "") -> Figure:
     """Figure 3: empirical ROC curves (points joined by straight lines, whose area is the AUC) per rater.
 
-    ``curves`` is :func:`mammo_lib.tables.figure3_curves`; ``published_auc`` adds the paper's AUC to each label.
+    ``curves`` is :func:`mammo_lib.paper.tables.figure3_curves`; ``published_auc`` adds the paper's AUC to each label.
     """
     require_columns(curves, ["rater", "fpr", "tpr", "auc"], "curves")
     if curves.empty:

@@ -17,13 +17,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="first N views of the manifest only")
     parser.add_argument("--csv", help="also write the per-view errors here")
     args = parser.parse_args()
-    from mammo_lib import preprocess as pp
+    from mammo_lib.paper.preprocessing import twin_accuracy
+    from mammo_lib.preprocess import summarise_accuracy
 
-    errors = pp.twin_accuracy(limit=args.limit, progress=True)
+    errors = twin_accuracy(limit=args.limit, progress=True)
     if args.csv:
         errors.to_csv(args.csv, index=False)
     pd.set_option("display.width", 160)
-    print(pp.summarise_accuracy(errors).round(3).to_string(index=False))
+    print(summarise_accuracy(errors).round(3).to_string(index=False))
     by = errors.groupby(["vendor", "view"]).agg(views=("dice", "size"), nipple_mm_median=("nipple_mm", "median"),
                                                 nipple_mm_p95=("nipple_mm", lambda s: s.quantile(0.95)),
                                                 dice_min=("dice", "min"), pectoral_mm_mean=("pectoral_mm", "mean"))

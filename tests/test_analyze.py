@@ -250,6 +250,7 @@ def test_real_cbis_ddsm_exam_runs_at_full_resolution(tmp_path: Path) -> None:
 def test_notebook_05_system_mode_agrees_with_mammo_analyze_on_an_exam(twin: dict, exam_dir: Path, tmp_path: Path) -> None:
     """Notebook 05's system mode takes notebook 04's candidates table (written and read back as 04 writes it)
     instead of running the detector again; its per-mass scores equal those of `mammo analyze` on the same exam."""
+    from mammo_lib.paper import classification as system_mode
     from mammo_lib.system import exam as system
     from mammo_lib.data.manifest import load_manifest
     from mammo_lib.models.detection.data import build_exam_cache
@@ -265,7 +266,7 @@ def test_notebook_05_system_mode_agrees_with_mammo_analyze_on_an_exam(twin: dict
     run = run_detector(models.detector, exams, branches=BRANCHES)  # notebook 04's run, then its rounding
     run.candidates.round({"x0": 1, "y0": 1, "x1": 1, "y1": 1, "score": 4}).to_csv(tmp_path / "cand.csv", index=False)
     candidates = pd.read_csv(tmp_path / "cand.csv", dtype={"study_id": str, "image_id": str})
-    found = system.system_scores(cohort, exams, models, candidates).set_index("mass_id")
+    found = system_mode.system_scores(cohort, exams, models, candidates).set_index("mass_id")
 
     result = json.loads((exam_dir / "result.json").read_text())
     truth = twin["findings"][twin["findings"]["mass_id"].str.startswith(twin["exam"] + "-")]

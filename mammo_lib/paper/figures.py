@@ -1,5 +1,5 @@
 """Every plot: Figure 3's ROC curves, sensitivity by stratum, the audit's ROC-space check, a view with its DL
-boxes (Figures 4-6), the classifier's ROC, reliability diagram and example patches; shared helpers.
+boxes (Figures 4-6), FROC curves and detection cases, the classifier's ROC, reliability diagram and example patches; shared helpers.
 
 Plots use matplotlib with seaborn's theme and palette; one colour per rater everywhere. Figures are saved
 with fixed metadata (no creation date, no software version) so that the same inputs give the same bytes.
@@ -16,6 +16,7 @@ import pandas as pd
 from mammo_lib import published
 from mammo_lib.errors import MammoError
 from mammo_lib.validation import require_columns
+from mammo_lib.vocab import BOX_COLUMNS
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
     from matplotlib.figure import Figure
@@ -34,6 +35,13 @@ def _plt():
 
     sns.set_theme(context="paper", style="whitegrid")
     return plt, sns
+
+
+def _pyplot():
+    """pyplot as it is (no theme change): the plots lifted out of the notebooks keep the style they were drawn in."""
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def rater_colours() -> dict[str, tuple[float, float, float]]:
@@ -236,5 +244,105 @@ def plot_examples(crops: np.ndarray, geometry: PatchGeometry, examples: pd.DataF
             axes[r, c].set_title(f"{ex['mass_id']} {record['view']}\nscore {ex['dl_score']:.1f}\n{record['histology']}",
                                  fontsize=7)
         axes[r, 0].text(-0.1, 0.5, kind, transform=axes[r, 0].transAxes, rotation=90, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_froc(curves: Mapping[str, Any], fpi_points: Sequence[float], title: str) -> Figure:
+    """FROC curves (mass sensitivity against false positives per image, log axis), one step curve per label
+    (``curves``: label -> :class:`mammo_lib.evaluation.detection.FROC`), with the reported FPI points marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for label, curve in curves.items():
+        ax.step(curve.fpi, curve.sensitivity, where="post", label=label)
+    for p in fpi_points:
+        ax.axvline(p, color="0.85", lw=0.8, zorder=0)
+    ax.set(xscale="log", xlim=(0.05, 4), ylim=(0, 1), xlabel="false positives per image", ylabel="mass sensitivity",
+           title=title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_detection_examples(exams: Sequence[Any], candidates: pd.DataFrame, view_names: Sequence[str], *,
+                            threshold: float, scored: bool) -> Figure:
+    """Figures 4-6 style cases: one row per exam (:class:`mammo_lib.models.detection.data.Exam`), its four views with
+    the IFN boxes at or above ``threshold`` (without truth: each view's best 3) and the reference boxes."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(exams), 4, figsize=(10, 2.7 * len(exams)), squeeze=False)
+    for row, exam in zip(axes, exams):
+        for v, ax in enumerate(row):
+            if not exam.present[v]:
+                ax.set_axis_off()
+                continue
+            c = candidates[(candidates["study_id"] == exam.study_id) & (candidates["view"] == view_names[v])]
+            c = c[c["score"] >= threshold] if scored else c.nlargest(3, "score")
+            t = pd.DataFrame(exam.boxes[v], columns=list(BOX_COLUMNS))
+            label = f"density {exam.breast_density}" if scored else f"best IFN {c['score'].max():.2f}"
+            draw_view(ax, exam.images[v].astype(np.float32), c, t, title=f"{exam.study_id} {view_names[v]} ({label})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_preprocess_pairs(views: Sequence[tuple[np.ndarray, PreprocessedView, str, str]], *, width: float,
+                          height: float, fontsize: int = 9) -> Figure:
+    """Preprocessing at a glance: one column per view, its input (breast box, nipple, pectoral line) above and its
+    448 output (mask contour, nipple, pectoral line) below. ``views``: (input pixels, result, input title, output
+    title; "" for none); ``width`` per column and ``height`` of the figure, in inches."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, len(views), figsize=(width * len(views), height), squeeze=False)
+    for col, (pixels, result, top, bottom) in enumerate(views):
+        draw_preprocess_input(axes[0, col], pixels, result)
+        draw_preprocess_output(axes[1, col], result)
+        if top:
+            axes[0, col].set_title(top, fontsize=fontsize)
+        if bottom:
+            axes[1, col].set_title(bottom, fontsize=fontsize)
+    fig.tight_layout()
+    return fig
+
+
+def plot_classifier_roc(y_true: Any, score: Any, label: str, title: str) -> Figure:
+    """Figure 3's DL curve alone: one model's ROC (:func:`draw_score_roc`) in a square figure."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    draw_score_roc(ax, y_true, score, label)
+    ax.set_title(title)
+    return fig
+
+
+def plot_reliability(points: pd.DataFrame, brier: float) -> Figure:
+    """The classifier's reliability diagram (:func:`draw_reliability`) in a square figure."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    draw_reliability(ax, points, brier)
+    return fig
+
+
+def plot_score_by_type(masses: pd.DataFrame, threshold: float, histology_order: Sequence[str]) -> Figure:
+    """The 0-100 malignancy score by histology (left) and by reference BI-RADS (right), benign and malignant apart,
+    with the operating threshold dotted."""
+    plt = _pyplot()
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    sns.boxplot(data=masses, y="histology", x="dl_score", hue="pathology", order=list(histology_order), ax=axes[0],
+                fliersize=2)
+    sns.boxplot(data=masses, x="birads", y="dl_score", hue="pathology", ax=axes[1], fliersize=2)
+    axes[0].axvline(threshold, color="grey", linestyle=":")
+    axes[1].axhline(threshold, color="grey", linestyle=":")
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_history(history: pd.DataFrame, metric_label: str, loss_label: str) -> Figure:
+    """A training run's curves: the training loss (left) and the validation metric (right) per epoch (``history``:
+    epoch, train_loss, val_metric, as a model card stores them)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].plot(history["epoch"], history["train_loss"], marker="o")
+    ax[0].set(xlabel="epoch", ylabel=loss_label, title="loss")
+    ax[1].plot(history["epoch"], history["val_metric"], marker="o", color="C1")
+    ax[1].set(xlabel="epoch", ylabel=metric_label, ylim=(0, 1), title="validation recall")
     fig.tight_layout()
     return fig

@@ -1,18 +1,15 @@
-"""Preprocessing accuracy against ground truth (the synthetic twin, or any annotated set): landmark errors,
-their summary against the goals; and, where no landmark is known, orientation checks and the quality-control
-table of a batch (:func:`quality_control`)."""
+"""Preprocessing accuracy against ground truth (any annotated set): landmark errors, their summary against the
+goals; and, where no landmark is known, orientation checks and the quality-control table of a batch
+(:func:`quality_control`). Measured on the synthetic twin's truth by :func:`mammo_lib.paper.preprocessing.twin_accuracy`."""
 from __future__ import annotations
 
-import warnings as _warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mammo_lib.errors import MammoError
-from mammo_lib.preprocess.cache import preprocess_cached
 from mammo_lib.validation import require_columns
-from mammo_lib.preprocess.geometry import DEFAULT_SIZE, PreprocessWarning, PreprocessedView
+from mammo_lib.preprocess.geometry import PreprocessedView
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,54 +85,6 @@ def summarise_accuracy(errors: Any) -> Any:
         met = bool(value >= goal) if direction == ">=" else bool(value <= goal)
         rows.append({"measure": label, "goal": f"{direction} {goal:g}", "measured": value, "met": met,
                      "views": len(mlo) if key.startswith("pectoral") else len(errors)})
-    return pd.DataFrame(rows)
-
-
-def _twin_view_errors(job: tuple[str, dict[str, Any], int]) -> dict[str, Any]:
-    """Errors of one twin view (a worker of :func:`twin_accuracy`)."""
-    from mammo_lib.synth import load_view_truth
-
-    root, row, size = job
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always", PreprocessWarning)
-        result = preprocess_cached(Path(root) / row["image_path"], laterality=row["laterality"], view=row["view"],
-                                   size=size, sha256=row["sha256"])
-    truth = load_view_truth(root, row["image_id"])
-    pectoral = None if truth.pectoral is None else (tuple(truth.pectoral[:2]), tuple(truth.pectoral[2:]))
-    errors = landmark_errors(result, breast_mask=truth.breast_mask, nipple=truth.nipple, pectoral=pectoral,
-                             spacing_mm=(truth.pixel_spacing_mm, truth.pixel_spacing_mm))
-    return {"image_id": row["image_id"], "vendor": row["vendor"], "laterality": row["laterality"],
-            "view": row["view"], **errors, "flipped": result.flipped, "warnings": len(caught),
-            "harmonised_median": float(np.median(result.array[result.breast_mask]))}
-
-
-def twin_accuracy(limit: int | None = None, size: int = DEFAULT_SIZE, progress: bool = False,
-                  workers: int = 2) -> Any:
-    """Per-view errors of :func:`preprocess_cached` on the synthetic twin against its ground truth.
-
-    Generates the twin when missing (``mammo_lib.synth.ensure_cohort``); ``limit`` takes the first views of
-    the manifest (a quick check); ``workers`` processes share the views (the CI machine has 2 cores). Returns
-    a DataFrame in manifest order with image_id, vendor, laterality, view, the errors of
-    :func:`landmark_errors`, the number of warnings and the median harmonised breast intensity.
-    """
-    import pandas as pd
-    from mammo_lib.progress import tqdm
-
-    from mammo_lib.synth import ensure_cohort
-
-    files = ensure_cohort("twin")
-    manifest = pd.read_csv(files.manifest, dtype={"sha256": str})
-    if limit is not None:
-        manifest = manifest.head(int(limit))
-    jobs = [(str(files.root), row, int(size)) for row in manifest.to_dict("records")]
-    bar = {"total": len(jobs), "disable": not progress, "desc": "preprocess twin", "unit": "view"}
-    if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            rows = list(tqdm(pool.map(_twin_view_errors, jobs, chunksize=8), **bar))
-    else:
-        rows = [_twin_view_errors(job) for job in tqdm(jobs, **bar)]
     return pd.DataFrame(rows)
 
 

@@ -11,7 +11,6 @@ never join across cohorts. Which notebook reads which file is declared in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -26,10 +25,10 @@ from mammo_lib.validation import require_columns
 from mammo_lib.vocab import DL_CANDIDATES_FILE, READER_COLUMNS, READERS
 
 
-def notebook_cohort(cohort: str = "", *, check_files: bool = True) -> tuple[CohortSpec, Any]:
+def notebook_cohort(cohort: str = "", *, check_files: bool = True) -> tuple[CohortSpec, Manifest]:
     """The cohort a notebook runs on, from its ``cohort`` parameter (a cohort file; "" the built-in twin), and
     its validated tables; the twin's images are generated on demand when ``check_files``."""
-    spec = read_cohort(manifest) if cohort else twin_cohort()
+    spec = read_cohort(cohort) if cohort else twin_cohort()
     if is_twin(spec) and check_files:
         store.ensure_cohort("twin")
     return spec, spec.load(check_files=check_files)

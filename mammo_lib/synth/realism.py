@@ -211,3 +211,38 @@ def conspicuity_by_density(files: CohortFiles, views_per_density: int = 30, seed
     snr = observer_snr(files, image_ids=chosen)
     snr["breast_density"] = snr["image_id"].map(manifest["breast_density"])
     return snr
+
+
+def plot_masses_by_margin(files: CohortFiles, findings: pd.DataFrame, min_size_mm: float = 12.0):
+    """One mass crop per BI-RADS margin (the first by mass_id of at least ``min_size_mm``, else the first of that
+    margin) from ``findings`` rows whose images are on disk, titled with margin, mass density and size."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(vocab.MARGIN), figsize=(3 * len(vocab.MARGIN), 3.3))
+    for ax, margin in zip(axes, vocab.MARGIN):
+        pool = findings[(findings["margin"] == margin) & (findings["size_mm"] >= min_size_mm)]
+        row = (pool if len(pool) else findings[findings["margin"] == margin]).sort_values("mass_id").iloc[0]
+        ax.imshow(mass_crop(files, row["mass_id"], row["image_id"]), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"{margin}\n{row['mass_density']}, {row['size_mm']:.0f} mm", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_realism(measured: pd.DataFrame, conspicuity: pd.DataFrame, beta_range: tuple[float, float]):
+    """Three realism measurements by ACR density: the background's power-law exponent beta (the literature's range
+    shaded), the dense area fraction, and the masses' NPWE conspicuity (log scale)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = list(vocab.BREAST_DENSITY)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    sns.boxplot(data=measured, x="breast_density", y="beta", order=order, ax=axes[0], color="0.8")
+    axes[0].axhspan(*beta_range, color="tab:green", alpha=0.15)
+    axes[0].set(title="background power-law exponent", xlabel="ACR density", ylabel="β")
+    sns.boxplot(data=measured, x="breast_density", y="dense_area_fraction", order=order, ax=axes[1], color="0.8")
+    axes[1].set(title="dense area fraction (Otsu)", xlabel="ACR density", ylabel="fraction of breast")
+    sns.boxplot(data=conspicuity, x="breast_density", y="snr", order=order, ax=axes[2], color="0.8")
+    axes[2].set(title="mass conspicuity (NPWE)", xlabel="ACR density", ylabel="detectability", yscale="log")
+    fig.tight_layout()
+    return fig

@@ -4,7 +4,8 @@ from its original-resolution patches (multi-task DenseNet-121, 0-100), and repor
 Every image is decoded once (:func:`mammo_lib.data.dicomio.read_image`); its pixels feed both the preprocessing (the
 448 grid the detector reads) and the classifier's patches, which are cut at the image's own resolution around the
 detected boxes mapped back through the view's transform. ``mammo analyze`` (:mod:`mammo_lib.system.analyze`) runs this
-per exam in worker processes; notebook 05 uses :func:`system_scores` for Table 4's DL column in system mode.
+per exam in worker processes; notebook 05 scores a cohort with it for Table 4's DL column in system mode
+(:func:`mammo_lib.paper.classification.system_scores`).
 """
 from __future__ import annotations
 
@@ -353,90 +354,3 @@ def overlay_image(result: dict[str, Any], pixels: dict[str, np.ndarray]) -> Any:
         x += t.width + 8
     return canvas
 
-
-# --- system mode on a cohort (notebook 05) ---------------------------------------------------------------------
-def system_scores(cohort: Any, exam_paths: Sequence[Path], models: Models, candidates: pd.DataFrame) -> pd.DataFrame:
-    """End-to-end system on a cohort from its detector run: ``candidates`` is notebook 04's candidates table
-    (:data:`~mammo_lib.models.detection.inference.CANDIDATE_COLUMNS`; its ``ifn`` rows are used) over the exams
-    cached at ``exam_paths`` (``models.detection.data.build_exam_cache``, for the views' transforms and nipples).
-    Each exam then goes through :func:`find_masses`, the code of ``mammo analyze``. Per reference mass: whether the
-    system detected it and the malignancy score of the detected mass that found it.
-
-    A reference mass is *found* when the centre of a detected mass's box on one of its views lies inside the
-    reference box there (the centre criterion of notebook 04); its system score is the highest score among the detected
-    masses that found it. A mass the system misses gets no score: it is called negative with ``system_score`` 0,
-    as the paper counts its undetected cancers among the "missed or misdiagnosed" positives (Discussion) while
-    keeping all 618 masses in Table 4. Returns one row per reference mass: mass_id, found, system_score,
-    system_positive, plus ``detected_masses`` and ``false_positive_masses`` in ``.attrs``.
-    """
-    from mammo_lib import validation
-    from mammo_lib.evaluation.detection import centre_in_box
-    from mammo_lib.models.classification.data import read_pixels
-    from mammo_lib.models.detection.inference import CANDIDATE_COLUMNS
-
-    validation.require_columns(candidates, CANDIDATE_COLUMNS, "detector candidates table")
-    ifn = candidates[candidates["branch"] == "ifn"]
-    by_study = {str(k): g for k, g in ifn.groupby("study_id", sort=False)}
-    findings = cohort.findings
-    images = cohort.images.set_index("image_id")
-    detected = []
-    for path in exam_paths:
-        exam = Exam.load(Path(path))
-        cand = exam_candidates(exam, by_study.get(str(exam.study_id), ifn.iloc[:0]))
-        above = cand[cand["score"] >= models.detection_threshold]
-        pixels = {}
-        for name in dict.fromkeys(above["view"]):
-            image_id = exam.image_ids[VIEW_NAMES.index(name)]
-            pixels[name] = read_pixels(cohort.data_root / images.loc[image_id, "image_path"], name[0], name[1:])
-        mv, scored = find_masses(models, cand, pixels)
-        mv = mv.merge(scored[["mass", "malignancy_score"]], on="mass", how="left")
-        mv["image_id"] = [exam.image_ids[VIEW_NAMES.index(v)] for v in mv["view"]]
-        mv["mass"] = str(exam.study_id) + ":" + mv["mass"].astype(str)
-        detected.append(mv)
-    views = pd.concat(detected, ignore_index=True)
-    found: dict[str, float] = {}
-    hit_masses: set[str] = set()
-    by_image = {k: g for k, g in views.groupby("image_id", sort=False)}
-    for image_id, truth in findings[findings["image_id"].isin(by_image)].groupby("image_id"):
-        mine = by_image[image_id]
-        hits = centre_in_box(mine[list(BOX_COLUMNS)].to_numpy(float), truth[list(BOX_COLUMNS)].to_numpy(float))
-        for j, mass_id in enumerate(truth["mass_id"].astype(str)):
-            if hits[:, j].any():
-                best = float(mine["malignancy_score"].to_numpy()[hits[:, j]].max())
-                found[mass_id] = max(found.get(mass_id, 0.0), best)
-                hit_masses.update(mine["mass"].to_numpy()[hits[:, j]])
-    mass_ids = sorted(findings["mass_id"].astype(str).unique())
-    out = pd.DataFrame({"mass_id": mass_ids})
-    out["found"] = out["mass_id"].isin(found)
-    out["system_score"] = out["mass_id"].map(found).fillna(0.0)
-    out["system_positive"] = out["found"] & (out["system_score"] >= float(models.classifier_card["threshold"]))
-    out.attrs["detected_masses"] = int(views["mass"].nunique())
-    out.attrs["false_positive_masses"] = int(views["mass"].nunique() - len(hit_masses))
-    return out
-
-
-def system_mode_performance(masses: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
-    """Table 4's DL column read both ways on the same masses: classified from the reference boxes (``masses``:
-    mass_id, pathology, dl_score, dl_positive) and by the system (``found`` of :func:`system_scores`; a missed mass
-    scores 0 and is called negative), each through :func:`mammo_lib.paper.tables.rater_measures`. One row per measure
-    with both values, the system's 95% CI and the counts."""
-    from mammo_lib import validation
-    from mammo_lib.paper import tables
-
-    validation.require_columns(masses, ["mass_id", "pathology", "dl_score", "dl_positive"], "mass table")
-    validation.require_columns(found, ["mass_id", "found", "system_score", "system_positive"], "system results")
-    table = masses[["mass_id", "pathology", "dl_score", "dl_positive"]].merge(found, on="mass_id", how="left",
-                                                                            validate="one_to_one")
-    if table["found"].isna().any():
-        raise MammoError(f"{int(table['found'].isna().sum())} masses have no system result (first: "
-                         f"{table.loc[table['found'].isna(), 'mass_id'].iloc[0]})")
-    boxes = tables.rater_measures(tables.table4(table), "dl")
-    system = table.drop(columns=["dl_score", "dl_positive"]).rename(
-        columns={"system_score": "dl_score", "system_positive": "dl_positive"})
-    ours = tables.rater_measures(tables.table4(system), "dl")
-    out = pd.DataFrame({"measure": boxes["measure"], "reference_boxes": boxes["value"], "system": ours["value"],
-                        "system_lower": ours["lower"], "system_upper": ours["upper"],
-                        "reference_boxes_count": boxes["count"], "system_count": ours["count"], "n": ours["n"]})
-    out.attrs["found"] = int(table["found"].sum())
-    out.attrs["found_positive"] = int((table["found"].astype(bool) & (table["pathology"] == "positive")).sum())
-    return out

@@ -7,7 +7,8 @@ import pandas as pd
 
 from _mg_fixtures import make_mg, ramp
 from mammo_lib.checksums import sha256_file
-from mammo_lib.paper.gallery import exam_views, four_view_studies, plot_exam
+from mammo_lib.paper.figures import plot_exam
+from mammo_lib.paper.gallery import exam_views, four_view_studies
 from mammo_lib.data.manifest import load_manifest
 
 

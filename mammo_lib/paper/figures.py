@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from mammo_lib import published
+from mammo_lib.data.manifest import Manifest
 from mammo_lib.errors import MammoError
 from mammo_lib.validation import require_columns
-from mammo_lib.vocab import BOX_COLUMNS
+from mammo_lib.paper.gallery import exam_views
+from mammo_lib.vocab import BOX_COLUMNS, STANDARD_VIEWS
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
     from matplotlib.figure import Figure
@@ -345,4 +347,35 @@ def plot_training_history(history: pd.DataFrame, metric_label: str, loss_label: 
     ax[1].plot(history["epoch"], history["val_metric"], marker="o", color="C1")
     ax[1].set(xlabel="epoch", ylabel=metric_label, ylim=(0, 1), title="validation recall")
     fig.tight_layout()
+    return fig
+
+
+def plot_exam(manifest: Manifest, study_id: str, *, display_rows: int = 640) -> Figure:
+    """One row of the four standard views of a study, every mass box of the findings table drawn in red."""
+    from matplotlib.patches import Rectangle
+
+    plt = _pyplot()
+
+    views = exam_views(manifest, study_id)
+    findings = manifest.findings
+    fig, axes = plt.subplots(1, len(STANDARD_VIEWS), figsize=(12, 4.6), constrained_layout=True)
+    for ax, (side, view) in zip(axes, STANDARD_VIEWS):
+        ax.set_axis_off()
+        ax.set_title(f"{side}{view}", fontsize=11)
+        if (side, view) not in views:
+            ax.text(0.5, 0.5, "no image", ha="center", va="center", transform=ax.transAxes)
+            continue
+        image = views[(side, view)]
+        step = max(1, int(np.ceil(image.pixels.shape[0] / display_rows)))  # display only; boxes are rescaled
+        ax.imshow(image.pixels[::step, ::step], cmap="gray", vmin=0.0, vmax=1.0, interpolation="lanczos")
+        if findings is not None:
+            for box in findings[findings["image_id"] == image.source].itertuples():
+                if any(np.isnan(float(v)) for v in (box.x0, box.y0, box.x1, box.y1)):
+                    continue
+                ax.add_patch(Rectangle((box.x0 / step, box.y0 / step), (box.x1 - box.x0) / step,
+                                       (box.y1 - box.y0) / step, fill=False, edgecolor="red", linewidth=1.2))
+                ax.text(box.x0 / step, box.y0 / step - 4, f"{box.mass_id} BI-RADS {box.birads}", color="red",
+                        fontsize=7, va="bottom")
+    boxed = ", masses of the findings table boxed" if findings is not None else ""
+    fig.suptitle(f"study {study_id}: the four standard views as stored{boxed}", fontsize=11)
     return fig

@@ -1,4 +1,5 @@
-"""A four-view exam gallery: the study's RCC, LCC, RMLO, LMLO read through the data layer, masses boxed.
+"""A four-view exam gallery: the study's RCC, LCC, RMLO, LMLO read through the data layer (drawn, masses boxed, by
+:func:`mammo_lib.paper.figures.plot_exam`).
 
 Images are shown as stored (not flipped) with the standard view order of :data:`mammo_lib.vocab.STANDARD_VIEWS`.
 Titles carry only the manifest's pseudonymous ids and the view, never a DICOM header field.
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 
 from mammo_lib.errors import MammoError
 from mammo_lib.data.manifest import Manifest
@@ -15,7 +15,6 @@ from mammo_lib.vocab import STANDARD_VIEWS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-    from matplotlib.figure import Figure
 
     from mammo_lib.data.dicomio import MammoImage
 
@@ -63,33 +62,3 @@ def image_summary(manifest: Manifest) -> "pd.DataFrame":
                      "photometric": image.photometric, "min": round(float(image.pixels.min()), 3),
                      "mean": round(float(image.pixels.mean()), 3), "max": round(float(image.pixels.max()), 3)})
     return pd.DataFrame(rows)
-
-
-def plot_exam(manifest: Manifest, study_id: str, *, display_rows: int = 640) -> Figure:
-    """One row of the four standard views of a study, every mass box of the findings table drawn in red."""
-    import matplotlib.pyplot as plt  # the backend is left alone: inline in Jupyter, Agg headless
-    from matplotlib.patches import Rectangle
-
-    views = exam_views(manifest, study_id)
-    findings = manifest.findings
-    fig, axes = plt.subplots(1, len(STANDARD_VIEWS), figsize=(12, 4.6), constrained_layout=True)
-    for ax, (side, view) in zip(axes, STANDARD_VIEWS):
-        ax.set_axis_off()
-        ax.set_title(f"{side}{view}", fontsize=11)
-        if (side, view) not in views:
-            ax.text(0.5, 0.5, "no image", ha="center", va="center", transform=ax.transAxes)
-            continue
-        image = views[(side, view)]
-        step = max(1, int(np.ceil(image.pixels.shape[0] / display_rows)))  # display only; boxes are rescaled
-        ax.imshow(image.pixels[::step, ::step], cmap="gray", vmin=0.0, vmax=1.0, interpolation="lanczos")
-        if findings is not None:
-            for box in findings[findings["image_id"] == image.source].itertuples():
-                if any(np.isnan(float(v)) for v in (box.x0, box.y0, box.x1, box.y1)):
-                    continue
-                ax.add_patch(Rectangle((box.x0 / step, box.y0 / step), (box.x1 - box.x0) / step,
-                                       (box.y1 - box.y0) / step, fill=False, edgecolor="red", linewidth=1.2))
-                ax.text(box.x0 / step, box.y0 / step - 4, f"{box.mass_id} BI-RADS {box.birads}", color="red",
-                        fontsize=7, va="bottom")
-    boxed = ", masses of the findings table boxed" if findings is not None else ""
-    fig.suptitle(f"study {study_id}: the four standard views as stored{boxed}", fontsize=11)
-    return fig

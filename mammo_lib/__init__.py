@@ -14,7 +14,6 @@ need them.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -57,7 +56,7 @@ _LAZY: dict[str, str] = {
 __all__ = ["PAPER_CITATION", "__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # the next access skips this function

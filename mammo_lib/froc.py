@@ -50,6 +50,11 @@ def _levels(values: Sequence[Any] | pd.Series, given: Sequence[Any] | None, what
     return tuple(np.asarray(levels).tolist())
 
 
+def _show(value: Any) -> str:
+    """repr of a table value as the user wrote it (a numpy scalar as its Python value)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _no_missing(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
     for col in columns:
         na = frame[col].isna().to_numpy()
@@ -63,7 +68,7 @@ def _numbers(frame: pd.DataFrame, col: str, name: str) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise MammoError(f"{name} column {col!r} must be finite numbers, got {frame[col].iloc[i]!r} at row "
+        raise MammoError(f"{name} column {col!r} must be finite numbers, got {_show(frame[col].iloc[i])} at row "
                          f"{frame.index[i]!r}")
     return values
 
@@ -110,11 +115,11 @@ class FrocData:
         if (lesion < 0).any() or (lesion != np.round(lesion)).any():
             i = int(np.flatnonzero((lesion < 0) | (lesion != np.round(lesion)))[0])
             raise MammoError(f"truth column 'lesion' must be 0 (normal case) or 1, 2, ..., got "
-                             f"{truth['lesion'].iloc[i]!r} at row {truth.index[i]!r}")
+                             f"{_show(truth['lesion'].iloc[i])} at row {truth.index[i]!r}")
         dup = truth.assign(_l=lesion).duplicated(["case", "_l"]).to_numpy()
         if dup.any():
             i = int(np.flatnonzero(dup)[0])
-            raise MammoError(f"truth lists lesion {int(lesion[i])} of case {truth['case'].iloc[i]!r} twice")
+            raise MammoError(f"truth lists lesion {int(lesion[i])} of case {_show(truth['case'].iloc[i])} twice")
         codes, cases = pd.factorize(truth["case"], sort=True)
         n_k = len(cases)
         normal_rows = np.bincount(codes, weights=(lesion == 0), minlength=n_k)
@@ -126,7 +131,7 @@ class FrocData:
         is_les = lesion > 0
         if (weight[is_les] < 0).any():
             i = int(np.flatnonzero(is_les & (weight < 0))[0])
-            raise MammoError(f"truth: lesion weight {weight[i]!r} of case {truth['case'].iloc[i]!r} is negative")
+            raise MammoError(f"truth: lesion weight {weight[i]:g} of case {_show(truth['case'].iloc[i])} is negative")
         total = np.bincount(codes[is_les], weights=weight[is_les], minlength=n_k)
         bad = (normal_rows == 0) & (np.abs(total - 1) > WEIGHT_TOLERANCE)
         if bad.any():
@@ -147,7 +152,7 @@ class FrocData:
         bad = ~np.isin(kind, KINDS)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise MammoError(f"marks column 'kind' must be 'NL' or 'LL', got {marks['kind'].iloc[i]!r} at row "
+            raise MammoError(f"marks column 'kind' must be 'NL' or 'LL', got {_show(marks['kind'].iloc[i])} at row "
                              f"{marks.index[i]!r}")
         mi = pd.Index(self.modalities).get_indexer(marks["modality"])
         ri = pd.Index(self.readers).get_indexer(marks["reader"])
@@ -157,7 +162,7 @@ class FrocData:
             if (codes < 0).any():
                 i = int(np.flatnonzero(codes < 0)[0])
                 where = "not in the truth" if known is None else f"not among the {col}s named ({list(known)})"
-                raise MammoError(f"marks row {marks.index[i]!r}: {col} {marks[col].iloc[i]!r} is {where}")
+                raise MammoError(f"marks row {marks.index[i]!r}: {col} {_show(marks[col].iloc[i])} is {where}")
         per = np.bincount(mi * n_j + ri, minlength=n_i * n_j).reshape(n_i, n_j)
         if not explicit and (per == 0).any():
             i, j = (int(v[0]) for v in np.nonzero(per == 0))
@@ -168,8 +173,8 @@ class FrocData:
         on_normal = is_ll & ~self.abnormal[ki]
         if on_normal.any():
             i = int(np.flatnonzero(on_normal)[0])
-            raise MammoError(f"marks row {marks.index[i]!r}: a lesion (LL) mark on case {marks['case'].iloc[i]!r}, "
-                             "which the truth lists as normal")
+            raise MammoError(f"marks row {marks.index[i]!r}: a lesion (LL) mark on case "
+                             f"{_show(marks['case'].iloc[i])}, which the truth lists as normal")
         les = pd.to_numeric(marks["lesion"], errors="coerce").to_numpy(float)
         # lesion index l of each LL mark: position of (case, lesion id) among the truth's lesions
         key_truth = self.lesion_case.astype(np.int64) * (2 ** 31) + self.lesion_id
@@ -181,8 +186,8 @@ class FrocData:
             i = int(np.flatnonzero(unknown)[0])
             case = marks["case"].iloc[i]
             known = self.lesion_id[self.lesion_case == ki[i]].tolist()
-            raise MammoError(f"marks row {marks.index[i]!r}: LL mark on lesion {marks['lesion'].iloc[i]!r} of case "
-                             f"{case!r}, which the truth does not list (its lesions: {known})")
+            raise MammoError(f"marks row {marks.index[i]!r}: LL mark on lesion {les[i]:g} of case "
+                             f"{_show(case)}, which the truth does not list (its lesions: {known})")
         ll_cell = (mi * n_j + ri)[is_ll] * max(n_l, 1) + li[is_ll]
         counts = np.bincount(ll_cell, minlength=n_i * n_j * max(n_l, 1))
         if (counts > 1).any():

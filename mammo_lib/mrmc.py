@@ -16,6 +16,9 @@ The design must be fully crossed: every reader rates every case in every modalit
 - :func:`ai_vs_readers`: a standalone AI system against a group of readers, as RJafroc's ``StCadVsRad``
   (Chakraborty; Hillis 2007, section 5.3): 1T-RRFC, 1T-RRRC and 2T-RRRC. Differences are readers minus AI
   (RJafroc's convention), so a positive difference means the readers did better.
+- :func:`dbm_analysis`: Dorfman, Berbaum & Metz (1992) on the jackknife pseudovalues with Hillis's (2008) ddf.
+- These analyses also take a :class:`JackknifeStudy`, a study that supplies its own figures of merit and their
+  leave-one-case-out values: free-response marks (:class:`mammo_lib.froc.FrocData`, wAFROC and kin).
 
 Every function validates its input and raises :class:`~mammo_lib.errors.MammoError` naming what is wrong.
 """

@@ -19,8 +19,8 @@ LARGER_BY_DESIGN: dict[str, str] = {
                         "the mass-table readers; split, each table would import the others' helpers",
     "mammo_lib.train": "the one training loop (seeds, checkpoints with exact resume, AMP, DDP, model selection, fine-tuning start)",
     "mammo_lib.data.manifest": "the manifest schema, checked cell by cell so that every problem is reported at once",
-    "mammo_lib.mrmc": "one validated reader-study table feeding four covariance estimators, the OR/Hillis analysis "
-                      "and AI vs readers, which all share the same components; split, each would import the others",
+    "mammo_lib.mrmc": "one validated reader-study table feeding four covariance estimators, the OR/Hillis analysis, "
+                      "DBM and AI vs readers, which all share the same components; split, each would import the others",
     "mammo_lib.synth.phantom": "phantom v2's anatomy, one layered volume built in order (outline, compartments, "
                                "ligaments, ducts, vessels, masses), each step reading the previous ones' arrays",
 }

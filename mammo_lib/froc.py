@@ -21,15 +21,16 @@ covariance, as RJafroc). References: Chakraborty & Berbaum, Med Phys 2004;31:231
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mammo_lib.errors import MammoError
+from mammo_lib.evaluate import Matched
 
-__all__ = ["FrocData", "figure_of_merit", "FOMS", "MARK_COLUMNS", "TRUTH_COLUMNS"]
+__all__ = ["FrocData", "figure_of_merit", "from_detections", "FOMS", "MARK_COLUMNS", "TRUTH_COLUMNS"]
 
 FOMS = ("wAFROC", "AFROC", "wAFROC1", "AFROC1", "HrAuc", "MaxLLF", "MaxNLF")
 MARK_COLUMNS = ("modality", "reader", "case", "kind", "lesion", "rating")
@@ -242,8 +243,10 @@ class FrocData:
         normal, abnormal = np.flatnonzero(~self.abnormal), np.flatnonzero(self.abnormal)
         need_normal = fom in ("wAFROC", "AFROC", "HrAuc", "MaxNLF")
         need_abnormal = fom != "MaxNLF"
-        if (need_normal and normal.size < 2) or (need_abnormal and abnormal.size < 2):
-            raise MammoError(f"{fom} and its jackknife need at least 2 normal and 2 abnormal cases, got "
+        least = 2 if with_jackknife else 1
+        if (need_normal and normal.size < least) or (need_abnormal and abnormal.size < least):
+            what = f"{fom} and its jackknife need at least 2" if with_jackknife else f"{fom} needs at least 1"
+            raise MammoError(f"{what} normal and abnormal cases, got "
                              f"{normal.size} normal and {abnormal.size} abnormal")
         n_i, n_j = len(self.modalities), len(self.readers)
         nl = self.nl_max.reshape(n_i * n_j, -1)
@@ -317,3 +320,54 @@ def figure_of_merit(data: FrocData, fom: str = "wAFROC") -> pd.DataFrame:
     theta, _ = data._compute(fom, with_jackknife=False)
     return pd.DataFrame(theta, index=pd.Index(data.modalities, name="modality"),
                         columns=pd.Index(data.readers, name="reader"))
+
+
+def from_detections(matched: Matched | Mapping[tuple[Any, Any], Matched], *, modality: Any = "DL",
+                    reader: Any = "DL") -> FrocData:
+    """FROC marks of detection outputs matched to the truth (:func:`mammo_lib.evaluate.match_candidates`).
+
+    A case is an exam (the images read, with or without a mass), a lesion one lesion unit of the matching (a mass,
+    over its views, by default), weighted equally within its exam. Each lesion's best hitting candidate is its LL
+    mark (rated by its score; a lesion never hit is unmarked), each candidate hitting nothing an NL mark on its
+    exam. ``matched``: one matching (the reader ``reader`` in modality ``modality``) or a mapping (modality,
+    reader) -> matching, e.g. the DL system's and each reader's, all on the same exams and lesions.
+    """
+    parts = dict(matched) if isinstance(matched, Mapping) else {(modality, reader): matched}
+    if not parts:
+        raise MammoError("from_detections needs at least one matching")
+    for m in parts.values():
+        if not isinstance(m, Matched):
+            raise MammoError(f"from_detections takes mammo_lib.evaluate.Matched results, got {type(m).__name__}")
+    first_key, first = next(iter(parts.items()))
+    lesion_key = [c for c in first.lesions.columns if c not in ("exam", "score")]
+    exams = sorted(set(first.images.to_numpy().tolist()))
+
+    def layout(m: Matched) -> tuple[list[Any], list[tuple[Any, ...]]]:
+        return (sorted(set(m.images.to_numpy().tolist())),
+                sorted(map(tuple, m.lesions[["exam", *lesion_key]].astype(str).to_numpy().tolist())))
+
+    reference = layout(first)
+    for key, m in parts.items():
+        if list(m.lesions.columns) != list(first.lesions.columns) or layout(m) != reference:
+            raise MammoError(f"matching {key!r} covers other exams or lesions than {first_key!r}: every reader "
+                             "must read the same exams")
+    lesions = first.lesions.sort_values(["exam", *lesion_key], kind="stable")
+    number = lesions.groupby("exam", sort=False).cumcount().to_numpy() + 1
+    count = lesions.groupby("exam", sort=False)["exam"].transform("size").to_numpy()
+    normal = sorted(set(exams) - set(lesions["exam"]))
+    truth = pd.concat([pd.DataFrame({"case": normal, "lesion": 0, "weight": 0.0}),
+                       pd.DataFrame({"case": lesions["exam"].to_numpy(), "lesion": number, "weight": 1.0 / count})],
+                      ignore_index=True)
+    lesion_number = dict(zip(map(tuple, lesions[["exam", *lesion_key]].to_numpy().tolist()), number))
+    frames = []
+    for (mod, rdr), m in parts.items():
+        hit = m.lesions[np.isfinite(m.lesions["score"].to_numpy(float))]
+        keys = map(tuple, hit[["exam", *lesion_key]].to_numpy().tolist())
+        frames.append(pd.DataFrame({"modality": mod, "reader": rdr, "case": hit["exam"].to_numpy(), "kind": "LL",
+                                    "lesion": [lesion_number[k] for k in keys], "rating": hit["score"].to_numpy()}))
+        fp = m.false_positives
+        frames.append(pd.DataFrame({"modality": mod, "reader": rdr, "case": fp["exam"].to_numpy(), "kind": "NL",
+                                    "lesion": np.nan, "rating": fp["score"].to_numpy()}))
+    marks = pd.concat(frames, ignore_index=True)
+    return FrocData(marks, truth, modalities=list(dict.fromkeys(k[0] for k in parts)),
+                    readers=list(dict.fromkeys(k[1] for k in parts)))

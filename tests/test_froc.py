@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from mammo_lib import froc, mrmc, sizing
+from mammo_lib import evaluate, froc, mrmc, sizing
 from mammo_lib.errors import MammoError
 
 #: expected.json prints 13 significant digits; RJafroc's arithmetic differs from ours in the last 1-2.
@@ -352,7 +352,41 @@ def test_bad_inputs_raise_one_line_errors() -> None:
         (lambda: sizing.sample_size(data, 5, effect=0.0), "effect is 0"),
         (lambda: sizing.sample_size(data, 5, power=1.5), "power must be a number between 0 and 1"),
         (lambda: sizing.power(froc.FrocData(*simulated(seed=2, n_mod=3)), 5, 100), "sizing compares two"),
+        (lambda: mrmc.or_analysis(froc.FrocData(*simulated(seed=2, n_normal=1))), "its jackknife need at least 2"),
+        (lambda: froc.figure_of_merit(froc.FrocData(*simulated(seed=2, n_abnormal=0)), "HrAuc"), "needs at least 1"),
     ]:
         with pytest.raises(MammoError, match=message) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+# --- detection outputs as FROC marks --------------------------------------------------------------------------------
+def test_from_detections_turns_matched_candidates_into_marks_and_truth() -> None:
+    """Exams E1, E2 without masses (E1: a false positive at 0.3; E2: none); E3 with mass M1, hit on both views (best
+    0.8) and a false positive at 0.5; E4 with M2 hit at 0.2 and M3 never hit. wAFROC by hand: normal cases rate
+    0.3 and unmarked; E3's lesion beats both (1 + 1), M2 (weight 1/2) beats only the unmarked (0 + 1/2), M3
+    (unmarked) ties the unmarked (0 + 1/4): (2 + 0.75) / (2 normal x 2 abnormal)."""
+    box = {"x0": 10.0, "y0": 10.0, "x1": 50.0, "y1": 50.0}
+    far = {"x0": 200.0, "y0": 200.0, "x1": 240.0, "y1": 240.0}
+    images = pd.DataFrame({"image_id": ["e1cc", "e2cc", "e3cc", "e3mlo", "e4cc"],
+                           "exam": ["E1", "E2", "E3", "E3", "E4"]})
+    truth = pd.DataFrame([{"image_id": "e3cc", "mass_id": "M1", **box}, {"image_id": "e3mlo", "mass_id": "M1", **box},
+                          {"image_id": "e4cc", "mass_id": "M2", **box}, {"image_id": "e4cc", "mass_id": "M3", **far}])
+    candidates = pd.DataFrame([{"image_id": "e1cc", "score": 0.3, **box}, {"image_id": "e3cc", "score": 0.6, **box},
+                               {"image_id": "e3mlo", "score": 0.8, **box}, {"image_id": "e3mlo", "score": 0.5, **far},
+                               {"image_id": "e4cc", "score": 0.2, **box}])
+    matched = evaluate.match_candidates(candidates, truth, images)
+    data = froc.from_detections(matched)
+    assert data.cases == ("E1", "E2", "E3", "E4") and list(data.abnormal) == [False, False, True, True]
+    assert data.lesion_weight.tolist() == [1.0, 0.5, 0.5]
+    assert data.ll[0, 0].tolist() == [0.8, 0.2, -np.inf]
+    assert data.nl_max[0, 0].tolist() == [0.3, -np.inf, 0.5, -np.inf]
+    assert froc.figure_of_merit(data, "wAFROC").iloc[0, 0] == pytest.approx(2.75 / 4)
+    assert froc.figure_of_merit(data, "MaxLLF").iloc[0, 0] == pytest.approx(2 / 3)
+    # two readers of the same exams, one marking nothing: both analysed, the silent one at chance level
+    silent = evaluate.match_candidates(candidates.iloc[:0], truth, images)
+    both = froc.from_detections({("det", "DL"): matched, ("det", "silent"): silent})
+    assert froc.figure_of_merit(both, "wAFROC").to_numpy().tolist() == [[2.75 / 4, 0.5]]
+    with pytest.raises(MammoError, match="covers other exams or lesions"):
+        froc.from_detections({("det", "DL"): matched,
+                              ("det", "other"): evaluate.match_candidates(candidates, truth.iloc[:3], images)})

@@ -48,6 +48,8 @@ def _levels(values: Sequence[Any] | pd.Series, given: Sequence[Any] | None, what
             raise MammoError(f"{what} must be distinct and non-empty, got {given!r}")
         return tuple(given)
     _, levels = pd.factorize(pd.Series(values), sort=True)
+    if len(levels) == 0:
+        raise MammoError(f"marks has no rows: name the {what} (FrocData(..., modalities=..., readers=...))")
     return tuple(np.asarray(levels).tolist())
 
 

@@ -335,6 +335,7 @@ def test_bad_inputs_raise_one_line_errors() -> None:
         (marks.assign(rating=marks["rating"].astype(object).where(marks.index != 0, "high")), truth,
          "'rating' must be finite numbers, got 'high'"),
         (marks, pd.concat([truth, truth.iloc[[0]]]), "lists lesion 0 of case 0 twice"),
+        (marks.iloc[:0], truth, "marks has no rows: name the modalities"),
     ]
     for bad_marks, bad_truth, message in cases:
         with pytest.raises(MammoError, match=message) as info:

@@ -26,11 +26,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as _sps
 
+from mammo_lib import mrmc, stats
 from mammo_lib.errors import MammoError
 from mammo_lib.evaluate import Matched
 
-__all__ = ["FrocData", "figure_of_merit", "from_detections", "FOMS", "MARK_COLUMNS", "TRUTH_COLUMNS"]
+__all__ = ["FrocData", "figure_of_merit", "figure_of_merit_ci", "from_detections", "FOMS", "MARK_COLUMNS", "TRUTH_COLUMNS"]
 
 FOMS = ("wAFROC", "AFROC", "wAFROC1", "AFROC1", "HrAuc", "MaxLLF", "MaxNLF")
 MARK_COLUMNS = ("modality", "reader", "case", "kind", "lesion", "rating")
@@ -322,6 +324,21 @@ def figure_of_merit(data: FrocData, fom: str = "wAFROC") -> pd.DataFrame:
     theta, _ = data._compute(fom, with_jackknife=False)
     return pd.DataFrame(theta, index=pd.Index(data.modalities, name="modality"),
                         columns=pd.Index(data.readers, name="reader"))
+
+
+def figure_of_merit_ci(data: FrocData, fom: str = "wAFROC", alpha: float = 0.05) -> pd.DataFrame:
+    """Each modality's and reader's figure of merit with its case-jackknife standard error and normal CI (cases
+    random, the reader fixed: the CI of one reader or one AI system), one row per (modality, reader)."""
+    if not isinstance(data, FrocData):
+        raise MammoError(f"data must be an FrocData, got {type(data).__name__}")
+    alpha = stats._alpha(alpha)
+    theta, jk = data.jackknife(fom)
+    se = np.sqrt(np.diag(mrmc.jackknife_covariance(jk)))
+    z = float(_sps.norm.ppf(1 - alpha / 2))
+    index = pd.MultiIndex.from_product([data.modalities, data.readers], names=["modality", "reader"])
+    fom_values = theta.ravel()
+    return pd.DataFrame({"fom": fom_values, "se": se, "lower": fom_values - z * se, "upper": fom_values + z * se},
+                        index=index).reset_index()
 
 
 def from_detections(matched: Matched | Mapping[tuple[Any, Any], Matched], *, modality: Any = "DL",

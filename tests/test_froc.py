@@ -227,6 +227,11 @@ def test_wafroc_with_one_lesion_per_case_and_no_nl_on_abnormal_cases_is_the_roc_
         (r.statistic, r.df, r.p_value, r.var_error, r.cov1, r.cov2, r.cov3, r.var_tr), rel=1e-10)
     assert mrmc.dbm_analysis(data, fom="HrAuc").statistic == pytest.approx(mrmc.dbm_analysis(per_case).statistic,
                                                                           rel=1e-10)
+    ci = froc.figure_of_merit_ci(data, "wAFROC")
+    roc_var = np.diag(mrmc.fom_covariance(mrmc.reader_study(per_case), "jackknife")[1])
+    np.testing.assert_allclose(ci["se"].to_numpy() ** 2, roc_var, rtol=1e-10)
+    np.testing.assert_allclose(ci["upper"] - ci["fom"], sps.norm.ppf(0.975) * ci["se"], rtol=1e-12)
+    assert list(ci[["modality", "reader"]].itertuples(index=False, name=None))[:2] == [("m0", "r0"), ("m0", "r1")]
 
 
 def test_dbm_mean_squares_give_the_or_components_and_its_tests() -> None:
@@ -345,6 +350,7 @@ def test_bad_inputs_raise_one_line_errors() -> None:
     for call, message in [
         (lambda: froc.figure_of_merit(data, "Wilcoxon"), "fom must be one of"),
         (lambda: froc.figure_of_merit(marks, "wAFROC"), "must be an FrocData"),
+        (lambda: froc.figure_of_merit_ci(data, alpha=5), "alpha must lie strictly between 0 and 1"),
         (lambda: mrmc.or_analysis(data, covariance="delong"), "supports covariance='jackknife' only"),
         (lambda: mrmc.ai_vs_readers(data, ai="r0"), "needs one modality"),
         (lambda: data.subset(readers=["r9"]), "reader 'r9' is not in the data"),

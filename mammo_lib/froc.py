@@ -294,21 +294,21 @@ class FrocData:
             w = self.lesion_weight if weighted else np.ones(y.size)
             d = np.ones(n_k) if weighted else self.lesions_per_case.astype(float)
         d = np.where(self.abnormal, d, 0.0)
-        # R_a: weight of the items rated above x_a (ties one half); C_b: per item, negatives below it
-        order = np.argsort(y, kind="stable")
-        ys, cw = y[order], np.r_[0.0, np.cumsum(w[order])]
-        lo, hi = np.searchsorted(ys, x, "left"), np.searchsorted(ys, x, "right")
-        row = (cw[-1] - cw[hi]) + 0.5 * (cw[hi] - cw[lo])
+        # R_a: weight of the items rated above x_a (ties one half); C_b: per item, negatives below it. Both
+        # sides are sorted first: searchsorted with sorted queries is several times faster than with random ones
+        order_y, order_x = np.argsort(y, kind="stable"), np.argsort(x, kind="stable")
+        ys, xs, cw = y[order_y], x[order_x], np.r_[0.0, np.cumsum(w[order_y])]
+        lo, hi = np.searchsorted(ys, xs, "left"), np.searchsorted(ys, xs, "right")
+        row = (cw[-1] - cw[hi]) + 0.5 * (cw[hi] - cw[lo])  # in the order of xs
         total, n_neg, d_sum = row.sum(), float(neg.size), d.sum()
         if not with_jackknife:
             return total / (n_neg * d_sum), None
-        xs = np.sort(x)
-        lo, hi = np.searchsorted(xs, y, "left"), np.searchsorted(xs, y, "right")
-        col = np.bincount(item_case, weights=w * (lo + 0.5 * (hi - lo)), minlength=n_k)
+        lo, hi = np.searchsorted(xs, ys, "left"), np.searchsorted(xs, ys, "right")
+        col = np.bincount(item_case[order_y], weights=w[order_y] * (lo + 0.5 * (hi - lo)), minlength=n_k)
         s_out = total - col
         n_out = np.full(n_k, n_neg)
         r = np.zeros(n_k)
-        r[neg] = row
+        r[neg[order_x]] = row
         s_out -= r
         n_out[neg] -= 1
         if every_case:  # an abnormal case is a negative unit too: add back its own pair, counted twice above

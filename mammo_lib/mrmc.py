@@ -468,13 +468,13 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
         se_i = np.sqrt((k["var_i"] + (n_j - 1) * np.maximum(k["cov2_i"], 0.0)) / n_j)  # as MRMCaov
         q_i = np.full(n_i, _sps.norm.ppf(1 - alpha / 2))
     q = float(dist.ppf(1 - alpha / 2))
-    pairs = []
-    for a in range(n_i):
-        for b in range(a + 1, n_i):
-            d = float(t_i[a] - t_i[b])
-            z = d / se if se > 0 else (0.0 if d == 0 else float(np.sign(d) * np.inf))
-            pairs.append(PairDifference(modalities[a], modalities[b], d, (d - q * se, d + q * se), float(z),
-                                        float(2 * dist.sf(abs(z)))))
+    first_i, second_i = np.triu_indices(n_i, 1)
+    diffs = t_i[first_i] - t_i[second_i]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zs = np.where(se > 0, diffs / se, np.where(diffs == 0, 0.0, np.sign(diffs) * np.inf))
+    ps = 2 * dist.sf(np.abs(zs))  # every pair in one call: per-pair scipy calls dominated small studies' time
+    pairs = [PairDifference(modalities[a], modalities[b], float(d), (float(d - q * se), float(d + q * se)), float(z),
+                            float(pv)) for a, b, d, z, pv in zip(first_i, second_i, diffs, zs, ps)]
     first = pairs[0]
     return ORAnalysis(
         modalities=modalities, readers=readers, fom=theta, modality_fom=tuple(float(v) for v in t_i),

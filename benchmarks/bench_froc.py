@@ -6,7 +6,8 @@ and cases), ``mrmc.dbm_analysis`` and ``mrmc.ai_vs_readers`` (1T-RRRC) on FROC d
 :class:`~mammo_lib.froc.FrocData`, and their ratio, all measured in one run: a simulated study of 2 modalities x
 10 readers x 10,000 cases (half abnormal, 1-3 lesions each) and RJafroc's dataset04 (5 x 4 x 200) when
 ``../shared`` is present. The issue's goal: or_analysis within 3x of the figures of merit alone.
-Building the FrocData (validation, once per study) is timed on its own line.
+Building the FrocData (validation, once per study) is timed on its own line. Each time is the best single call
+of ``--repeats`` times as many as fill 0.2 s.
 ``python benchmarks/bench_froc.py [--repeats 5]``.
 """
 from __future__ import annotations
@@ -24,9 +25,11 @@ from mammo_lib import froc, mrmc, paths
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls, after one warm-up call (timeit, one call per repeat)."""
-    fn()
-    return min(timeit.repeat(fn, repeat=repeats, number=1))
+    """Best wall time of single calls: ``repeats`` times as many calls as fill 0.2 s (timeit's autorange), so
+    that millisecond calls get hundreds of tries at a quiet moment of a shared machine."""
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=repeats * number, number=1))
 
 
 def simulated(n_modalities: int, n_readers: int, n_cases: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

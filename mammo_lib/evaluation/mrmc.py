@@ -16,13 +16,16 @@ The design must be fully crossed: every reader rates every case in every modalit
 - :func:`ai_vs_readers`: a standalone AI system against a group of readers, as RJafroc's ``StCadVsRad``
   (Chakraborty; Hillis 2007, section 5.3): 1T-RRFC, 1T-RRRC and 2T-RRRC. Differences are readers minus AI
   (RJafroc's convention), so a positive difference means the readers did better.
+- :func:`dbm_analysis`: Dorfman, Berbaum & Metz (1992) on the jackknife pseudovalues with Hillis's (2008) ddf.
+- These analyses also take a :class:`JackknifeStudy`, a study that supplies its own figures of merit and their
+  leave-one-case-out values: free-response marks (:class:`mammo_lib.evaluation.froc.FrocData`, wAFROC and kin).
 
 Every function validates its input and raises :class:`~mammo_lib.errors.MammoError` naming what is wrong.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,7 @@ from mammo_lib.errors import MammoError
 __all__ = [
     "ReaderStudy", "Components", "ORAnalysis", "PairDifference", "AIVsReaders", "ClusteredAUC",
     "reader_study", "fom_components", "fom_covariance", "or_analysis", "ai_vs_readers", "clustered_auc_ci",
+    "JackknifeStudy", "jackknife_covariance", "pseudovalues", "DBMAnalysis", "dbm_analysis",
 ]
 
 Covariance = Literal["jackknife", "delong", "unbiased", "clustered"]
@@ -185,17 +189,27 @@ def _centred_cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=1, keepdims=True)) @ (y - y.mean(axis=1, keepdims=True)).T
 
 
-def _jackknife(c: Components) -> np.ndarray:
-    """Case jackknife: leaving out positive i gives (m theta - V10_i)/(m - 1), negative j (n theta - V01_j)/(n - 1)
-    exactly, so no AUC is recomputed; covariance (K - 1)/K sum (theta_(k) - mean)(...)^T over all K cases."""
+def _jackknife_foms(c: Components) -> np.ndarray:
+    """Leave-one-case-out figures of merit, (I J) x K: leaving out positive i gives (m theta - V10_i)/(m - 1),
+    negative j (n theta - V01_j)/(n - 1) exactly, so no AUC is recomputed (positives first, then negatives)."""
     m, n = c.v10.shape[1], c.v01.shape[1]
     theta = c.fom[:, None]
     parts = [(m * theta - c.v10) / (m - 1)]
     if n:
         parts.append((n * theta - c.v01) / (n - 1))
-    jk = np.concatenate(parts, axis=1)
+    return np.concatenate(parts, axis=1)
+
+
+def jackknife_covariance(jk: np.ndarray) -> np.ndarray:
+    """Case-jackknife covariance of figures of merit from their leave-one-out values (rows: figures of merit,
+    columns: the K cases left out): (K - 1)/K sum_k (theta_(k) - mean)(...)^T (RJafroc, Iowa OR-DBM)."""
     k = jk.shape[1]
     return _centred_cross(jk, jk) * (k - 1) / k
+
+
+def _jackknife(c: Components) -> np.ndarray:
+    """Case-jackknife covariance of the figures of merit of ``c``."""
+    return jackknife_covariance(_jackknife_foms(c))
 
 
 def _unbiased(c: Components, study: ReaderStudy) -> np.ndarray:
@@ -276,6 +290,42 @@ def fom_covariance(study: ReaderStudy, covariance: Covariance = "jackknife", fom
         cov = _clustered(c, study)
     shape = study.ratings.shape[:2]
     return c.fom.reshape(shape), cov
+
+
+# --- other kinds of reader study (FROC) ------------------------------------------------------------------
+@runtime_checkable
+class JackknifeStudy(Protocol):
+    """A reader study that computes its own figures of merit and their leave-one-case-out values, such as
+    :class:`mammo_lib.evaluation.froc.FrocData` (free-response marks); the analyses below accept it beside the long table."""
+
+    modalities: tuple[Any, ...]
+    readers: tuple[Any, ...]
+    default_fom: str
+
+    def jackknife(self, fom: str) -> tuple[np.ndarray, np.ndarray]:
+        """(modality x reader figures of merit, their leave-one-case-out values: (I J) x cases left out)."""
+        ...
+
+
+def _study(data: Any) -> ReaderStudy | JackknifeStudy:
+    """The validated study behind ``data``: a long ROC table, or a :class:`JackknifeStudy` as it is."""
+    if not isinstance(data, pd.DataFrame) and isinstance(data, JackknifeStudy):
+        return data
+    return reader_study(data)
+
+
+def _foms(study: ReaderStudy | JackknifeStudy, covariance: str, fom: str | None, with_covariance: bool = True
+          ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Figures of merit (modality x reader) and, if asked, their covariance over cases, for either kind of study."""
+    if isinstance(study, ReaderStudy):
+        fom = "auc" if fom is None else fom
+        if with_covariance:
+            return fom_covariance(study, covariance, fom)  # type: ignore[arg-type]
+        return fom_components(study, fom).fom.reshape(study.ratings.shape[:2]), None  # type: ignore[arg-type]
+    if with_covariance and covariance != "jackknife":
+        raise MammoError(f"{type(study).__name__} supports covariance='jackknife' only, got {covariance!r}")
+    theta, jk = study.jackknife(study.default_fom if fom is None else fom)
+    return theta, (jackknife_covariance(jk) if with_covariance else None)
 
 
 # --- Obuchowski-Rockette / Hillis -----------------------------------------------------------------------
@@ -418,13 +468,13 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
         se_i = np.sqrt((k["var_i"] + (n_j - 1) * np.maximum(k["cov2_i"], 0.0)) / n_j)  # as MRMCaov
         q_i = np.full(n_i, _sps.norm.ppf(1 - alpha / 2))
     q = float(dist.ppf(1 - alpha / 2))
-    pairs = []
-    for a in range(n_i):
-        for b in range(a + 1, n_i):
-            d = float(t_i[a] - t_i[b])
-            z = d / se if se > 0 else (0.0 if d == 0 else float(np.sign(d) * np.inf))
-            pairs.append(PairDifference(modalities[a], modalities[b], d, (d - q * se, d + q * se), float(z),
-                                        float(2 * dist.sf(abs(z)))))
+    first_i, second_i = np.triu_indices(n_i, 1)
+    diffs = t_i[first_i] - t_i[second_i]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zs = np.where(se > 0, diffs / se, np.where(diffs == 0, 0.0, np.sign(diffs) * np.inf))
+    ps = 2 * dist.sf(np.abs(zs))  # every pair in one call: per-pair scipy calls dominated small studies' time
+    pairs = [PairDifference(modalities[a], modalities[b], float(d), (float(d - q * se), float(d + q * se)), float(z),
+                            float(pv)) for a, b, d, z, pv in zip(first_i, second_i, diffs, zs, ps)]
     first = pairs[0]
     return ORAnalysis(
         modalities=modalities, readers=readers, fom=theta, modality_fom=tuple(float(v) for v in t_i),
@@ -454,10 +504,12 @@ def _mode(value: str, name: str) -> bool:
     return value == "random"
 
 
-def or_analysis(data: pd.DataFrame, *, covariance: Covariance = "jackknife",
+def or_analysis(data: pd.DataFrame | JackknifeStudy, *, covariance: Covariance = "jackknife",
                 readers: Literal["random", "fixed"] = "random", cases: Literal["random", "fixed"] = "random",
-                fom: FOM = "auc", alpha: float = 0.05) -> ORAnalysis:
-    """Obuchowski-Rockette / Hillis MRMC comparison of the modalities of a long reader-study table.
+                fom: str | None = None, alpha: float = 0.05) -> ORAnalysis:
+    """Obuchowski-Rockette / Hillis MRMC comparison of the modalities of a long reader-study table (``fom``:
+    ``auc`` by default, or ``sensitivity``) or of a :class:`JackknifeStudy` such as FROC marks
+    (:class:`mammo_lib.evaluation.froc.FrocData`: ``wAFROC`` by default; jackknife covariance).
 
     Random readers and cases: F = MS(T) / [MS(T:R) + J max(Cov2 - Cov3, 0)] with Hillis's ddf. Fixed readers:
     chi-square = (I-1) MS(T) / [Var - Cov1 + (J-1)(Cov2 - Cov3)]. Fixed cases: F = MS(T) / MS(T:R) on
@@ -467,12 +519,165 @@ def or_analysis(data: pd.DataFrame, *, covariance: Covariance = "jackknife",
     readers_random, cases_random = _mode(readers, "readers"), _mode(cases, "cases")
     if not (readers_random or cases_random):
         raise MammoError("readers='fixed' with cases='fixed' leaves nothing random to generalise over")
-    study = reader_study(data)
+    study = _study(data)
     if len(study.readers) < 2:
         raise MammoError(f"or_analysis needs at least 2 readers, got {list(study.readers)}: with one reader "
                          "compare the modalities by DeLong's test (mammo_lib.evaluation.stats.delong_test)")
-    theta, cov = fom_covariance(study, covariance, fom)
+    theta, cov = _foms(study, covariance, fom)
     return _or_from(theta, cov, study.modalities, study.readers, covariance, readers_random, cases_random, alpha)
+
+
+# --- Dorfman-Berbaum-Metz ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DBMAnalysis:
+    """Dorfman-Berbaum-Metz analysis of jackknife pseudovalues, with Hillis's (2008) denominator df.
+
+    Fields as :class:`ORAnalysis` where they mean the same (the difference is modality 1 minus modality 2 in
+    sorted order, ``pairwise`` holds every pair). ``ms_*``: the treatment x reader x case ANOVA mean squares of
+    the pseudovalues; ``var_*`` the DBM variance components (RJafroc's ``VarR`` ... ``VarErr``). With random
+    readers and cases F, ddf and p equal the OR analysis with jackknife covariances (Hillis 2005, 2008).
+    """
+
+    modalities: tuple[Any, ...]
+    readers: tuple[Any, ...]
+    fom: np.ndarray
+    modality_fom: tuple[float, ...]
+    modality_ci: tuple[tuple[float, float], ...]
+    modality_se: tuple[float, ...]
+    modality_df: tuple[float, ...]
+    difference: float
+    ci: tuple[float, float]
+    se: float
+    statistic: float
+    df_numerator: float
+    df: float
+    p_value: float
+    pairwise: tuple[PairDifference, ...]
+    ms_t: float
+    ms_r: float
+    ms_c: float
+    ms_tr: float
+    ms_tc: float
+    ms_rc: float
+    ms_trc: float
+    var_r: float
+    var_c: float
+    var_tr: float
+    var_tc: float
+    var_rc: float
+    var_error: float
+    n_cases: int
+    readers_random: bool
+    cases_random: bool
+    alpha: float
+
+
+def pseudovalues(theta: np.ndarray, jk: np.ndarray) -> np.ndarray:
+    """Centred jackknife pseudovalues, I x J x K: K theta - (K - 1) theta_(k), shifted so that each (modality,
+    reader) averages to its figure of merit (as RJafroc's ``UtilPseudoValues``)."""
+    n_i, n_j = theta.shape
+    k = jk.shape[1]
+    y = (k * theta.reshape(-1, 1) - (k - 1) * jk).reshape(n_i, n_j, k)
+    return y + (theta - y.mean(axis=2))[:, :, None]
+
+
+def _dbm_mean_squares(y: np.ndarray) -> dict[str, float]:
+    """Mean squares of the treatment x reader x case ANOVA (one observation per cell)."""
+    n_i, n_j, n_k = y.shape
+    g = y.mean()
+    t, r, c = y.mean(axis=(1, 2)), y.mean(axis=(0, 2)), y.mean(axis=(0, 1))
+    tr, tc, rc = y.mean(axis=2), y.mean(axis=1), y.mean(axis=0)
+    res_tr = tr - t[:, None] - r[None, :] + g
+    res_tc = tc - t[:, None] - c[None, :] + g
+    res_rc = rc - r[:, None] - c[None, :] + g
+    res = (y - tr[:, :, None] - tc[:, None, :] - rc[None, :, :] + t[:, None, None] + r[None, :, None]
+           + c[None, None, :] - g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "t": n_j * n_k * float(((t - g) ** 2).sum()) / (n_i - 1),
+            "r": n_i * n_k * float(((r - g) ** 2).sum()) / (n_j - 1),
+            "c": n_i * n_j * float(((c - g) ** 2).sum()) / (n_k - 1),
+            "tr": n_k * float((res_tr ** 2).sum()) / ((n_i - 1) * (n_j - 1)),
+            "tc": n_j * float((res_tc ** 2).sum()) / ((n_i - 1) * (n_k - 1)),
+            "rc": n_i * float((res_rc ** 2).sum()) / ((n_j - 1) * (n_k - 1)),
+            "trc": float((res ** 2).sum()) / ((n_i - 1) * (n_j - 1) * (n_k - 1)),
+        }
+
+
+def _jackknife_values(study: ReaderStudy | JackknifeStudy, fom: str | None) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(study, ReaderStudy):
+        c = fom_components(study, "auc" if fom is None else fom)  # type: ignore[arg-type]
+        return c.fom.reshape(study.ratings.shape[:2]), _jackknife_foms(c)
+    return study.jackknife(study.default_fom if fom is None else fom)
+
+
+def dbm_analysis(data: pd.DataFrame | JackknifeStudy, *, readers: Literal["random", "fixed"] = "random",
+                 cases: Literal["random", "fixed"] = "random", fom: str | None = None,
+                 alpha: float = 0.05) -> DBMAnalysis:
+    """Dorfman-Berbaum-Metz (1992) MRMC comparison of the modalities from jackknife pseudovalues, with Hillis's
+    (2008) ddf, of a long ROC table or a :class:`JackknifeStudy` (FROC marks), as :func:`or_analysis`.
+
+    Random readers and cases: F = MS(T) / [MS(TR) + max(MS(TC) - MS(TRC), 0)]; fixed readers: F = MS(T) / MS(TC)
+    on (I-1)(K-1) ddf; fixed cases: F = MS(T) / MS(TR) on (I-1)(J-1) ddf. Per-modality CIs as RJafroc.
+    """
+    alpha = stats._alpha(alpha)
+    readers_random, cases_random = _mode(readers, "readers"), _mode(cases, "cases")
+    if not (readers_random or cases_random):
+        raise MammoError("readers='fixed' with cases='fixed' leaves nothing random to generalise over")
+    study = _study(data)
+    if len(study.readers) < 2:
+        raise MammoError(f"dbm_analysis needs at least 2 readers, got {list(study.readers)}")
+    if len(study.modalities) < 2:
+        raise MammoError(f"dbm_analysis compares modalities and needs at least 2, got {list(study.modalities)}")
+    theta, jk = _jackknife_values(study, fom)
+    y = pseudovalues(theta, jk)
+    n_i, n_j, n_k = y.shape
+    ms = _dbm_mean_squares(y)
+    ndf = float(n_i - 1)
+    # each modality alone: reader, case and reader x case mean squares of its J x K pseudovalues
+    r_i, c_i, g_i = y.mean(axis=2), y.mean(axis=1), y.mean(axis=(1, 2))
+    ms_r_i = n_k * ((r_i - g_i[:, None]) ** 2).sum(axis=1) / (n_j - 1)
+    ms_c_i = n_j * ((c_i - g_i[:, None]) ** 2).sum(axis=1) / (n_k - 1)
+    ms_rc_i = (((y - r_i[:, :, None] - c_i[:, None, :] + g_i[:, None, None]) ** 2).sum(axis=(1, 2))
+               / ((n_j - 1) * (n_k - 1)))
+    if readers_random and cases_random:
+        den = ms["tr"] + max(ms["tc"] - ms["trc"], 0.0)
+        ddf = _ratio(den ** 2, ms["tr"] ** 2 / ((n_i - 1) * (n_j - 1)))
+        den_i = ms_r_i + np.maximum(ms_c_i - ms_rc_i, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df_i = den_i ** 2 / (ms_r_i ** 2 / (n_j - 1))
+    elif readers_random:
+        den, ddf = ms["tr"], float((n_i - 1) * (n_j - 1))
+        den_i, df_i = ms_r_i, np.full(n_i, float(n_j - 1))
+    else:
+        den, ddf = ms["tc"], float((n_i - 1) * (n_k - 1))
+        den_i, df_i = ms_c_i, np.full(n_i, float(n_k - 1))
+    statistic = _ratio(ms["t"], den)
+    p = float(_sps.f.sf(statistic, ndf, ddf))
+    se = float(np.sqrt(2 * den / (n_j * n_k)))
+    q = float(_sps.t.ppf(1 - alpha / 2, ddf))
+    t_i = theta.mean(axis=1)
+    pairs = []
+    for a in range(n_i):
+        for b in range(a + 1, n_i):
+            d = float(t_i[a] - t_i[b])
+            z = d / se if se > 0 else (0.0 if d == 0 else float(np.sign(d) * np.inf))
+            pairs.append(PairDifference(study.modalities[a], study.modalities[b], d, (d - q * se, d + q * se),
+                                        float(z), float(2 * _sps.t.sf(abs(z), ddf))))
+    se_i = np.sqrt(den_i / (n_j * n_k))
+    q_i = _sps.t.ppf(1 - alpha / 2, df_i)
+    return DBMAnalysis(
+        modalities=study.modalities, readers=study.readers, fom=theta, modality_fom=tuple(float(v) for v in t_i),
+        modality_ci=tuple((float(m - qq * s), float(m + qq * s)) for m, qq, s in zip(t_i, q_i, se_i)),
+        modality_se=tuple(float(v) for v in se_i), modality_df=tuple(float(v) for v in df_i),
+        difference=pairs[0].difference, ci=pairs[0].ci, se=se, statistic=float(statistic), df_numerator=ndf,
+        df=float(ddf), p_value=p, pairwise=tuple(pairs), ms_t=ms["t"], ms_r=ms["r"], ms_c=ms["c"],
+        ms_tr=ms["tr"], ms_tc=ms["tc"], ms_rc=ms["rc"], ms_trc=ms["trc"],
+        var_r=(ms["r"] - ms["tr"] - ms["rc"] + ms["trc"]) / (n_i * n_k),
+        var_c=(ms["c"] - ms["tc"] - ms["rc"] + ms["trc"]) / (n_i * n_j),
+        var_tr=(ms["tr"] - ms["trc"]) / n_k, var_tc=(ms["tc"] - ms["trc"]) / n_j,
+        var_rc=(ms["rc"] - ms["trc"]) / n_i, var_error=ms["trc"], n_cases=n_k,
+        readers_random=readers_random, cases_random=cases_random, alpha=alpha)
 
 
 # --- AI versus readers ------------------------------------------------------------------------------------
@@ -517,10 +722,13 @@ class AIVsReaders:
 METHODS = ("1T-RRRC", "1T-RRFC", "2T-RRRC")
 
 
-def ai_vs_readers(data: pd.DataFrame, *, ai: Any, method: Literal["1T-RRRC", "1T-RRFC", "2T-RRRC"] = "1T-RRRC",
-                  covariance: Covariance = "jackknife", fom: FOM = "auc", margin: float | None = None,
-                  alpha: float = 0.05) -> AIVsReaders:
+def ai_vs_readers(data: pd.DataFrame | JackknifeStudy, *, ai: Any,
+                  method: Literal["1T-RRRC", "1T-RRFC", "2T-RRRC"] = "1T-RRRC", covariance: Covariance = "jackknife",
+                  fom: str | None = None, margin: float | None = None, alpha: float = 0.05) -> AIVsReaders:
     """The AI system named by ``ai`` (a reader of ``data``) against the other readers, readers minus AI.
+
+    ``data``: a long ROC table (``fom`` ``auc`` by default) or a :class:`JackknifeStudy` such as FROC marks
+    (:class:`mammo_lib.evaluation.froc.FrocData`, ``wAFROC`` by default, jackknife covariance), as :func:`or_analysis`.
 
     ``data`` has one modality. 1T-RRFC: one-sample t-test of the reader-minus-AI differences (readers random,
     cases fixed). 1T-RRRC: Hillis (2007, section 5.3) single-modality OR model of the differences, T = mean /
@@ -534,7 +742,7 @@ def ai_vs_readers(data: pd.DataFrame, *, ai: Any, method: Literal["1T-RRRC", "1T
         raise MammoError(f"method must be one of {list(METHODS)}, got {method!r}")
     if margin is not None and not (np.isfinite(margin) and margin >= 0):
         raise MammoError(f"margin must be a non-negative number (readers minus AI), got {margin!r}")
-    study = reader_study(data)
+    study = _study(data)
     if len(study.modalities) != 1:
         raise MammoError(f"ai_vs_readers needs one modality, got {list(study.modalities)}: select one first")
     if ai not in study.readers:
@@ -544,12 +752,9 @@ def ai_vs_readers(data: pd.DataFrame, *, ai: Any, method: Literal["1T-RRRC", "1T
     if len(others) < 2:
         raise MammoError(f"ai_vs_readers needs at least 2 readers besides the AI, got "
                          f"{[study.readers[j] for j in others]}")
-    if method == "1T-RRFC":
-        c = fom_components(study, fom)
-        theta_all, cov_all = c.fom, np.full((c.fom.size, c.fom.size), np.nan)
-    else:
-        theta2, cov_all = fom_covariance(study, covariance, fom)
-        theta_all = theta2.ravel()
+    theta2, cov = _foms(study, covariance, fom, with_covariance=method != "1T-RRFC")
+    theta_all = theta2.ravel()
+    cov_all = np.full((theta_all.size, theta_all.size), np.nan) if cov is None else cov
     n_j = len(others)
     ai_fom = float(theta_all[a])
     rad = theta_all[others]

@@ -59,7 +59,7 @@ def test_rendering_turns_off_numpy_avx512_kernels_in_its_workers() -> None:
     active = generate.numpy_dispatch_above_avx2()
     if not active:
         pytest.skip("this CPU (or NPY_DISABLE_CPU_FEATURES) has no numpy dispatch above AVX2")
-    code = "from mammo_lib.synth import cohort; print(generate.numpy_dispatch_above_avx2())"
+    code = "from mammo_lib.synth import generate; print(generate.numpy_dispatch_above_avx2())"
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(active)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

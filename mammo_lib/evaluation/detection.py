@@ -257,8 +257,9 @@ def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n
     """
     from scipy.stats import bootstrap
 
-    if not 0.0 < alpha < 1.0:
-        raise MammoError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    from mammo_lib.evaluation.stats import check_alpha
+
+    alpha = check_alpha(alpha)
     exams = np.asarray(pd.unique(matched.images.to_numpy()))
     if exams.size < 2:
         raise MammoError(f"the exam bootstrap needs at least 2 exams, got {exams.size}")

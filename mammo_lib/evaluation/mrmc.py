@@ -16,6 +16,8 @@ The design must be fully crossed: every reader rates every case in every modalit
 - :func:`ai_vs_readers`: a standalone AI system against a group of readers, as RJafroc's ``StCadVsRad``
   (Chakraborty; Hillis 2007, section 5.3): 1T-RRFC, 1T-RRRC and 2T-RRRC. Differences are readers minus AI
   (RJafroc's convention), so a positive difference means the readers did better.
+- One reader's clustered AUC, the package's one home for it: :func:`clustered_auc_ci` (Obuchowski 1997, normal
+  CI beside DeLong's) and :func:`clustered_auc_bootstrap` (cluster-bootstrap percentile CI).
 
 Every function validates its input and raises :class:`~mammo_lib.errors.MammoError` naming what is wrong.
 """
@@ -34,6 +36,7 @@ from mammo_lib.errors import MammoError
 __all__ = [
     "ReaderStudy", "Components", "ORAnalysis", "PairDifference", "AIVsReaders", "ClusteredAUC",
     "reader_study", "fom_components", "fom_covariance", "or_analysis", "ai_vs_readers", "clustered_auc_ci",
+    "clustered_auc_bootstrap",
 ]
 
 Covariance = Literal["jackknife", "delong", "unbiased", "clustered"]
@@ -463,7 +466,7 @@ def or_analysis(data: pd.DataFrame, *, covariance: Covariance = "jackknife",
     chi-square = (I-1) MS(T) / [Var - Cov1 + (J-1)(Cov2 - Cov3)]. Fixed cases: F = MS(T) / MS(T:R) on
     (I-1, (I-1)(J-1)) df (no covariance is used). Per-modality CIs follow Hillis (2007) for each case.
     """
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     readers_random, cases_random = _mode(readers, "readers"), _mode(cases, "cases")
     if not (readers_random or cases_random):
         raise MammoError("readers='fixed' with cases='fixed' leaves nothing random to generalise over")
@@ -529,7 +532,7 @@ def ai_vs_readers(data: pd.DataFrame, *, ai: Any, method: Literal["1T-RRRC", "1T
     random-reader random-case OR analysis; it gives the same F = T^2, ddf and p as 1T-RRRC (RJafroc documents
     this; ``tests/test_mrmc.py`` checks it).
     """
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     if method not in METHODS:
         raise MammoError(f"method must be one of {list(METHODS)}, got {method!r}")
     if margin is not None and not (np.isfinite(margin) and margin >= 0):
@@ -615,9 +618,9 @@ class ClusteredAUC:
 
 def clustered_auc_ci(truth: Any, rating: Any, cluster: Any, alpha: float = 0.05) -> ClusteredAUC:
     """One reader's AUC with Obuchowski's clustered CI (several units per patient) and DeLong's (independent)."""
-    alpha = stats._alpha(alpha)
-    y = stats._labels(truth, "truth")
-    s = stats._scores(rating, y.size, "rating")
+    alpha = stats.check_alpha(alpha)
+    y = stats.binary_labels(truth, "truth")
+    s = stats.score_array(rating, y.size, "rating")
     cl = np.asarray(cluster, dtype=object)
     if cl.shape != y.shape:
         raise MammoError(f"cluster has {cl.size} values but truth has {y.size}")
@@ -632,3 +635,11 @@ def clustered_auc_ci(truth: Any, rating: Any, cluster: Any, alpha: float = 0.05)
     return ClusteredAUC(auc=auc, se=se, ci=(auc - z * se, auc + z * se), delong_se=dse,
                         delong_ci=(auc - z * dse, auc + z * dse), n_clusters=int(np.unique(study.clusters).size),
                         alpha=alpha)
+
+
+def clustered_auc_bootstrap(truth: Any, rating: Any, cluster: Any, n_boot: int = 2000, seed: int = 0,
+                            alpha: float = 0.05) -> stats.BootstrapCI:
+    """One reader's AUC with a cluster-bootstrap percentile CI (clusters, e.g. patients, resampled whole:
+    :func:`mammo_lib.evaluation.stats.cluster_bootstrap` of :func:`~mammo_lib.evaluation.stats.auc`), the
+    resampling counterpart of :func:`clustered_auc_ci`. Same seed, same CI."""
+    return stats.cluster_bootstrap(cluster, stats.auc, truth, rating, n_boot=n_boot, seed=seed, alpha=alpha)

@@ -43,8 +43,10 @@ def rater_colours() -> dict[str, tuple[float, float, float]]:
 
 
 def name(rater: str) -> str:
-    """The paper's name of a rater."""
-    return published.DISPLAY_NAMES.get(rater, rater)
+    """The paper's name of a rater (:func:`mammo_lib.paper.tables.display_name`)."""
+    from mammo_lib.paper.tables import display_name
+
+    return display_name(rater)
 
 
 def save_figure(fig: Figure, folder: str | Path, stem: str, pdf: bool = True) -> list[Path]:

@@ -576,7 +576,12 @@ def write_csv(frame: pd.DataFrame, folder: str | Path, name: str) -> Path:
     return path
 
 
+def display_name(rater: str, names: Mapping[str, str] | None = None) -> str:
+    """The paper's name of a rater code (``published.DISPLAY_NAMES``, or ``names``); an unknown code as it is.
+    The one lookup of display names: tables, claims and figures all use it."""
+    return (published.DISPLAY_NAMES if names is None else names).get(rater, rater)
+
+
 def display_names(frame: pd.DataFrame, column: str, names: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Replace rater codes by the paper's names (``published.DISPLAY_NAMES``) for display."""
-    names = dict(published.DISPLAY_NAMES if names is None else names)
-    return frame.assign(**{column: frame[column].map(lambda v: names.get(v, v))})
+    """Replace rater codes by the paper's names (:func:`display_name`) for display."""
+    return frame.assign(**{column: frame[column].map(lambda v: display_name(v, names))})

@@ -23,7 +23,7 @@ import pandas as pd
 from mammo_lib import published, vocab
 from mammo_lib.paper import audit
 from mammo_lib.errors import MammoError
-from mammo_lib.paper.tables import DL, display_name, format_p
+from mammo_lib.paper.tables import DL, dense_mcnemar, display_name, format_p
 
 SCORECARD_COLUMNS = ("claim_id", "section", "claim", "paper_evidence", "audit", "reproduction", "verdict", "why")
 SUPPORTED, NOT_SUPPORTED, CANNOT = "supported", "not supported", "cannot be tested here"
@@ -388,9 +388,7 @@ def verdict_counts(card: pd.DataFrame) -> pd.Series:
 def detection_paired(masses: pd.DataFrame) -> pd.DataFrame:
     """DL against each junior on the same masses (McNemar) per breast-density stratum and pooled over all
     masses: the input of the ``detection_sensitivity`` claim (written as ``detection_paired.csv``)."""
-    from mammo_lib.paper import tables
-
-    return tables.dense_mcnemar(masses, strata=vocab.BREAST_DENSITY)
+    return dense_mcnemar(masses, strata=vocab.BREAST_DENSITY)
 
 
 __all__ = ["SCORECARD_COLUMNS", "VERDICTS", "detection_paired", "load_run_tables", "scorecard", "verdict_counts"]

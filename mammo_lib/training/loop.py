@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mammo_lib.errors import MammoError
-from mammo_lib.models.weights import unwrap
+from mammo_lib.models.weights import load_weights, unwrap
 
 if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.training.loop` stays cheap
     import torch
@@ -334,8 +334,6 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
     seed_everything(config.seed)
     model = task.build_model()
     if config.init_weights:  # fine-tuning; a resumed run then overwrites these with its checkpoint
-        from mammo_lib.models.weights import load_weights
-
         load_weights(model, config.init_weights, architecture=task.architecture)
     model = model.to(device)
     train_ds, val_ds = task.datasets()

@@ -261,20 +261,38 @@ def _factor_effect(t: dict[str, pd.DataFrame], factor: str, alpha: float) -> Fin
 
 
 # --- the scorecard -------------------------------------------------------------------------------------
+#: A scorecard row before it becomes a DataFrame row: claim id, section, claim, the paper's evidence, what the
+#: audit says, and the run's :class:`Finding`.
+_Row = tuple[str, str, str, str, str, Finding]
+
+
 def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per claim of the paper (:data:`SCORECARD_COLUMNS`), for the run whose tables are in
-    ``tables_dir``; ``findings`` is :func:`mammo_lib.paper.audit.audit_all` (computed when not given)."""
+    ``tables_dir``; ``findings`` is :func:`mammo_lib.paper.audit.audit_all` (computed when not given).
+
+    The claims in the paper's order: detection (:func:`_detection_claims`), the other Table 3 factors and mass
+    size (:func:`_factor_claims`), classification (:func:`_classification_claims`), and the two claims no
+    standalone reader study can test (:func:`_untestable_claims`)."""
     if not 0 < alpha < 1:
         raise MammoError(f"alpha must lie in (0, 1), got {alpha!r}")
     t = load_run_tables(tables_dir)
     findings = audit.audit_all() if findings is None else findings
+    rows = [*_detection_claims(t, findings, alpha), *_factor_claims(t, findings, alpha),
+            *_classification_claims(t, findings, alpha), *_untestable_claims()]
+    out = pd.DataFrame([(cid, sec, claim, ev, au, f.reproduction, f.verdict, f.why)
+                        for cid, sec, claim, ev, au, f in rows], columns=list(SCORECARD_COLUMNS))
+    return out
+
+
+def _detection_claims(t: dict[str, pd.DataFrame], findings: pd.DataFrame, alpha: float) -> list[_Row]:
+    """The detection claims: DL against the juniors overall and in c, d and dense breasts, and the effect of
+    breast density on the juniors and on the DL system."""
     overall, text_c, text_d = (published.DETECTION_TEXT[k] for k in ("overall", "c", "d"))
-    t4 = published.TABLE4
     dense = published.TABLE3["breast_density"]
     pooled_dense = "+".join(vocab.DENSE_BREAST)
     paired = t.get("density_mcnemar.csv")
     paired_missing = _missing("density_mcnemar.csv")
-    rows: list[tuple[str, str, str, str, str, Finding]] = [
+    return [
         ("detection_sensitivity", "Abstract; Results",
          "The detection sensitivity of the two junior radiologists was lower than that of the DL system.",
          "Results text: " + ", ".join(f"{display_name(d)} {v[2]}% ({v[0]}/{v[1]})" for d, v in overall.items())
@@ -310,6 +328,11 @@ def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFram
          _audit_says(findings, _items(["c / ", "d / "], ["Text vs Table 3"])),
          _dl_more_sensitive(paired, pooled_dense, "c- and d-type breasts", paired_missing, alpha)),
     ]
+
+
+def _factor_claims(t: dict[str, pd.DataFrame], findings: pd.DataFrame, alpha: float) -> list[_Row]:
+    """The claims of Table 3's other factors (each affects detection), and of mass size (evaluated)."""
+    rows: list[_Row] = []
     for factor in OTHER_FACTORS:
         rows.append((f"factor_{factor}", "Results; Discussion",
                      f"{FACTOR_WORDS[factor].capitalize()} significantly affected detection by the junior "
@@ -325,7 +348,14 @@ def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFram
                  _audit_says(findings, _items(["size"], ["Methods vs Table 3"])),
                  Finding("", CANNOT, "the paper reports no result for mass size, and Table 3 of this run (the "
                                      "paper's factors) has no size strata")))
-    rows += [
+    return rows
+
+
+def _classification_claims(t: dict[str, pd.DataFrame], findings: pd.DataFrame, alpha: float) -> list[_Row]:
+    """The classification claims of Table 4: accuracy, sensitivity, specificity, and the AUC against the
+    juniors and the senior."""
+    t4 = published.TABLE4
+    return [
         ("classification_points", "Results",
          "The accuracy, sensitivity and specificity of the DL system were higher than the junior radiologists' "
          "but lower than the senior radiologists'.",
@@ -349,6 +379,12 @@ def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFram
                                       ["AUC possible given sens/spec", "P from printed Z",
                                        "Z implies a correlation in [-1, 1]"])),
          _auc_versus(t, ("senior",), False, alpha)),
+    ]
+
+
+def _untestable_claims() -> list[_Row]:
+    """The claims no standalone reader study can test: assistance to junior radiologists, clinical utility."""
+    return [
         ("assists_juniors", "Conclusions",
          "The DL system could assist junior radiologists in improving mass detection.",
          "the standalone comparison of detection_sensitivity; no reading with the DL system's help was done",
@@ -365,9 +401,6 @@ def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFram
                  "clinical utility needs outcomes (cancers found or missed in practice, with and without the DL "
                  "system); a standalone reader study cannot show it")),
     ]
-    out = pd.DataFrame([(cid, sec, claim, ev, au, f.reproduction, f.verdict, f.why)
-                        for cid, sec, claim, ev, au, f in rows], columns=list(SCORECARD_COLUMNS))
-    return out
 
 
 def _p_below(printed: str, alpha: float) -> bool:

@@ -350,7 +350,8 @@ def subset(matched: Matched, exams: Sequence) -> Matched:
 def sensitivity_by_group(detected: pd.Series, group: pd.Series, order: Sequence[str]) -> pd.DataFrame:
     """Detected/total and sensitivity with its Wilson 95% CI per group (:func:`mammo_lib.evaluation.stats.proportion_ci`).
 
-    ``detected`` (bool) and ``group`` are aligned per mass; groups in ``order`` (empty ones get NaN)."""
+    ``detected`` (bool) and ``group`` are aligned per mass; groups in ``order`` (empty ones get NaN). Columns
+    group, detected, total, sensitivity, lower, upper."""
     from mammo_lib.evaluation.stats import proportion_ci
 
     if len(detected) != len(group):
@@ -376,9 +377,10 @@ class DetectionReport:
     matched: dict[tuple[str, str], Matched]   # (branch, criterion) -> Matched
     per_mass: pd.DataFrame                    # mass_id, dl_detected, dl_max_score (IFN, centre, operating point)
     recall_at_fpi: pd.DataFrame               # branch, criterion, fpi, recall, lower, upper
-    sensitivity: pd.DataFrame                 # branch, criterion, detected, total, sensitivity, ci (operating point)
+    sensitivity: pd.DataFrame                 # branch, criterion, detected, total, sensitivity, lower, upper
     by_density: pd.DataFrame                  # branch, group, detected, total, sensitivity, lower, upper
-    ablation: pd.DataFrame                    # branch, stratum, recall at 1 FPI + CI, difference vs single + CI
+    ablation: pd.DataFrame                    # branch, stratum, masses, recall_1fpi, lower, upper, diff_vs_single,
+                                              # diff_lower, diff_upper
 
 
 def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.DataFrame,

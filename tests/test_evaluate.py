@@ -92,17 +92,17 @@ def test_exam_bootstrap_ci_brackets_estimate_and_is_seeded() -> None:
     images = pd.DataFrame({"image_id": truth["image_id"], "exam": [f"e{k // 2}" for k in range(n)]})
     matched = detection.match_candidates(cand, truth, images)
     stat = lambda m: detection.sensitivity_at_threshold(m, 0.0)  # noqa: E731
-    point, low, high = detection.exam_bootstrap(matched, stat, n_resamples=300, seed=3)
+    point, low, high = detection.exam_bootstrap(matched, stat, n_boot=300, seed=3)
     assert point == pytest.approx(hit.mean())
     assert low < point < high
-    assert detection.exam_bootstrap(matched, stat, n_resamples=300, seed=3) == (point, low, high)
-    table = detection.froc_table(matched, (0.5, 1.0), n_resamples=100)
-    assert list(table.columns) == ["fpi", "recall", "ci_low", "ci_high"]
-    assert (table["ci_low"] <= table["recall"]).all() and (table["recall"] <= table["ci_high"]).all()
+    assert detection.exam_bootstrap(matched, stat, n_boot=300, seed=3) == (point, low, high)
+    table = detection.froc_table(matched, (0.5, 1.0), n_boot=100)
+    assert list(table.columns) == ["fpi", "recall", "lower", "upper"]
+    assert (table["lower"] <= table["recall"]).all() and (table["recall"] <= table["upper"]).all()
     # a vector statistic: one CI per element, equal to the scalar bootstraps on the same resamples
     for i, p in enumerate((0.5, 1.0)):
-        one = detection.exam_bootstrap(matched, lambda m, p=p: detection.recall_at_fpi(m, p), n_resamples=100)
-        assert one == (table["recall"][i], table["ci_low"][i], table["ci_high"][i])
+        one = detection.exam_bootstrap(matched, lambda m, p=p: detection.recall_at_fpi(m, p), n_boot=100)
+        assert one == (table["recall"][i], table["lower"][i], table["upper"][i])
 
 
 def test_paired_bootstrap_difference_of_identical_systems_is_zero(example) -> None:
@@ -111,7 +111,7 @@ def test_paired_bootstrap_difference_of_identical_systems_is_zero(example) -> No
         detection.exam_bootstrap(detection.match_candidates(*example), lambda m: 0.0)
     matched = detection.match_candidates(cand, truth, pd.DataFrame({"image_id": ["i1", "i2"], "exam": ["e1", "e2"]}))
     point, low, high = detection.exam_bootstrap(matched, lambda m: detection.recall_at_fpi(m, 1.0),
-                                                  n_resamples=50, versus=matched)
+                                                  n_boot=50, versus=matched)
     assert (point, low, high) == (0.0, 0.0, 0.0)
 
 
@@ -124,7 +124,7 @@ def test_per_mass_detection_and_group_sensitivity(example) -> None:
     assert by["detected"].tolist() == [0, 0, 1, 0] and by["total"].tolist() == [0, 0, 2, 1]
     assert by.loc[2, "sensitivity"] == 0.5
     # Wilson interval of 1/2: 0.5 -/+ 0.4025...
-    assert by.loc[2, "ci_low"] == pytest.approx(0.0945, abs=1e-4)
+    assert by.loc[2, "lower"] == pytest.approx(0.0945, abs=1e-4)
     with pytest.raises(MammoError, match=r"group values \['e'\] are not in"):
         detection.sensitivity_by_group(table["dl_detected"], pd.Series(["c", "e", "d"]), ("a", "b", "c", "d"))
     assert len(detection.subset(matched, ["e1"]).lesions) == 3 and detection.subset(matched, []).n_images == 0
@@ -135,7 +135,7 @@ def test_detection_report_tables_on_a_two_branch_example(example) -> None:
     images = pd.DataFrame({"image_id": ["i1", "i2"], "exam": ["e1", "e2"]})
     both = pd.concat([cand.assign(branch="ifn"), cand.assign(branch="single", score=cand["score"] / 2)])
     report = detection.detection_report(both, truth, images, pd.Series({"e1": "c", "e2": "b"}), threshold=0.5,
-                                       branches=("single", "ifn"), n_resamples=30)
+                                       branches=("single", "ifn"), n_boot=30)
     assert report.per_mass.set_index("mass_id")["dl_detected"].to_dict() == {"A": True, "B": False, "C": False}
     sens = report.sensitivity.set_index(["branch", "criterion"])
     assert sens.loc[("ifn", "centre"), "detected"] == 1 and sens.loc[("single", "centre"), "detected"] == 0

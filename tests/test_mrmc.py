@@ -351,6 +351,14 @@ def test_clustered_auc_ci_with_singleton_clusters_is_delong() -> None:
     assert clustered.auc == ref.auc and clustered.n_clusters == data["cluster"].nunique()
 
 
+def test_clustered_auc_bootstrap_resamples_whole_clusters_around_the_auc() -> None:
+    data = _simulated(7, n_mod=1, n_read=1)
+    boot = mrmc.clustered_auc_bootstrap(data["truth"], data["rating"], data["cluster"], n_boot=200, seed=3)
+    assert boot == stats.cluster_bootstrap(data["cluster"], stats.auc, data["truth"], data["rating"], n_boot=200,
+                                           seed=3)
+    assert boot.estimate == stats.delong_ci(data["truth"], data["rating"]).auc and boot.lower < boot.estimate < boot.upper
+
+
 # --- bad input ------------------------------------------------------------------------------------------------
 def test_bad_inputs_raise_clear_errors() -> None:
     data = _simulated(8, n_read=3)

@@ -35,7 +35,10 @@ from typing import Any
 
 import pandas as pd
 
-from mammo_lib.data.manifest import MAY_BE_MISSING, Manifest, ManifestError, load_manifest, summary
+from mammo_lib.data.manifest import (MANIFEST_NAME, MAY_BE_MISSING, Manifest, ManifestError, load_manifest,
+                                     summary)
+from mammo_lib.data.manifest import configure_parser as configure_manifest_parser
+from mammo_lib.data.manifest import run_command as run_manifest_command
 from mammo_lib.errors import MammoError
 from mammo_lib.vocab import SPLIT
 
@@ -163,8 +166,6 @@ def read_cohort(path: str | Path) -> CohortSpec:
 def folder_cohort(folder: str | Path) -> CohortSpec:
     """A cohort folder (``data_manifest.csv`` and, when there, ``data_findings.csv``, images below it) as a cohort
     with the default splits: how ``mammo train --data FOLDER`` sees the generated training cohorts."""
-    from mammo_lib.data.manifest import MANIFEST_NAME
-
     folder = Path(folder).expanduser().resolve()
     manifest = folder / MANIFEST_NAME
     if not manifest.is_file():
@@ -378,17 +379,13 @@ def verify(path: str | Path, *, check_files: bool = True, check_checksums: bool 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """``mammo verify``: a manifest with its options, or ``--cohort FILE``."""
-    from mammo_lib.data import manifest
-
-    manifest.configure_parser(parser)
+    configure_manifest_parser(parser)
     parser.add_argument("--cohort", metavar="FILE",
                         help="check a cohort file (YAML: manifest, findings, data_root, allow_missing, splits, "
                              "weights) instead of MANIFEST; 'twin' is the built-in twin cohort")
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from mammo_lib.data import manifest
-
     if args.cohort:
         given = [flag for flag, value in (("MANIFEST", args.manifest), ("--findings", args.findings),
                                           ("--data-root", args.data_root), ("--allow-missing", args.allow_missing))
@@ -399,4 +396,4 @@ def run_command(args: argparse.Namespace) -> int:
         return verify(args.cohort, check_files=not args.no_files, check_checksums=args.checksums)
     if not args.manifest:
         raise MammoError("give a manifest (MANIFEST) or a cohort file (--cohort FILE)")
-    return manifest.run_command(args)
+    return run_manifest_command(args)

@@ -241,13 +241,14 @@ def _exam_resampler(matched: Matched, exams: np.ndarray) -> Callable[[np.ndarray
     return resample
 
 
-def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n_resamples: int = 1000,
-                      confidence: float = 0.95, seed: int = 0,
-                      versus: Matched | None = None) -> tuple[float, float, float]:
+def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n_boot: int = 1000,
+                   alpha: float = 0.05, seed: int = 0,
+                   versus: Matched | None = None) -> tuple[float, float, float]:
     """Point estimate and percentile CI of ``statistic`` with exams resampled with replacement
-    (scipy.stats.bootstrap over exam indices: lesions and false positives of one exam move together). The
-    detection-side bootstrap over a :class:`Matched`; per-mass statistics of arrays clustered by patient use
-    :func:`mammo_lib.evaluation.stats.cluster_bootstrap`.
+    (scipy.stats.bootstrap over exam indices: lesions and false positives of one exam move together), an
+    ``n_boot``-resample ``1 - alpha`` interval: the signature of
+    :func:`mammo_lib.evaluation.stats.cluster_bootstrap`, which per-mass statistics of arrays clustered by
+    patient use; this is the detection-side bootstrap over a :class:`Matched`.
     A statistic returning a vector (e.g. recall at several FPI points) gets arrays back, one CI per element,
     from the same resamples at the cost of one bootstrap.
 
@@ -256,6 +257,9 @@ def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n
     """
     from scipy.stats import bootstrap
 
+    from mammo_lib.evaluation.stats import check_alpha
+
+    alpha = check_alpha(alpha)
     exams = np.asarray(pd.unique(matched.images.to_numpy()))
     if exams.size < 2:
         raise MammoError(f"the exam bootstrap needs at least 2 exams, got {exams.size}")
@@ -277,7 +281,7 @@ def exam_bootstrap(matched: Matched, statistic: Callable[[Matched], float], *, n
         b = second(idx)
         return np.asarray(statistic(a), np.float64) - np.asarray(statistic(b), np.float64) if b is not None else missing
 
-    res = bootstrap((np.arange(exams.size),), value, n_resamples=n_resamples, confidence_level=confidence,
+    res = bootstrap((np.arange(exams.size),), value, n_resamples=n_boot, confidence_level=1.0 - alpha,
                     method="percentile", vectorized=False, random_state=np.random.default_rng(seed))
     low, high = res.confidence_interval.low, res.confidence_interval.high
     if point.ndim == 0:
@@ -306,11 +310,12 @@ def sensitivity_at_threshold(matched: Matched, threshold: float) -> float:
     return float(np.mean(found_at(matched, threshold)))
 
 
-def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_resamples: int = 1000,
-               seed: int = 0) -> pd.DataFrame:
-    """Recall at each FPI point with its exam-bootstrap 95% CI: columns fpi, recall, ci_low, ci_high."""
-    est, lo, hi = exam_bootstrap(matched, lambda m: recalls_at_fpi(m, points), n_resamples=n_resamples, seed=seed)
-    return pd.DataFrame({"fpi": list(points), "recall": est, "ci_low": lo, "ci_high": hi})
+def froc_table(matched: Matched, points: Sequence[float] = FPI_POINTS, *, n_boot: int = 1000,
+               alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """Recall at each FPI point with its exam-bootstrap ``1 - alpha`` CI: columns fpi, recall, lower, upper."""
+    est, lo, hi = exam_bootstrap(matched, lambda m: recalls_at_fpi(m, points), n_boot=n_boot, alpha=alpha,
+                                 seed=seed)
+    return pd.DataFrame({"fpi": list(points), "recall": est, "lower": lo, "upper": hi})
 
 
 def detected_at_fpi(matched: Matched, fpi: float = 1.0) -> pd.Series:
@@ -345,7 +350,8 @@ def subset(matched: Matched, exams: Sequence) -> Matched:
 def sensitivity_by_group(detected: pd.Series, group: pd.Series, order: Sequence[str]) -> pd.DataFrame:
     """Detected/total and sensitivity with its Wilson 95% CI per group (:func:`mammo_lib.evaluation.stats.proportion_ci`).
 
-    ``detected`` (bool) and ``group`` are aligned per mass; groups in ``order`` (empty ones get NaN)."""
+    ``detected`` (bool) and ``group`` are aligned per mass; groups in ``order`` (empty ones get NaN). Columns
+    group, detected, total, sensitivity, lower, upper."""
     from mammo_lib.evaluation.stats import proportion_ci
 
     if len(detected) != len(group):
@@ -360,7 +366,7 @@ def sensitivity_by_group(detected: pd.Series, group: pd.Series, order: Sequence[
         n, k = int(d.size), int(d.sum())
         ci = proportion_ci(k, n) if n else None
         rows.append({"group": g, "detected": k, "total": n, "sensitivity": ci.estimate if ci else np.nan,
-                     "ci_low": ci.lower if ci else np.nan, "ci_high": ci.upper if ci else np.nan})
+                     "lower": ci.lower if ci else np.nan, "upper": ci.upper if ci else np.nan})
     return pd.DataFrame(rows)
 
 
@@ -370,21 +376,24 @@ class DetectionReport:
 
     matched: dict[tuple[str, str], Matched]   # (branch, criterion) -> Matched
     per_mass: pd.DataFrame                    # mass_id, dl_detected, dl_max_score (IFN, centre, operating point)
-    recall_at_fpi: pd.DataFrame               # branch, criterion, fpi, recall, ci_low, ci_high
-    sensitivity: pd.DataFrame                 # branch, criterion, detected, total, sensitivity, ci (operating point)
-    by_density: pd.DataFrame                  # branch, group, detected, total, sensitivity, ci_low, ci_high
-    ablation: pd.DataFrame                    # branch, stratum, recall at 1 FPI + CI, difference vs single + CI
+    recall_at_fpi: pd.DataFrame               # branch, criterion, fpi, recall, lower, upper
+    sensitivity: pd.DataFrame                 # branch, criterion, detected, total, sensitivity, lower, upper
+    by_density: pd.DataFrame                  # branch, group, detected, total, sensitivity, lower, upper
+    ablation: pd.DataFrame                    # branch, stratum, masses, recall_1fpi, lower, upper, diff_vs_single,
+                                              # diff_lower, diff_upper
 
 
 def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.DataFrame,
                      breast_density: pd.Series, *, threshold: float, branches: Sequence[str],
                      final: str = "ifn", baseline: str = "single", dense: Sequence[str] = vocab.DENSE_BREAST,
                      density_order: Sequence[str] = ("a", "b", "c", "d"), iou_threshold: float = 0.2,
-                     n_resamples: int = 1000, seed: int = 0) -> DetectionReport:
+                     n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> DetectionReport:
     """Match each branch's candidates (column ``branch``) under both hit criteria, then the per-mass table at
     the operating ``threshold``, recall at 0.25-2 FPI with exam-bootstrap CIs, sensitivity by breast
     density (Wilson CIs) and the ablation (recall at 1 FPI overall and in ``dense`` breasts, with the paired
-    bootstrap difference of each branch from ``baseline``). ``breast_density`` maps exam -> density code."""
+    bootstrap difference of each branch from ``baseline``). ``breast_density`` maps exam -> density code.
+    CIs are ``n_boot``-resample ``1 - alpha`` intervals in columns ``lower``/``upper`` (the difference's in
+    ``diff_lower``/``diff_upper``)."""
     require_columns(candidates, ["branch"], "candidates")
     missing = sorted(set(images["exam"]) - set(breast_density.index))
     if missing:
@@ -406,13 +415,13 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
         if m.images.nunique() < 2:  # no bootstrap on a single exam: estimate only
             point = np.asarray(stat(m), np.float64) - (np.asarray(stat(versus), np.float64) if versus is not None else 0.0)
             return (float(point) if size is None else point), nan, nan
-        return exam_bootstrap(m, stat, n_resamples=n_resamples, seed=seed, versus=versus)
+        return exam_bootstrap(m, stat, n_boot=n_boot, alpha=alpha, seed=seed, versus=versus)
 
     parts = []
     for (branch, crit), m in matched.items():
         est, lo, hi = estimate(m, recalls_at_fpi, size=len(FPI_POINTS))
         parts.append(pd.DataFrame({"branch": branch, "criterion": crit, "fpi": list(FPI_POINTS), "recall": est,
-                                   "ci_low": lo, "ci_high": hi}))
+                                   "lower": lo, "upper": hi}))
     recall = pd.concat(parts, ignore_index=True)
 
     sens_rows, dens_rows = [], []
@@ -434,10 +443,10 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
             stat = lambda x: recall_at_fpi(x, 1.0)  # noqa: E731
             est, lo, hi = estimate(m, stat)
             row = {"branch": branch, "stratum": stratum, "masses": len(m.lesions), "recall_1fpi": est,
-                   "ci_low": lo, "ci_high": hi}
+                   "lower": lo, "upper": hi}
             if branch != baseline:
                 d, dlo, dhi = estimate(m, stat, versus=base)
-                row |= {"diff_vs_" + baseline: d, "diff_ci_low": dlo, "diff_ci_high": dhi}
+                row |= {"diff_vs_" + baseline: d, "diff_lower": dlo, "diff_upper": dhi}
             abl.append(row)
     return DetectionReport(matched=matched, per_mass=per_mass, recall_at_fpi=recall,
                            sensitivity=pd.DataFrame(sens_rows), by_density=pd.DataFrame(dens_rows),

@@ -331,7 +331,7 @@ def figure_of_merit_ci(data: FrocData, fom: str = "wAFROC", alpha: float = 0.05)
     random, the reader fixed: the CI of one reader or one AI system), one row per (modality, reader)."""
     if not isinstance(data, FrocData):
         raise MammoError(f"data must be an FrocData, got {type(data).__name__}")
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     theta, jk = data.jackknife(fom)
     se = np.sqrt(np.diag(mrmc.jackknife_covariance(jk)))
     z = float(_sps.norm.ppf(1 - alpha / 2))

@@ -19,6 +19,8 @@ The design must be fully crossed: every reader rates every case in every modalit
 - :func:`dbm_analysis`: Dorfman, Berbaum & Metz (1992) on the jackknife pseudovalues with Hillis's (2008) ddf.
 - These analyses also take a :class:`JackknifeStudy`, a study that supplies its own figures of merit and their
   leave-one-case-out values: free-response marks (:class:`mammo_lib.evaluation.froc.FrocData`, wAFROC and kin).
+- One reader's clustered AUC, the package's one home for it: :func:`clustered_auc_ci` (Obuchowski 1997, normal
+  CI beside DeLong's) and :func:`clustered_auc_bootstrap` (cluster-bootstrap percentile CI).
 
 Every function validates its input and raises :class:`~mammo_lib.errors.MammoError` naming what is wrong.
 """
@@ -38,6 +40,7 @@ __all__ = [
     "ReaderStudy", "Components", "ORAnalysis", "PairDifference", "AIVsReaders", "ClusteredAUC",
     "reader_study", "fom_components", "fom_covariance", "or_analysis", "ai_vs_readers", "clustered_auc_ci",
     "JackknifeStudy", "jackknife_covariance", "pseudovalues", "DBMAnalysis", "dbm_analysis",
+    "clustered_auc_bootstrap",
 ]
 
 Covariance = Literal["jackknife", "delong", "unbiased", "clustered"]
@@ -515,7 +518,7 @@ def or_analysis(data: pd.DataFrame | JackknifeStudy, *, covariance: Covariance =
     chi-square = (I-1) MS(T) / [Var - Cov1 + (J-1)(Cov2 - Cov3)]. Fixed cases: F = MS(T) / MS(T:R) on
     (I-1, (I-1)(J-1)) df (no covariance is used). Per-modality CIs follow Hillis (2007) for each case.
     """
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     readers_random, cases_random = _mode(readers, "readers"), _mode(cases, "cases")
     if not (readers_random or cases_random):
         raise MammoError("readers='fixed' with cases='fixed' leaves nothing random to generalise over")
@@ -620,7 +623,7 @@ def dbm_analysis(data: pd.DataFrame | JackknifeStudy, *, readers: Literal["rando
     Random readers and cases: F = MS(T) / [MS(TR) + max(MS(TC) - MS(TRC), 0)]; fixed readers: F = MS(T) / MS(TC)
     on (I-1)(K-1) ddf; fixed cases: F = MS(T) / MS(TR) on (I-1)(J-1) ddf. Per-modality CIs as RJafroc.
     """
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     readers_random, cases_random = _mode(readers, "readers"), _mode(cases, "cases")
     if not (readers_random or cases_random):
         raise MammoError("readers='fixed' with cases='fixed' leaves nothing random to generalise over")
@@ -737,7 +740,7 @@ def ai_vs_readers(data: pd.DataFrame | JackknifeStudy, *, ai: Any,
     random-reader random-case OR analysis; it gives the same F = T^2, ddf and p as 1T-RRRC (RJafroc documents
     this; ``tests/test_mrmc.py`` checks it).
     """
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     if method not in METHODS:
         raise MammoError(f"method must be one of {list(METHODS)}, got {method!r}")
     if margin is not None and not (np.isfinite(margin) and margin >= 0):
@@ -820,9 +823,9 @@ class ClusteredAUC:
 
 def clustered_auc_ci(truth: Any, rating: Any, cluster: Any, alpha: float = 0.05) -> ClusteredAUC:
     """One reader's AUC with Obuchowski's clustered CI (several units per patient) and DeLong's (independent)."""
-    alpha = stats._alpha(alpha)
-    y = stats._labels(truth, "truth")
-    s = stats._scores(rating, y.size, "rating")
+    alpha = stats.check_alpha(alpha)
+    y = stats.binary_labels(truth, "truth")
+    s = stats.score_array(rating, y.size, "rating")
     cl = np.asarray(cluster, dtype=object)
     if cl.shape != y.shape:
         raise MammoError(f"cluster has {cl.size} values but truth has {y.size}")
@@ -837,3 +840,11 @@ def clustered_auc_ci(truth: Any, rating: Any, cluster: Any, alpha: float = 0.05)
     return ClusteredAUC(auc=auc, se=se, ci=(auc - z * se, auc + z * se), delong_se=dse,
                         delong_ci=(auc - z * dse, auc + z * dse), n_clusters=int(np.unique(study.clusters).size),
                         alpha=alpha)
+
+
+def clustered_auc_bootstrap(truth: Any, rating: Any, cluster: Any, n_boot: int = 2000, seed: int = 0,
+                            alpha: float = 0.05) -> stats.BootstrapCI:
+    """One reader's AUC with a cluster-bootstrap percentile CI (clusters, e.g. patients, resampled whole:
+    :func:`mammo_lib.evaluation.stats.cluster_bootstrap` of :func:`~mammo_lib.evaluation.stats.auc`), the
+    resampling counterpart of :func:`clustered_auc_ci`. Same seed, same CI."""
+    return stats.cluster_bootstrap(cluster, stats.auc, truth, rating, n_boot=n_boot, seed=seed, alpha=alpha)

@@ -125,7 +125,7 @@ def power(pilot: Any, readers: int, cases: int, effect: float | None = None, alp
           fom: str | None = None, ai: Any = None) -> StudyPower:
     """Power of a study of ``readers`` readers and ``cases`` cases to detect ``effect`` (None: the pilot's
     observed difference) at two-sided level ``alpha``, from the pilot's OR variance components."""
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     readers, cases = _checked(readers, "readers", 2), _checked(cases, "cases", 2)
     c = pilot_components(pilot, fom=fom, ai=ai)
     d = _effect(c, effect)
@@ -139,7 +139,7 @@ def sample_size(pilot: Any, readers: int, effect: float | None = None, power: fl
     """The fewest cases (2 or more) with which ``readers`` readers reach ``power`` to detect ``effect`` (None:
     the pilot's observed difference) at level ``alpha``: the first number of cases whose power exceeds the
     target, scanning upwards as RJafroc's ``SsSampleSizeKGivenJ``; with its power, ncp and ddf."""
-    alpha = stats._alpha(alpha)
+    alpha = stats.check_alpha(alpha)
     target = power
     if not (isinstance(target, (int, float)) and 0 < target < 1):
         raise MammoError(f"power must be a number between 0 and 1, got {target!r}")

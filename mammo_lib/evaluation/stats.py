@@ -22,12 +22,14 @@ __all__ = [
     "auc", "delong_placements", "delong_covariance", "delong_covariance_from_placements", "delong_ci", "delong_test",
     "chi_square_detection",
     "chi_square_counts", "proportion_ci", "binary_metrics", "mcnemar_paired", "cluster_bootstrap",
+    "binary_labels", "score_array", "check_alpha",
 ]
 
 
 # --- input validation -------------------------------------------------------------------------------
-def _labels(y_true: Any, name: str = "y_true") -> np.ndarray:
-    """``y_true`` as a bool array; accepts bools or 0/1 numbers, rejects NaN and other codes."""
+def binary_labels(y_true: Any, name: str = "y_true") -> np.ndarray:
+    """``y_true`` as a bool array; accepts bools or 0/1 numbers, rejects NaN and other codes (MammoError
+    naming ``name``). Shared input check of this module and :mod:`mammo_lib.evaluation.mrmc`."""
     if hasattr(y_true, "to_numpy") and getattr(y_true, "hasnans", False):
         y_true = y_true.to_numpy(dtype=float, na_value=np.nan)  # pandas nullable booleans/ints: NA -> NaN
     arr = np.asarray(y_true)
@@ -52,8 +54,8 @@ def _labels(y_true: Any, name: str = "y_true") -> np.ndarray:
     return num == 1
 
 
-def _scores(score: Any, n: int, name: str) -> np.ndarray:
-    """``score`` as a finite float array of length ``n``."""
+def score_array(score: Any, n: int, name: str) -> np.ndarray:
+    """``score`` as a finite float array of length ``n`` (that of the labels); MammoError naming ``name``."""
     arr = np.asarray(score)
     if arr.ndim != 1:
         raise MammoError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -85,7 +87,8 @@ def _both_classes(y: np.ndarray, minimum: int = 1, name: str = "y_true") -> tupl
     return m, n
 
 
-def _alpha(alpha: float) -> float:
+def check_alpha(alpha: float) -> float:
+    """``alpha`` as a float, or a MammoError when it does not lie strictly between 0 and 1."""
     if not 0.0 < alpha < 1.0:
         raise MammoError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
     return float(alpha)
@@ -100,8 +103,8 @@ def delong_placements(y_true: Any, score: Any) -> tuple[np.ndarray, np.ndarray]:
     within a block of tied scores the placement of a positive is (negatives before the block + half the
     negatives in it) / n_neg, which equals Sun & Xu's midrank difference T_z - T_x.
     """
-    y = _labels(y_true)
-    s = _scores(score, y.size, "score")
+    y = binary_labels(y_true)
+    s = score_array(score, y.size, "score")
     m, n = _both_classes(y)
     order = np.argsort(s)  # ties are grouped below by value, so a stable sort is not needed
     s_sorted, y_sorted = s[order], y[order]
@@ -130,14 +133,14 @@ def delong_covariance(y_true: Any, scores: Sequence[Any]) -> tuple[np.ndarray, n
 
     Covariances use n-1 denominators, as DeLong and pROC do: S = S10 / n_pos + S01 / n_neg.
     """
-    y = _labels(y_true)
+    y = binary_labels(y_true)
     if len(scores) == 0:
         raise MammoError("scores is empty: give at least one score array")
     m, n = _both_classes(y, minimum=2)
     v10 = np.empty((len(scores), m))
     v01 = np.empty((len(scores), n))
     for k, score in enumerate(scores):
-        v10[k], v01[k] = delong_placements(y, _scores(score, y.size, f"scores[{k}]"))
+        v10[k], v01[k] = delong_placements(y, score_array(score, y.size, f"scores[{k}]"))
     return v10.mean(axis=1), delong_covariance_from_placements(v10, v01)
 
 
@@ -168,8 +171,8 @@ class AucCI:
 
 def delong_ci(y_true: Any, score: Any, alpha: float = 0.05) -> AucCI:
     """AUC of ``score`` with its DeLong variance and (1 - alpha) CI, as pROC's ``ci.auc(method="delong")``."""
-    alpha = _alpha(alpha)
-    y = _labels(y_true)
+    alpha = check_alpha(alpha)
+    y = binary_labels(y_true)
     aucs, cov = delong_covariance(y, [score])
     value, var = float(aucs[0]), float(cov[0, 0])
     half = _sps.norm.ppf(1 - alpha / 2) * np.sqrt(var)
@@ -199,10 +202,10 @@ class DeLongTest:
 
 def delong_test(y_true: Any, score_a: Any, score_b: Any, alpha: float = 0.05) -> DeLongTest:
     """Compare the AUCs of two scores of the same cases by DeLong's test (Z, two-sided p, CI of a - b)."""
-    alpha = _alpha(alpha)
-    y = _labels(y_true)
-    a = _scores(score_a, y.size, "score_a")
-    b = _scores(score_b, y.size, "score_b")
+    alpha = check_alpha(alpha)
+    y = binary_labels(y_true)
+    a = score_array(score_a, y.size, "score_a")
+    b = score_array(score_b, y.size, "score_b")
     aucs, cov = delong_covariance(y, [a, b])
     diff = float(aucs[0] - aucs[1])
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
@@ -280,7 +283,7 @@ def chi_square_detection(strata: Sequence[Any], detected: Sequence[Any],
     strata seen, sorted. Unknown or missing strata are an error.
     """
     s = np.asarray(strata, dtype=object)
-    d = _labels(detected, "detected")
+    d = binary_labels(detected, "detected")
     if s.size != d.size:
         raise MammoError(f"strata has {s.size} values but detected has {d.size}")
     missing = [i for i, v in enumerate(s) if v is None or (isinstance(v, float) and np.isnan(v))]
@@ -313,7 +316,7 @@ def proportion_ci(count: int, nobs: int, alpha: float = 0.05, method: str = "wil
     """A proportion with a Wilson (default) or exact Clopper-Pearson ("beta") confidence interval."""
     from statsmodels.stats.proportion import proportion_confint
 
-    alpha = _alpha(alpha)
+    alpha = check_alpha(alpha)
     if method not in ("wilson", "beta"):
         raise MammoError(f"method must be 'wilson' or 'beta' (exact), got {method!r}")
     for name, v in (("count", count), ("nobs", nobs)):
@@ -346,8 +349,8 @@ def binary_metrics(y_true: Any, y_pred: Any, alpha: float = 0.05, method: str = 
     """Confusion counts (scikit-learn) and accuracy/sensitivity/specificity with CIs (statsmodels)."""
     from sklearn.metrics import confusion_matrix
 
-    y = _labels(y_true)
-    p = _labels(y_pred, "y_pred")
+    y = binary_labels(y_true)
+    p = binary_labels(y_pred, "y_pred")
     if p.size != y.size:
         raise MammoError(f"y_pred has {p.size} values but y_true has {y.size}")
     _both_classes(y)
@@ -382,8 +385,8 @@ def mcnemar_paired(detected_a: Any, detected_b: Any, exact: bool | None = None) 
     """McNemar's test of paired detection (statsmodels); ``exact=None`` picks exact below 25 discordant."""
     from statsmodels.stats.contingency_tables import mcnemar
 
-    a = _labels(detected_a, "detected_a")
-    b = _labels(detected_b, "detected_b")
+    a = binary_labels(detected_a, "detected_a")
+    b = binary_labels(detected_b, "detected_b")
     if a.size != b.size:
         raise MammoError(f"detected_a has {a.size} values but detected_b has {b.size}")
     both, only_a = int((a & b).sum()), int((a & ~b).sum())
@@ -418,7 +421,7 @@ def cluster_bootstrap(clusters: Any, statistic: Callable[..., float], *arrays: A
                       seed: int = 0, alpha: float = 0.05) -> BootstrapCI:
     """Percentile CI of ``statistic(*arrays)`` by resampling clusters (e.g. patient_id), since masses of
     one patient are not independent. Same seed, same CI."""
-    alpha = _alpha(alpha)
+    alpha = check_alpha(alpha)
     cl = np.asarray(clusters, dtype=object)
     if cl.ndim != 1 or cl.size == 0:
         raise MammoError(f"clusters must be a non-empty 1-D array, got shape {cl.shape}")

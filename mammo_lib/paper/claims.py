@@ -23,7 +23,7 @@ import pandas as pd
 from mammo_lib import published, vocab
 from mammo_lib.paper import audit
 from mammo_lib.errors import MammoError
-from mammo_lib.paper.tables import DL, format_p
+from mammo_lib.paper.tables import DL, dense_mcnemar, display_name, format_p
 
 SCORECARD_COLUMNS = ("claim_id", "section", "claim", "paper_evidence", "audit", "reproduction", "verdict", "why")
 SUPPORTED, NOT_SUPPORTED, CANNOT = "supported", "not supported", "cannot be tested here"
@@ -46,10 +46,6 @@ class Finding:
     reproduction: str
     verdict: str
     why: str
-
-
-def _name(rater: str) -> str:
-    return published.DISPLAY_NAMES.get(rater, rater)
 
 
 def _pct(count: float, total: float) -> str:
@@ -80,7 +76,7 @@ def _missing(name: str) -> str:
 # --- the paper's evidence and the audit of it ----------------------------------------------------------
 def _printed_tests(factor: str) -> str:
     by = published.TABLE3_TESTS[factor]
-    return "; ".join(f"{_name(d)} chi2 {chi2}, P {p}" for d, (chi2, p) in by.items())
+    return "; ".join(f"{display_name(d)} chi2 {chi2}, P {p}" for d, (chi2, p) in by.items())
 
 
 def _audit_says(findings: pd.DataFrame, keep: Callable[[pd.DataFrame], pd.Series]) -> str:
@@ -127,16 +123,16 @@ def _dl_more_sensitive(frame: pd.DataFrame | None, stratum: str, label: str, mis
     for reader in JUNIORS:
         row = _paired(frame, stratum, reader)
         if row is None:
-            return Finding("", CANNOT, f"no paired DL/{_name(reader)} detections for {label} in this run's cohort "
-                                       "(no junior reader columns, or no masses there)")
+            return Finding("", CANNOT, f"no paired DL/{display_name(reader)} detections for {label} in this run's "
+                                       "cohort (no junior reader columns, or no masses there)")
         n = row["n"]
-        parts.append(f"{_name(reader)} {_pct(row['reader_detected'], n)} vs DL {_pct(row['dl_detected'], n)}, "
+        parts.append(f"{display_name(reader)} {_pct(row['reader_detected'], n)} vs DL {_pct(row['dl_detected'], n)}, "
                      f"McNemar P {format_p(row['p'])} ({int(row['only_dl'])} found by DL only, "
                      f"{int(row['only_reader'])} by the reader only)")
         if row["dl_detected"] <= row["reader_detected"]:
-            failures.append(f"DL finds no more masses than {_name(reader)}")
+            failures.append(f"DL finds no more masses than {display_name(reader)}")
         elif row["p"] >= alpha:
-            failures.append(f"DL's advantage over {_name(reader)} is not significant (P {format_p(row['p'])})")
+            failures.append(f"DL's advantage over {display_name(reader)} is not significant (P {format_p(row['p'])})")
     text = f"{label}: " + "; ".join(parts)
     if failures:
         return Finding(text, NOT_SUPPORTED, "; ".join(failures))
@@ -156,22 +152,22 @@ def _density_effect(t: dict[str, pd.DataFrame], detectors: Sequence[str], expect
     tests = tests[tests["factor"] == factor].set_index("detector")
     absent = [d for d in detectors if d not in tests.index]
     if absent:
-        return Finding("", CANNOT, f"the run's cohort has no detections by {', '.join(map(_name, absent))}")
+        return Finding("", CANNOT, f"the run's cohort has no detections by {', '.join(map(display_name, absent))}")
     untestable = [d for d in detectors if pd.isna(tests.loc[d, "p"])]
     if untestable:
-        return Finding("", CANNOT, f"{FACTOR_WORDS[factor]} cannot be tested for {', '.join(map(_name, untestable))}:"
-                                   f" {tests.loc[untestable[0], 'note']}")
+        return Finding("", CANNOT, f"{FACTOR_WORDS[factor]} cannot be tested for "
+                                   f"{', '.join(map(display_name, untestable))}: {tests.loc[untestable[0], 'note']}")
     parts = []
     for d in detectors:
         r = tests.loc[d]
         small = f", {int(r['n_expected_below_5'])} cell(s) expected < 5" if r.get("n_expected_below_5", 0) else ""
-        parts.append(f"{_name(d)} chi2 {r['chi2']:.1f} (df {int(r['dof'])}), P {format_p(r['p'])}{small}")
+        parts.append(f"{display_name(d)} chi2 {r['chi2']:.1f} (df {int(r['dof'])}), P {format_p(r['p'])}{small}")
     sens = ""
     if "table3.csv" in t and factor == "breast_density":
         t3 = t["table3.csv"]
         rows = t3[(t3["factor"] == factor) & t3["detector"].isin(detectors) & (t3["reference"] > 0)]
         sens = "; sensitivity by stratum: " + ", ".join(
-            f"{_name(d)} " + "/".join(f"{s} {100 * v:.0f}%" for s, v in zip(g["stratum"], g["sensitivity"]))
+            f"{display_name(d)} " + "/".join(f"{s} {100 * v:.0f}%" for s, v in zip(g["stratum"], g["sensitivity"]))
             for d, g in rows.groupby("detector", sort=False))
     text = "; ".join(parts) + sens
     significant = [d for d in detectors if tests.loc[d, "p"] < alpha]
@@ -179,11 +175,11 @@ def _density_effect(t: dict[str, pd.DataFrame], detectors: Sequence[str], expect
         if len(significant) == len(detectors):
             return Finding(text, SUPPORTED, f"detection differs across {FACTOR_WORDS[factor]} strata for "
                                             f"{'each' if len(detectors) > 1 else 'the'} detector (P < {alpha})")
-        others = [_name(d) for d in detectors if d not in significant]
+        others = [display_name(d) for d in detectors if d not in significant]
         return Finding(text, NOT_SUPPORTED, f"no significant effect of {FACTOR_WORDS[factor]} on detection by "
                                             f"{', '.join(others)} (P >= {alpha})")
     if significant:
-        return Finding(text, NOT_SUPPORTED, f"detection by {', '.join(map(_name, significant))} differs across "
+        return Finding(text, NOT_SUPPORTED, f"detection by {', '.join(map(display_name, significant))} differs across "
                                             f"{FACTOR_WORDS[factor]} strata (P < {alpha})")
     return Finding(text, SUPPORTED, f"no significant effect (P >= {alpha}); a test that finds none does not show "
                                     "that there is none")
@@ -195,7 +191,7 @@ def _overall_sensitivity(t: dict[str, pd.DataFrame], alpha: float) -> Finding:
     have = _detectors(t, "table3.csv")
     if not set(JUNIORS) <= have or DL not in have:
         lacking = [d for d in (*JUNIORS, DL) if d not in have]
-        return Finding("", CANNOT, f"the run's cohort has no detections by {', '.join(map(_name, lacking))}")
+        return Finding("", CANNOT, f"the run's cohort has no detections by {', '.join(map(display_name, lacking))}")
     paired = t.get("detection_paired.csv")
     return _dl_more_sensitive(paired, "+".join(vocab.BREAST_DENSITY), "all masses", _missing("detection_paired.csv"),
                               alpha)
@@ -208,13 +204,14 @@ def _classification_points(t: dict[str, pd.DataFrame]) -> Finding:
     raters = (*JUNIORS, "senior", DL)
     lacking = [r for r in raters if r not in t4.index]
     if lacking:
-        return Finding("", CANNOT, f"the run's cohort has no ratings by {', '.join(map(_name, lacking))}")
+        return Finding("", CANNOT, f"the run's cohort has no ratings by {', '.join(map(display_name, lacking))}")
     measures = ("accuracy", "sensitivity", "specificity")
-    text = "; ".join(f"{m}: " + ", ".join(f"{_name(r)} {100 * t4.loc[r, m]:.1f}%" for r in raters) for m in measures)
+    text = "; ".join(f"{m}: " + ", ".join(f"{display_name(r)} {100 * t4.loc[r, m]:.1f}%" for r in raters)
+                     for m in measures)
     failures = []
     for m in measures:
         dl = t4.loc[DL, m]
-        failures += [f"DL {m} not above {_name(j)}'s" for j in JUNIORS if not dl > t4.loc[j, m]]
+        failures += [f"DL {m} not above {display_name(j)}'s" for j in JUNIORS if not dl > t4.loc[j, m]]
         if not dl < t4.loc["senior", m]:
             failures.append(f"DL {m} not below the senior's")
     why_test = " (point estimates, compared as the paper does, without a test)"
@@ -229,19 +226,20 @@ def _auc_versus(t: dict[str, pd.DataFrame], readers: Sequence[str], expect_diffe
     t4 = t["table4.csv"].set_index("rater")
     lacking = [r for r in (*readers, DL) if r not in t4.index or (r != DL and pd.isna(t4.loc[r, "p"]))]
     if lacking:
-        return Finding("", CANNOT, f"the run's cohort has no ratings (or DL scores) for {', '.join(map(_name, lacking))}")
+        return Finding("", CANNOT, "the run's cohort has no ratings (or DL scores) for "
+                                   f"{', '.join(map(display_name, lacking))}")
     parts = [f"DL AUC {t4.loc[DL, 'auc']:.3f} ({t4.loc[DL, 'auc_lower']:.3f}-{t4.loc[DL, 'auc_upper']:.3f})"]
-    parts += [f"{_name(r)} {t4.loc[r, 'auc']:.3f} ({t4.loc[r, 'auc_lower']:.3f}-{t4.loc[r, 'auc_upper']:.3f}), "
+    parts += [f"{display_name(r)} {t4.loc[r, 'auc']:.3f} ({t4.loc[r, 'auc_lower']:.3f}-{t4.loc[r, 'auc_upper']:.3f}), "
               f"DeLong Z {t4.loc[r, 'z']:+.2f} (positive: DL higher), P {format_p(t4.loc[r, 'p'])}" for r in readers]
     text = "; ".join(parts)
     failures = []
     for r in readers:
         z, p = t4.loc[r, "z"], t4.loc[r, "p"]
         if expect_difference and not (z > 0 and p < alpha):
-            failures.append(f"DL's AUC is not significantly above {_name(r)}'s (Z {z:+.2f}, P {format_p(p)})")
+            failures.append(f"DL's AUC is not significantly above {display_name(r)}'s (Z {z:+.2f}, P {format_p(p)})")
         if not expect_difference and p < alpha:
             side = "above" if z > 0 else "below"
-            failures.append(f"DL's AUC is significantly {side} {_name(r)}'s (Z {z:+.2f}, P {format_p(p)})")
+            failures.append(f"DL's AUC is significantly {side} {display_name(r)}'s (Z {z:+.2f}, P {format_p(p)})")
     if failures:
         return Finding(text, NOT_SUPPORTED, "; ".join(failures))
     if expect_difference:
@@ -258,28 +256,46 @@ def _factor_effect(t: dict[str, pd.DataFrame], factor: str, alpha: float) -> Fin
             return found
         return Finding(found.reproduction, CANNOT, "the claim is about the junior radiologists and the DL system; "
                                                    "the run's cohort has detections by "
-                                                   f"{', '.join(map(_name, sorted(have)))} only")
+                                                   f"{', '.join(map(display_name, sorted(have)))} only")
     return _density_effect(t, (*JUNIORS, DL), True, factor, alpha)
 
 
 # --- the scorecard -------------------------------------------------------------------------------------
+#: A scorecard row before it becomes a DataFrame row: claim id, section, claim, the paper's evidence, what the
+#: audit says, and the run's :class:`Finding`.
+_Row = tuple[str, str, str, str, str, Finding]
+
+
 def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per claim of the paper (:data:`SCORECARD_COLUMNS`), for the run whose tables are in
-    ``tables_dir``; ``findings`` is :func:`mammo_lib.paper.audit.audit_all` (computed when not given)."""
+    ``tables_dir``; ``findings`` is :func:`mammo_lib.paper.audit.audit_all` (computed when not given).
+
+    The claims in the paper's order: detection (:func:`_detection_claims`), the other Table 3 factors and mass
+    size (:func:`_factor_claims`), classification (:func:`_classification_claims`), and the two claims no
+    standalone reader study can test (:func:`_untestable_claims`)."""
     if not 0 < alpha < 1:
         raise MammoError(f"alpha must lie in (0, 1), got {alpha!r}")
     t = load_run_tables(tables_dir)
     findings = audit.audit_all() if findings is None else findings
+    rows = [*_detection_claims(t, findings, alpha), *_factor_claims(t, findings, alpha),
+            *_classification_claims(t, findings, alpha), *_untestable_claims()]
+    out = pd.DataFrame([(cid, sec, claim, ev, au, f.reproduction, f.verdict, f.why)
+                        for cid, sec, claim, ev, au, f in rows], columns=list(SCORECARD_COLUMNS))
+    return out
+
+
+def _detection_claims(t: dict[str, pd.DataFrame], findings: pd.DataFrame, alpha: float) -> list[_Row]:
+    """The detection claims: DL against the juniors overall and in c, d and dense breasts, and the effect of
+    breast density on the juniors and on the DL system."""
     overall, text_c, text_d = (published.DETECTION_TEXT[k] for k in ("overall", "c", "d"))
-    t4 = published.TABLE4
     dense = published.TABLE3["breast_density"]
     pooled_dense = "+".join(vocab.DENSE_BREAST)
     paired = t.get("density_mcnemar.csv")
     paired_missing = _missing("density_mcnemar.csv")
-    rows: list[tuple[str, str, str, str, str, Finding]] = [
+    return [
         ("detection_sensitivity", "Abstract; Results",
          "The detection sensitivity of the two junior radiologists was lower than that of the DL system.",
-         "Results text: " + ", ".join(f"{_name(d)} {v[2]}% ({v[0]}/{v[1]})" for d, v in overall.items())
+         "Results text: " + ", ".join(f"{display_name(d)} {v[2]}% ({v[0]}/{v[1]})" for d, v in overall.items())
          + "; compared without a test",
          _audit_says(findings, _items(["breast_density / "], ["Text vs Table 3"], ["detected total"])),
          _overall_sensitivity(t, alpha)),
@@ -295,23 +311,28 @@ def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFram
          _density_effect(t, (DL,), False, "breast_density", alpha)),
         ("dense_c", "Results",
          "In c-type breasts the junior radiologists' detection sensitivity was lower than the DL system's.",
-         "Results text: " + ", ".join(f"{_name(d)} {v[2]}% ({v[0]}/{v[1]})" for d, v in text_c.items()),
+         "Results text: " + ", ".join(f"{display_name(d)} {v[2]}% ({v[0]}/{v[1]})" for d, v in text_c.items()),
          _audit_says(findings, _items(["c / "], ["Text", "Text vs Table 3"])),
          _dl_more_sensitive(paired, "c", "c-type breasts", paired_missing, alpha)),
         ("dense_d", "Results",
          "In d-type breasts the junior radiologists' detection sensitivity was lower than the DL system's.",
-         "Results text: " + ", ".join(f"{_name(d)} {v[2]}% ({v[0]}/{v[1]})" for d, v in text_d.items()),
+         "Results text: " + ", ".join(f"{display_name(d)} {v[2]}% ({v[0]}/{v[1]})" for d, v in text_d.items()),
          _audit_says(findings, _items(["d / "], ["Text", "Text vs Table 3"])),
          _dl_more_sensitive(paired, "d", "d-type breasts", paired_missing, alpha)),
         ("dense_breasts", "Discussion",
          "In dense breasts the sensitivity of mass detection was lower for the junior radiologists than for "
          "the DL system.",
          "Table 3, c and d strata pooled: " + ", ".join(
-             f"{_name(d)} {_pct(dense['c'][i] + dense['d'][i], dense['c'][0] + dense['d'][0])}"
+             f"{display_name(d)} {_pct(dense['c'][i] + dense['d'][i], dense['c'][0] + dense['d'][0])}"
              for i, d in enumerate(published.TABLE3_COLUMNS) if i) + "; compared without a test",
          _audit_says(findings, _items(["c / ", "d / "], ["Text vs Table 3"])),
          _dl_more_sensitive(paired, pooled_dense, "c- and d-type breasts", paired_missing, alpha)),
     ]
+
+
+def _factor_claims(t: dict[str, pd.DataFrame], findings: pd.DataFrame, alpha: float) -> list[_Row]:
+    """The claims of Table 3's other factors (each affects detection), and of mass size (evaluated)."""
+    rows: list[_Row] = []
     for factor in OTHER_FACTORS:
         rows.append((f"factor_{factor}", "Results; Discussion",
                      f"{FACTOR_WORDS[factor].capitalize()} significantly affected detection by the junior "
@@ -327,30 +348,43 @@ def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFram
                  _audit_says(findings, _items(["size"], ["Methods vs Table 3"])),
                  Finding("", CANNOT, "the paper reports no result for mass size, and Table 3 of this run (the "
                                      "paper's factors) has no size strata")))
-    rows += [
+    return rows
+
+
+def _classification_claims(t: dict[str, pd.DataFrame], findings: pd.DataFrame, alpha: float) -> list[_Row]:
+    """The classification claims of Table 4: accuracy, sensitivity, specificity, and the AUC against the
+    juniors and the senior."""
+    t4 = published.TABLE4
+    return [
         ("classification_points", "Results",
          "The accuracy, sensitivity and specificity of the DL system were higher than the junior radiologists' "
          "but lower than the senior radiologists'.",
-         "Table 4: " + "; ".join(f"{m}: " + ", ".join(f"{_name(r)} {v[m]}%" for r, v in t4.items())
+         "Table 4: " + "; ".join(f"{m}: " + ", ".join(f"{display_name(r)} {v[m]}%" for r, v in t4.items())
                                  for m in ("accuracy", "sensitivity", "specificity")),
          _audit_says(findings, lambda f: (f["section"] == "Table 4") & f["check"].str.endswith("from counts")),
          _classification_points(t)),
         ("auc_juniors", "Abstract; Results; Conclusions",
          "The DL system's AUC was significantly higher than the two junior radiologists'.",
          f"Table 4: DL system {t4[DL]['auc']}; " + ", ".join(
-             f"{_name(j)} {t4[j]['auc']} (Z {t4[j]['z']}, P {t4[j]['p']})" for j in JUNIORS),
+             f"{display_name(j)} {t4[j]['auc']} (Z {t4[j]['z']}, P {t4[j]['p']})" for j in JUNIORS),
          _audit_says(findings, _items([*JUNIORS, DL, *(f"dl vs {j}" for j in JUNIORS)], ["Table 4"],
                                       ["AUC possible given sens/spec", "P from printed Z",
                                        "Z implies a correlation in [-1, 1]"])),
          _auc_versus(t, JUNIORS, True, alpha)),
         ("auc_senior", "Abstract; Results",
          "The DL system's AUC was not significantly different from the senior radiologists'.",
-         f"Table 4: DL system {t4[DL]['auc']}; {_name('senior')} {t4['senior']['auc']} "
+         f"Table 4: DL system {t4[DL]['auc']}; {display_name('senior')} {t4['senior']['auc']} "
          f"(Z {t4['senior']['z']}, P {t4['senior']['p']})",
          _audit_says(findings, _items(["senior", DL, "dl vs senior"], ["Table 4"],
                                       ["AUC possible given sens/spec", "P from printed Z",
                                        "Z implies a correlation in [-1, 1]"])),
          _auc_versus(t, ("senior",), False, alpha)),
+    ]
+
+
+def _untestable_claims() -> list[_Row]:
+    """The claims no standalone reader study can test: assistance to junior radiologists, clinical utility."""
+    return [
         ("assists_juniors", "Conclusions",
          "The DL system could assist junior radiologists in improving mass detection.",
          "the standalone comparison of detection_sensitivity; no reading with the DL system's help was done",
@@ -367,9 +401,6 @@ def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFram
                  "clinical utility needs outcomes (cancers found or missed in practice, with and without the DL "
                  "system); a standalone reader study cannot show it")),
     ]
-    out = pd.DataFrame([(cid, sec, claim, ev, au, f.reproduction, f.verdict, f.why)
-                        for cid, sec, claim, ev, au, f in rows], columns=list(SCORECARD_COLUMNS))
-    return out
 
 
 def _p_below(printed: str, alpha: float) -> bool:
@@ -390,9 +421,7 @@ def verdict_counts(card: pd.DataFrame) -> pd.Series:
 def detection_paired(masses: pd.DataFrame) -> pd.DataFrame:
     """DL against each junior on the same masses (McNemar) per breast-density stratum and pooled over all
     masses: the input of the ``detection_sensitivity`` claim (written as ``detection_paired.csv``)."""
-    from mammo_lib.paper import tables
-
-    return tables.dense_mcnemar(masses, strata=vocab.BREAST_DENSITY)
+    return dense_mcnemar(masses, strata=vocab.BREAST_DENSITY)
 
 
 __all__ = ["SCORECARD_COLUMNS", "VERDICTS", "detection_paired", "load_run_tables", "scorecard", "verdict_counts"]

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mammo_lib import published
 from mammo_lib.data.manifest import Manifest
 from mammo_lib.errors import MammoError
 from mammo_lib.validation import require_columns
@@ -53,8 +52,10 @@ def rater_colours() -> dict[str, tuple[float, float, float]]:
 
 
 def name(rater: str) -> str:
-    """The paper's name of a rater."""
-    return published.DISPLAY_NAMES.get(rater, rater)
+    """The paper's name of a rater (:func:`mammo_lib.paper.tables.display_name`)."""
+    from mammo_lib.paper.tables import display_name
+
+    return display_name(rater)
 
 
 def save_figure(fig: Figure, folder: str | Path, stem: str, pdf: bool = True) -> list[Path]:

@@ -80,11 +80,12 @@ def ai_vs_juniors(masses: pd.DataFrame, tasks: Sequence[str] | None = None, alph
 
 def obuchowski_auc(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Each rater's AUC with DeLong's CI (masses independent) beside Obuchowski's (1997)
-    clustered CI (masses of one patient correlated), both normal intervals, and the ratio of their widths."""
+    clustered CI (masses of one patient correlated; :func:`mammo_lib.evaluation.mrmc.clustered_auc_ci`), both
+    normal intervals, and the ratio of their widths."""
     validation.require_columns(masses, ["patient_id"])
     truth = tables.malignant(masses)
     rows = []
-    for r in (r for r in tables.RATERS if (f"{r}_birads" if r != tables.DL else "dl_score") in masses.columns):
+    for r in tables.rated_by(masses):
         score, _ = tables.reader_ratings(masses, r)
         res = mrmc.clustered_auc_ci(truth, score, masses["patient_id"].to_numpy(), alpha)
         rows.append({"rater": r, "auc": res.auc, "delong_lower": res.delong_ci[0], "delong_upper": res.delong_ci[1],

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mammo_lib import published, validation, vocab
-from mammo_lib.evaluation import stats
+from mammo_lib.evaluation import mrmc, stats
 from mammo_lib.errors import MammoError
 
 #: Table 1 features (the paper's "Density" rows are mass density, see published.TABLE1) and their strata.
@@ -457,11 +457,17 @@ def malignant(masses: pd.DataFrame) -> np.ndarray:
     return (validation.codes(masses, "pathology", vocab.PATHOLOGY) == "positive").to_numpy()
 
 
+def rated_by(masses: pd.DataFrame) -> list[str]:
+    """The raters of :data:`RATERS` whose rating column the mass table has (``<reader>_birads``; ``dl_score``
+    for the DL system), in that order."""
+    return [r for r in RATERS if (f"{r}_birads" if r != DL else "dl_score") in masses.columns]
+
+
 def table4(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Table 4: per rater, correctly classified negatives/positives, accuracy, sensitivity, specificity
     (Wilson CIs), AUC with DeLong CI, and DeLong's Z and P against the DL system when its scores exist."""
     truth = malignant(masses)
-    raters = [r for r in RATERS if (f"{r}_birads" if r != DL else "dl_score") in masses.columns]
+    raters = rated_by(masses)
     if not raters:
         raise MammoError("mass table has no rating column (junior_a_birads, junior_b_birads, senior_birads, "
                          "dl_score)")
@@ -509,15 +515,16 @@ def rater_measures(t4: pd.DataFrame, rater: str = DL) -> pd.DataFrame:
 
 
 def clustered_auc(masses: pd.DataFrame, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
-    """Each rater's AUC with its DeLong CI (masses independent) beside a patient-clustered bootstrap CI."""
+    """Each rater's AUC with its DeLong CI (masses independent) beside a patient-clustered bootstrap CI
+    (:func:`mammo_lib.evaluation.mrmc.clustered_auc_bootstrap`)."""
     validation.require_columns(masses, ["patient_id"])
     truth = malignant(masses)
     patients = masses["patient_id"].to_numpy()
     rows = []
-    for k, r in enumerate(r for r in RATERS if (f"{r}_birads" if r != DL else "dl_score") in masses.columns):
+    for k, r in enumerate(rated_by(masses)):
         score, _ = reader_ratings(masses, r)
         ci = stats.delong_ci(truth, score, alpha)
-        boot = stats.cluster_bootstrap(patients, stats.auc, truth, score, n_boot=n_boot, seed=seed + k, alpha=alpha)
+        boot = mrmc.clustered_auc_bootstrap(truth, score, patients, n_boot=n_boot, seed=seed + k, alpha=alpha)
         rows.append({"rater": r, "auc": ci.auc, "delong_lower": ci.lower, "delong_upper": ci.upper,
                      "cluster_lower": boot.lower, "cluster_upper": boot.upper, "cluster_failed": boot.n_failed})
     if not rows:
@@ -551,9 +558,7 @@ def figure3_curves(masses: pd.DataFrame) -> pd.DataFrame:
 
     truth = malignant(masses)
     frames = []
-    for r in RATERS:
-        if (f"{r}_birads" if r != DL else "dl_score") not in masses.columns:
-            continue
+    for r in rated_by(masses):
         score, _ = reader_ratings(masses, r)
         fpr, tpr, thr = roc_curve(truth, score, drop_intermediate=False)
         frames.append(pd.DataFrame({"rater": r, "fpr": fpr, "tpr": tpr, "threshold": thr,
@@ -571,7 +576,12 @@ def write_csv(frame: pd.DataFrame, folder: str | Path, name: str) -> Path:
     return path
 
 
+def display_name(rater: str, names: Mapping[str, str] | None = None) -> str:
+    """The paper's name of a rater code (``published.DISPLAY_NAMES``, or ``names``); an unknown code as it is.
+    The one lookup of display names: tables, claims and figures all use it."""
+    return (published.DISPLAY_NAMES if names is None else names).get(rater, rater)
+
+
 def display_names(frame: pd.DataFrame, column: str, names: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Replace rater codes by the paper's names (``published.DISPLAY_NAMES``) for display."""
-    names = dict(published.DISPLAY_NAMES if names is None else names)
-    return frame.assign(**{column: frame[column].map(lambda v: names.get(v, v))})
+    """Replace rater codes by the paper's names (:func:`display_name`) for display."""
+    return frame.assign(**{column: frame[column].map(lambda v: display_name(v, names))})

@@ -87,7 +87,7 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     from mammo_lib.paths import weights_dir
     from mammo_lib.preprocess import preprocess_view
     from mammo_lib.synth import acquisition, anatomy, masses, readers, phantom_v1
-    from mammo_lib.synth.generate import _canvas, _place
+    from mammo_lib.synth.generate import canvas_size, place_mass
     from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config
 
     spec = {**DEMO_MASS, **(mass or {})}
@@ -97,11 +97,11 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     profile = VENDOR_BY_NAME[vendor]
     sp = profile.pixel_spacing_mm
     shape = _median_breast(cfg)
-    rows, cols = _canvas(shape, sp, profile.field_mm)
+    rows, cols = canvas_size(shape, sp, profile.field_mm)
     geoms = {v: anatomy.view_geometry(shape, v, rows, cols, sp) for v in vocab.VIEW}
     rng = np.random.default_rng([seed, 11])
     mshape = masses.draw_mass_shape(float(spec["size_mm"]), spec["morphology"], spec["margin"], rng)
-    r, psi, alpha = _place(geoms, float(spec["size_mm"]), [], rng)
+    r, psi, alpha = place_mass(geoms, float(spec["size_mm"]), [], rng)
     placed = {v: [phantom_v1.PlacedMass("DEMO-M1", mshape, spec["mass_density"], *anatomy.project_point(g, r, psi, alpha),
                                     0.0)] for v, g in geoms.items()}
     beta = float(np.mean(cfg.beta_range))

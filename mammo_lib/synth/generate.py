@@ -81,16 +81,20 @@ def _jitter(shape: anatomy.BreastShape, rng: np.random.Generator, amount: float)
                                j(shape.thickness_mm, 0.75 * amount))
 
 
-def _canvas(shape: anatomy.BreastShape, spacing: float, large_mm: tuple[float, float]) -> tuple[int, int]:
-    """Rows/cols of the detector field used: the small 18 x 24 cm field when the breast fits in it."""
+def canvas_size(shape: anatomy.BreastShape, spacing: float, large_mm: tuple[float, float]) -> tuple[int, int]:
+    """Rows/cols of the detector field used: the small 18 x 24 cm field when the breast fits in it, else
+    ``large_mm`` (the vendor's field). Public: the teaching demo (:mod:`mammo_lib.paper.teaching`) lays out its
+    breast as the twin does."""
     needs = (2.2 * shape.aspect * shape.nipple_depth_mm, 1.25 * shape.nipple_depth_mm * 1.1 + 10.0)
     field = SMALL_FIELD_MM if needs[0] <= SMALL_FIELD_MM[0] and needs[1] <= SMALL_FIELD_MM[1] else large_mm
     return int(round(field[0] / spacing)), int(round(field[1] / spacing))
 
 
-def _place(geoms: dict[str, anatomy.ViewGeometry], size_mm: float, taken: list[dict[str, tuple[float, float, float]]],
-           rng: np.random.Generator) -> tuple[float, float, float]:
-    """Draw a breast position (r, psi, alpha) whose projections lie inside the breast in every view."""
+def place_mass(geoms: dict[str, anatomy.ViewGeometry], size_mm: float,
+               taken: list[dict[str, tuple[float, float, float]]], rng: np.random.Generator) -> tuple[float, float, float]:
+    """Draw a breast position (r, psi, alpha) whose projections lie inside the breast in every view, away from
+    the masses already ``taken`` (appended to); a MammoError when none fits in 3000 draws. Public: the teaching
+    demo places its mass as the twin does."""
     for attempt in range(3000):
         allow_overlap = attempt >= 1500
         r = rng.uniform(0.15, 0.95) * geoms["CC"].depth_px * geoms["CC"].spacing_mm
@@ -151,7 +155,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
     base = _breast_shape(cfg, rng)
     if attempt:
         base = replace(base, nipple_depth_mm=base.nipple_depth_mm * (1.0 + ROOM_GROWTH * attempt))
-    rows, cols = _canvas(base, sp, profile.field_mm)
+    rows, cols = canvas_size(base, sp, profile.field_mm)
     beta = float(rng.uniform(*cfg.beta_range))
     pid = patient["patient_id"]
     manifest, findings, truth = [], [], []
@@ -165,7 +169,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
         side_masses = [m for m in patient_masses if m["laterality"] == side]
         for m in side_masses:
             mshape = masses.draw_mass_shape(m["size_mm"], m["morphology"], m["margin"], rng)
-            r, psi, alpha = _place(geoms, m["size_mm"], taken, rng)
+            r, psi, alpha = place_mass(geoms, m["size_mm"], taken, rng)
             obscure = float(rng.uniform(0, 2 * math.pi))
             for v, g in geoms.items():
                 x, y = anatomy.project_point(g, r, psi, alpha)

@@ -47,8 +47,9 @@ class RenderedView:
     pectoral: tuple[float, float, float, float] | None
 
 
-def _paste(dst: np.ndarray, patch: np.ndarray, cx: int, cy: int, combine: str = "add") -> None:
-    """Add (or OR) ``patch`` centred at pixel (cx, cy) into ``dst``, clipped to the canvas."""
+def paste_patch(dst: np.ndarray, patch: np.ndarray, cx: int, cy: int, combine: str = "add") -> None:
+    """Add (or OR) ``patch`` centred at pixel (cx, cy) into ``dst``, clipped to the canvas (in place; phantom v2
+    pastes its masses with it too)."""
     h = patch.shape[0] // 2
     y0, x0 = cy - h, cx - h
     ys, xs = max(0, y0), max(0, x0)
@@ -62,8 +63,9 @@ def _paste(dst: np.ndarray, patch: np.ndarray, cx: int, cy: int, combine: str = 
         dst[ys:ye, xs:xe] += sub
 
 
-def _crop(src: np.ndarray, cx: int, cy: int, h: int) -> np.ndarray:
-    """The (2h+1)-square of ``src`` centred at (cx, cy) (clamped to the canvas), edge-padded where it leaves it."""
+def crop_square(src: np.ndarray, cx: int, cy: int, h: int) -> np.ndarray:
+    """The (2h+1)-square of ``src`` centred at (cx, cy) (clamped to the canvas), edge-padded where it leaves it
+    (shared with phantom v2)."""
     cx, cy = min(max(cx, 0), src.shape[1] - 1), min(max(cy, 0), src.shape[0] - 1)
     padded = np.pad(src, h, mode="edge")
     return padded[cy:cy + 2 * h + 1, cx:cx + 2 * h + 1]
@@ -114,9 +116,9 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
         chord, outline = masses.render_mass(pm.shape, sp, geom.view, cfg.mass_depth_ratio,
                                             sub_px=(pm.x - cx, pm.y - cy))
         h = chord.shape[0] // 2
-        chord = np.minimum(chord, _crop(thick, cx, cy, h) * 0.9)
+        chord = np.minimum(chord, crop_square(thick, cx, cy, h) * 0.9)
         mu_mass = cfg.mu_fat + cfg.mass_mu_ratio[vocab.MASS_DENSITY.index(pm.mass_density)] * dmu
-        mu_local = cfg.mu_fat + dmu * _crop(phi, cx, cy, h)
+        mu_local = cfg.mu_fat + dmu * crop_square(phi, cx, cy, h)
         excess = (chord * (mu_mass - mu_local) * 0.1).astype(np.float32)
         if pm.mass_density == "fat-containing":  # a thin dense capsule around the fatty centre
             rim = outline ^ ndimage.binary_erosion(outline, iterations=max(1, int(round(0.8 / sp))))
@@ -130,12 +132,12 @@ def render_view(cfg: SynthConfig, geom: ViewGeometry, breast_density: str, beta:
             facing = 0.5 + 0.5 * np.cos(np.arctan2(yy, xx) - pm.obscure_angle)
             band = np.exp(-0.5 * ((dist - 1.2 * r) / (0.5 * r)) ** 2) * facing
             band = np.clip(band - 0.03, 0.0, None) / 0.97  # zero at the patch edge: no seam
-            local = _crop(field, cx, cy, h)
+            local = crop_square(field, cx, cy, h)
             cover = band * special.expit(3.0 * local + 1.0)
             excess += cover * thickness_mm * gpf * 0.9 * dmu / 10.0
-        _paste(atten, excess, cx, cy)
+        paste_patch(atten, excess, cx, cy)
         full = np.zeros(breast.shape, dtype=bool)
-        _paste(full, outline, cx, cy, combine="or")
+        paste_patch(full, outline, cx, cy, combine="or")
         mass_masks[pm.mass_id] = full & breast
 
     # detection: counts behind the path, Poisson-variance noise, detector blur, log conversion

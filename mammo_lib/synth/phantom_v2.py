@@ -32,7 +32,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.synth import anatomy, masses, texture
 from mammo_lib.synth import phantom_v2_tissue as detail
 from mammo_lib.synth.anatomy import ViewGeometry
-from mammo_lib.synth.phantom_v1 import PlacedMass, RenderedView, _crop, _paste
+from mammo_lib.synth.phantom_v1 import PlacedMass, crop_square, paste_patch
 
 f32 = np.float32
 
@@ -359,37 +359,12 @@ def _projected(vol: _Volume, layers: np.ndarray) -> np.ndarray:
     return (layers * vol.presence).sum(axis=0) * f32(vol.dz)
 
 
-def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: float, placed: list[PlacedMass],
-                      target_dense: float, rng: np.random.Generator, params: PhantomParams = PARAMS,
-                      mass_mu_ratio: tuple[float, float, float, float] = (1.12, 1.0, 0.8, 0.0),
-                      mass_depth_ratio: float = 0.8, pectoral_fraction: float = 0.55,
-                      periphery_mm: float = 14.0) -> Projection:
-    """Build the layered phantom of one view and project it: fat/gland path lengths per pixel (mm).
+def _choose_glandular(vol: _Volume, tissue_c: np.ndarray, thick_c: np.ndarray, target_dense: float,
+                      p: PhantomParams) -> np.ndarray:
+    """The glandular layers of the volume whose projected dense area matches ``target_dense``.
 
-    ``target_dense`` is the percent dense area (fraction) the view should show; glandular cells are chosen
-    by their score (central prior + lobe strength + noise) until the projected dense area reaches it.
-    """
-    if breast_density not in vocab.BREAST_DENSITY:
-        raise MammoError(f"phantom: breast_density must be one of {vocab.BREAST_DENSITY}, got {breast_density!r}")
-    if not 0.0 < target_dense < 1.0:
-        raise MammoError(f"phantom: target_dense must be a fraction in (0, 1), got {target_dense!r}")
-    p = params
-    sp = geom.spacing_mm
-    shape = (geom.rows, geom.cols)
-    breast = anatomy.breast_mask(geom)
-    pect = anatomy.pectoral_mask(geom) & breast
-    thick = anatomy.thickness_map(breast, sp, thickness_mm, periphery_mm)
-
-    # coarse grid of the volume: an integer number of image pixels per voxel, about ``voxel_mm``
-    factor = max(1, int(round(p.voxel_mm / sp)))
-    cg = _scaled_geometry(geom, sp * factor)
-    breast_c = anatomy.breast_mask(cg)
-    tissue_c = breast_c & ~anatomy.pectoral_mask(cg)
-    thick_c = anatomy.thickness_map(breast_c, cg.spacing_mm, thickness_mm, periphery_mm)
-    vol = _build_volume(cg, thick_c, tissue_c, thickness_mm, rng, p)
-
-    # choose the glandular cells: bisection on the share of top-scored cells until the dense area matches,
-    # measured on every other voxel of the tissue (the same share to sampling error, a quarter of the work)
+    Glandular cells are the top-scored ones; bisection on their number until the dense area matches, measured
+    on every other voxel of the tissue (the same share to sampling error, a quarter of the work)."""
     order = np.argsort(-vol.score, kind="stable")
     hy, hx = (2 * i for i in np.nonzero(tissue_c[::2, ::2]))
     half = replace(vol, **{k: getattr(vol, k)[:, hy, hx] for k in ("id1", "id2", "blend", "sub", "keep",
@@ -412,21 +387,13 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
             lo = mid + 1
         else:
             hi = mid
-    layers = _gland_layers(vol, top_scored(lo), p)
-    gland_c = _projected(vol, layers)
-    gland = texture.upsample_linear(gland_c, shape, factor) * breast
-    # Cooper's ligaments / septa on part of the cell boundaries, seen where the tissue is fat
-    fat_weight = vol.presence * (f32(1.0) - np.clip(layers / f32(0.5), 0.0, 1.0))
-    gland += detail.ligaments(vol.boundary, vol.id1, vol.id2, len(vol.score), fat_weight, vol.dz, p.ligament_mm,
-                              factor, shape, sp, cg.spacing_mm, rng, p.tissue)
-    gland += detail.lobule_ligaments(vol.lobules, fat_weight, vol.dz, p.ligament_mm,  # on the fat lobules' faces
-                                     factor, shape, sp, cg.spacing_mm, rng, p.tissue)
-    gland *= breast
-    # dense tissue (ground truth): the parenchyma's projected glandular share, as the bisection measured it
-    parenchyma = texture.upsample_linear(gland_c / np.maximum(thick_c, f32(1.0)), shape, factor)
-    glandular_volume_fraction = float(gland_c[tissue_c].sum() / max(thick_c[tissue_c].sum(), 1e-6))
+    return _gland_layers(vol, top_scored(lo), p)
 
-    # ducts from the nipple, one lactiferous duct per lobe; vessels from the chest wall
+
+def _ducts_and_vessels(geom: ViewGeometry, rng: np.random.Generator, p: PhantomParams) -> np.ndarray:
+    """Projected path length (mm) of the ducts from the nipple (one lactiferous duct per lobe) and of the
+    vessels from the chest wall, at the image pitch."""
+    sp = geom.spacing_mm
     tip_x, tip_y = anatomy.nipple_tip(geom)
     depth_mm = geom.depth_px * sp
     ducts = _Segments()
@@ -442,11 +409,17 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
                   p.vessel_base_mm * float(rng.uniform(1.5, 2.5)), p.vessel_radius_mm * float(rng.uniform(0.6, 1.0)),
                   1, p.vessel_max_gen, p.vessel_len_shrink, p.branch_rad_frac, (0.2, 0.5), 0.12,
                   p.child_min_rad_mm)
-    tissue = breast & ~pect
-    gland += (rasterise_tree(ducts, shape, sp) + rasterise_tree(vessels, shape, sp)) * tissue
-    gland = np.minimum(gland, thick)
+    shape = (geom.rows, geom.cols)
+    return rasterise_tree(ducts, shape, sp) + rasterise_tree(vessels, shape, sp)
 
-    # skin shell (tangential at the skin line) and the areola's thicker skin
+
+def _skin_nipple_muscle(gland: np.ndarray, thick: np.ndarray, breast: np.ndarray, pect: np.ndarray,
+                        geom: ViewGeometry, thickness_mm: float, pectoral_fraction: float,
+                        p: PhantomParams) -> np.ndarray:
+    """``gland`` with the skin shell (tangential at the skin line; thicker on the areola), the nipple and, on
+    MLO views, the pectoral muscle added as gland-equivalent path length, capped by the thickness."""
+    sp = geom.spacing_mm
+    tip_x, tip_y = anatomy.nipple_tip(geom)
     skin = f32(p.skin_mm)
     yy, xx = np.mgrid[0:geom.rows, 0:geom.cols].astype(np.float32)
     areola = np.exp(-(((xx - f32(tip_x)) ** 2 + (yy - f32(tip_y)) ** 2) * f32(sp * sp) / f32(p.areola_rad_mm**2)) ** 4)
@@ -464,48 +437,112 @@ def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: flo
         dep = np.clip(1.0 - (x + y), 0.0, 1.0) ** f32(0.35)
         muscle = ndimage.gaussian_filter(pect[:ys, :xs] * dep, 1.0 / sp) * f32(thickness_mm * pectoral_fraction)
         gland[:ys, :xs] = np.minimum(gland[:ys, :xs] + muscle, thick[:ys, :xs])
+    return gland
 
-    # masses inside the volume: each displaces the tissue of the slabs it occupies, the rest covers it
-    mass_masks: dict[str, np.ndarray] = {}
-    for pm in placed:
-        if pm.mass_density not in vocab.MASS_DENSITY:
-            raise MammoError(f"phantom: {pm.mass_id} mass_density must be one of {vocab.MASS_DENSITY}, "
-                             f"got {pm.mass_density!r}")
-        cx, cy = int(round(pm.x)), int(round(pm.y))
-        body = replace(pm.shape, spicules=())
-        chord, outline = masses.render_mass(body, sp, geom.view, mass_depth_ratio, sub_px=(pm.x - cx, pm.y - cy))
-        h = chord.shape[0] // 2
-        local_t = _crop(thick, cx, cy, h)
-        chord = np.minimum(chord, local_t * 0.9)
-        ratio = mass_mu_ratio[vocab.MASS_DENSITY.index(pm.mass_density)]
-        # depth of the mass centre: within the middle 60 % of the thickness (choice); glandular share of
-        # the slabs it occupies, from the layer volume
-        zc = float(rng.uniform(-0.3, 0.3)) * thickness_mm
-        k = int(np.clip((zc + 0.5 * thickness_mm) / vol.dz, 0, p.layers - 1))
-        yy_c = (np.arange(cy - h, cy + h + 1, dtype=np.float32) + 0.5) / f32(factor) - 0.5
-        xx_c = (np.arange(cx - h, cx + h + 1, dtype=np.float32) + 0.5) / f32(factor) - 0.5
-        gy, gx = np.meshgrid(yy_c, xx_c, indexing="ij")
-        g_here = ndimage.map_coordinates(layers[k], np.stack([gy, gx]), order=1, mode="nearest")
-        excess = chord * (f32(ratio) - g_here)
-        if pm.mass_density == "fat-containing":  # a thin dense capsule around the fatty centre
-            rim = outline ^ ndimage.binary_erosion(outline, iterations=max(1, int(round(0.8 / sp))))
-            excess += ndimage.gaussian_filter(rim * chord.max() * 0.35, 0.5)
-        if pm.shape.spicules:  # spicules as fractal branches from the mass surface (de Sisternes 2015)
-            segs = _Segments()
-            rot = pm.shape.rotation + (pm.shape.mlo_rotation if geom.view == "MLO" else 0.0)
-            a = 0.5 * pm.shape.size_mm
-            for angle, length, width in pm.shape.spicules:
-                ang = angle + rot
-                sx0, sy0 = 0.8 * a * math.cos(ang), 0.8 * a * math.sin(ang)
-                grow_tree(segs, rng, sx0, sy0, ang, a * length, 0.5 * width, 1, p.spicule_gen, p.spicule_len_shrink,
-                          (p.spicule_rad_shrink, p.spicule_rad_shrink + 0.1), p.spicule_angle, 0.15, 0.03, pieces=3)
-            spic = rasterise_tree(segs, chord.shape, sp, origin_px=(-h - (pm.x - cx), -h - (pm.y - cy)))
-            excess += spic * f32(max(ratio, 1.0) * 0.8)
-        excess = np.maximum(excess, -_crop(gland, cx, cy, h))  # cannot remove more gland than there is
-        _paste(gland, excess.astype(np.float32), cx, cy)
-        full = np.zeros(shape, dtype=bool)
-        _paste(full, outline, cx, cy, combine="or")
-        mass_masks[pm.mass_id] = full & breast
+
+def _spicules(pm: PlacedMass, geom: ViewGeometry, size: tuple[int, int], h: int, rng: np.random.Generator,
+              p: PhantomParams) -> np.ndarray:
+    """Path length of a mass's spicules on its (2h+1)-square patch: fractal branches from the mass surface
+    (de Sisternes 2015)."""
+    segs = _Segments()
+    rot = pm.shape.rotation + (pm.shape.mlo_rotation if geom.view == "MLO" else 0.0)
+    a = 0.5 * pm.shape.size_mm
+    for angle, length, width in pm.shape.spicules:
+        ang = angle + rot
+        sx0, sy0 = 0.8 * a * math.cos(ang), 0.8 * a * math.sin(ang)
+        grow_tree(segs, rng, sx0, sy0, ang, a * length, 0.5 * width, 1, p.spicule_gen, p.spicule_len_shrink,
+                  (p.spicule_rad_shrink, p.spicule_rad_shrink + 0.1), p.spicule_angle, 0.15, 0.03, pieces=3)
+    cx, cy = int(round(pm.x)), int(round(pm.y))
+    return rasterise_tree(segs, size, geom.spacing_mm, origin_px=(-h - (pm.x - cx), -h - (pm.y - cy)))
+
+
+def _insert_mass(gland: np.ndarray, pm: PlacedMass, geom: ViewGeometry, thick: np.ndarray, layers: np.ndarray,
+                 vol: _Volume, factor: int, thickness_mm: float, mass_mu_ratio: tuple[float, float, float, float],
+                 mass_depth_ratio: float, rng: np.random.Generator, p: PhantomParams) -> np.ndarray:
+    """Put one mass into ``gland`` (in place): it displaces the tissue of the slabs it occupies, the rest covers
+    it. Returns its outline on the image canvas."""
+    if pm.mass_density not in vocab.MASS_DENSITY:
+        raise MammoError(f"phantom: {pm.mass_id} mass_density must be one of {vocab.MASS_DENSITY}, "
+                         f"got {pm.mass_density!r}")
+    sp = geom.spacing_mm
+    cx, cy = int(round(pm.x)), int(round(pm.y))
+    body = replace(pm.shape, spicules=())
+    chord, outline = masses.render_mass(body, sp, geom.view, mass_depth_ratio, sub_px=(pm.x - cx, pm.y - cy))
+    h = chord.shape[0] // 2
+    local_t = crop_square(thick, cx, cy, h)
+    chord = np.minimum(chord, local_t * 0.9)
+    ratio = mass_mu_ratio[vocab.MASS_DENSITY.index(pm.mass_density)]
+    # depth of the mass centre: within the middle 60 % of the thickness (choice); glandular share of
+    # the slabs it occupies, from the layer volume
+    zc = float(rng.uniform(-0.3, 0.3)) * thickness_mm
+    k = int(np.clip((zc + 0.5 * thickness_mm) / vol.dz, 0, p.layers - 1))
+    yy_c = (np.arange(cy - h, cy + h + 1, dtype=np.float32) + 0.5) / f32(factor) - 0.5
+    xx_c = (np.arange(cx - h, cx + h + 1, dtype=np.float32) + 0.5) / f32(factor) - 0.5
+    gy, gx = np.meshgrid(yy_c, xx_c, indexing="ij")
+    g_here = ndimage.map_coordinates(layers[k], np.stack([gy, gx]), order=1, mode="nearest")
+    excess = chord * (f32(ratio) - g_here)
+    if pm.mass_density == "fat-containing":  # a thin dense capsule around the fatty centre
+        rim = outline ^ ndimage.binary_erosion(outline, iterations=max(1, int(round(0.8 / sp))))
+        excess += ndimage.gaussian_filter(rim * chord.max() * 0.35, 0.5)
+    if pm.shape.spicules:
+        excess += _spicules(pm, geom, chord.shape, h, rng, p) * f32(max(ratio, 1.0) * 0.8)
+    excess = np.maximum(excess, -crop_square(gland, cx, cy, h))  # cannot remove more gland than there is
+    paste_patch(gland, excess.astype(np.float32), cx, cy)
+    full = np.zeros(gland.shape, dtype=bool)
+    paste_patch(full, outline, cx, cy, combine="or")
+    return full
+
+
+def render_projection(geom: ViewGeometry, breast_density: str, thickness_mm: float, placed: list[PlacedMass],
+                      target_dense: float, rng: np.random.Generator, params: PhantomParams = PARAMS,
+                      mass_mu_ratio: tuple[float, float, float, float] = (1.12, 1.0, 0.8, 0.0),
+                      mass_depth_ratio: float = 0.8, pectoral_fraction: float = 0.55,
+                      periphery_mm: float = 14.0) -> Projection:
+    """Build the layered phantom of one view and project it: fat/gland path lengths per pixel (mm).
+
+    ``target_dense`` is the percent dense area (fraction) the view should show; glandular cells are chosen
+    by their score (central prior + lobe strength + noise) until the projected dense area reaches it.
+    Steps, in the order they draw from ``rng``: the volume, its glandular cells (:func:`_choose_glandular`),
+    ligaments, ducts and vessels, skin/nipple/muscle, then each mass (:func:`_insert_mass`).
+    """
+    if breast_density not in vocab.BREAST_DENSITY:
+        raise MammoError(f"phantom: breast_density must be one of {vocab.BREAST_DENSITY}, got {breast_density!r}")
+    if not 0.0 < target_dense < 1.0:
+        raise MammoError(f"phantom: target_dense must be a fraction in (0, 1), got {target_dense!r}")
+    p = params
+    sp = geom.spacing_mm
+    shape = (geom.rows, geom.cols)
+    breast = anatomy.breast_mask(geom)
+    pect = anatomy.pectoral_mask(geom) & breast
+    thick = anatomy.thickness_map(breast, sp, thickness_mm, periphery_mm)
+
+    # coarse grid of the volume: an integer number of image pixels per voxel, about ``voxel_mm``
+    factor = max(1, int(round(p.voxel_mm / sp)))
+    cg = _scaled_geometry(geom, sp * factor)
+    breast_c = anatomy.breast_mask(cg)
+    tissue_c = breast_c & ~anatomy.pectoral_mask(cg)
+    thick_c = anatomy.thickness_map(breast_c, cg.spacing_mm, thickness_mm, periphery_mm)
+    vol = _build_volume(cg, thick_c, tissue_c, thickness_mm, rng, p)
+    layers = _choose_glandular(vol, tissue_c, thick_c, target_dense, p)
+    gland_c = _projected(vol, layers)
+    gland = texture.upsample_linear(gland_c, shape, factor) * breast
+    # Cooper's ligaments / septa on part of the cell boundaries, seen where the tissue is fat
+    fat_weight = vol.presence * (f32(1.0) - np.clip(layers / f32(0.5), 0.0, 1.0))
+    gland += detail.ligaments(vol.boundary, vol.id1, vol.id2, len(vol.score), fat_weight, vol.dz, p.ligament_mm,
+                              factor, shape, sp, cg.spacing_mm, rng, p.tissue)
+    gland += detail.lobule_ligaments(vol.lobules, fat_weight, vol.dz, p.ligament_mm,  # on the fat lobules' faces
+                                     factor, shape, sp, cg.spacing_mm, rng, p.tissue)
+    gland *= breast
+    # dense tissue (ground truth): the parenchyma's projected glandular share, as the bisection measured it
+    parenchyma = texture.upsample_linear(gland_c / np.maximum(thick_c, f32(1.0)), shape, factor)
+    glandular_volume_fraction = float(gland_c[tissue_c].sum() / max(thick_c[tissue_c].sum(), 1e-6))
+
+    tissue = breast & ~pect
+    gland += _ducts_and_vessels(geom, rng, p) * tissue
+    gland = np.minimum(gland, thick)
+    gland = _skin_nipple_muscle(gland, thick, breast, pect, geom, thickness_mm, pectoral_fraction, p)
+    mass_masks = {pm.mass_id: _insert_mass(gland, pm, geom, thick, layers, vol, factor, thickness_mm, mass_mu_ratio,
+                                           mass_depth_ratio, rng, p) & breast for pm in placed}
     gland = np.clip(gland, 0.0, None) * breast
     dense = (parenchyma > p.dense_cut) & tissue
     dense_area = float(dense.sum() / max(int(tissue.sum()), 1))

@@ -16,7 +16,7 @@ from scipy import ndimage
 from mammo_lib import vocab
 from mammo_lib.errors import MammoError
 from mammo_lib.synth import texture
-from mammo_lib.synth.readers import display_pixels
+from mammo_lib.synth.readers import display_pixels, observer_snr
 from mammo_lib.synth.store import CohortFiles, load_view_truth
 
 
@@ -198,8 +198,6 @@ def composition_table(files: CohortFiles) -> pd.DataFrame:
 
 def conspicuity_by_density(files: CohortFiles, views_per_density: int = 30, seed: int = 0) -> pd.DataFrame:
     """NPWE detectability of the masses in a sample of views on disk per ACR density (mass_id, image_id, snr, density)."""
-    from mammo_lib.synth.readers import observer_snr
-
     manifest = pd.read_csv(files.manifest).set_index("image_id")
     findings = pd.read_csv(files.findings)
     with_mass = manifest.loc[findings["image_id"].unique()]

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mammo_lib.errors import MammoError
-from mammo_lib.models.weights import unwrap
+from mammo_lib.models.weights import load_weights, unwrap
 
 if TYPE_CHECKING:  # torch is imported inside the functions: `import mammo_lib.training.loop` stays cheap
     import torch
@@ -314,19 +314,188 @@ def _bar(iterable: Any, *, enabled: bool, desc: str, total: int) -> Iterator[Any
     return tqdm(iterable, desc=desc, total=total, disable=not enabled, leave=False, dynamic_ncols=True)
 
 
-def fit(task: TrainTask, config: TrainConfig) -> FitResult:
-    """Train ``task``'s model under ``config``; resumable, seeded, DDP-aware. Returns the unwrapped model."""
-    import torch
-    import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel
+@dataclass
+class _Optimisation:
+    """The optimizer, learning-rate schedule and (float16 autocast on CUDA only) gradient scaler of a run."""
 
-    start = time.perf_counter()
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+
+
+def _start_process(config: TrainConfig) -> tuple[_Dist, torch.device]:
+    """This process's place in the run (DDP or not) and its device, with threads and determinism set."""
+    import torch
+
     dist_info, device = _init_distributed(config.device)
     if config.threads and device.type == "cpu":
         torch.set_num_threads(int(config.threads))
     torch.use_deterministic_algorithms(True, warn_only=True)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False
+    return dist_info, device
+
+
+def _optimisation(model: nn.Module, config: TrainConfig, device: torch.device, total_steps: int) -> _Optimisation:
+    """AdamW on the trainable parameters, linear warm-up then cosine decay over ``total_steps``, and a
+    GradScaler when the run autocasts to float16 on CUDA."""
+    import torch
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, total_steps))
+    use_scaler = device.type == "cuda" and config.amp and config.amp_dtype == "float16"
+    return _Optimisation(optimizer, scheduler, torch.amp.GradScaler("cuda") if use_scaler else None)
+
+
+def _resume(ckpt: Path, task: TrainTask, config: TrainConfig, model: nn.Module, opt: _Optimisation,
+            device: torch.device, dist_info: _Dist) -> tuple[list[dict[str, float]], int]:
+    """The history and first epoch of this run: from the checkpoint when resuming (model and optimisation
+    state restored in place), else empty from epoch 0 with an earlier run's best epoch removed."""
+    if config.resume and ckpt.exists():
+        state = load_checkpoint(ckpt, task.architecture, map_location=device)
+        model.load_state_dict(state["model"])
+        opt.optimizer.load_state_dict(state["optimizer"])
+        opt.scheduler.load_state_dict(state["scheduler"])
+        if opt.scaler is not None and state.get("scaler"):
+            opt.scaler.load_state_dict(state["scaler"])
+        return list(state["history"]), int(state["epoch"]) + 1
+    if dist_info.is_main:  # a fresh run never selects an earlier run's best epoch
+        (ckpt.parent / BEST_NAME).unlink(missing_ok=True)
+    return [], 0
+
+
+def _train_epoch(task: TrainTask, model: nn.Module, loader: Any, opt: _Optimisation, *, config: TrainConfig,
+                 device: torch.device, dist_info: _Dist, epoch: int, steps: int, last_metric: float) -> float:
+    """One epoch of at most ``steps`` optimisation steps; the mean training loss (over every rank)."""
+    import torch
+    import torch.distributed as dist
+
+    model.train()
+    loss_sum, n_steps = torch.zeros((), device=device, dtype=torch.float64), 0
+    bar = _bar(loader, enabled=config.progress and dist_info.is_main, total=steps,
+               desc=f"{task.architecture} epoch {epoch + 1}/{config.epochs}")
+    for step, batch in enumerate(bar):
+        if step >= steps:
+            break
+        batch = move_to_device(batch, device)
+        with _autocast(device, config):
+            loss = task.loss(model, batch)
+        if not torch.isfinite(loss):
+            raise MammoError(f"{task.architecture}: loss became {loss.item()} at epoch {epoch + 1} step "
+                             f"{step + 1}; lower the learning rate (lr={config.lr})")
+        _step(model, loss, opt, config)
+        loss_sum += loss.detach().double()
+        n_steps += 1
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{loss_sum.item() / n_steps:.4f}", **{task.metric_name: f"{last_metric:.3f}"})
+    if hasattr(bar, "close"):
+        bar.close()
+    if dist_info.enabled:  # mean training loss over all ranks
+        totals = torch.tensor([loss_sum.item(), float(n_steps)], dtype=torch.float64, device=device)
+        dist.all_reduce(totals)
+        return float(totals[0] / max(totals[1].item(), 1.0))
+    return float(loss_sum.item() / max(n_steps, 1))
+
+
+def _step(model: nn.Module, loss: Any, opt: _Optimisation, config: TrainConfig) -> None:
+    """Backpropagate ``loss`` (scaled when there is a scaler), clip the gradients, step optimizer and schedule."""
+    import torch
+
+    opt.optimizer.zero_grad(set_to_none=True)
+    if opt.scaler is not None:
+        opt.scaler.scale(loss).backward()
+        opt.scaler.unscale_(opt.optimizer)
+    else:
+        loss.backward()
+    if config.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    if opt.scaler is not None:
+        opt.scaler.step(opt.optimizer)
+        opt.scaler.update()
+    else:
+        opt.optimizer.step()
+    opt.scheduler.step()
+
+
+def _run_epoch(task: TrainTask, model: nn.Module, train_ds: Dataset, val_loader: Any, opt: _Optimisation, *,
+               config: TrainConfig, device: torch.device, dist_info: _Dist, epoch: int, steps: int,
+               collate_fn: Any, history: list[dict[str, float]], start: float,
+               earlier_s: float) -> dict[str, float]:
+    """One epoch re-seeded (a resumed run draws exactly the numbers an uninterrupted one would), trained,
+    validated on rank 0: its record (epoch, train_loss, lr, val_metric, wall_time_s: ``earlier_s`` of earlier
+    runs plus this run's since ``start``, a ``time.perf_counter`` reading), the same on every rank."""
+    import torch.distributed as dist
+
+    seed_everything(config.seed + 1000 * (epoch + 1) + dist_info.rank)
+    loader, sampler = _loader(train_ds, config=config, shuffle=True, epoch_seed=config.seed + epoch,
+                              dist_info=dist_info, collate_fn=collate_fn, drop_last=False)
+    if sampler is not None:
+        sampler.set_epoch(epoch)
+    last_metric = history[-1].get("val_metric", float("nan")) if history else float("nan")
+    train_loss = _train_epoch(task, model, loader, opt, config=config, device=device, dist_info=dist_info,
+                              epoch=epoch, steps=steps, last_metric=last_metric)
+    record: dict[str, float] = {"epoch": epoch + 1, "train_loss": train_loss,
+                                "lr": float(opt.scheduler.get_last_lr()[0])}
+    if dist_info.is_main and val_loader is not None:
+        record["val_metric"] = _validate(task, model, val_loader, device, config)
+    # training time summed over every process that worked on this run (resumes included), for the model card
+    record["wall_time_s"] = round(earlier_s + time.perf_counter() - start, 3)
+    if dist_info.enabled:
+        shared = [record]
+        dist.broadcast_object_list(shared, src=0)
+        record = shared[0]
+    return record
+
+
+def _save_epoch(out: Path, task: TrainTask, model: nn.Module, opt: _Optimisation, config: TrainConfig, epoch: int,
+                history: list[dict[str, float]]) -> None:
+    """Rank 0 after an epoch: the best-epoch weights (selection "best"), the checkpoint (and the epoch's own
+    when asked), history.json, and the epoch's line on stderr."""
+    import torch
+
+    record = history[-1]
+    if config.selection == "best" and _is_best(history):
+        torch.save({"epoch": epoch + 1, "model": unwrap(model).state_dict()}, out / BEST_NAME)
+    save_checkpoint(out / CHECKPOINT_NAME, model=model, optimizer=opt.optimizer, scheduler=opt.scheduler,
+                    scaler=opt.scaler, epoch=epoch, history=history, config=config, architecture=task.architecture)
+    if config.keep_epoch_checkpoints:
+        save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", model=model, optimizer=opt.optimizer,
+                        scheduler=opt.scheduler, scaler=opt.scaler, epoch=epoch, history=history,
+                        config=config, architecture=task.architecture)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    if config.progress:
+        shown = f", {task.metric_name} {record['val_metric']:.4f}" if "val_metric" in record else ""
+        print(f"{task.architecture} epoch {epoch + 1}/{config.epochs}: loss {record['train_loss']:.4f}{shown}",
+              file=sys.stderr, flush=True)
+
+
+def _select_epoch(net: nn.Module, out: Path, config: TrainConfig, device: torch.device,
+                  history: list[dict[str, float]]) -> dict[str, Any]:
+    """Load the selected epoch's weights into ``net`` (selection "best": the saved best epoch; "last": as
+    trained) and say which: the model card's ``selection`` and ``selected_epoch``."""
+    import torch
+
+    extra: dict[str, Any] = {"selection": config.selection, "selected_epoch": len(history)}
+    if config.selection == "best" and (out / BEST_NAME).exists():
+        best = torch.load(out / BEST_NAME, map_location=device, weights_only=True)
+        net.load_state_dict(best["model"])
+        extra["selected_epoch"] = int(best["epoch"])
+    return extra
+
+
+def fit(task: TrainTask, config: TrainConfig) -> FitResult:
+    """Train ``task``'s model under ``config``; resumable, seeded, DDP-aware. Returns the unwrapped model.
+
+    Steps: the process and device (:func:`_start_process`), the seeded model (fine-tuned from
+    ``init_weights``) and its optimisation, the checkpoint to resume from, then per epoch a re-seeded
+    training pass, validation on rank 0, the record shared by every rank and saved; finally the selected epoch.
+    """
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    start = time.perf_counter()
+    dist_info, device = _start_process(config)
     out = Path(config.out_dir)
     if dist_info.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -334,8 +503,6 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
     seed_everything(config.seed)
     model = task.build_model()
     if config.init_weights:  # fine-tuning; a resumed run then overwrites these with its checkpoint
-        from mammo_lib.models.weights import load_weights
-
         load_weights(model, config.init_weights, architecture=task.architecture)
     model = model.to(device)
     train_ds, val_ds = task.datasets()
@@ -344,27 +511,9 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
     collate_fn = getattr(task, "collate_fn", None)
     steps = math.ceil(len(train_ds) / (config.batch_size * dist_info.world_size))
     steps = min(steps, config.max_steps_per_epoch) if config.max_steps_per_epoch else steps
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, steps * config.epochs))
-    use_scaler = device.type == "cuda" and config.amp and config.amp_dtype == "float16"
-    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-
-    history: list[dict[str, float]] = []
-    first_epoch = 0
+    opt = _optimisation(model, config, device, steps * config.epochs)
     ckpt = out / CHECKPOINT_NAME
-    if config.resume and ckpt.exists():
-        state = load_checkpoint(ckpt, task.architecture, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        history = list(state["history"])
-        first_epoch = int(state["epoch"]) + 1
-    elif dist_info.is_main:  # a fresh run never selects an earlier run's best epoch
-        (out / BEST_NAME).unlink(missing_ok=True)
-    resumed_from = first_epoch
+    history, first_epoch = _resume(ckpt, task, config, model, opt, device, dist_info)
     earlier_s = float(history[-1].get("wall_time_s", 0.0)) if history else 0.0
 
     if dist_info.enabled:
@@ -375,95 +524,24 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
         val_loader, _ = _loader(val_ds, config=config, shuffle=False, epoch_seed=config.seed, dist_info=dist_info,
                                 collate_fn=collate_fn, drop_last=False)
 
-    metric_name = task.metric_name
     for epoch in range(first_epoch, config.epochs):
-        # Re-seed per epoch: a resumed run draws exactly the numbers an uninterrupted one would.
-        seed_everything(config.seed + 1000 * (epoch + 1) + dist_info.rank)
-        loader, sampler = _loader(train_ds, config=config, shuffle=True, epoch_seed=config.seed + epoch,
-                                  dist_info=dist_info, collate_fn=collate_fn, drop_last=False)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        model.train()
-        loss_sum, n_steps = torch.zeros((), device=device, dtype=torch.float64), 0
-        last_metric = history[-1].get("val_metric", float("nan")) if history else float("nan")
-        bar = _bar(loader, enabled=config.progress and dist_info.is_main, total=steps,
-                   desc=f"{task.architecture} epoch {epoch + 1}/{config.epochs}")
-        for step, batch in enumerate(bar):
-            if step >= steps:
-                break
-            batch = move_to_device(batch, device)
-            with _autocast(device, config):
-                loss = task.loss(model, batch)
-            if not torch.isfinite(loss):
-                raise MammoError(f"{task.architecture}: loss became {loss.item()} at epoch {epoch + 1} step "
-                                 f"{step + 1}; lower the learning rate (lr={config.lr})")
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach().double()
-            n_steps += 1
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss_sum.item() / n_steps:.4f}", **{metric_name: f"{last_metric:.3f}"})
-        if hasattr(bar, "close"):
-            bar.close()
-        if dist_info.enabled:  # mean training loss over all ranks
-            totals = torch.tensor([loss_sum.item(), float(n_steps)], dtype=torch.float64, device=device)
-            dist.all_reduce(totals)
-            train_loss = float(totals[0] / max(totals[1].item(), 1.0))
-        else:
-            train_loss = float(loss_sum.item() / max(n_steps, 1))
-        record: dict[str, float] = {"epoch": epoch + 1, "train_loss": train_loss,
-                                    "lr": float(scheduler.get_last_lr()[0])}
-        if dist_info.is_main and val_loader is not None:
-            record["val_metric"] = _validate(task, model, val_loader, device, config)
-        # training time summed over every process that worked on this run (resumes included), for the model card
-        record["wall_time_s"] = round(earlier_s + time.perf_counter() - start, 3)
-        if dist_info.enabled:
-            shared = [record]
-            dist.broadcast_object_list(shared, src=0)
-            record = shared[0]
-        history.append(record)
+        history.append(_run_epoch(task, model, train_ds, val_loader, opt, config=config, device=device,
+                                  dist_info=dist_info, epoch=epoch, steps=steps, collate_fn=collate_fn,
+                                  history=history, start=start, earlier_s=earlier_s))
         if dist_info.is_main:
-            if config.selection == "best" and _is_best(history):
-                torch.save({"epoch": epoch + 1, "model": unwrap(model).state_dict()}, out / BEST_NAME)
-            save_checkpoint(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
-                            epoch=epoch, history=history, config=config, architecture=task.architecture)
-            if config.keep_epoch_checkpoints:
-                save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", model=model, optimizer=optimizer,
-                                scheduler=scheduler, scaler=scaler, epoch=epoch, history=history,
-                                config=config, architecture=task.architecture)
-            (out / "history.json").write_text(json.dumps(history, indent=1))
-            if config.progress:
-                shown = f", {metric_name} {record['val_metric']:.4f}" if "val_metric" in record else ""
-                print(f"{task.architecture} epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}{shown}",
-                      file=sys.stderr, flush=True)
+            _save_epoch(out, task, model, opt, config, epoch, history)
         if dist_info.enabled:
             dist.barrier()
 
     hardware = hardware_description(device, dist_info.world_size)
     net = unwrap(model)
-    extra: dict[str, Any] = {"selection": config.selection, "selected_epoch": len(history)}
-    if config.selection == "best" and (out / BEST_NAME).exists():
-        best = torch.load(out / BEST_NAME, map_location=device, weights_only=True)
-        net.load_state_dict(best["model"])
-        extra["selected_epoch"] = int(best["epoch"])
+    extra = _select_epoch(net, out, config, device, history)
     if dist_info.enabled:
         dist.barrier()
         dist.destroy_process_group()
-    wall = earlier_s + time.perf_counter() - start if resumed_from < config.epochs else earlier_s
+    wall = earlier_s + time.perf_counter() - start if first_epoch < config.epochs else earlier_s
     return FitResult(model=net, history=history, wall_time_s=wall, checkpoint=ckpt,
-                     hardware=hardware, world_size=dist_info.world_size, resumed_from_epoch=resumed_from,
+                     hardware=hardware, world_size=dist_info.world_size, resumed_from_epoch=first_epoch,
                      extra=extra)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from mammo_lib.errors import MammoError
 from mammo_lib.models.registry import TASKS, task_factory
-from mammo_lib.models.weights import export_weights
+from mammo_lib.models.weights import export_weights, read_card
 from mammo_lib.paths import data_dir, runs_dir, weights_dir
 from mammo_lib.training.loop import SELECTIONS, FitResult, TrainConfig, fit, model_card
 
@@ -117,7 +117,6 @@ def training_summary(spec: Any, data: Any, run_dir: str | Path = "") -> Any:
 
     from mammo_lib.checksums import sha256_file
     from mammo_lib.data.cohort import MODELS, exam_roles, weights_file
-    from mammo_lib.models.weights import read_card
 
     roles = exam_roles(data.images, spec)
     test = set(roles.index[roles == "test"])

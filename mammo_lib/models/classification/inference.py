@@ -13,7 +13,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.validation import require_columns
 from mammo_lib.vocab import DL_SCORES_COLUMNS
 from mammo_lib.models.classification.data import cached_context_crops
-from mammo_lib.models.classification.network import ARCHITECTURE, AUX_HEADS, PRIMARY_HEAD
+from mammo_lib.models.classification.network import ARCHITECTURE, AUX_HEADS, PRIMARY_HEAD, MassClassifier
 from mammo_lib.models.classification.patches import PatchGeometry, patch_from_context
 from mammo_lib.paths import weights_dir
 
@@ -102,7 +102,6 @@ CARD_FIELDS: Final = ("geometry", "prior_shift", "threshold", "threshold_provena
 def load_classifier(path: str | Path | None = None, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """The shipped (or given) classifier in eval mode and its model card; corrupt or foreign weights, or weights
     without a card, are refused."""
-    from mammo_lib.models.classification.network import MassClassifier
     from mammo_lib.models.weights import load_model
 
     path = Path(path) if path else weights_dir() / WEIGHTS_FILE

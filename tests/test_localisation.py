@@ -26,8 +26,10 @@ def _two_exams() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame
     read = pd.DataFrame({"image_id": images["image_id"], "exam": ["E1", "E1", "E2", "E2"]})
     truth = pd.DataFrame([{"image_id": "e1r", "mass_id": "M1", **BOX}, {"image_id": "e2l", "mass_id": "M2", **BOX}])
     candidates = pd.DataFrame([
-        {"branch": "ifn", "image_id": "e1r", "score": 0.8, **BOX}, {"branch": "ifn", "image_id": "e1l", "score": 0.3, **BOX},
-        {"branch": "ifn", "image_id": "e2r", "score": 0.9, **BOX}, {"branch": "ifn", "image_id": "e2l", "score": 0.4, **FAR},
+        {"branch": "ifn", "image_id": "e1r", "score": 0.8, **BOX},
+        {"branch": "ifn", "image_id": "e1l", "score": 0.3, **BOX},
+        {"branch": "ifn", "image_id": "e2r", "score": 0.9, **BOX},
+        {"branch": "ifn", "image_id": "e2l", "score": 0.4, **FAR},
         {"branch": "single", "image_id": "e2l", "score": 0.99, **BOX}])
     return candidates, truth, read, images
 
@@ -63,7 +65,8 @@ def test_false_marks_count_what_the_sensitivity_at_the_threshold_leaves_out() ->
 def test_localisation_refuses_unknown_case_units_branches_and_images_without_laterality() -> None:
     candidates, truth, read, images = _two_exams()
     for call, message in (
-            (lambda: localisation.dl_localisation(candidates, truth, read, images, case="patient"), "case must be one of"),
+            (lambda: localisation.dl_localisation(candidates, truth, read, images, case="patient"),
+             "case must be one of"),
             (lambda: localisation.dl_localisation(candidates, truth, read, images, branch="bdvn"), "no rows of branch"),
             (lambda: localisation.breast_cases(read, images.iloc[:2]), "lack the laterality of image_id"),
             (lambda: localisation.false_marks(detection.match_candidates(candidates, truth, read), np.nan),
@@ -85,7 +88,8 @@ def test_sizing_table_gives_the_sample_size_or_says_no_number_of_cases_reaches_t
         assert row["power"] > 0.8 and row["power_best"] >= row["power"]
     two = table.set_index("readers").loc[2]
     assert pd.isna(two["cases"]) and two["power_best"] < 0.8
-    assert two["power_unlimited"] == pytest.approx(sizing.power(PILOT, 2, localisation.UNLIMITED_CASES, effect=0.05).power)
+    unlimited = sizing.power(PILOT, 2, localisation.UNLIMITED_CASES, effect=0.05).power
+    assert two["power_unlimited"] == pytest.approx(unlimited)
     assert table.set_index("readers").loc[5, "cases"] > table.set_index("readers").loc[10, "cases"]
 
 

@@ -48,7 +48,8 @@ def dl_localisation(candidates: pd.DataFrame, truth: pd.DataFrame, read: pd.Data
     require_columns(candidates, ["branch"], "candidates")
     chosen = candidates[candidates["branch"] == branch]
     if chosen.empty:
-        raise MammoError(f"candidates have no rows of branch {branch!r} (branches: {sorted(set(candidates['branch']))})")
+        raise MammoError(f"candidates have no rows of branch {branch!r} "
+                         f"(branches: {sorted(set(candidates['branch']))})")
     cases = breast_cases(read, images) if case == "breast" else read
     return evaluate.match_candidates(chosen, truth, cases, criterion=criterion)
 

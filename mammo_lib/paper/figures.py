@@ -380,3 +380,50 @@ def plot_exam(manifest: Manifest, study_id: str, *, display_rows: int = 640) -> 
     boxed = ", masses of the findings table boxed" if findings is not None else ""
     fig.suptitle(f"study {study_id}: the four standard views as stored{boxed}", fontsize=11)
     return fig
+
+
+def plot_localisation(curve: Any, recall: pd.DataFrame, foms: pd.DataFrame, title: str) -> Figure:
+    """The DL system as a localiser (notebook 12): its FROC curve (``curve``: a
+    :class:`mammo_lib.evaluation.detection.FROC`) with the recall CIs at the FPI points (``recall``: fpi, recall,
+    ci_low, ci_high) beside its figures of merit with their CIs (``foms``: fom, value, lower, upper)."""
+    require_columns(recall, ["fpi", "recall", "ci_low", "ci_high"], "recall")
+    require_columns(foms, ["fom", "value", "lower", "upper"], "foms")
+    plt = _pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    ax.step(curve.fpi, curve.sensitivity, where="post", color="C3", label="DL system (IFN)")
+    ax.errorbar(recall["fpi"], recall["recall"], yerr=[recall["recall"] - recall["ci_low"],
+                                                       recall["ci_high"] - recall["recall"]],
+                fmt="o", color="C3", capsize=3, label="recall, 95% CI")
+    ax.set(xscale="log", xlim=(0.05, 4), ylim=(0, 1), xlabel="false marks per image", ylabel="mass sensitivity",
+           title="FROC")
+    ax.legend(loc="lower right")
+    y = np.arange(len(foms))[::-1]
+    bx.errorbar(foms["value"], y, xerr=[foms["value"] - foms["lower"], foms["upper"] - foms["value"]], fmt="o",
+                color="C3", capsize=3)
+    bx.set(yticks=y, yticklabels=list(foms["fom"]), xlim=(0, 1), xlabel="figure of merit, 95% CI",
+           title="figures of merit")
+    bx.axvline(0.5, color="0.7", lw=0.8, ls="--")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_power_curves(curves: pd.DataFrame, target: float = 0.8, title: str = "") -> Figure:
+    """Power against the number of cases, one line per number of readers, one panel per comparison
+    (``curves``: comparison, readers, cases, power), with the target power dashed (notebook 12's sizing)."""
+    require_columns(curves, ["comparison", "readers", "cases", "power"], "curves")
+    plt = _pyplot()
+    comparisons = list(dict.fromkeys(curves["comparison"]))
+    fig, axes = plt.subplots(1, len(comparisons), figsize=(4.5 * len(comparisons), 3.6), squeeze=False, sharey=True)
+    for ax, comparison in zip(axes[0], comparisons):
+        part = curves[curves["comparison"] == comparison]
+        for readers, line in part.groupby("readers", sort=True):
+            ax.plot(line["cases"], line["power"], label=f"{readers} readers")
+        ax.axhline(target, color="0.5", lw=0.8, ls="--")
+        ax.set(ylim=(0, 1), xlabel="cases (masses)", title=comparison)
+        ax.legend(loc="lower right")
+    axes[0][0].set_ylabel("power")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -30,7 +30,7 @@ from mammo_lib.vocab import DL_CANDIDATES_FILE, DL_DETECTION_FILE, DL_SCORES_FIL
 NOTEBOOKS: tuple[str, ...] = (
     "00_overview", "01_data", "02_synthetic_cohort", "03_preprocessing", "04_detection",
     "05_classification", "06_density_stratified", "07_tables_and_roc", "08_paper_audit", "09_training",
-    "10_claims_scorecard", "11_teaching",
+    "10_claims_scorecard", "11_teaching", "12_localisation_and_sizing",
 )
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 #: What each notebook reproduces: (paper item, notebook, outputs it writes). The README's table mirrors it.
@@ -56,6 +56,10 @@ PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
      "10_claims_scorecard", "tables/claims_scorecard.csv, tables/detection_paired.csv"),
     ("Teaching: density masking; threshold, ROC point and Table 4 row; case browser (ipywidgets)", "11_teaching",
      "tables/density_masking.csv, figures/density_masking.png, figures/threshold_view.png"),
+    ("Beyond the paper: DL detection as localisation (FROC, wAFROC, false marks); sizing a reader study",
+     "12_localisation_and_sizing",
+     "tables/localisation_dl.csv, tables/sizing.csv, tables/sizing_power.csv, figures/localisation_dl.png, "
+     "figures/sizing_power.png"),
 )
 #: What each notebook reads from earlier notebooks: notebook -> ((file in its tables folder, notebook writing it), ...).
 #: Checked before the notebook runs (:func:`check_inputs`), by ``mammo reproduce`` and by the notebook itself.
@@ -68,15 +72,18 @@ NOTEBOOK_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
                             ("table3_tests.csv", "06_density_stratified")),
     "11_teaching": ((DL_DETECTION_FILE, "04_detection"), (DL_CANDIDATES_FILE, "04_detection"),
                     (DL_SCORES_FILE, "05_classification")),
+    # 12 matches 04's candidates itself; its sizing pilot reads 04's per-mass detections and 05's scores
+    "12_localisation_and_sizing": ((DL_CANDIDATES_FILE, "04_detection"), (DL_DETECTION_FILE, "04_detection"),
+                                   (DL_SCORES_FILE, "05_classification")),
 }
 #: Notebooks that describe the embedded twin against its generator and the paper's composition; skipped for any
 #: other cohort, synthetic or not (02 reads the twin's committed tables, so it would describe the twin instead).
 TWIN_ONLY = ("02_synthetic_cohort",)
 #: Notebooks that score or tabulate masses; skipped for a cohort with none in its evaluation (test) role.
 NEEDS_MASSES = ("05_classification", "06_density_stratified", "07_tables_and_roc", "10_claims_scorecard",
-                "11_teaching")
+                "11_teaching", "12_localisation_and_sizing")
 #: Notebooks that measure malignancy (or read 05's scores); skipped when a mass of the evaluation role has no pathology.
-NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc", "11_teaching")
+NEEDS_PATHOLOGY = ("05_classification", "07_tables_and_roc", "11_teaching", "12_localisation_and_sizing")
 #: Notebooks whose every table is an AUC/accuracy comparison (Table 4, Figure 3, DeLong); skipped when the
 #: evaluation role has fewer than 2 masses of a class (:func:`mammo_lib.evaluation.stats.measurable`). 05 still scores.
 NEEDS_BOTH_CLASSES = ("07_tables_and_roc",)

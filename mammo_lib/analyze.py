@@ -122,12 +122,13 @@ def _safe_name(exam_id: str) -> str:
 def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: Any, *, sr: bool,
                deidentify: bool) -> Path:
     """Write one exam's JSON, CSV, overlay and SR into ``out/<exam>/`` (the JSON last: it marks the exam done)."""
-    from mammo_lib.system import mass_rows, overlay_image
+    from mammo_lib.system import mass_rows, overlay_image, overlay_metadata
 
     folder = out / _safe_name(result["exam"])
     folder.mkdir(parents=True, exist_ok=True)
     mass_rows(result).to_csv(folder / "masses.csv", index=False)
-    overlay_image(result, pixels).save(folder / "overlay.png", compress_level=1)  # zlib level 6: 0.5 s
+    overlay_image(result, pixels).save(folder / "overlay.png", compress_level=1,  # zlib level 6: 0.5 s
+                                       pnginfo=overlay_metadata(result))
     result = dict(result)
     result["sr"] = None
     if sr:
@@ -145,6 +146,14 @@ def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: 
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(folder / RESULT_FILE)
     return folder
+
+
+def provenance_summary(detector: str, classifier: str) -> str:
+    """The CLI's closing line: the intended use and the weights as the models' cards give them
+    (:func:`mammo_lib.models.provenance.notice`), and where the rest is."""
+    from mammo_lib.models.provenance import models_block, notice
+
+    return f"{notice(models_block(detector, classifier))} (result.json's models block: training data, validation)"
 
 
 # --- workers ---------------------------------------------------------------------------------------------------
@@ -211,6 +220,9 @@ def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, p
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("Research software, not for clinical decisions. Every output states the models' weights "
+                     "(sha256), their training data as the model cards give it and the intended use: result.json's "
+                     "models block, the overlay's last line, the SR and the summary printed at the end.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="a study folder, 1-4 DICOM/PNG files of one exam, or manifest CSV(s)")
     parser.add_argument("--out", type=Path, help="output folder (default: a new runs/analyze-<UTC time>/); "
@@ -269,4 +281,5 @@ def run_command(args: argparse.Namespace) -> int:
         pd.DataFrame(errors)[["exam", "error"]].to_csv(out / (ERRORS_FILE if world == 1 else f"errors-rank{rank}.csv"),
                                                        index=False)
     print(f"mammo analyze: {done} exam(s) analysed, {skipped} already done, {len(errors)} failed -> {out}")
+    print(f"mammo analyze: {provenance_summary(det, cls)}")
     return 1 if errors else 0

@@ -6,6 +6,7 @@ corner of the top-left pixel, the project's own convention), referencing that im
 mass" (SCT 129788004); measurements *Probability of cancer* (DCM 111047, the 0-100 malignancy score, in %) and
 the detection score; qualitative evaluations shape, margin and mass density with their BI-RADS codes (PS3.16 CID
 6005, 6007, 6009) and the BI-RADS category. Concepts without a standard code use the private scheme ``99MAMMO``.
+An exam without a detected mass gets one TID 1501 group saying so (TID 1500 needs at least one group).
 
 What the models are goes into every report, with or without masses (the result's ``models`` block,
 :mod:`mammo_lib.models.provenance`): the algorithm identification (TID 4019: both models' names, the software
@@ -67,6 +68,8 @@ BIRADS = hd.sr.CodedConcept("BIRADS", PRIVATE_SCHEME, "BI-RADS assessment catego
 DL_CALL = hd.sr.CodedConcept("DLCALL", PRIVATE_SCHEME, "DL classification at the operating threshold")
 CALLS = {True: hd.sr.CodedConcept("POS", PRIVATE_SCHEME, "Positive (BI-RADS 4A-5)"),
          False: hd.sr.CodedConcept("NEG", PRIVATE_SCHEME, "Negative (BI-RADS 1-3)")}
+MASS_SEARCH = hd.sr.CodedConcept("MASSSEARCH", PRIVATE_SCHEME, "Mass detection result")
+NO_MASS = hd.sr.CodedConcept("NOMASS", PRIVATE_SCHEME, "No mass detected at the operating point")
 QUALITATIVE_EVALUATIONS = hd.sr.CodedConcept("C0034375", "UMLS", "Qualitative Evaluations")
 INTENDED_USE = hd.sr.CodedConcept("INTUSE", PRIVATE_SCHEME, "Intended use")
 TRAINING_DATA = hd.sr.CodedConcept("TRAINDATA", PRIVATE_SCHEME, "Training data")
@@ -175,9 +178,13 @@ def build_report(result: dict[str, Any], sources: dict[str, str | Path], *, deid
                 tracking_identifier=hd.sr.TrackingIdentifier(uid=uid, identifier=f"{mass['mass']} {view}"),
                 referenced_region=region, finding_type=MASS_FINDING, algorithm_id=algorithm,
                 measurements=measurements, qualitative_evaluations=evaluations))
+    if not groups:  # TID 1500 needs a measurement group: one TID 1501 group saying that no mass was detected
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="no mass"), algorithm_id=algorithm,
+            qualitative_evaluations=[hd.sr.QualitativeEvaluation(MASS_SEARCH, NO_MASS)]))
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=codes.SCT.Mammography, imaging_measurements=groups or None)
+        procedure_reported=codes.SCT.Mammography, imaging_measurements=groups)
     report[0].ContentSequence.append(provenance_items(result["models"]))
     sr = hd.sr.ComprehensiveSR(
         evidence=list(evidence.values()), content=report, series_instance_uid=hd.UID(), series_number=series_number,

@@ -107,17 +107,20 @@ def load_models(detector_path: str | None = None, classifier_path: str | None = 
 # --- reading ---------------------------------------------------------------------------------------------------
 @dataclass
 class LoadedView:
-    """A decoded and preprocessed view: its pixels stay in memory for the classifier's patches."""
+    """A decoded and preprocessed view: its pixels stay in memory for the classifier's patches and the overlay,
+    as decoded stored values mapped to display values where read (``dicomio.DisplayPixels``)."""
 
     spec: ViewSpec
     key: tuple[str, str]
-    pixels: np.ndarray
+    pixels: Any  # np.ndarray or dicomio.DisplayPixels
     preprocessed: Any  # preprocess.PreprocessedView
 
 
 def load_view(spec: ViewSpec) -> LoadedView:
-    """Decode one image (once) and preprocess it; errors name the file."""
-    image = read_image(spec.path, laterality=spec.laterality, view=spec.view)
+    """Decode one image (once) and preprocess it; errors name the file. The display mapping is applied where the
+    pixels are read (the 448 input's block averages band by band, the classifier's patches, the overlay's
+    subsample), never as a full-resolution float copy: the same values, less memory and time."""
+    image = read_image(spec.path, laterality=spec.laterality, view=spec.view, lazy=True)
     try:
         pre = preprocess_view(image)
     except MammoError as exc:

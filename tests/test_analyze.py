@@ -261,6 +261,27 @@ def test_rerun_skips_done_exams_and_another_configuration_is_refused(exam_dir: P
     assert "another configuration (detection_threshold differ)" in capsys.readouterr().err
 
 
+def test_ranks_preparing_one_output_folder_together_do_not_refuse_each_other(tmp_path: Path, monkeypatch) -> None:
+    """torchrun: rank 1 checks the folder while rank 0 is between writing its configuration and moving it in."""
+    out, config = tmp_path / "out", {"weights": "w", "detection_threshold": 0.3}
+    move = Path.replace
+    seen = []
+
+    def rank_one_looks_now(self: Path, target: Path) -> Path:
+        if not seen:
+            seen.append(sorted(p.name for p in out.iterdir()))
+            with monkeypatch.context() as other:  # the other rank (another process), in the middle of this write
+                other.setattr(analyze.os, "getpid", lambda: 1)
+                analyze.prepare_out(out, config)
+        return move(self, target)
+
+    monkeypatch.setattr(Path, "replace", rank_one_looks_now)
+    analyze.prepare_out(out, config)
+    assert seen == [[]] and [p.name for p in out.iterdir()] == [analyze.CONFIG_FILE]
+    assert json.loads((out / analyze.CONFIG_FILE).read_text()) == config
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
 def test_missing_view_is_handled_as_the_detector_does_and_said(twin: dict, tmp_path: Path) -> None:
     files = [f for f in _files(twin, twin["exam"]) if not f.name.endswith("_R_MLO.dcm")]
     assert _run(*map(str, files), "--out", str(tmp_path / "out")) == 0

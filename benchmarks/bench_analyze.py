@@ -17,8 +17,9 @@ DICOM), written here. Each exam list is run ``--repeats`` times (new exam ids, s
 
 ratio = pipeline / floor (goal <= 1.3). Both are measured in the same run, one after the other; the machine may be
 shared, so the load average is printed with them. On a shared machine wall times say little, so the CPU seconds per
-exam are printed too: the workers' own process time per exam (``cpu_seconds`` of each record, each worker's first exam left out: it pays the
-warm-up) against the floor's process time; with W free cores the wall ratio to the floor is about that CPU ratio / W.
+exam are printed too: the workers' own process time per exam (``cpu_seconds`` of each record; each worker's first
+exam is left out, it pays the warm-up) against the floor's process time; with W free cores the wall ratio to the
+floor is about that CPU ratio / W.
 """
 from __future__ import annotations
 

@@ -16,7 +16,10 @@ DICOM), written here. Each exam list is run ``--repeats`` times (new exam ids, s
   ``--workers`` processes.
 
 ratio = pipeline / floor (goal <= 1.3). Both are measured in the same run, one after the other; the machine may be
-shared, so the load average is printed with them.
+shared, so the load average is printed with them. On a shared machine wall times say little, so the CPU seconds per
+exam are printed too: the workers' own process time per exam (``cpu_seconds`` of each record; each worker's first
+exam is left out, it pays the warm-up) against the floor's process time; with W free cores the wall ratio to the
+floor is about that CPU ratio / W.
 """
 from __future__ import annotations
 
@@ -54,14 +57,16 @@ def synthetic_exams(folder: Path, n: int) -> list:
     from pydicom import dcmread
     from pydicom.uid import generate_uid
 
-    from mammo_lib.synth.store import ensure_cohort
+    from mammo_lib.synth.store import cohort_files, ensure_cohort
     from mammo_lib.system.exam import ExamSpec, ViewSpec
 
-    files = ensure_cohort("twin")
-    manifest = pd.read_csv(files.manifest, dtype=str)
+    manifest = pd.read_csv(cohort_files("twin").manifest, dtype=str)
     four = manifest.groupby("study_id").filter(lambda g: len(g) == 4)
+    studies = sorted(four["study_id"].unique())[:n]
+    # only these exams' patients are rendered when missing, not the whole twin
+    files = ensure_cohort("twin", only=sorted(four.loc[four["study_id"].isin(studies), "patient_id"].unique()))
     exams = []
-    for study in sorted(four["study_id"].unique())[:n]:
+    for study in studies:
         views = []
         for r in four[four["study_id"] == study].itertuples(index=False):
             ds = dcmread(files.root / r.image_path)
@@ -79,8 +84,9 @@ def synthetic_exams(folder: Path, n: int) -> list:
     return exams
 
 
-def floor_seconds(models, exams: list) -> tuple[float, float]:
-    """Per exam, one process, one torch thread: decode of the four views, and the bare forward passes."""
+def floor_seconds(models, exams: list) -> tuple[float, float, float]:
+    """Per exam, one process, one torch thread: decode of the four views, the bare forward passes (wall s), and
+    the CPU s of both."""
     import torch
 
     from mammo_lib.models.classification.inference import predict_heads
@@ -91,10 +97,11 @@ def floor_seconds(models, exams: list) -> tuple[float, float]:
     torch.set_num_threads(1)
     paths = [v.path for e in exams for v in e.views]
     _decode(paths[0])  # warm-up (imports, decoder plugins)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     for p in paths:
         _decode(p)
     decode = (time.perf_counter() - start) / len(exams)
+    cpu = time.process_time() - cpu0
     forward = 0.0
     for spec in exams:
         exam, by_key = assemble(spec.exam_id, [load_view(v) for v in spec.views])
@@ -105,12 +112,13 @@ def floor_seconds(models, exams: list) -> tuple[float, float]:
                           for r in mv.itertuples(index=False)]) if len(mv) else None
         batch = exam_batch([exam])
         with torch.no_grad():
-            start = time.perf_counter()
+            start, cpu0 = time.perf_counter(), time.process_time()
             models.detector(batch["images"], batch["nipples"], batch["present"])
             if crops is not None:
                 predict_heads(models.classifier, crops, models.geometry)
             forward += time.perf_counter() - start
-    return decode, forward / len(exams)
+            cpu += time.process_time() - cpu0
+    return decode, forward / len(exams), cpu / len(exams)
 
 
 def _decode(path: str) -> None:
@@ -119,8 +127,9 @@ def _decode(path: str) -> None:
     dcmread(path).pixel_array
 
 
-def pipeline_seconds(exams: list, workers: int, out: Path) -> tuple[float, float, int]:
-    """(worker start-up s, wall s per exam from the first exam handed out, exams done) of analyze_batch."""
+def pipeline_seconds(exams: list, workers: int, out: Path) -> tuple[float, float, int, float]:
+    """(worker start-up s, wall s per exam from the first exam handed out, exams done, the workers' mean CPU s per
+    exam) of analyze_batch."""
     from mammo_lib.system import analyze
 
     options = {"out": str(out), "detector": None, "classifier": None, "device": "cpu", "threads": 1,
@@ -130,12 +139,17 @@ def pipeline_seconds(exams: list, workers: int, out: Path) -> tuple[float, float
     first = None
     done = 0
     errors = []
+    cpu = []
+    workers_seen: set[int] = set()
     for record in records:
         now = time.perf_counter()
         if first is None:
             first = now
         if record["status"] == "done":
             done += 1
+            if record["worker"] in workers_seen:  # a worker's first exam pays its warm-up (first forward passes)
+                cpu.append(record["cpu_seconds"])
+            workers_seen.add(record["worker"])
         else:
             errors.append(record)
     end = time.perf_counter()
@@ -144,7 +158,7 @@ def pipeline_seconds(exams: list, workers: int, out: Path) -> tuple[float, float
     # the first record arrives after start-up + one exam; per-exam time is measured over the rest when possible
     per_exam = (end - first) / max(1, done - workers) if done > workers else (end - start) / max(done, 1)
     startup = max(0.0, (first - start) - per_exam * 1)
-    return startup, per_exam, done
+    return startup, per_exam, done, float(np.mean(cpu)) if cpu else float("nan")
 
 
 def peak_memory(exam) -> tuple[float, float]:
@@ -214,8 +228,8 @@ def main() -> None:
             print(f"\n== {name}: {len(exams)} exams of 4 views ({', '.join(sorted(sizes))}, ...)")
             batch = [e for i in range(args.repeats) for e in rename(exams, str(i))]
             load0 = os.getloadavg()[0]
-            startup, per_exam, done = pipeline_seconds(batch, args.workers, tmp / f"out-{len(os.listdir(tmp))}")
-            decode, forward = floor_seconds(models, exams)
+            startup, per_exam, done, cpu = pipeline_seconds(batch, args.workers, tmp / f"out-{len(os.listdir(tmp))}")
+            decode, forward, floor_cpu = floor_seconds(models, exams)
             load1 = os.getloadavg()[0]
             floor = decode + forward
             floor_par = floor / args.workers
@@ -228,6 +242,9 @@ def main() -> None:
             print(f"ratio pipeline / floor: {ratio:.2f} (goal <= {GOAL_RATIO}: "
                   f"{'meets' if ratio <= GOAL_RATIO else 'misses'}); / parallel floor: {ratio_par:.2f} "
                   f"({'meets' if ratio_par <= GOAL_RATIO else 'misses'}); load average {load0:.2f} -> {load1:.2f}")
+            print(f"CPU per exam:   pipeline {cpu:.2f} s (a worker's process time) vs floor {floor_cpu:.2f} s: "
+                  f"ratio {cpu / floor_cpu:.2f}; with {args.workers} free cores the wall ratio would be about "
+                  f"{cpu / floor_cpu / args.workers:.2f}; {1 / cpu:.2f} exams/s per worker (CPU-bound)")
             base, peak = peak_memory(exams[0])
             print(f"peak memory of a worker: {base:.0f} MB with the models loaded, {peak:.0f} MB during one exam "
                   f"(+{peak - base:.0f} MB for the exam)")

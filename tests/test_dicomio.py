@@ -386,3 +386,39 @@ def test_signed_pixels_take_the_fast_path_with_their_sign(tmp_path: Path) -> Non
     assert affine_part(display_lut(ds), *stored_values(ds)) is not None
     np.testing.assert_allclose(apply_display(ds.pixel_array, ds)[0], [0, (-5 + 0.5) / 1999 + 0.5, 0.5 + 0.5 / 1999,
                                                                       (7 + 0.5) / 1999 + 0.5, 1], atol=2e-6)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [dict(), dict(RescaleSlope=2, RescaleIntercept=-100, WindowCenter=9000, WindowWidth=12000),
+     dict(WindowCenter=6000, WindowWidth=8000, VOILUTFunction="LINEAR_EXACT", photometric="MONOCHROME1"),
+     dict(WindowCenter=9000, WindowWidth=12000, VOILUTFunction="SIGMOID"), dict(signed=True, WindowCenter=0,
+                                                                                 WindowWidth=6000)],
+    ids=["no-voi", "rescale+linear", "linear-exact+mono1", "sigmoid-table", "signed"],
+)
+def test_lazy_pixels_are_the_eager_pixels_bit_for_bit_in_any_region(tmp_path: Path, tags: dict) -> None:
+    from mammo_lib.data.dicomio import DisplayPixels
+
+    tags = dict(tags)
+    photometric, signed = tags.pop("photometric", "MONOCHROME2"), tags.pop("signed", False)
+    values = ramp(12, shape=(70, 90)) - (2048 if signed else 0)
+    path = make_mg(tmp_path / "l.dcm", values, bits_stored=12, photometric=photometric, signed=signed, **tags)
+    eager, lazy = read_image(path), read_image(path, lazy=True)
+    assert isinstance(lazy.pixels, DisplayPixels) and isinstance(eager.pixels, np.ndarray)
+    assert lazy.pixels.shape == eager.pixels.shape and lazy.pixels.ndim == 2
+    full = eager.pixels
+    for region in [np.s_[:, :], np.s_[5:41, 17:60], np.s_[::3, 1::7], np.s_[-9:, :4]]:
+        part = lazy.pixels[region]
+        assert part.dtype == np.float32 and np.array_equal(part, full[region])
+    assert np.array_equal(np.asarray(lazy.pixels), full) and np.array_equal(lazy.pixels.array(), full)
+
+
+def test_lazy_png_pixels_equal_the_eager_ones(tmp_path: Path) -> None:
+    from PIL import Image
+
+    values = ramp(12, shape=(70, 90)).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "LCC.png")
+    eager = read_image(tmp_path / "LCC.png", laterality="L", view="CC")
+    lazy = read_image(tmp_path / "LCC.png", laterality="L", view="CC", lazy=True)
+    assert np.array_equal(lazy.pixels[10:50, ::2], eager.pixels[10:50, ::2])
+    assert np.array_equal(lazy.pixels.array(), eager.pixels)

@@ -472,3 +472,30 @@ def test_a_marker_on_a_nipple_in_profile_places_it_without_a_warning() -> None:
         warnings.simplefilter("error", pp.PreprocessWarning)
         res = pp.preprocess_view(img, laterality="L", view="CC")
     assert res.warnings == [] and np.hypot(res.nipple_input[0] - 250.0, res.nipple_input[1] - 300.0) < 8
+
+
+@pytest.mark.parametrize("factor", [1, 2, 5, 8, 11])
+def test_block_mean_of_lazily_mapped_pixels_equals_the_array_one_bit_for_bit(factor: int, monkeypatch) -> None:
+    """Band by band (bands smaller than the image, so that several are joined) gives the full array's result."""
+    from mammo_lib.preprocess import geometry
+
+    raw = np.random.default_rng(factor).integers(0, 2**14, size=(301, 157)).astype(np.uint16)
+    lazy = dicomio.DisplayPixels(raw, np.linspace(0, 1, 2**16, dtype=np.float32), (1 / 16383.0, -0.01))
+    monkeypatch.setattr(geometry, "BAND_PIXELS", 157 * 23)
+    out = geometry.block_mean(lazy, factor)
+    assert out.dtype == np.float32 and np.array_equal(out, geometry.block_mean(lazy.array(), factor))
+
+
+def test_preprocessing_lazily_mapped_pixels_equals_preprocessing_the_float_image(tmp_path: Path) -> None:
+    """A view read with lazy=True (no full-resolution float copy) preprocesses exactly as the float image does."""
+    from _mg_fixtures import make_mg
+
+    phantom = make_phantom("MLO", right=True, seed=3)
+    big = np.kron(phantom.pixels, np.ones((3, 3), np.float32))  # 1,800 px: block-averaged by 2 before the work copy
+    path = make_mg(tmp_path / "r.dcm", np.round(big * 4095), bits_stored=12, ImageLaterality="R", ViewPosition="MLO",
+                   WindowCenter=2000, WindowWidth=3000)
+    eager, lazy = dicomio.read_image(path), dicomio.read_image(path, lazy=True)
+    a, b = run(eager), run(lazy)
+    assert np.array_equal(a.array, b.array) and np.array_equal(a.breast_mask, b.breast_mask)
+    assert (a.transform, a.nipple, a.pectoral, a.breast_bbox, a.warnings) == \
+        (b.transform, b.nipple, b.pectoral, b.breast_bbox, b.warnings)

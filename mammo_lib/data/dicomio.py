@@ -10,7 +10,9 @@ from the header is kept: :class:`MammoImage` and :func:`read_header` carry only 
 Speed: rescale, VOI and inversion are evaluated once for every storable value (a table of at most
 65,536 entries, using pydicom's own ``apply_modality_lut``/``apply_windowing``/``apply_voi``); the decoded
 array is then mapped by one multiply-add-clip when that table is a clipped straight line (rescale, LINEAR
-windows, no VOI), else through the table (see ``benchmarks/bench_read.py``).
+windows, no VOI), else through the table (see ``benchmarks/bench_read.py``). ``read_image(..., lazy=True)``
+keeps the decoded stored values and maps only what is read (:class:`DisplayPixels`): a full-field image is then
+never held as a full-resolution float copy, and its pixels are the same values, bit for bit.
 """
 from __future__ import annotations
 
@@ -55,11 +57,62 @@ _DESCRIPTION_RE = re.compile(r"(?<![A-Z0-9])(LEFT|RIGHT|L|R)?[\s_\-]*(CC|MLO)(?!
 _SIDE_ONLY_RE = re.compile(r"(?<![A-Z0-9])(LEFT|RIGHT)(?![A-Z0-9])", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class DisplayPixels:
+    """A decoded image's display intensities (float32 in [0, 1], as :func:`apply_display` gives them), mapped from
+    its stored values only where they are read: ``pixels[rows, columns]`` maps that region, ``array()`` all of it.
+
+    The mapping is elementwise (a table lookup, or the same multiply-add-clip in float32), so a region mapped on
+    its own equals the same region of the fully mapped image exactly.
+    """
+
+    raw: np.ndarray  # the decoded stored values (2-D)
+    lut: np.ndarray  # float32 display value of every storable value (display_lut)
+    affine: tuple[float, float] | None  # (a, b): the lut is clip(a * stored + b, 0, 1) (affine_part), else None
+
+    @classmethod
+    def from_dataset(cls, raw: np.ndarray, ds: Dataset) -> DisplayPixels:
+        """The display mapping of ``ds`` (Modality LUT, VOI, MONOCHROME1) over its decoded values ``raw``."""
+        lut = display_lut(ds)
+        return cls(raw, lut, affine_part(lut, *stored_values(ds)))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.raw.shape)
+
+    @property
+    def ndim(self) -> int:
+        return int(self.raw.ndim)
+
+    dtype = np.dtype(np.float32)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.map(np.asarray(self.raw[key]))
+
+    def map(self, stored: np.ndarray) -> np.ndarray:
+        """Display values of an array of stored values (of this image's dtype)."""
+        if self.affine is None:
+            index = stored.view(np.uint8 if stored.itemsize == 1 else np.uint16) if stored.dtype.kind == "i" else stored
+            return self.lut[index]
+        pixels = np.multiply(stored, np.float32(self.affine[0]), dtype=np.float32)
+        pixels += np.float32(self.affine[1])
+        return np.clip(pixels, 0.0, 1.0, out=pixels)
+
+    def array(self) -> np.ndarray:
+        """The whole image's display values (a full-resolution float32 copy)."""
+        return self.map(self.raw)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.array()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
 @dataclass
 class MammoImage:
     """One mammogram ready for preprocessing; carries no patient identifier."""
 
-    pixels: np.ndarray  # float32 2-D in [0, 1], 1.0 = most attenuating, after rescale, VOI, MONOCHROME1
+    pixels: np.ndarray | DisplayPixels  # float32 2-D in [0, 1], 1.0 = most attenuating, after rescale, VOI,
+    #                                     MONOCHROME1 (DisplayPixels: mapped where read, ``read_image(lazy=True)``)
     laterality: str  # "L" or "R"
     view: str  # "CC" or "MLO"
     pixel_spacing_mm: tuple[float, float] | None  # (row, column) spacing at the detector/breast, mm
@@ -80,12 +133,15 @@ def read_image(
     view: str | None = None,
     force: bool = False,
     for_processing: str = "refuse",
+    lazy: bool = False,
 ) -> MammoImage:
     """Read one mammogram (DICOM, or 16-bit PNG/TIFF with laterality and view from the manifest).
 
     ``laterality``/``view`` are the manifest's values and win over the header, but a header that says
     otherwise is an error. ``force`` reads a DICOM whose Modality is not MG. ``for_processing="log"``
-    log-normalises a raw "FOR PROCESSING" image instead of refusing it.
+    log-normalises a raw "FOR PROCESSING" image instead of refusing it. ``lazy=True`` gives pixels as
+    :class:`DisplayPixels` (mapped where read; the same values) except for log-normalised images, whose mapping
+    depends on the whole image.
     """
     path = Path(path)
     name = path.name
@@ -96,8 +152,8 @@ def read_image(
     if not path.is_file():
         raise MammoError(f"{path}: image file does not exist")
     if path.suffix.lower() in PNG_SUFFIXES + TIFF_SUFFIXES:
-        return _read_raster(path, laterality, view)
-    return _read_dicom(path, laterality, view, force, for_processing)
+        return _read_raster(path, laterality, view, lazy)
+    return _read_dicom(path, laterality, view, force, for_processing, lazy)
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
@@ -208,14 +264,7 @@ def affine_part(lut: np.ndarray, stored: np.ndarray, valid: np.ndarray) -> tuple
 
 def apply_display(raw: np.ndarray, ds: Dataset) -> np.ndarray:
     """Decoded stored values -> float32 display intensities in [0, 1] (see :func:`display_lut`)."""
-    lut = display_lut(ds)
-    affine = affine_part(lut, *stored_values(ds))
-    if affine is None:
-        index = raw.view(np.uint8 if raw.itemsize == 1 else np.uint16) if raw.dtype.kind == "i" else raw
-        return lut[index]
-    pixels = np.multiply(raw, np.float32(affine[0]), dtype=np.float32)
-    pixels += np.float32(affine[1])
-    return np.clip(pixels, 0.0, 1.0, out=pixels)
+    return DisplayPixels.from_dataset(raw, ds).array()
 
 
 def log_normalise(raw: np.ndarray, photometric: str) -> np.ndarray:
@@ -312,7 +361,8 @@ def pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
 
 
 # --- internals ------------------------------------------------------------------------------------
-def _read_dicom(path: Path, laterality: str | None, view: str | None, force: bool, mode: str) -> MammoImage:
+def _read_dicom(path: Path, laterality: str | None, view: str | None, force: bool, mode: str,
+                lazy: bool = False) -> MammoImage:
     name = path.name
     ds = read_dataset(path, stop_before_pixels=False)
     if "PixelData" not in ds:
@@ -348,7 +398,8 @@ def _read_dicom(path: Path, laterality: str | None, view: str | None, force: boo
         pixels = log_normalise(raw, str(ds.PhotometricInterpretation))
     else:
         try:
-            pixels = apply_display(raw, ds)
+            display = DisplayPixels.from_dataset(raw, ds)
+            pixels = display if lazy else display.array()
         except (ValueError, NotImplementedError, AttributeError, IndexError) as exc:
             raise MammoError(f"{name}: bad VOI/Modality LUT attributes ({exc})") from None
     return MammoImage(
@@ -358,7 +409,7 @@ def _read_dicom(path: Path, laterality: str | None, view: str | None, force: boo
     )
 
 
-def _read_raster(path: Path, laterality: str | None, view: str | None) -> MammoImage:
+def _read_raster(path: Path, laterality: str | None, view: str | None, lazy: bool = False) -> MammoImage:
     """PNG/TIFF: grey levels only; laterality and view must come from the manifest (no header)."""
     name = path.name
     missing = [what for what, value in (("laterality", laterality), ("view", view)) if value is None]
@@ -384,7 +435,8 @@ def _read_raster(path: Path, laterality: str | None, view: str | None) -> MammoI
         raise MammoError(f"{name}: expected 8- or 16-bit unsigned grey levels, got {array.dtype}")
     bits = raster_bits(array)
     table = np.linspace(0.0, 1.0, 2**bits, dtype=np.float32)
-    pixels = table[np.minimum(array, 2**bits - 1)]
+    stored = np.minimum(array, 2**bits - 1)
+    pixels = DisplayPixels(stored, table, None) if lazy else table[stored]
     return MammoImage(pixels=pixels, laterality=laterality, view=view, pixel_spacing_mm=None,
                       vendor=VENDOR[-1], bits_stored=bits, photometric="MONOCHROME2", source=name)
 

@@ -176,8 +176,23 @@ class PreprocessedView:
         }
 
 
+#: Pixels per band when block-averaging an image mapped on demand (about 2 MB of float32: stays in cache).
+BAND_PIXELS = 1 << 19
+
+
 def block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
-    """Average ``factor x factor`` blocks (the remainder rows/columns at the far end are dropped)."""
+    """Average ``factor x factor`` blocks (the remainder rows/columns at the far end are dropped).
+
+    ``arr`` may also be an image whose values are mapped where read (``dicomio.DisplayPixels``): it is averaged
+    band by band of whole blocks, so no full-resolution float copy is made; each block's sum is computed as for
+    an array, so the result is the same, bit for bit.
+    """
+    if not isinstance(arr, np.ndarray):
+        if factor <= 1:
+            return np.asarray(arr, dtype=np.float32)
+        h = arr.shape[0] // factor * factor
+        band = factor * max(1, BAND_PIXELS // (arr.shape[1] * factor))
+        return np.concatenate([block_mean(arr[r:min(r + band, h)], factor) for r in range(0, h, band)])
     if factor <= 1:
         return arr
     h, w = arr.shape[0] // factor * factor, arr.shape[1] // factor * factor

@@ -30,7 +30,19 @@ def _normalise_label(value: str | None, allowed: tuple[str, ...], name: str) -> 
 
 
 def _pixels_of(image: Any) -> tuple[np.ndarray, str | None, str | None]:
-    """Pixels, laterality and view from a MammoImage-like object or a bare 2-D array."""
+    """Pixels, laterality and view from a MammoImage-like object or a bare 2-D array. Pixels mapped where read
+    (``dicomio.DisplayPixels``) are display values in [0, 1] by construction: they are passed on unchecked and
+    uncopied (:func:`~mammo_lib.preprocess.geometry.block_mean` averages them band by band)."""
+    from mammo_lib.data.dicomio import DisplayPixels
+
+    lazy = getattr(image, "pixels", None)
+    if isinstance(lazy, DisplayPixels):
+        if lazy.ndim != 2:
+            raise MammoError(f"image must be a 2-D grayscale array, got shape {lazy.shape}")
+        if min(lazy.shape) < MIN_SIDE:
+            raise MammoError(f"image of {lazy.shape[0]} x {lazy.shape[1]} pixels is too small to preprocess "
+                             f"(each side must be at least {MIN_SIDE})")
+        return lazy, getattr(image, "laterality", None), getattr(image, "view", None)  # type: ignore[return-value]
     if isinstance(image, np.ndarray):
         arr, lat, view = image, None, None
     else:

@@ -8,6 +8,14 @@ DICOM inputs only). Exams run in worker processes (``--workers``); under ``torch
 WORLD_SIZE-th exam. An output folder remembers its configuration (``analyze.json``): rerunning the same command
 skips the exams already written; another configuration in the same folder is refused, so nothing is overwritten.
 
+Intended use: research software, not for clinical decisions. Every output says what its models are and what they
+are for, read from the weights' model cards (:mod:`mammo_lib.models.provenance`): ``result.json``'s ``models``
+block (names, weights sha256, training data stage by stage, validation metrics, the intended-use statement), the
+overlay's last line and PNG text, the SR (algorithm identification, an *Intended use* and a *Training data* text
+item per model) and the summary printed at the end. With weights whose cards show synthetic training cohorts only
+(the shipped ones), each output says that they were trained on synthetic mammograms only and that their accuracy
+on real mammograms is unknown.
+
 This module stays light (``mammo analyze --help`` imports no torch); the pipeline is :mod:`mammo_lib.system.exam`.
 """
 from __future__ import annotations
@@ -98,7 +106,10 @@ def run_config(args: argparse.Namespace, sources: dict[str, str]) -> dict[str, A
 
 
 def prepare_out(out: Path, config: dict[str, Any]) -> None:
-    """Create ``out`` with its configuration, or check that an existing one was made with the same one."""
+    """Create ``out`` with its configuration, or check that an existing one was made with the same one.
+
+    The configuration is written beside ``out`` and moved in whole, so that ``torchrun`` ranks starting together
+    each find ``out`` empty or holding the configuration, never another rank's half-written file."""
     stored = out / CONFIG_FILE
     if stored.is_file():
         earlier = json.loads(stored.read_text())
@@ -110,7 +121,7 @@ def prepare_out(out: Path, config: dict[str, Any]) -> None:
     if out.exists() and any(out.iterdir()):
         raise MammoError(f"{out} is not empty and holds no {CONFIG_FILE}: choose a new or empty --out")
     out.mkdir(parents=True, exist_ok=True)
-    tmp = stored.with_suffix(f".{os.getpid()}.tmp")
+    tmp = out.parent / f".{out.name}.{CONFIG_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tmp.replace(stored)
 
@@ -122,12 +133,13 @@ def _safe_name(exam_id: str) -> str:
 def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: Any, *, sr: bool,
                deidentify: bool) -> Path:
     """Write one exam's JSON, CSV, overlay and SR into ``out/<exam>/`` (the JSON last: it marks the exam done)."""
-    from mammo_lib.system.exam import mass_rows, overlay_image
+    from mammo_lib.system.exam import mass_rows, overlay_image, overlay_metadata
 
     folder = out / _safe_name(result["exam"])
     folder.mkdir(parents=True, exist_ok=True)
     mass_rows(result).to_csv(folder / "masses.csv", index=False)
-    overlay_image(result, pixels).save(folder / "overlay.png", compress_level=1)  # zlib level 6: 0.5 s
+    overlay_image(result, pixels).save(folder / "overlay.png", compress_level=1,  # zlib level 6: 0.5 s
+                                       pnginfo=overlay_metadata(result))
     result = dict(result)
     result["sr"] = None
     if sr:
@@ -147,6 +159,14 @@ def write_exam(out: Path, result: dict[str, Any], pixels: dict[str, Any], spec: 
     return folder
 
 
+def provenance_summary(detector: str, classifier: str) -> str:
+    """The CLI's closing line: the intended use and the weights as the models' cards give them
+    (:func:`mammo_lib.models.provenance.notice`), and where the rest is."""
+    from mammo_lib.models.provenance import models_block, notice
+
+    return f"{notice(models_block(detector, classifier))} (result.json's models block: training data, validation)"
+
+
 # --- workers ---------------------------------------------------------------------------------------------------
 _STATE: dict[str, Any] = {}
 
@@ -160,6 +180,8 @@ def _init_worker(options: dict[str, Any]) -> None:
 
     warnings.simplefilter("ignore")  # preprocessing warnings are kept in result.json, not printed per worker
     torch.set_num_threads(options["threads"])
+    if options["sr"]:
+        import mammo_lib.system.sr  # noqa: F401  (highdicom's import is start-up, not the first exam's time)
     _STATE["models"] = load_models(options["detector"], options["classifier"], device=options["device"],
                                    detection_threshold=options["detection_threshold"])
     _STATE["options"] = options
@@ -170,7 +192,7 @@ def _run_one(spec: Any) -> dict[str, Any]:
     from mammo_lib.system.exam import analyze_exam
 
     options = _STATE["options"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         result, pixels = analyze_exam(_STATE["models"], spec)
         write_exam(Path(options["out"]), result, pixels, spec, sr=options["sr"], deidentify=options["deidentify"])
@@ -179,8 +201,8 @@ def _run_one(spec: Any) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - one exam's unexpected failure must not stop the batch
         files = ", ".join(Path(v.path).name for v in spec.views)
         return {"exam": spec.exam_id, "status": "error", "error": f"{type(exc).__name__}: {exc} (files: {files})"}
-    return {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]),
-            "seconds": time.perf_counter() - start}
+    return {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]), "worker": os.getpid(),
+            "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
 
 
 def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, progress: bool = True
@@ -211,6 +233,9 @@ def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, p
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("Research software, not for clinical decisions. Every output states the models' weights "
+                     "(sha256), their training data as the model cards give it and the intended use: result.json's "
+                     "models block, the overlay's last line, the SR and the summary printed at the end.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="a study folder, 1-4 DICOM/PNG files of one exam, or manifest CSV(s)")
     parser.add_argument("--out", type=Path, help="output folder (default: a new runs/analyze-<UTC time>/); "
@@ -269,4 +294,5 @@ def run_command(args: argparse.Namespace) -> int:
         pd.DataFrame(errors)[["exam", "error"]].to_csv(out / (ERRORS_FILE if world == 1 else f"errors-rank{rank}.csv"),
                                                        index=False)
     print(f"mammo analyze: {done} exam(s) analysed, {skipped} already done, {len(errors)} failed -> {out}")
+    print(f"mammo analyze: {provenance_summary(det, cls)}")
     return 1 if errors else 0

@@ -77,6 +77,8 @@ class Models:
     geometry: PatchGeometry
     device: str = "cpu"
     sources: dict[str, str] = field(default_factory=dict)
+    #: What the models are and what they are for (:func:`mammo_lib.models.provenance.models_block`).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def load_models(detector_path: str | None = None, classifier_path: str | None = None, *, device: str = "cpu",
@@ -93,26 +95,33 @@ def load_models(detector_path: str | None = None, classifier_path: str | None = 
     if not 0 < float(threshold) < 1:
         raise MammoError(f"detection threshold must be a probability in (0, 1), got {threshold}")
     classifier, ccard = load_classifier(classifier_path, device=device)
+    from mammo_lib.models.provenance import models_block
+
+    provenance = models_block(det_path, classifier_path or weights_dir() / CLASSIFIER_FILE)
     sources = {"detector": Path(det_path).name, "detector_sha256": str(card.get("sha256", "")),
                "classifier": Path(classifier_path or CLASSIFIER_FILE).name,
                "classifier_sha256": str(ccard.get("sha256", ""))}
-    return Models(detector, classifier, ccard, float(threshold), PatchGeometry(**ccard["geometry"]), device, sources)
+    return Models(detector, classifier, ccard, float(threshold), PatchGeometry(**ccard["geometry"]), device, sources,
+                  provenance)
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
 @dataclass
 class LoadedView:
-    """A decoded and preprocessed view: its pixels stay in memory for the classifier's patches."""
+    """A decoded and preprocessed view: its pixels stay in memory for the classifier's patches and the overlay,
+    as decoded stored values mapped to display values where read (``dicomio.DisplayPixels``)."""
 
     spec: ViewSpec
     key: tuple[str, str]
-    pixels: np.ndarray
+    pixels: Any  # np.ndarray or dicomio.DisplayPixels
     preprocessed: Any  # preprocess.PreprocessedView
 
 
 def load_view(spec: ViewSpec) -> LoadedView:
-    """Decode one image (once) and preprocess it; errors name the file."""
-    image = read_image(spec.path, laterality=spec.laterality, view=spec.view)
+    """Decode one image (once) and preprocess it; errors name the file. The display mapping is applied where the
+    pixels are read (the 448 input's block averages band by band, the classifier's patches, the overlay's
+    subsample), never as a full-resolution float copy: the same values, less memory and time."""
+    image = read_image(spec.path, laterality=spec.laterality, view=spec.view, lazy=True)
     try:
         pre = preprocess_view(image)
     except MammoError as exc:
@@ -286,7 +295,7 @@ def analyze_loaded(models: Models, exam_id: str, loaded: Sequence[LoadedView]) -
     return {"exam": exam_id, "views": views, "missing_views": missing, "notes": notes,
             "detection_threshold": models.detection_threshold,
             "classification_threshold": float(models.classifier_card["threshold"]),
-            "candidates": cands, "masses": masses}
+            "candidates": cands, "masses": masses, "models": models.provenance}
 
 
 def analyze_exam(models: Models, spec: ExamSpec) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -295,7 +304,8 @@ def analyze_exam(models: Models, spec: ExamSpec) -> tuple[dict[str, Any], dict[s
     The result holds the present views (file, size, modules that ran), the missing views and what they switched
     off, every IFN candidate (boxes in the image's own pixels), and each detected mass with its views' boxes and
     detection scores, its 0-100 malignancy score and call, and the auxiliary heads' morphology, margin, mass
-    density and BI-RADS.
+    density and BI-RADS; and ``models``: what the models are, their training data and the intended use
+    (:func:`mammo_lib.models.provenance.models_block`).
     """
     if not 1 <= len(spec.views) <= 4:
         raise MammoError(f"exam {spec.exam_id}: {len(spec.views)} images; an exam has 1 to 4 (RCC, LCC, RMLO, LMLO)")
@@ -324,7 +334,8 @@ OVERLAY_SIDE = 900
 
 def overlay_image(result: dict[str, Any], pixels: dict[str, np.ndarray]) -> Any:
     """The exam's views in one row (RCC, LCC, RMLO, LMLO) with each detected mass as a red box labelled with
-    its mass number, malignancy score and BI-RADS, like the paper's Figures 4-6 (a PIL image)."""
+    its mass number, malignancy score and BI-RADS, like the paper's Figures 4-6 (a PIL image); below them one
+    line of provenance and intended use (:func:`notice_strip`) when the result has its ``models`` block."""
     from PIL import Image, ImageDraw
 
     tiles = []
@@ -352,5 +363,55 @@ def overlay_image(result: dict[str, Any], pixels: dict[str, np.ndarray]) -> Any:
     for t in tiles:
         canvas.paste(t, (x, 0))
         x += t.width + 8
+    if result.get("models"):
+        from mammo_lib.models.provenance import notice
+
+        strip = notice_strip(notice(result["models"]), canvas.width)
+        framed = Image.new("RGB", (canvas.width, canvas.height + strip.height), (0, 0, 0))
+        framed.paste(canvas, (0, 0))
+        framed.paste(strip, (0, canvas.height))
+        canvas = framed
     return canvas
+
+
+#: Largest and smallest font size (pixels) of the overlay's provenance line.
+NOTICE_FONT = (18, 8)
+
+
+def notice_strip(text: str, width: int) -> Any:
+    """One line of ``text`` in yellow on black, as wide as ``width`` allows (font between :data:`NOTICE_FONT`
+    sizes; below the smallest the line is cut at a word with an ellipsis, the whole text stays in the PNG's
+    metadata, :func:`overlay_metadata`)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    largest, smallest = NOTICE_FONT
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    full = probe.textlength(text, font=ImageFont.load_default(size=largest))
+    size = max(smallest, min(largest, int(largest * (width - 12) / max(full, 1.0))))
+    font = ImageFont.load_default(size=size)
+    words, line = text.split(" "), text
+    while probe.textlength(line, font=font) > width - 12 and len(words) > 1:
+        words.pop()
+        line = " ".join(words).rstrip(",;") + " ..."
+    strip = Image.new("RGB", (width, size + 10), (0, 0, 0))
+    ImageDraw.Draw(strip).text((6, 4), line, fill=(255, 255, 0), font=font)
+    return strip
+
+
+def overlay_metadata(result: dict[str, Any]) -> Any:
+    """PNG text chunks of the overlay (PNG keywords ``Disclaimer``, ``Software``, ``Source``): the intended use, the
+    software, both weights with their sha256; None for a result without its ``models`` block."""
+    from PIL.PngImagePlugin import PngInfo
+
+    block = result.get("models")
+    if not block:
+        return None
+    from mammo_lib.models.provenance import ROLES
+
+    info = PngInfo()
+    info.add_text("Disclaimer", block["intended_use"])
+    info.add_text("Software", block["software"])
+    info.add_text("Source", "; ".join(f"{role} {block[role]['name']} {block[role]['weights']} sha256 "
+                                      f"{block[role]['sha256']}" for role in ROLES))
+    return info
 

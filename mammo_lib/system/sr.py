@@ -6,6 +6,14 @@ corner of the top-left pixel, the project's own convention), referencing that im
 mass" (SCT 129788004); measurements *Probability of cancer* (DCM 111047, the 0-100 malignancy score, in %) and
 the detection score; qualitative evaluations shape, margin and mass density with their BI-RADS codes (PS3.16 CID
 6005, 6007, 6009) and the BI-RADS category. Concepts without a standard code use the private scheme ``99MAMMO``.
+An exam without a detected mass gets one TID 1501 group saying so (TID 1500 needs at least one group).
+
+What the models are goes into every report, with or without masses (the result's ``models`` block,
+:mod:`mammo_lib.models.provenance`): the algorithm identification (TID 4019: both models' names, the software
+version, each weights file with its sha256 as parameters) in each finding group, the device observer's model name,
+and TID 1500's *Qualitative Evaluations* container (UMLS C0034375) with TEXT items: the intended use (research use,
+not for clinical decisions, and the training data: synthetic only when the model cards say so) and each model's
+training data as its card states it.
 
 What is copied from the source exam: the UIDs that reference it (study, series, SOP instances) and the Patient
 module's four type-2 attributes (name, ID, birth date, sex), so a PACS files the report with the images; with
@@ -60,6 +68,11 @@ BIRADS = hd.sr.CodedConcept("BIRADS", PRIVATE_SCHEME, "BI-RADS assessment catego
 DL_CALL = hd.sr.CodedConcept("DLCALL", PRIVATE_SCHEME, "DL classification at the operating threshold")
 CALLS = {True: hd.sr.CodedConcept("POS", PRIVATE_SCHEME, "Positive (BI-RADS 4A-5)"),
          False: hd.sr.CodedConcept("NEG", PRIVATE_SCHEME, "Negative (BI-RADS 1-3)")}
+MASS_SEARCH = hd.sr.CodedConcept("MASSSEARCH", PRIVATE_SCHEME, "Mass detection result")
+NO_MASS = hd.sr.CodedConcept("NOMASS", PRIVATE_SCHEME, "No mass detected at the operating point")
+QUALITATIVE_EVALUATIONS = hd.sr.CodedConcept("C0034375", "UMLS", "Qualitative Evaluations")
+INTENDED_USE = hd.sr.CodedConcept("INTUSE", PRIVATE_SCHEME, "Intended use")
+TRAINING_DATA = hd.sr.CodedConcept("TRAINDATA", PRIVATE_SCHEME, "Training data")
 PERCENT = hd.sr.CodedConcept("%", "UCUM", "percent")
 NO_UNITS = hd.sr.CodedConcept("1", "UCUM", "no units")
 
@@ -92,20 +105,53 @@ def _polyline(box: Sequence[float], rows: int, columns: int) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=np.float32)
 
 
+def algorithm_identification(models: dict[str, Any]) -> hd.sr.AlgorithmIdentification:
+    """TID 4019 of the system from a result's ``models`` block: both models' names, the software version, and each
+    weights file with its sha256 as a parameter."""
+    from mammo_lib.models.provenance import ROLES
+
+    return hd.sr.AlgorithmIdentification(
+        name=" + ".join(models[role]["name"] for role in ROLES), version=__version__,
+        parameters=[f"{role} weights {models[role]['weights']} sha256 {models[role]['sha256']}" for role in ROLES])
+
+
+def provenance_items(models: dict[str, Any]) -> hd.sr.ContainerContentItem:
+    """TID 1500's Qualitative Evaluations container: the intended use, then each model's training data (its card's
+    data line per stage, the last stage first)."""
+    from mammo_lib.models.provenance import ROLES
+
+    container = hd.sr.ContainerContentItem(name=QUALITATIVE_EVALUATIONS, relationship_type="CONTAINS")
+    items = [hd.sr.TextContentItem(name=INTENDED_USE, value=models["intended_use"], relationship_type="CONTAINS")]
+    for role in ROLES:
+        m = models[role]
+        stages = "; then ".join(f"{s['stage']}: {s['data']}" for s in reversed(m["training_data"]))
+        synthetic = "synthetic images only" if m["synthetic_training_data_only"] else "as stated by the model card"
+        items.append(hd.sr.TextContentItem(
+            name=TRAINING_DATA, relationship_type="CONTAINS",
+            value=f"{role} {m['name']} (sha256 {m['sha256']}), {synthetic}: {stages}"))
+    container.ContentSequence = hd.sr.ContentSequence(items)
+    return container
+
+
 def build_report(result: dict[str, Any], sources: dict[str, str | Path], *, deidentify: bool = False,
                  series_number: int = 900) -> Dataset:
     """The Comprehensive SR of one :func:`mammo_lib.system.exam.analyze_exam` result; ``sources`` maps each view name
-    (RCC, LCC, RMLO, LMLO) to its DICOM file."""
+    (RCC, LCC, RMLO, LMLO) to its DICOM file. The result's ``models`` block is required: a report always says
+    what made it and what it is for."""
     if not sources:
         raise MammoError(f"exam {result['exam']}: no DICOM source images (PNG/TIFF input): no DICOM SR written")
+    if not result.get("models"):
+        raise MammoError(f"exam {result['exam']}: the result has no models block (provenance and intended use); "
+                         "no DICOM SR written")
     evidence = {view: reference_dataset(path, deidentify=deidentify) for view, path in sources.items()}
     # images of other studies (CBIS-DDSM stores each view as its own study) are referenced as pertinent other
     # evidence by highdicom; the report belongs to the study of the first view
-    algorithm = hd.sr.AlgorithmIdentification(name="mammo-companion IDVN/BDVN/IFN + DenseNet-121", version=__version__)
+    algorithm = algorithm_identification(result["models"])
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=hd.UID(), name="mammo analyze", manufacturer_name="mammo-companion"))
+            uid=hd.UID(), name="mammo analyze", manufacturer_name="mammo-companion",
+            model_name=result["models"]["software"]))
     groups = []
     for mass in result["masses"]:
         uid = hd.UID()
@@ -132,13 +178,18 @@ def build_report(result: dict[str, Any], sources: dict[str, str | Path], *, deid
                 tracking_identifier=hd.sr.TrackingIdentifier(uid=uid, identifier=f"{mass['mass']} {view}"),
                 referenced_region=region, finding_type=MASS_FINDING, algorithm_id=algorithm,
                 measurements=measurements, qualitative_evaluations=evaluations))
+    if not groups:  # TID 1500 needs a measurement group: one TID 1501 group saying that no mass was detected
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="no mass"), algorithm_id=algorithm,
+            qualitative_evaluations=[hd.sr.QualitativeEvaluation(MASS_SEARCH, NO_MASS)]))
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=codes.SCT.Mammography, imaging_measurements=groups or None)
+        procedure_reported=codes.SCT.Mammography, imaging_measurements=groups)
+    report[0].ContentSequence.append(provenance_items(result["models"]))
     sr = hd.sr.ComprehensiveSR(
         evidence=list(evidence.values()), content=report, series_instance_uid=hd.UID(), series_number=series_number,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="mammo-companion", is_complete=True,
-        series_description="mammo analyze: detected masses")
+        series_description="mammo analyze: detected masses (research use only)")
     return sr
 
 

@@ -36,6 +36,8 @@ LARGER_BY_DESIGN: dict[str, str] = {
     "mammo_lib.paper.tables": "Tables 1-4 and their comparisons with the paper: one home per paper table, sharing "
                         "the mass-table readers; split, each table would import the others' helpers",
     "mammo_lib.training.loop": "the one training loop (seeds, checkpoints with exact resume, AMP, DDP, model selection, fine-tuning start)",
+    "mammo_lib.data.dicomio": "one reader for DICOM MG (every transfer syntax, LUTs, photometric), PNG and TIFF, and the "
+                              "lazy display mapping that lets mammo analyze keep stored values instead of float copies",
     "mammo_lib.data.manifest": "the manifest schema, checked cell by cell so that every problem is reported at once",
     "mammo_lib.evaluation.mrmc": "one validated reader-study table feeding four covariance estimators, the OR/Hillis analysis, "
                       "DBM and AI vs readers, which all share the same components; split, each would import the others",

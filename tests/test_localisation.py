@@ -102,14 +102,14 @@ def test_power_curve_is_the_power_at_each_reader_and_case_count() -> None:
 def test_plot_localisation_draws_the_froc_curve_and_one_point_per_figure_of_merit() -> None:
     candidates, truth, read, images = _two_exams()
     by_exam = localisation.dl_localisation(candidates, truth, read, images, case="exam")
-    recall = pd.DataFrame({"fpi": [0.25, 1.0], "recall": [0.5, 0.5], "ci_low": [0.0, 0.0], "ci_high": [1.0, 1.0]})
+    recall = pd.DataFrame({"fpi": [0.25, 1.0], "recall": [0.5, 0.5], "lower": [0.0, 0.0], "upper": [1.0, 1.0]})
     foms = pd.DataFrame({"fom": ["wAFROC", "HrAuc"], "value": [0.25, 0.6], "lower": [0.1, 0.4], "upper": [0.4, 0.8]})
     fig = figures.plot_localisation(detection.froc(by_exam), recall, foms, title="t")
     froc_ax, fom_ax = fig.axes
     assert froc_ax.get_xscale() == "log" and len(froc_ax.lines) >= 1
     assert [t.get_text() for t in fom_ax.get_yticklabels()] == ["wAFROC", "HrAuc"]
     with pytest.raises(MammoError, match="lacks column"):
-        figures.plot_localisation(detection.froc(by_exam), recall.drop(columns="ci_low"), foms, title="t")
+        figures.plot_localisation(detection.froc(by_exam), recall.drop(columns="lower"), foms, title="t")
 
 
 def test_plot_power_curves_draws_one_line_per_reader_count_in_each_comparison() -> None:

@@ -385,14 +385,14 @@ def plot_exam(manifest: Manifest, study_id: str, *, display_rows: int = 640) -> 
 def plot_localisation(curve: Any, recall: pd.DataFrame, foms: pd.DataFrame, title: str) -> Figure:
     """The DL system as a localiser (notebook 12): its FROC curve (``curve``: a
     :class:`mammo_lib.evaluation.detection.FROC`) with the recall CIs at the FPI points (``recall``: fpi, recall,
-    ci_low, ci_high) beside its figures of merit with their CIs (``foms``: fom, value, lower, upper)."""
-    require_columns(recall, ["fpi", "recall", "ci_low", "ci_high"], "recall")
+    lower, upper) beside its figures of merit with their CIs (``foms``: fom, value, lower, upper)."""
+    require_columns(recall, ["fpi", "recall", "lower", "upper"], "recall")
     require_columns(foms, ["fom", "value", "lower", "upper"], "foms")
     plt = _pyplot()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 2]})
     ax.step(curve.fpi, curve.sensitivity, where="post", color="C3", label="DL system (IFN)")
-    ax.errorbar(recall["fpi"], recall["recall"], yerr=[recall["recall"] - recall["ci_low"],
-                                                       recall["ci_high"] - recall["recall"]],
+    ax.errorbar(recall["fpi"], recall["recall"], yerr=[recall["recall"] - recall["lower"],
+                                                       recall["upper"] - recall["recall"]],
                 fmt="o", color="C3", capsize=3, label="recall, 95% CI")
     ax.set(xscale="log", xlim=(0.05, 4), ylim=(0, 1), xlabel="false marks per image", ylabel="mass sensitivity",
            title="FROC")

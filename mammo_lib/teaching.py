@@ -237,7 +237,8 @@ def threshold_view(masses: pd.DataFrame, threshold: float) -> tuple[Figure, pd.D
     dl = curves[curves["rater"] == tables.DL]
     colours = figures.rater_colours()
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    ax.plot(dl["fpr"], dl["tpr"], color=colours.get(tables.DL), lw=1.5, label=f"DL system (AUC {point['auc']:.3f})")
+    auc = "not computed: fewer than 2 of a class" if np.isnan(point["auc"]) else f"{point['auc']:.3f}"
+    ax.plot(dl["fpr"], dl["tpr"], color=colours.get(tables.DL), lw=1.5, label=f"DL system (AUC {auc})")
     t4 = tables.table4(masses).set_index("rater")
     for rater in (r for r in vocab.READERS if r in t4.index):
         ax.plot(1 - t4.loc[rater, "specificity"], t4.loc[rater, "sensitivity"], "s", ms=6,

@@ -413,9 +413,10 @@ def _same_content_two_patients(text: pd.DataFrame, problems: _Problems) -> None:
     counts = present.groupby("sha256")["patient_id"].nunique()
     for sha in counts.index[counts > 1]:
         rows = present[present["sha256"] == sha]
-        patients = sorted(set(rows["patient_id"]))
-        problems.append(f"{problems.source} row {rows.index[0] + 2}: sha256: the same file content under patients "
-                        f"{', '.join(patients)} (rows {', '.join(str(i + 2) for i in rows.index)}) ({sha[:12]}...)")
+        patients, numbers = sorted(set(rows["patient_id"])), [str(i + 2) for i in rows.index]
+        more = lambda items: ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")  # noqa: E731
+        problems.append(f"{problems.source} row {numbers[0]}: sha256: the same file content under patients "
+                        f"{more(patients)} (rows {more(numbers)}) ({sha[:12]}...)")
 
 
 def _check_paths(text: pd.DataFrame, column: str, data_root: Path | None, check_files: bool,

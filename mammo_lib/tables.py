@@ -591,6 +591,27 @@ def figure3_curves(masses: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def detection_versus_paper(sensitivity: pd.DataFrame, by_density: pd.DataFrame, label: str = "twin",
+                           branch: str = "ifn") -> pd.DataFrame:
+    """The DL system's detection sensitivity overall and in densities c and d (the paper's Results text,
+    :data:`mammo_lib.published.DETECTION_TEXT`) beside this cohort's (``<label>_detected``, ``_total``,
+    ``_percent``; ``label`` from :func:`mammo_lib.cohort.results_label`), from a detection report's
+    ``sensitivity`` and ``by_density`` tables (centre criterion). An empty stratum has total 0 and no percent."""
+    validation.require_columns(sensitivity, ["branch", "criterion", "detected", "total"], "sensitivity")
+    validation.require_columns(by_density, ["branch", "group", "detected", "total"], "by_density")
+    overall = sensitivity.set_index(["branch", "criterion"]).loc[(branch, "centre")]
+    groups = by_density[by_density["branch"] == branch].set_index("group")
+    rows = [("overall", *published.DETECTION_TEXT["overall"]["dl"], int(overall["detected"]), int(overall["total"]))]
+    for g in vocab.DENSE_BREAST:
+        found, total = (int(groups.loc[g, "detected"]), int(groups.loc[g, "total"])) if g in groups.index else (0, 0)
+        rows.append((f"density {g}", *published.DETECTION_TEXT[g]["dl"], found, total))
+    table = pd.DataFrame(rows, columns=["stratum", "paper_detected", "paper_total", "paper_percent",
+                                       f"{label}_detected", f"{label}_total"])
+    table[f"{label}_percent"] = (100 * table[f"{label}_detected"] / table[f"{label}_total"].where(
+        table[f"{label}_total"] > 0)).round(1)
+    return table
+
+
 def write_csv(frame: pd.DataFrame, folder: str | Path, name: str) -> Path:
     """Write a table as CSV (floats to 6 significant digits, so that reruns give the same bytes and tiny P
     values keep their size); return the path."""

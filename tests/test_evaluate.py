@@ -170,3 +170,28 @@ def test_detected_at_fpi_uses_each_systems_own_operating_point(example) -> None:
     # per mass and view: A is hit on i1 (0.9) and on i2 (0.6), B on i1 (0.3), C never
     per_view = evaluate.detected_at_fpi(evaluate.match_candidates(cand, truth, images, unit="view"), 1.0)
     assert per_view.to_dict() == {("A", "i1"): True, ("A", "i2"): True, ("B", "i1"): True, ("C", "i2"): False}
+
+
+def test_a_cohort_without_dense_breasts_reports_the_empty_stratum_and_goes_on(example) -> None:
+    """Notebook 04 on a test role with no dense (c/d) breast: the ablation, the paired comparison and the sentence
+    on them say the stratum is empty instead of stopping at 'n_images must be positive, got 0'."""
+    cand, truth, _ = example
+    images = pd.DataFrame({"image_id": ["i1", "i2"], "exam": ["e1", "e2"]})
+    both = pd.concat([cand.assign(branch="ifn"), cand.assign(branch="single", score=cand["score"] / 2)])
+    density = pd.Series({"e1": "a", "e2": "b"})
+    report = evaluate.detection_report(both, truth, images, density, threshold=0.5, branches=("single", "ifn"),
+                                       n_resamples=30)
+    dense_row = report.ablation.query("branch == 'ifn' and stratum != 'all'").iloc[0]
+    assert dense_row["masses"] == 0 and np.isnan(dense_row["recall_1fpi"])
+    assert evaluate.difference_line(dense_row, "IFN minus single view, dense breasts") == (
+        "IFN minus single view, dense breasts: not computed (empty stratum: no mass in its exams)")
+    dense_exams = density.index[density.isin(vocab.DENSE_BREAST)]
+    fusion = evaluate.fusion_comparison(report, both, truth, images, dense_exams)
+    assert fusion.empty == "empty stratum: none of the evaluated exams is in it" and fusion.per_mass is None
+    assert evaluate.fusion_lines(fusion, pd.Series({"A": 8.0})) == [
+        "dense-breast masses: none (empty stratum: none of the evaluated exams is in it): the paired comparison "
+        "of single view and IFN is not computed"]
+    assert evaluate.empty_stratum(report.matched[("ifn", "centre")], ["e3"]) == (
+        "empty stratum: its 1 evaluated exam(s) hold no mass")
+    lines = evaluate.fusion_lines(evaluate.fusion_comparison(report, both, truth, images, ["e1", "e2"]))
+    assert lines[0].startswith("dense-breast masses: 3; found by both ") and len(lines) == 4

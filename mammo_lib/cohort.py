@@ -315,18 +315,6 @@ def is_twin(spec: CohortSpec) -> bool:
     return spec.source == TWIN_COHORT_FILE.resolve()
 
 
-def results_label(spec: CohortSpec) -> str:
-    """The word for this cohort's reproduced numbers in column names beside the paper's (``twin_detected`` on the
-    built-in twin, ``cohort_detected`` on any other, a user's own included)."""
-    return "twin" if is_twin(spec) else "cohort"
-
-
-def cohort_title(spec: CohortSpec) -> str:
-    """How a figure title names the cohort it shows: "the twin", or "cohort <name>" (never "the twin" for a
-    user's cohort)."""
-    return "the twin" if is_twin(spec) else f"cohort {spec.name}"
-
-
 def evaluation_studies(images: pd.DataFrame, spec: CohortSpec) -> list[str]:
     """The exams (study_ids) of the test role, sorted: what notebooks 03-07 evaluate (never trained on)."""
     roles = exam_roles(images, spec)

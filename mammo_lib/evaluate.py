@@ -493,41 +493,8 @@ def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: 
 def empty_stratum(matched: Matched, exams: Sequence) -> str:
     """Why a stratum of exams (e.g. the dense breasts) cannot be scored: it holds no evaluated exam, or none of its
     exams has a mass; "" when it has masses. Reported in place of the stratum's numbers, and the run goes on."""
-    exams = list(exams)
-    if not exams:
+    if not len(exams):
         return "empty stratum: none of the evaluated exams is in it"
     if subset(matched, exams).lesions.empty:
         return f"empty stratum: its {len(exams)} evaluated exam(s) hold no mass"
     return ""
-
-
-def fusion_lines(fusion: FusionComparison, sizes: pd.Series | None = None, what: str = "dense-breast") -> list[str]:
-    """Notebook 04's reading of :func:`fusion_comparison` (single view vs IFN), one line each: the paired
-    detections per mass with McNemar's P, the masses missed by both (their sizes, when ``sizes`` maps mass_id to
-    size_mm), per view; or one line saying the stratum is empty and why."""
-    if fusion.empty:
-        return [f"{what} masses: none ({fusion.empty}): the paired comparison of single view and IFN is not computed"]
-    paired = fusion.per_mass
-    lines = [f"{what} masses: {paired.n}; found by both {paired.both}, single only {paired.only_a}, "
-             f"IFN only {paired.only_b}, neither {paired.neither}; McNemar P = {paired.p:.3f}"]
-    if sizes is not None:
-        missed = fusion.missed_by_both
-        lines.append(f"missed by both: median size {sizes[missed].median():.1f} mm "
-                     f"({(sizes[missed] <= 10).mean():.0%} of them 10 mm or smaller) vs "
-                     f"{sizes[fusion.masses].median():.1f} mm for all")
-    for b in ("single", "ifn"):
-        n, both, one, neither = fusion.two_view_masses[b]
-        lines.append(f"{b:>6} per view: recall {fusion.view_recall[b]:.3f}; of {n} masses on two views, "
-                     f"found on both {both}, on one {one}, on neither {neither}")
-    lines.append(f"per view, single only {fusion.per_view.only_a}, IFN only {fusion.per_view.only_b} of "
-                 f"{fusion.per_view.n}; McNemar P = {fusion.per_view.p:.3f}")
-    return lines
-
-
-def difference_line(row: pd.Series, label: str) -> str:
-    """Notebook 04's sentence on an ablation row's difference from the single view (with its bootstrap CI), or
-    that the stratum holds no mass."""
-    if not row["masses"]:
-        return f"{label}: not computed (empty stratum: no mass in its exams)"
-    return (f"{label}: {row['diff_vs_single']:+.3f} (95% CI {row['diff_ci_low']:+.3f} to {row['diff_ci_high']:+.3f}): "
-            f"{'IFN better' if row['diff_ci_low'] > 0 else 'no difference shown'}")

@@ -591,11 +591,55 @@ def figure3_curves(masses: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def results_label(twin: bool) -> str:
+    """The word for a cohort's reproduced numbers in column names beside the paper's: ``twin_detected`` on the
+    built-in twin (``twin``: :func:`mammo_lib.cohort.is_twin`), ``cohort_detected`` on any other, a user's own."""
+    return "twin" if twin else "cohort"
+
+
+def cohort_title(name: str, twin: bool) -> str:
+    """How a figure title names the cohort it shows: "the twin", or "cohort <name>" (never "the twin" for a
+    user's cohort)."""
+    return "the twin" if twin else f"cohort {name}"
+
+
+def fusion_lines(fusion: Any, sizes: pd.Series | None = None, what: str = "dense-breast") -> list[str]:
+    """Notebook 04's reading of :func:`mammo_lib.evaluate.fusion_comparison` (single view vs IFN), one line each:
+    the paired detections per mass with McNemar's P, the masses missed by both (their sizes, when ``sizes`` maps
+    mass_id to size_mm), per view; or one line saying the stratum is empty and why."""
+    if fusion.empty:
+        return [f"{what} masses: none ({fusion.empty}): the paired comparison of single view and IFN is not computed"]
+    paired = fusion.per_mass
+    lines = [f"{what} masses: {paired.n}; found by both {paired.both}, single only {paired.only_a}, "
+             f"IFN only {paired.only_b}, neither {paired.neither}; McNemar P = {paired.p:.3f}"]
+    if sizes is not None:
+        missed = fusion.missed_by_both
+        lines.append(f"missed by both: median size {sizes[missed].median():.1f} mm "
+                     f"({(sizes[missed] <= 10).mean():.0%} of them 10 mm or smaller) vs "
+                     f"{sizes[fusion.masses].median():.1f} mm for all")
+    for b in ("single", "ifn"):
+        n, both, one, neither = fusion.two_view_masses[b]
+        lines.append(f"{b:>6} per view: recall {fusion.view_recall[b]:.3f}; of {n} masses on two views, "
+                     f"found on both {both}, on one {one}, on neither {neither}")
+    lines.append(f"per view, single only {fusion.per_view.only_a}, IFN only {fusion.per_view.only_b} of "
+                 f"{fusion.per_view.n}; McNemar P = {fusion.per_view.p:.3f}")
+    return lines
+
+
+def difference_line(row: pd.Series, label: str) -> str:
+    """Notebook 04's sentence on an ablation row's difference from the single view (with its bootstrap CI), or
+    that the stratum holds no mass."""
+    if not row["masses"]:
+        return f"{label}: not computed (empty stratum: no mass in its exams)"
+    return (f"{label}: {row['diff_vs_single']:+.3f} (95% CI {row['diff_ci_low']:+.3f} to {row['diff_ci_high']:+.3f}): "
+            f"{'IFN better' if row['diff_ci_low'] > 0 else 'no difference shown'}")
+
+
 def detection_versus_paper(sensitivity: pd.DataFrame, by_density: pd.DataFrame, label: str = "twin",
                            branch: str = "ifn") -> pd.DataFrame:
     """The DL system's detection sensitivity overall and in densities c and d (the paper's Results text,
     :data:`mammo_lib.published.DETECTION_TEXT`) beside this cohort's (``<label>_detected``, ``_total``,
-    ``_percent``; ``label`` from :func:`mammo_lib.cohort.results_label`), from a detection report's
+    ``_percent``; ``label`` from :func:`results_label`), from a detection report's
     ``sensitivity`` and ``by_density`` tables (centre criterion). An empty stratum has total 0 and no percent."""
     validation.require_columns(sensitivity, ["branch", "criterion", "detected", "total"], "sensitivity")
     validation.require_columns(by_density, ["branch", "group", "detected", "total"], "by_density")

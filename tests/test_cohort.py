@@ -246,16 +246,18 @@ def test_a_vindr_layout_verifies_through_the_adapter_and_a_cohort_file(source: _
 
 def test_a_users_cohort_is_never_called_the_twin_in_titles_or_columns(tmp_path: Path) -> None:
     from mammo_lib import evaluate, tables
-    from mammo_lib.cohort import cohort_title, results_label
+    from mammo_lib.cohort import is_twin
 
     _tables(tmp_path)
     spec = read_cohort(_write(tmp_path / "c.yaml", "name: my-hospital\nmanifest: m.csv\n"))
-    assert (cohort_title(spec), results_label(spec)) == ("cohort my-hospital", "cohort")
-    assert (cohort_title(twin_cohort()), results_label(twin_cohort())) == ("the twin", "twin")
+    twin = twin_cohort()
+    assert (tables.cohort_title(spec.name, is_twin(spec)), tables.results_label(is_twin(spec))) == (
+        "cohort my-hospital", "cohort")
+    assert (tables.cohort_title(twin.name, is_twin(twin)), tables.results_label(is_twin(twin))) == ("the twin", "twin")
     sensitivity = pd.DataFrame({"branch": ["ifn"], "criterion": ["centre"], "detected": [3], "total": [4]})
     by_density = evaluate.sensitivity_by_group(pd.Series([True, True, False, True]), pd.Series(["a", "b", "b", "c"]),
                                                ("a", "b", "c", "d")).assign(branch="ifn")
-    table = tables.detection_versus_paper(sensitivity, by_density, label=results_label(spec))
+    table = tables.detection_versus_paper(sensitivity, by_density, label=tables.results_label(is_twin(spec)))
     assert list(table.columns[-3:]) == ["cohort_detected", "cohort_total", "cohort_percent"]
     assert table["cohort_total"].tolist() == [4, 1, 0]  # density d: an empty stratum, no percent
     assert table["cohort_percent"].iloc[:2].tolist() == [75.0, 100.0] and np.isnan(table["cohort_percent"].iloc[2])

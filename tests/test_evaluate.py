@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_lib import evaluate, vocab
+from mammo_lib import evaluate, tables, vocab
 from mammo_lib.errors import MammoError
 
 
@@ -183,15 +183,15 @@ def test_a_cohort_without_dense_breasts_reports_the_empty_stratum_and_goes_on(ex
                                        n_resamples=30)
     dense_row = report.ablation.query("branch == 'ifn' and stratum != 'all'").iloc[0]
     assert dense_row["masses"] == 0 and np.isnan(dense_row["recall_1fpi"])
-    assert evaluate.difference_line(dense_row, "IFN minus single view, dense breasts") == (
+    assert tables.difference_line(dense_row, "IFN minus single view, dense breasts") == (
         "IFN minus single view, dense breasts: not computed (empty stratum: no mass in its exams)")
     dense_exams = density.index[density.isin(vocab.DENSE_BREAST)]
     fusion = evaluate.fusion_comparison(report, both, truth, images, dense_exams)
     assert fusion.empty == "empty stratum: none of the evaluated exams is in it" and fusion.per_mass is None
-    assert evaluate.fusion_lines(fusion, pd.Series({"A": 8.0})) == [
+    assert tables.fusion_lines(fusion, pd.Series({"A": 8.0})) == [
         "dense-breast masses: none (empty stratum: none of the evaluated exams is in it): the paired comparison "
         "of single view and IFN is not computed"]
     assert evaluate.empty_stratum(report.matched[("ifn", "centre")], ["e3"]) == (
         "empty stratum: its 1 evaluated exam(s) hold no mass")
-    lines = evaluate.fusion_lines(evaluate.fusion_comparison(report, both, truth, images, ["e1", "e2"]))
+    lines = tables.fusion_lines(evaluate.fusion_comparison(report, both, truth, images, ["e1", "e2"]))
     assert lines[0].startswith("dense-breast masses: 3; found by both ") and len(lines) == 4

@@ -351,7 +351,8 @@ def test_a_byte_identical_copy_under_another_patient_is_reported(cohort_dir: Pat
 
 
 def test_windows_backslashes_are_named_as_the_cause(cohort_dir: Path) -> None:
-    _rewrite(cohort_dir / "data_manifest.csv", lambda t: t.__setitem__("image_path", t["image_path"].str.replace("/", "\\")))
+    _rewrite(cohort_dir / "data_manifest.csv",
+             lambda t: t.__setitem__("image_path", t["image_path"].str.replace("/", "\\")))
     with pytest.raises(ManifestError) as exc:
         load_manifest(cohort_dir / "data_manifest.csv")
     assert len(exc.value.problems) == 6

@@ -414,9 +414,13 @@ def _same_content_two_patients(text: pd.DataFrame, problems: _Problems) -> None:
     for sha in counts.index[counts > 1]:
         rows = present[present["sha256"] == sha]
         patients, numbers = sorted(set(rows["patient_id"])), [str(i + 2) for i in rows.index]
-        more = lambda items: ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")  # noqa: E731
         problems.append(f"{problems.source} row {numbers[0]}: sha256: the same file content under patients "
-                        f"{more(patients)} (rows {more(numbers)}) ({sha[:12]}...)")
+                        f"{_first_five(patients)} (rows {_first_five(numbers)}) ({sha[:12]}...)")
+
+
+def _first_five(items: list[str]) -> str:
+    """``items`` joined with commas, the sixth on said as "and N more"."""
+    return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
 
 
 def _check_paths(text: pd.DataFrame, column: str, data_root: Path | None, check_files: bool,

@@ -218,7 +218,6 @@ def _init_worker(options: dict[str, Any]) -> None:
     from mammo_lib.system import load_models
 
     warnings.simplefilter("ignore")  # preprocessing warnings are kept in result.json, not printed per worker
-    _ignore_interrupt_in_worker()
     torch.set_num_threads(options["threads"])
     _STATE["models"] = load_models(options["detector"], options["classifier"], device=options["device"],
                                    detection_threshold=options["detection_threshold"])
@@ -265,7 +264,7 @@ def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, p
 
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(options,))
+            pool = mp.get_context("fork").Pool(workers, initializer=_init_pool_worker, initargs=(options,))
         finally:
             signal.signal(signal.SIGINT, handler)
         records = pool.imap_unordered(_run_one, specs, chunksize=1)
@@ -281,14 +280,13 @@ def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, p
             _stop_pool(pool, finished)
 
 
-def _ignore_interrupt_in_worker() -> None:
-    """In a worker process, leave SIGINT (Ctrl-C, sent to the whole process group) to the parent, which stops the
-    workers itself (:func:`_stop_pool`); in the main process nothing changes (one worker runs in-process)."""
-    import multiprocessing as mp
+def _init_pool_worker(options: dict[str, Any]) -> None:
+    """A pool worker leaves SIGINT (Ctrl-C, sent to the whole process group) to the parent, which stops the
+    workers itself (:func:`_stop_pool`); then it loads the models (:func:`_init_worker`)."""
     import signal
 
-    if mp.parent_process() is not None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(options)
 
 
 def _stop_pool(pool: Any, finished: bool) -> None:

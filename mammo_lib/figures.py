@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mammo_lib import published
+from mammo_lib import published, vocab
 from mammo_lib.errors import MammoError
 from mammo_lib.validation import require_columns
 
@@ -176,6 +176,25 @@ def draw_preprocess_output(ax: Any, result: PreprocessedView) -> None:
     ax.set_xlim(0, n)
     ax.set_ylim(n, 0)
     ax.set_axis_off()
+
+
+def example_exams(studies: Sequence[str], density: Mapping[str, str] | pd.Series, candidates: pd.DataFrame | None = None,
+                  n: int = 3, dense: Sequence[str] = vocab.DENSE_BREAST) -> tuple[list[str], str]:
+    """The exams of notebook 04's case figure, in ``studies`` order, and a sentence when the rule had to fall back.
+    With truth (``candidates`` None): the first ``n`` exams of dense breasts, as the paper's Figures 4-6 show;
+    without a dense breast among them, the first ``n`` exams (said). Without truth: the exams of the ``n``
+    highest-scoring IFN candidates."""
+    if candidates is not None:
+        require_columns(candidates, ["branch", "study_id", "score"], "candidates")
+        best = candidates[candidates["branch"] == "ifn"].groupby("study_id")["score"].max()
+        top = set(best.sort_values(ascending=False, kind="stable").index[:n])
+        return [s for s in studies if s in top], ""
+    dense_ids = [s for s in studies if density[s] in set(dense)]
+    if dense_ids:
+        return dense_ids[:n], ""
+    picked = list(studies[:n])
+    return picked, (f"no dense ({'/'.join(dense)}) breast among the {len(studies)} evaluated exams (an empty stratum): "
+                    f"the first {len(picked)} exams are shown")
 
 
 def draw_view(ax: Any, image: np.ndarray, candidates: pd.DataFrame, truth: pd.DataFrame, *, title: str = "") -> None:

@@ -21,6 +21,7 @@ import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
@@ -118,10 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 class NotebookInterrupted(Exception):
     """Raised before a cell starts once Ctrl-C was pressed: an ordinary exception, so that nbclient shuts the
     kernel down on its way out (a KeyboardInterrupt would leave asyncio's loop at once, kernel and tasks pending)."""
@@ -137,17 +134,22 @@ class GracefulInterrupt:
         self.requested = False
         self.managers: list[Any] = []
         self._previous: Any = None
+        self._installed = False
 
     def __enter__(self) -> GracefulInterrupt:
         import signal
+        import threading
 
-        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        self._installed = threading.current_thread() is threading.main_thread()  # only it may set a handler
+        if self._installed:
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
         return self
 
     def __exit__(self, *exc: object) -> None:
         import signal
 
-        signal.signal(signal.SIGINT, self._previous)
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         import signal
@@ -214,3 +216,7 @@ def mark_unrun_cells(path: Path) -> int:
             unrun += 1
     nbformat.write(nb, str(path))
     return unrun
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -335,6 +335,16 @@ def threshold_slider(masses: pd.DataFrame, threshold: float) -> Any:
     return widgets.interactive(lambda t: _show(*threshold_view(masses, t)), t=slider)
 
 
+def browse_studies(cohort: Any, masses: pd.DataFrame, limit: int) -> list[str]:
+    """The studies the case browser offers, at most ``limit``: those with masses and all four views (sorted), then,
+    on a cohort with fewer of them, the other studies with masses (their missing views are said in the figure)."""
+    from mammo_lib.gallery import four_view_studies
+
+    with_masses = sorted(set(masses["study_id"].astype(str)))
+    complete = [s for s in four_view_studies(cohort) if s in with_masses]
+    return (complete + [s for s in with_masses if s not in complete])[:limit]
+
+
 def case_browser(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame, studies: list[str],
                  threshold: float, pseudonyms: bool = False) -> Any:
     """A study picker redrawing :func:`case_view`; in a batch kernel, the static view of the first study.

@@ -195,3 +195,18 @@ def test_a_cohort_without_dense_breasts_reports_the_empty_stratum_and_goes_on(ex
         "empty stratum: its 1 evaluated exam(s) hold no mass")
     lines = tables.fusion_lines(evaluate.fusion_comparison(report, both, truth, images, ["e1", "e2"]))
     assert lines[0].startswith("dense-breast masses: 3; found by both ") and len(lines) == 4
+
+
+def test_the_case_figure_falls_back_to_the_first_exams_when_no_breast_is_dense() -> None:
+    from mammo_lib import figures
+
+    studies = ["s1", "s2", "s3", "s4", "s5"]
+    dense = pd.Series({"s1": "b", "s2": "c", "s3": "a", "s4": "d", "s5": "c"})
+    assert figures.example_exams(studies, dense, n=2) == (["s2", "s4"], "")
+    fatty = pd.Series({s: "a" for s in studies})
+    assert figures.example_exams(studies, fatty) == (
+        ["s1", "s2", "s3"], "no dense (c/d) breast among the 5 evaluated exams (an empty stratum): the first 3 exams "
+                            "are shown")
+    candidates = pd.DataFrame({"branch": ["ifn", "ifn", "single", "ifn"], "study_id": ["s4", "s2", "s1", "s5"],
+                               "score": [0.9, 0.5, 0.99, 0.7]})
+    assert figures.example_exams(studies, fatty, candidates, n=2) == (["s4", "s5"], "")

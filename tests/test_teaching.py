@@ -118,3 +118,16 @@ def test_one_malignant_mass_gives_operating_points_without_an_auc_and_says_why(m
     monkeypatch.setenv(BATCH_ENV, "1")
     teaching.threshold_slider(masses, 30.0)
     assert "DL row of Table 4 at score >= 30" in capsys.readouterr().out
+
+
+def test_the_case_browser_offers_studies_with_masses_four_view_ones_first() -> None:
+    """A thin cohort whose only evaluated study with masses lacks a view still has a study to browse."""
+    from types import SimpleNamespace
+
+    rows = [(s, lat, view) for s, views in (("S1", vocab.STANDARD_VIEWS), ("S2", vocab.STANDARD_VIEWS[:2]),
+                                            ("S3", vocab.STANDARD_VIEWS)) for lat, view in views]
+    cohort = SimpleNamespace(images=pd.DataFrame(rows, columns=["study_id", "laterality", "view"]))
+    masses = pd.DataFrame({"study_id": ["S2", "S3", "S3"]})
+    assert teaching.browse_studies(cohort, masses, 12) == ["S3", "S2"]
+    assert teaching.browse_studies(cohort, masses, 1) == ["S3"]
+    assert teaching.browse_studies(cohort, masses.iloc[:1], 12) == ["S2"]

@@ -296,7 +296,7 @@ def test_missing_view_is_handled_as_the_detector_does_and_said(twin: dict, tmp_p
 def test_manifest_batch_in_workers_reports_a_corrupt_file_and_goes_on(twin: dict, tmp_path: Path, capsys) -> None:
     manifest = twin["manifest"].copy()
     broken = manifest[manifest["patient_id"] == twin["exam"]].copy()
-    broken["patient_id"], broken["study_id"] = "P9999", "P9999-S1"
+    broken["study_id"] = "P9999-S1"  # a second study of the patient: its copies under another patient are refused
     broken["image_id"] = broken["image_id"].str.replace(twin["exam"], "P9999")
     (twin["root"] / "broken").mkdir(exist_ok=True)
     for r in broken.itertuples():

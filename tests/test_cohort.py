@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,6 +21,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.paths import REPO_ROOT
 from mammo_lib.preprocess import preprocess_view
 from mammo_lib.vocab import MANIFEST_COLUMNS
+from mammo_lib.paper import detection as paper_detection
 
 
 def _tables(folder: Path) -> Path:
@@ -241,3 +243,22 @@ def test_a_vindr_layout_verifies_through_the_adapter_and_a_cohort_file(source: _
     roles = exam_roles(cohort.images, spec).value_counts().to_dict()
     assert roles == {"train": _cohorts.N_PATIENTS - _cohorts.VINDR_TEST, "test": _cohorts.VINDR_TEST}
     assert spec.fingerprint() != twin_cohort().fingerprint()
+
+
+def test_a_users_cohort_is_never_called_the_twin_in_titles_or_columns(tmp_path: Path) -> None:
+    from mammo_lib.evaluation import detection
+    from mammo_lib.data.cohort import is_twin
+
+    _tables(tmp_path)
+    spec = read_cohort(_write(tmp_path / "c.yaml", "name: my-hospital\nmanifest: m.csv\n"))
+    twin = twin_cohort()
+    assert (paper_detection.cohort_title(spec.name, is_twin(spec)), paper_detection.results_label(is_twin(spec))) == (
+        "cohort my-hospital", "cohort")
+    assert (paper_detection.cohort_title(twin.name, is_twin(twin)), paper_detection.results_label(is_twin(twin))) == ("the twin", "twin")
+    sensitivity = pd.DataFrame({"branch": ["ifn"], "criterion": ["centre"], "detected": [3], "total": [4]})
+    by_density = detection.sensitivity_by_group(pd.Series([True, True, False, True]), pd.Series(["a", "b", "b", "c"]),
+                                               ("a", "b", "c", "d")).assign(branch="ifn")
+    table = paper_detection.detection_versus_paper(sensitivity, by_density, label=paper_detection.results_label(is_twin(spec)))
+    assert list(table.columns[-3:]) == ["cohort_detected", "cohort_total", "cohort_percent"]
+    assert table["cohort_total"].tolist() == [4, 1, 0]  # density d: an empty stratum, no percent
+    assert table["cohort_percent"].iloc[:2].tolist() == [75.0, 100.0] and np.isnan(table["cohort_percent"].iloc[2])

@@ -7,7 +7,9 @@ import pytest
 
 from mammo_lib import vocab
 from mammo_lib.evaluation import detection
+from mammo_lib.paper import tables
 from mammo_lib.errors import MammoError
+from mammo_lib.paper import detection as paper_detection
 
 
 def test_box_iou_of_half_overlapping_squares_is_one_seventh() -> None:
@@ -149,7 +151,6 @@ def test_detection_report_tables_on_a_two_branch_example(example) -> None:
 
 
 def test_per_mass_table_written_as_csv_is_read_back_by_tables_for_table_3(example, tmp_path) -> None:
-    from mammo_lib.paper import tables
 
     per_mass = detection.per_mass_detection(detection.match_candidates(*example), threshold=0.5)
     assert tuple(per_mass.columns) == vocab.DL_DETECTION_COLUMNS
@@ -171,3 +172,42 @@ def test_detected_at_fpi_uses_each_systems_own_operating_point(example) -> None:
     # per mass and view: A is hit on i1 (0.9) and on i2 (0.6), B on i1 (0.3), C never
     per_view = detection.detected_at_fpi(detection.match_candidates(cand, truth, images, unit="view"), 1.0)
     assert per_view.to_dict() == {("A", "i1"): True, ("A", "i2"): True, ("B", "i1"): True, ("C", "i2"): False}
+
+
+def test_a_cohort_without_dense_breasts_reports_the_empty_stratum_and_goes_on(example) -> None:
+    """Notebook 04 on a test role with no dense (c/d) breast: the ablation, the paired comparison and the sentence
+    on them say the stratum is empty instead of stopping at 'n_images must be positive, got 0'."""
+    cand, truth, _ = example
+    images = pd.DataFrame({"image_id": ["i1", "i2"], "exam": ["e1", "e2"]})
+    both = pd.concat([cand.assign(branch="ifn"), cand.assign(branch="single", score=cand["score"] / 2)])
+    density = pd.Series({"e1": "a", "e2": "b"})
+    report = detection.detection_report(both, truth, images, density, threshold=0.5, branches=("single", "ifn"),
+                                       n_boot=30)
+    dense_row = report.ablation.query("branch == 'ifn' and stratum != 'all'").iloc[0]
+    assert dense_row["masses"] == 0 and np.isnan(dense_row["recall_1fpi"])
+    assert paper_detection.difference_line(dense_row, "IFN minus single view, dense breasts") == (
+        "IFN minus single view, dense breasts: not computed (empty stratum: no mass in its exams)")
+    dense_exams = density.index[density.isin(vocab.DENSE_BREAST)]
+    fusion = detection.fusion_comparison(report, both, truth, images, dense_exams)
+    assert fusion.empty == "empty stratum: none of the evaluated exams is in it" and fusion.per_mass is None
+    assert paper_detection.fusion_lines(fusion, pd.Series({"A": 8.0})) == [
+        "dense-breast masses: none (empty stratum: none of the evaluated exams is in it): the paired comparison "
+        "of single view and IFN is not computed"]
+    assert detection.empty_stratum(report.matched[("ifn", "centre")], ["e3"]) == (
+        "empty stratum: its 1 evaluated exam(s) hold no mass")
+    lines = paper_detection.fusion_lines(detection.fusion_comparison(report, both, truth, images, ["e1", "e2"]))
+    assert lines[0].startswith("dense-breast masses: 3; found by both ") and len(lines) == 4
+
+
+def test_the_case_figure_falls_back_to_the_first_exams_when_no_breast_is_dense() -> None:
+
+    studies = ["s1", "s2", "s3", "s4", "s5"]
+    dense = pd.Series({"s1": "b", "s2": "c", "s3": "a", "s4": "d", "s5": "c"})
+    assert paper_detection.example_exams(studies, dense, n=2) == (["s2", "s4"], "")
+    fatty = pd.Series({s: "a" for s in studies})
+    assert paper_detection.example_exams(studies, fatty) == (
+        ["s1", "s2", "s3"], "no dense (c/d) breast among the 5 evaluated exams (an empty stratum): the first 3 exams "
+                            "are shown")
+    candidates = pd.DataFrame({"branch": ["ifn", "ifn", "single", "ifn"], "study_id": ["s4", "s2", "s1", "s5"],
+                               "score": [0.9, 0.5, 0.99, 0.7]})
+    assert paper_detection.example_exams(studies, fatty, candidates, n=2) == (["s4", "s5"], "")

@@ -38,6 +38,11 @@ LARGER_BY_DESIGN: dict[str, str] = {
     "mammo_lib.training.loop": "the one training loop (seeds, checkpoints with exact resume, AMP, DDP, model selection, fine-tuning start)",
     "mammo_lib.data.dicomio": "one reader for DICOM MG (every transfer syntax, LUTs, photometric), PNG and TIFF, and the "
                               "lazy display mapping that lets mammo analyze keep stored values instead of float copies",
+    "mammo_lib.evaluation.detection": "detection evaluation as the literature does it, in one place: hit criteria, "
+                                      "matching, FROC, recall at FPI, the exam bootstrap and the fusion comparison "
+                                      "all read the same matched candidates",
+    "mammo_lib.run.pipeline": "mammo reproduce end to end: notebook selection, each notebook's declared inputs and "
+                              "skip reasons, the training step, papermill with graceful interrupts, run.json",
     "mammo_lib.data.manifest": "the manifest schema, checked cell by cell so that every problem is reported at once",
     "mammo_lib.evaluation.mrmc": "one validated reader-study table feeding four covariance estimators, the OR/Hillis analysis, "
                       "DBM and AI vs readers, which all share the same components; split, each would import the others",

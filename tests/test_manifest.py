@@ -320,3 +320,58 @@ def test_reader_columns_may_be_empty_for_unread_masses_when_allowed(cohort_dir: 
     masses = cohort.masses().set_index("mass_id")
     assert bool(masses.at["M1", "junior_a_detected"]) is True and pd.isna(masses.at["M2", "junior_a_detected"])
     assert pd.isna(masses.at["M2", "junior_a_birads"]) and cohort.findings["junior_b_detected"].dtype == bool
+
+
+def test_one_file_spelled_two_ways_is_a_duplicate(cohort_dir: Path) -> None:
+    def edit(t: pd.DataFrame) -> None:
+        t.loc[1, "image_path"] = "./img/S1_RCC.dcm"
+        t.loc[3, "image_path"] = "img//S1_LCC.dcm"
+        t.loc[2, "image_path"] = "img/S1_LCC.dcm"
+
+    _rewrite(cohort_dir / "data_manifest.csv", edit)
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(cohort_dir / "data_manifest.csv")
+    assert exc.value.problems == [
+        "data_manifest.csv row 2: image_path: duplicate, also on rows 2, 3 ('img/S1_RCC.dcm', './img/S1_RCC.dcm': "
+        "one file, spelled differently)",
+        "data_manifest.csv row 4: image_path: duplicate, also on rows 4, 5 ('img/S1_LCC.dcm', 'img//S1_LCC.dcm': "
+        "one file, spelled differently)"]
+
+
+def test_a_byte_identical_copy_under_another_patient_is_reported(cohort_dir: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    copy = (cohort_dir / "img" / "S1_LCC.dcm").read_bytes()
+    (cohort_dir / "img" / "S2_LCC.dcm").write_bytes(copy)
+    _rewrite(cohort_dir / "data_manifest.csv", lambda t: t.__setitem__("sha256", [*t["sha256"][:4], sha256_bytes(copy),
+                                                                                  t["sha256"][5]]))
+    assert cli.main(["verify", str(cohort_dir / "data_manifest.csv"), "--checksums"]) == 1
+    out = capsys.readouterr().out
+    assert (f"data_manifest.csv row 4: sha256: the same file content under patients P1, P2 (rows 4, 6) "
+            f"({sha256_bytes(copy)[:12]}...)") in out
+
+
+def test_windows_backslashes_are_named_as_the_cause(cohort_dir: Path) -> None:
+    _rewrite(cohort_dir / "data_manifest.csv",
+             lambda t: t.__setitem__("image_path", t["image_path"].str.replace("/", "\\")))
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(cohort_dir / "data_manifest.csv")
+    assert len(exc.value.problems) == 6
+    assert exc.value.problems[0] == ("data_manifest.csv row 2: image_path: written with Windows backslashes (\\) as "
+                                     "folder separators, which name no file here: separate folders with / "
+                                     "('img\\\\S1_RCC.dcm')")
+
+
+def test_a_semicolon_separated_table_is_one_line_naming_the_separator(cohort_dir: Path) -> None:
+    table = pd.read_csv(cohort_dir / "data_manifest.csv", dtype=str)
+    table.to_csv(cohort_dir / "data_manifest.csv", sep=";", index=False)
+    with pytest.raises(MammoError) as exc:
+        load_manifest(cohort_dir / "data_manifest.csv")
+    assert str(exc.value) == ("data_manifest.csv: its columns are separated by semicolons (';'), not commas: save it "
+                              "as comma-separated CSV (header: image_id,patient_id,...)")
+
+
+def test_the_mask_path_column_may_be_left_out(cohort_dir: Path) -> None:
+    _rewrite(cohort_dir / "data_findings.csv", lambda t: t.pop("mask_path"))
+    cohort = load_manifest(cohort_dir / "data_manifest.csv")
+    assert list(cohort.findings["mask_path"]) == ["", "", ""]
+    assert len(cohort.masses()) == 2

@@ -157,3 +157,53 @@ def test_cli_bad_input_gives_one_line_and_exit_2(args: list[str], message: str) 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"mammo reproduce: error: {message}"] or message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+_INTERRUPTED_RUN = """
+import sys
+from pathlib import Path
+from mammo_lib import cli
+from mammo_lib.run import pipeline
+pipeline.NOTEBOOK_DIR = Path(sys.argv[1])
+raise SystemExit(cli.main(["reproduce", "--only", "00", "--out", sys.argv[2], "--no-progress"]))
+"""
+
+
+def test_ctrl_c_stops_the_notebook_with_one_line_and_unrun_cells_carry_no_execution_mark(notebook_dir: Path,
+                                                                                         tmp_path: Path) -> None:
+    import signal
+    import time
+
+    _write_notebook(notebook_dir / "00_overview.ipynb",
+                    "import time\nfrom pathlib import Path\nPath(run_dir, 'started').write_text('1')\ntime.sleep(120)")
+    nb = nbformat.read(notebook_dir / "00_overview.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("never = 1\nprint(never)"))
+    nbformat.write(nb, notebook_dir / "00_overview.ipynb")
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(pipeline.REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_RUN, str(notebook_dir), str(run)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not (run / "started").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (run / "started").exists(), f"the notebook's cell never started: {proc.poll()}"
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole process group
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("mammo reproduce did not stop within 30 s of Ctrl-C")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130
+    assert [line for line in stderr.splitlines() if line.strip()] == ["mammo reproduce: interrupted"]
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["notebooks"][0]["status"] == "interrupted"
+    executed = nbformat.read(run / "executed" / "00_overview.ipynb", as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    statuses = [c.metadata["papermill"]["status"] for c in code]
+    assert statuses == ["completed", "completed", "interrupted", "pending"]  # parameters, injected, sleep, never
+    assert code[-1].execution_count is None and code[-1].outputs == []
+    assert code[-1].metadata["papermill"]["end_time"] is None

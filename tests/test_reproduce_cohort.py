@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -182,3 +183,34 @@ def test_a_missing_findings_file_or_a_wrong_manifest_path_stops_the_run_before_i
         pipeline.reproduce("smoke", only=HOSPITAL_NOTEBOOKS, out=str(tmp_path / "run"), progress=False,
                            cohort=cohort_file)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_thin_cohort_without_dense_breasts_and_one_malignant_mass_runs_to_the_end(source: _cohorts.Source,
+                                                                                    tmp_path: Path) -> None:
+    """Issue 32: a test role without a dense (c/d) breast and with fewer than 2 malignant masses. Notebook 04
+    reports the empty density stratum with its reason, 07 is skipped with its reason, 11 gives the threshold's
+    operating points without an AUC, saying why; the run ends ok."""
+    cohort_file = _cohorts.hospital_export(source, tmp_path / "hospital")
+    manifest_csv, findings_csv = cohort_file.parent / "hospital_manifest.csv", cohort_file.parent / "hospital_findings.csv"
+    manifest = pd.read_csv(manifest_csv, dtype=str, keep_default_na=False)
+    findings = pd.read_csv(findings_csv, dtype=str, keep_default_na=False)
+    masses = findings.drop_duplicates("mass_id").merge(manifest[["image_id", "patient_id"]], on="image_id")
+    classes = masses.groupby("patient_id")["pathology"].agg(lambda p: ((p == "positive").sum(), (p == "negative").sum()))
+    thin = [p for p, (malignant, benign) in classes.items() if malignant == 1 and benign >= 1]
+    assert thin, f"no fixture patient with one malignant and a benign mass: {classes.to_dict()}"
+    manifest["split"] = np.where(manifest["patient_id"] == thin[0], "test", "train")
+    manifest.loc[manifest["split"] == "test", "breast_density"] = "b"
+    manifest.to_csv(manifest_csv, index=False)
+    run_dir = pipeline.reproduce("smoke", only=["04", "05", "07", "11"], out=str(tmp_path / "run"), progress=False,
+                                 cohort=cohort_file)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "ok"
+    assert [n["status"] for n in record["notebooks"]] == ["ok", "ok", "skipped", "ok"]
+    assert "fewer than 2 malignant or 2 benign masses" in record["notebooks"][2]["reason"]
+    detection = (run_dir / "executed" / "04_detection.ipynb").read_text()
+    assert "dense-breast masses: none (empty stratum: none of the evaluated exams is in it)" in detection
+    assert "cohort_detected" in detection and "twin_detected" not in detection
+    teaching_nb = (run_dir / "executed" / "11_teaching.ipynb").read_text()
+    assert "DL row of Table 4 at score >=" in teaching_nb  # the threshold view ran (no DeLong error)
+    sweep = pd.read_csv(run_dir / "tables" / "threshold_operating_points.csv")
+    assert sweep["auc"].isna().all() and sweep["sensitivity"].notna().all()

@@ -11,6 +11,7 @@ from scipy import stats as sps
 from mammo_lib import published, vocab
 from mammo_lib.paper import reader_study, tables
 from mammo_lib.evaluation import stats
+from mammo_lib.checksums import sha256_bytes
 from mammo_lib.errors import MammoError
 
 
@@ -333,7 +334,8 @@ def _write_cohort(folder: Path, tables_dir: Path, n_patients: int = 40, seed: in
         for side, view in vocab.STANDARD_VIEWS:
             images.append({"image_id": f"{pid}_{side}_{view}", "patient_id": pid, "study_id": f"{pid}-S1",
                            "age": age, "breast_density": density, "laterality": side, "view": view,
-                           "image_path": f"images/{pid}_{side}_{view}.dcm", "vendor": "GE", "sha256": "0" * 64,
+                           "image_path": f"images/{pid}_{side}_{view}.dcm", "vendor": "GE",
+                           "sha256": sha256_bytes(f"{pid}_{side}_{view}".encode()),
                            "split": "test"})
         for m in range(1, int(rng.integers(1, 4)) + 1):
             mid, positive = f"{pid}-M{m}", bool(rng.random() < 0.3)

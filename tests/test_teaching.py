@@ -100,3 +100,35 @@ def test_density_masking_same_mass_fades_as_the_breast_gets_denser() -> None:
     # the same breast every time: the breast outline does not change with density
     outlines = {d: demo.images[(d, "CC")] > 0 for d in vocab.BREAST_DENSITY}
     assert all((outlines[d] == outlines["a"]).mean() > 0.99 for d in vocab.BREAST_DENSITY)
+
+
+def test_one_malignant_mass_gives_operating_points_without_an_auc_and_says_why(monkeypatch: pytest.MonkeyPatch,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    """Notebook 11's threshold cells on a thin cohort (8 CBIS-DDSM exams, one of them malignant): the calls are
+    counted, the AUC (DeLong) is not computed and its reason is given, and nothing raises."""
+    masses = _masses(8, seed=3).assign(pathology=["positive"] + ["negative"] * 7)
+    t4 = tables.table4(masses).set_index("rater")
+    assert t4["auc"].isna().all() and t4["z"].isna().all()
+    assert set(t4["note"]) == {"AUC, its DeLong CI and test not computed: 1 malignant and 7 benign mass(es), fewer "
+                               "than 2 of a class"}
+    sweep = teaching.threshold_sweep(masses, [0.0, 50.0])
+    called = masses["dl_score"].to_numpy()[1:] >= 50.0  # the benign masses called positive at 50
+    assert sweep["sensitivity"].tolist() == [1.0, float(masses["dl_score"].iloc[0] >= 50.0)]
+    assert sweep["specificity"].tolist() == [0.0, pytest.approx((~called).mean())]
+    assert sweep["auc"].isna().all()
+    monkeypatch.setenv(BATCH_ENV, "1")
+    teaching.threshold_slider(masses, 30.0)
+    assert "DL row of Table 4 at score >= 30" in capsys.readouterr().out
+
+
+def test_the_case_browser_offers_studies_with_masses_four_view_ones_first() -> None:
+    """A thin cohort whose only evaluated study with masses lacks a view still has a study to browse."""
+    from types import SimpleNamespace
+
+    rows = [(s, lat, view) for s, views in (("S1", vocab.STANDARD_VIEWS), ("S2", vocab.STANDARD_VIEWS[:2]),
+                                            ("S3", vocab.STANDARD_VIEWS)) for lat, view in views]
+    cohort = SimpleNamespace(images=pd.DataFrame(rows, columns=["study_id", "laterality", "view"]))
+    masses = pd.DataFrame({"study_id": ["S2", "S3", "S3"]})
+    assert teaching.browse_studies(cohort, masses, 12) == ["S3", "S2"]
+    assert teaching.browse_studies(cohort, masses, 1) == ["S3"]
+    assert teaching.browse_studies(cohort, masses.iloc[:1], 12) == ["S2"]

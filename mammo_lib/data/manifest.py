@@ -21,7 +21,7 @@ sha256                 64 lower-case hex digits of the file (checked with ``--ch
 split                  train, val, test
 mass_id                shared by the view rows of one mass; all on one breast of one study
 x0, y0, x1, y1         box in the image's pixels, whole numbers, x1/y1 exclusive, x0<x1, y0<y1
-mask_path              optional (may be empty), relative to the data root
+mask_path              optional (may be empty, or the column left out), relative to the data root
 morphology, margin,    BI-RADS lexicon (vocab.MORPHOLOGY, MARGIN, MASS_DENSITY); birads 2-5
 mass_density, birads   (a mass is at least BI-RADS 2); these, pathology, histology, the reference
                        standard and reader columns are per mass: equal on all its view rows
@@ -209,9 +209,27 @@ def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise MammoError(f"{path}: file does not exist")
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise MammoError(f"{path.name}: not a readable CSV table ({type(exc).__name__}: {exc})") from None
+    _check_separator(path, table)
+    return table
+
+
+#: Column separators of other CSV dialects (a spreadsheet with a comma decimal separator saves with ";").
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _check_separator(path: Path, table: pd.DataFrame) -> None:
+    """One line, instead of a "missing required column" per column, when the header is one column holding
+    another separator: the table was saved with semicolons (or tabs, bars) instead of commas."""
+    if len(table.columns) != 1:
+        return
+    header = str(table.columns[0])
+    for separator, name in OTHER_SEPARATORS.items():
+        if header.count(separator) >= 2:
+            raise MammoError(f"{path.name}: its columns are separated by {name} ({separator!r}), not commas: save it "
+                             "as comma-separated CSV (header: image_id,patient_id,...)")
 
 
 def validate_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: str | Path | None = None,
@@ -346,7 +364,8 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     problems.rows(text, ~sha.str.fullmatch(r"[0-9a-f]{64}") & ~excused, "sha256", "expected 64 lower-case hex digits")
     clean = problems.cleaned(text)
     _duplicates(clean, ["image_id"], problems)
-    _duplicates(clean, ["image_path"], problems)
+    _duplicate_files(clean, problems)
+    _same_content_two_patients(clean, problems)
     for column in ("patient_id", "age", "breast_density"):
         _constant_within(clean, "study_id", column, problems, "study")
     _constant_within(clean, "patient_id", "split", problems, "patient")
@@ -366,14 +385,56 @@ def check_images(df: pd.DataFrame, *, source: str = MANIFEST_NAME, data_root: Pa
     return typed, []
 
 
+def normal_path(path: str) -> str:
+    """A relative image path in one spelling: Windows separators as ``/``, ``./`` and doubled ``//`` removed
+    (``./img//a.dcm``, ``img\\a.dcm`` and ``img/a.dcm`` name one file)."""
+    import posixpath
+
+    return posixpath.normpath(path.replace("\\", "/")) if path else path
+
+
+def _duplicate_files(text: pd.DataFrame, problems: _Problems) -> None:
+    """Rows naming one file, compared after :func:`normal_path`, so another spelling of a path is no new image."""
+    normal = text["image_path"].map(normal_path)
+    dup = normal.duplicated(keep=False) & (normal != "")
+    for _, group in text[dup].groupby(normal[dup], sort=False):
+        rows = ", ".join(str(i + 2) for i in group.index)
+        spellings = list(dict.fromkeys(group["image_path"]))
+        shown = repr(spellings[0]) if len(spellings) == 1 else (
+            f"{', '.join(map(repr, spellings))}: one file, spelled differently")
+        problems.append(f"{problems.source} row {group.index[0] + 2}: image_path: duplicate, also on rows {rows} "
+                        f"({shown})")
+
+
+def _same_content_two_patients(text: pd.DataFrame, problems: _Problems) -> None:
+    """Byte-identical files (equal sha256) listed under two or more patients: a copied image, which would
+    evaluate one breast as two patients' (and leak one patient's image into another's report)."""
+    present = text[text["sha256"].str.fullmatch(r"[0-9a-f]{64}") & (text["patient_id"] != "")]
+    counts = present.groupby("sha256")["patient_id"].nunique()
+    for sha in counts.index[counts > 1]:
+        rows = present[present["sha256"] == sha]
+        patients, numbers = sorted(set(rows["patient_id"])), [str(i + 2) for i in rows.index]
+        problems.append(f"{problems.source} row {numbers[0]}: sha256: the same file content under patients "
+                        f"{_first_five(patients)} (rows {_first_five(numbers)}) ({sha[:12]}...)")
+
+
+def _first_five(items: list[str]) -> str:
+    """``items`` joined with commas, the sixth on said as "and N more"."""
+    return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+
+
 def _check_paths(text: pd.DataFrame, column: str, data_root: Path | None, check_files: bool,
                  problems: _Problems) -> None:
     paths = text[column]
     absolute = np.array([bool(p) and (Path(p).is_absolute() or ".." in Path(p).parts) for p in paths], dtype=bool)
     problems.rows(text, absolute, column, "must be relative to the data root, inside it")
+    windows = np.array([("\\" in p) and not (data_root is not None and (data_root / p).is_file()) for p in paths],
+                       dtype=bool) & ~absolute
+    problems.rows(text, windows, column, "written with Windows backslashes (\\) as folder separators, which name "
+                  "no file here: separate folders with /")
     if check_files and data_root is not None:
         missing = np.array([bool(p) and not (data_root / p).is_file() for p in paths], dtype=bool)
-        problems.rows(text, missing & ~absolute, column, f"file does not exist under {data_root}")
+        problems.rows(text, missing & ~absolute & ~windows, column, f"file does not exist under {data_root}")
 
 
 def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FINDINGS_NAME,
@@ -383,6 +444,9 @@ def check_findings(df: pd.DataFrame, images: pd.DataFrame, *, source: str = FIND
     optional = _optional(allow_missing)
     problems = _Problems(source)
     text = _as_text(df)
+    for column in OPTIONAL_FINDING_VALUES:  # an optional column may also be left out: then every value is empty
+        if column not in text.columns:
+            text[column] = ""
     if _required(text, FINDINGS_COLUMNS, problems):
         return text, list(problems)
     problems.rows(text, text["mass_id"] == "", "mass_id", "missing value")

@@ -464,6 +464,7 @@ class FusionComparison:
     two_view_masses: dict[str, tuple[int, int, int, int]]  # branch -> (masses on two views, found on 2, 1, 0)
     masses: pd.Index                   # mass_ids compared (those of the exams)
     missed_by_both: pd.Index           # mass_ids neither branch finds
+    empty: str = ""                    # why nothing is compared: the exams hold no mass ("" when they do)
 
 
 def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: pd.DataFrame,
@@ -478,6 +479,10 @@ def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: 
     missing = [b for b in branches if (b, "centre") not in report.matched]
     if missing:
         raise MammoError(f"detection report has no centre-criterion matches for branch(es) {missing}")
+    reason = empty_stratum(report.matched[(baseline, "centre")], exams)
+    if reason:
+        return FusionComparison(per_mass=None, per_view=None, view_recall={}, two_view_masses={},
+                                masses=pd.Index([]), missed_by_both=pd.Index([]), empty=reason)
     found = {b: detected_at_fpi(subset(report.matched[(b, "centre")], exams), fpi) for b in branches}
     per_mass = mcnemar_paired(found[baseline], found[final].reindex(found[baseline].index))
     view_found, view_recall, two_view = {}, {}, {}
@@ -492,3 +497,13 @@ def fusion_comparison(report: DetectionReport, candidates: pd.DataFrame, truth: 
     neither = found[baseline].index[~found[baseline] & ~found[final]]
     return FusionComparison(per_mass=per_mass, per_view=per_view_test, view_recall=view_recall,
                             two_view_masses=two_view, masses=found[baseline].index, missed_by_both=neither)
+
+
+def empty_stratum(matched: Matched, exams: Sequence) -> str:
+    """Why a stratum of exams (e.g. the dense breasts) cannot be scored: it holds no evaluated exam, or none of its
+    exams has a mass; "" when it has masses. Reported in place of the stratum's numbers, and the run goes on."""
+    if not len(exams):
+        return "empty stratum: none of the evaluated exams is in it"
+    if subset(matched, exams).lesions.empty:
+        return f"empty stratum: its {len(exams)} evaluated exam(s) hold no mass"
+    return ""

@@ -5,16 +5,21 @@ cohort's detector run is scored against, and which exams its case figures show.
 the detection evaluation (:func:`mammo_lib.evaluation.detection.detection_report`) reads: the views, each view's exam,
 each exam's breast density and the reference boxes on the views that were read, or the reason nothing can be scored.
 :func:`example_exams` picks the exams of the case figures (:func:`mammo_lib.paper.figures.plot_detection_examples`).
+The notebook's readings are sentences and tables computed here: :func:`difference_line`, :func:`fusion_lines` (an
+empty stratum says so, with the reason) and :func:`detection_versus_paper`, labelled for the twin or a user's cohort
+(:func:`results_label`, :func:`cohort_title`).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
-from mammo_lib import vocab
+from mammo_lib import published, validation, vocab
 from mammo_lib.data.manifest import Manifest
+from mammo_lib.validation import require_columns
 
 
 @dataclass(frozen=True)
@@ -65,14 +70,85 @@ def detection_scope(data: Manifest, studies: Sequence[str], skipped_images: Iter
     return DetectionScope(images, read, density, truth, lost, no_score)
 
 
-def example_exams(studies: Sequence[str], density: pd.Series, candidates: pd.DataFrame, *, scored: bool,
-                  n: int = 3) -> list[str]:
-    """The exams of the case figures, in study order: the first ``n`` dense-breast exams (ACR c/d: where the paper's
-    Figures 4-6 show the system at work) when masses are scored; without truth, the ``n`` exams of the highest-scoring
-    IFN candidates."""
-    if scored:
-        dense = [s for s in studies if density[s] in vocab.DENSE_BREAST][:n]
-        return [s for s in studies if s in dense]
-    best = candidates[candidates["branch"] == "ifn"].groupby("study_id")["score"].max()
-    top = best.sort_values(ascending=False, kind="stable").index[:n]
-    return [s for s in studies if s in top]
+def example_exams(studies: Sequence[str], density: Mapping[str, str] | pd.Series, candidates: pd.DataFrame | None = None,
+                  n: int = 3, dense: Sequence[str] = vocab.DENSE_BREAST) -> tuple[list[str], str]:
+    """The exams of notebook 04's case figure, in ``studies`` order, and a sentence when the rule had to fall back.
+    With truth (``candidates`` None): the first ``n`` exams of dense breasts, as the paper's Figures 4-6 show;
+    without a dense breast among them, the first ``n`` exams (said). Without truth: the exams of the ``n``
+    highest-scoring IFN candidates."""
+    if candidates is not None:
+        require_columns(candidates, ["branch", "study_id", "score"], "candidates")
+        best = candidates[candidates["branch"] == "ifn"].groupby("study_id")["score"].max()
+        top = set(best.sort_values(ascending=False, kind="stable").index[:n])
+        return [s for s in studies if s in top], ""
+    dense_ids = [s for s in studies if density[s] in set(dense)]
+    if dense_ids:
+        return dense_ids[:n], ""
+    picked = list(studies[:n])
+    return picked, (f"no dense ({'/'.join(dense)}) breast among the {len(studies)} evaluated exams (an empty stratum): "
+                    f"the first {len(picked)} exams are shown")
+
+
+def results_label(twin: bool) -> str:
+    """The word for a cohort's reproduced numbers in column names beside the paper's: ``twin_detected`` on the
+    built-in twin (``twin``: :func:`mammo_lib.data.cohort.is_twin`), ``cohort_detected`` on any other, a user's own."""
+    return "twin" if twin else "cohort"
+
+
+def cohort_title(name: str, twin: bool) -> str:
+    """How a figure title names the cohort it shows: "the twin", or "cohort <name>" (never "the twin" for a
+    user's cohort)."""
+    return "the twin" if twin else f"cohort {name}"
+
+
+def fusion_lines(fusion: Any, sizes: pd.Series | None = None, what: str = "dense-breast") -> list[str]:
+    """Notebook 04's reading of :func:`mammo_lib.evaluation.detection.fusion_comparison` (single view vs IFN), one line each:
+    the paired detections per mass with McNemar's P, the masses missed by both (their sizes, when ``sizes`` maps
+    mass_id to size_mm), per view; or one line saying the stratum is empty and why."""
+    if fusion.empty:
+        return [f"{what} masses: none ({fusion.empty}): the paired comparison of single view and IFN is not computed"]
+    paired = fusion.per_mass
+    lines = [f"{what} masses: {paired.n}; found by both {paired.both}, single only {paired.only_a}, "
+             f"IFN only {paired.only_b}, neither {paired.neither}; McNemar P = {paired.p:.3f}"]
+    if sizes is not None:
+        missed = fusion.missed_by_both
+        lines.append(f"missed by both: median size {sizes[missed].median():.1f} mm "
+                     f"({(sizes[missed] <= 10).mean():.0%} of them 10 mm or smaller) vs "
+                     f"{sizes[fusion.masses].median():.1f} mm for all")
+    for b in ("single", "ifn"):
+        n, both, one, neither = fusion.two_view_masses[b]
+        lines.append(f"{b:>6} per view: recall {fusion.view_recall[b]:.3f}; of {n} masses on two views, "
+                     f"found on both {both}, on one {one}, on neither {neither}")
+    lines.append(f"per view, single only {fusion.per_view.only_a}, IFN only {fusion.per_view.only_b} of "
+                 f"{fusion.per_view.n}; McNemar P = {fusion.per_view.p:.3f}")
+    return lines
+
+
+def difference_line(row: pd.Series, label: str) -> str:
+    """Notebook 04's sentence on an ablation row's difference from the single view (with its bootstrap CI), or
+    that the stratum holds no mass."""
+    if not row["masses"]:
+        return f"{label}: not computed (empty stratum: no mass in its exams)"
+    return (f"{label}: {row['diff_vs_single']:+.3f} (95% CI {row['diff_lower']:+.3f} to {row['diff_upper']:+.3f}): "
+            f"{'IFN better' if row['diff_lower'] > 0 else 'no difference shown'}")
+
+
+def detection_versus_paper(sensitivity: pd.DataFrame, by_density: pd.DataFrame, label: str = "twin",
+                           branch: str = "ifn") -> pd.DataFrame:
+    """The DL system's detection sensitivity overall and in densities c and d (the paper's Results text,
+    :data:`mammo_lib.published.DETECTION_TEXT`) beside this cohort's (``<label>_detected``, ``_total``,
+    ``_percent``; ``label`` from :func:`results_label`), from a detection report's
+    ``sensitivity`` and ``by_density`` tables (centre criterion). An empty stratum has total 0 and no percent."""
+    validation.require_columns(sensitivity, ["branch", "criterion", "detected", "total"], "sensitivity")
+    validation.require_columns(by_density, ["branch", "group", "detected", "total"], "by_density")
+    overall = sensitivity.set_index(["branch", "criterion"]).loc[(branch, "centre")]
+    groups = by_density[by_density["branch"] == branch].set_index("group")
+    rows = [("overall", *published.DETECTION_TEXT["overall"]["dl"], int(overall["detected"]), int(overall["total"]))]
+    for g in vocab.DENSE_BREAST:
+        found, total = (int(groups.loc[g, "detected"]), int(groups.loc[g, "total"])) if g in groups.index else (0, 0)
+        rows.append((f"density {g}", *published.DETECTION_TEXT[g]["dl"], found, total))
+    table = pd.DataFrame(rows, columns=["stratum", "paper_detected", "paper_total", "paper_percent",
+                                       f"{label}_detected", f"{label}_total"])
+    table[f"{label}_percent"] = (100 * table[f"{label}_detected"] / table[f"{label}_total"].where(
+        table[f"{label}_total"] > 0)).round(1)
+    return table

@@ -472,9 +472,13 @@ def table4(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         raise MammoError("mass table has no rating column (junior_a_birads, junior_b_birads, senior_birads, "
                          "dl_score)")
     ratings = {r: reader_ratings(masses, r) for r in raters}
+    unmeasured = table4_unmeasured(truth)
     rows = []
     for r in raters:
         score, call = ratings[r]
+        if unmeasured:
+            rows.append(_unmeasured_row(r, truth, call, alpha, unmeasured))
+            continue
         m = stats.binary_metrics(truth, call, alpha)
         ci = stats.delong_ci(truth, score, alpha)
         row: dict[str, Any] = {
@@ -494,6 +498,31 @@ def table4(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
             row["note"] = "no DL scores yet: Z and P vs DL not computed"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def table4_unmeasured(truth: Any) -> str:
+    """Why Table 4's AUCs (DeLong CIs and tests) are not computed on masses of this pathology ("" when they are):
+    fewer than 2 malignant or 2 benign masses, the rule of :func:`mammo_lib.evaluation.stats.measurable`."""
+    y = np.asarray(truth, dtype=bool)
+    if stats.measurable(y):
+        return ""
+    return (f"AUC, its DeLong CI and test not computed: {int(y.sum())} malignant and {int((~y).sum())} benign "
+            "mass(es), fewer than 2 of a class")
+
+
+def _unmeasured_row(rater: str, truth: Any, call: Any, alpha: float, reason: str) -> dict[str, Any]:
+    """A Table 4 row without AUC (``reason``); accuracy, sensitivity and specificity where each has a denominator
+    (one mass of each class is enough for the calls)."""
+    y, p = np.asarray(truth, dtype=bool), np.asarray(call, dtype=bool)
+    tn, tp = int((~y & ~p).sum()), int((y & p).sum())
+    row: dict[str, Any] = {"rater": rater, "n_negative": int((~y).sum()), "n_positive": int(y.sum()),
+                           "true_negative": tn, "true_positive": tp}
+    for measure, count, n in (("accuracy", tn + tp, y.size), ("sensitivity", tp, int(y.sum())),
+                              ("specificity", tn, int((~y).sum()))):
+        ci = stats.proportion_ci(count, n, alpha) if n else None
+        row |= {measure: ci.estimate if ci else np.nan, f"{measure}_lower": ci.lower if ci else np.nan,
+                f"{measure}_upper": ci.upper if ci else np.nan}
+    return row | {"auc": np.nan, "auc_lower": np.nan, "auc_upper": np.nan, "z": np.nan, "p": np.nan, "note": reason}
 
 
 def rater_measures(t4: pd.DataFrame, rater: str = DL) -> pd.DataFrame:
@@ -562,7 +591,7 @@ def figure3_curves(masses: pd.DataFrame) -> pd.DataFrame:
         score, _ = reader_ratings(masses, r)
         fpr, tpr, thr = roc_curve(truth, score, drop_intermediate=False)
         frames.append(pd.DataFrame({"rater": r, "fpr": fpr, "tpr": tpr, "threshold": thr,
-                                    "auc": stats.auc(truth, score)}))
+                                    "auc": stats.auc(truth, score) if stats.measurable(truth) else np.nan}))
     if not frames:
         raise MammoError("mass table has no rating column for Figure 3")
     return pd.concat(frames, ignore_index=True)

@@ -238,7 +238,8 @@ def threshold_view(masses: pd.DataFrame, threshold: float) -> tuple[Figure, pd.D
     dl = curves[curves["rater"] == tables.DL]
     colours = figures.rater_colours()
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    ax.plot(dl["fpr"], dl["tpr"], color=colours.get(tables.DL), lw=1.5, label=f"DL system (AUC {point['auc']:.3f})")
+    auc = "not computed: fewer than 2 of a class" if np.isnan(point["auc"]) else f"{point['auc']:.3f}"
+    ax.plot(dl["fpr"], dl["tpr"], color=colours.get(tables.DL), lw=1.5, label=f"DL system (AUC {auc})")
     t4 = tables.table4(masses).set_index("rater")
     for rater in (r for r in vocab.READERS if r in t4.index):
         ax.plot(1 - t4.loc[rater, "specificity"], t4.loc[rater, "sensitivity"], "s", ms=6,
@@ -333,6 +334,16 @@ def threshold_slider(masses: pd.DataFrame, threshold: float) -> Any:
     slider = widgets.FloatSlider(value=threshold, min=0.0, max=100.0, step=0.5, description="DL score >=",
                                  continuous_update=False, style={"description_width": "initial"})
     return widgets.interactive(lambda t: _show(*threshold_view(masses, t)), t=slider)
+
+
+def browse_studies(cohort: Any, masses: pd.DataFrame, limit: int) -> list[str]:
+    """The studies the case browser offers, at most ``limit``: those with masses and all four views (sorted), then,
+    on a cohort with fewer of them, the other studies with masses (their missing views are said in the figure)."""
+    from mammo_lib.paper.gallery import four_view_studies
+
+    with_masses = sorted(set(masses["study_id"].astype(str)))
+    complete = [s for s in four_view_studies(cohort) if s in with_masses]
+    return (complete + [s for s in with_masses if s not in complete])[:limit]
 
 
 def case_browser(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame, studies: list[str],

@@ -21,6 +21,7 @@ import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
@@ -116,6 +117,105 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("starting:", shlex.join(cmd[1:]), file=sys.stderr)
     os.execv(cmd[0], cmd)
     return 0  # pragma: no cover - execv does not return
+
+
+class NotebookInterrupted(Exception):
+    """Raised before a cell starts once Ctrl-C was pressed: an ordinary exception, so that nbclient shuts the
+    kernel down on its way out (a KeyboardInterrupt would leave asyncio's loop at once, kernel and tasks pending)."""
+
+
+class GracefulInterrupt:
+    """Ctrl-C during a notebook: stop it cleanly. The first SIGINT interrupts the kernel's running cell (the
+    kernel runs in its own session, so the terminal's signal never reaches it) and keeps the next cell from
+    starting; papermill and nbclient then end as after a failed cell and shut the kernel down. A second SIGINT
+    interrupts at once. Outside ``with`` the process's own SIGINT handler is in force."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.managers: list[Any] = []
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> GracefulInterrupt:
+        import signal
+        import threading
+
+        self._installed = threading.current_thread() is threading.main_thread()  # only it may set a handler
+        if self._installed:
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        import signal
+
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        for manager in self.managers:
+            process = getattr(getattr(manager, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+
+    def manager_class(self, base: type) -> type:
+        """``base`` (a jupyter_client KernelManager class) whose instances this interrupt can reach."""
+        owner = self
+
+        class Manager(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                owner.managers.append(self)
+
+        return Manager
+
+    def before_cell(self, cell: Any = None, cell_index: int | None = None, **kwargs: Any) -> None:
+        """nbclient's ``on_cell_start`` hook: after Ctrl-C no further cell starts."""
+        if self.requested:
+            raise NotebookInterrupted(f"interrupted before cell {cell_index}")
+
+
+def mark_unrun_cells(path: Path) -> int:
+    """After an interrupt, make an executed notebook say what ran: the cell stopped by the interrupt gets papermill
+    status "interrupted", and every later cell, which never ran (papermill's clean-up marks them "completed"),
+    status "pending" with no execution count, outputs or times. Returns how many cells did not run."""
+    import nbformat
+
+    if not path.is_file():
+        return 0
+    nb = nbformat.read(str(path), as_version=4)
+    stopped: int | None = None
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("papermill")
+        if meta is None:  # papermill's own error-marker cells
+            continue
+        interrupted = any(o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt"
+                          for o in cell.get("outputs", []))
+        never_ran = cell.cell_type == "code" and cell.source.strip() and cell.get("execution_count") is None
+        if interrupted or never_ran or meta.get("status") == "running":
+            stopped = index
+            if interrupted or meta.get("status") == "running":
+                meta["status"] = "interrupted"
+                stopped += 1
+            break
+    if stopped is None:
+        return 0
+    unrun = 0
+    for cell in nb.cells[stopped:]:
+        meta = cell.metadata.get("papermill")
+        if meta is None:
+            continue
+        meta.update(status="pending", start_time=None, end_time=None, duration=None, exception=None)
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            cell.outputs = []
+            unrun += 1
+    nbformat.write(nb, str(path))
+    return unrun
 
 
 if __name__ == "__main__":

@@ -344,7 +344,7 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     from tqdm.auto import tqdm
 
     from mammo_lib.data.cohort import is_twin, read_cohort, twin_cohort, weights_file
-    from mammo_lib.run.jupyter import EncryptedKernelManager, batch_kernels
+    from mammo_lib.run.jupyter import EncryptedKernelManager, GracefulInterrupt, NotebookInterrupted, batch_kernels
 
     profile = get_profile(profile_name)
     spec = read_cohort(cohort) if cohort else twin_cohort()
@@ -386,15 +386,22 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
                 entry.update(status="not run", error=str(exc))
                 record["status"] = "failed"
                 raise
+            interrupt = GracefulInterrupt()
             try:
-                with batch_kernels():
+                with batch_kernels(), interrupt:
                     papermill.execute_notebook(
                         str(notebook), str(run_dir / "executed" / notebook.name), parameters=params,
                         kernel_name=KERNEL_NAME, cwd=str(NOTEBOOK_DIR), execution_timeout=profile.cell_timeout_s,
                         progress_bar=False, log_output=False, report_mode=False,
-                        kernel_manager_class=EncryptedKernelManager,
+                        kernel_manager_class=interrupt.manager_class(EncryptedKernelManager),
+                        on_cell_start=interrupt.before_cell,
                     )
-            except papermill.PapermillExecutionError as exc:
+            except (papermill.PapermillExecutionError, NotebookInterrupted) as exc:
+                if interrupt.requested:  # Ctrl-C: the kernel stopped its cell, or the next cell never started
+                    entry.update(status="interrupted", seconds=round(time.perf_counter() - started, 1))
+                    raise KeyboardInterrupt from None
+                if not isinstance(exc, papermill.PapermillExecutionError):
+                    raise
                 entry.update(status="failed", seconds=round(time.perf_counter() - started, 1),
                              error=f"{exc.ename}: {exc.evalue}", cell=exc.exec_count)
                 record["status"] = "failed"
@@ -408,6 +415,10 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
         record["status"] = "interrupted"
         if record["notebooks"] and "status" not in record["notebooks"][-1]:
             record["notebooks"][-1]["status"] = "interrupted"
+        if record["notebooks"]:
+            from mammo_lib.run.jupyter import mark_unrun_cells
+
+            mark_unrun_cells(run_dir / "executed" / record["notebooks"][-1]["notebook"])
         raise
     finally:
         if record["status"] == "running":  # an unexpected error: never leave a run that looks unfinished

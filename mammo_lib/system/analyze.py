@@ -87,13 +87,72 @@ def exams_from_inputs(inputs: Sequence[str]) -> list[Any]:
         return exams
     if len(paths) == 1 and paths[0].is_dir():
         files = _folder_images(paths[0])
+        refuse_mixed_patients(str(paths[0]), files, names=True, show_keys=True)
         return [ExamSpec(paths[0].resolve().name, tuple(_view_spec(f) for f in files))]
     if any(p.is_dir() for p in paths):
         raise MammoError("give one study folder, 1-4 image files of one exam, or manifest CSVs (not a mixture)")
     if len(paths) > 4:
         raise MammoError(f"{len(paths)} image files: an exam has at most 4 views; use a manifest for several exams")
+    refuse_mixed_patients("the files given", paths, names=True, show_keys=True)
     key = sha256_bytes("\n".join(sorted(str(p.resolve()) for p in paths)).encode())[:12]
     return [ExamSpec(f"exam-{key}", tuple(_view_spec(p) for p in paths))]
+
+
+# --- one exam, one patient -------------------------------------------------------------------------------------
+#: DICOM attributes that must agree on every image of an exam (PS3.3 C.7.1.1 Patient, C.7.2.1 General Study).
+EXAM_KEYS = ("PatientID", "StudyInstanceUID", "StudyDate")
+NAME_KEY = "patient key in the file name"
+
+
+def patient_keys(path: Path, *, names: bool) -> dict[str, str]:
+    """What ties an image to its patient and study: the DICOM header's :data:`EXAM_KEYS` (empty ones left out; a
+    PatientID that embeds the view, as CBIS-DDSM's "Mass-Test_P_00173_RIGHT_CC", without it), or for a PNG/TIFF
+    (no header) with ``names``, the part of its file name before the view ("P001" of "P001_LCC.png"; nothing for
+    "LCC.png"). An unreadable header gives no key: the exam fails on that file when it is read."""
+    if path.suffix.lower() in (".png", ".tif", ".tiff"):
+        match = _NAME_RE.search(path.stem) if names else None
+        prefix = path.stem[: match.start()].strip(" _-.") if match else ""
+        return {NAME_KEY: prefix} if prefix else {}
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(EXAM_KEYS))
+    except Exception:  # noqa: BLE001 - not DICOM or corrupt: reported with its file when the exam is read
+        return {}
+    keys = {key: str(ds.get(key, "") or "").strip() for key in EXAM_KEYS}
+    if keys["PatientID"]:
+        keys["PatientID"] = _NAME_RE.sub("", keys["PatientID"]).strip(" _-.") or keys["PatientID"]
+    return {key: value for key, value in keys.items() if value}
+
+
+def mixed_patients(files: Sequence[Path], *, names: bool, show_keys: bool) -> str:
+    """Why ``files`` are not one exam: the first key of :func:`patient_keys` on which two of them disagree, naming
+    the two files (and, with ``show_keys``, the two values: for the screen only, never for an output file); ""
+    if they agree. StudyInstanceUID counts unless every image has its own (CBIS-DDSM gives each view its own
+    study); StudyDate still tells two visits apart then."""
+    keys = {Path(f): patient_keys(Path(f), names=names) for f in files}
+    for key in ("PatientID", NAME_KEY, "StudyInstanceUID", "StudyDate"):
+        seen: dict[str, Path] = {}
+        for file, found in keys.items():
+            if key in found:
+                seen.setdefault(found[key], file)
+        if key == "StudyInstanceUID" and len(seen) == len(keys):
+            continue
+        if len(seen) > 1:
+            (a, file_a), (b, file_b) = list(seen.items())[:2]
+            values = f" ({a!r} and {b!r})" if show_keys else ""
+            what = "two patients" if key in ("PatientID", NAME_KEY) else "two studies"
+            return (f"images of {what}: {file_a.name} and {file_b.name} differ in {key}{values}; an exam is one "
+                    "patient's study, so give each its own folder or list them in a manifest")
+    return ""
+
+
+def refuse_mixed_patients(where: str, files: Sequence[Path], *, names: bool, show_keys: bool) -> None:
+    """Refuse, in one line naming ``where`` (a folder, a manifest's study), images of two patients or two studies
+    offered as one exam: merging them would file one patient's findings under another's report."""
+    reason = mixed_patients(files, names=names, show_keys=show_keys)
+    if reason:
+        raise MammoError(f"{where}: {reason}")
 
 
 # --- the output folder -----------------------------------------------------------------------------------------
@@ -194,6 +253,9 @@ def _run_one(spec: Any) -> dict[str, Any]:
     options = _STATE["options"]
     start, cpu = time.perf_counter(), time.process_time()
     try:
+        # a manifest's study: its headers must agree too; the error goes to errors.csv, so it names no value
+        refuse_mixed_patients(f"exam {spec.exam_id}", [Path(v.path) for v in spec.views], names=False,
+                              show_keys=False)
         result, pixels = analyze_exam(_STATE["models"], spec)
         write_exam(Path(options["out"]), result, pixels, spec, sr=options["sr"], deidentify=options["deidentify"])
     except MammoError as exc:
@@ -218,18 +280,45 @@ def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, p
     else:
         import multiprocessing as mp
 
-        # fork: the parent has run no torch op yet, so no thread pool is inherited; each worker loads the models
-        pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(options,))
+        # fork: the parent has run no torch op yet, so no thread pool is inherited; each worker loads the models.
+        # The workers are forked ignoring SIGINT: Ctrl-C reaches the whole process group, and only the parent acts.
+        import signal
+
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            pool = mp.get_context("fork").Pool(workers, initializer=_init_pool_worker, initargs=(options,))
+        finally:
+            signal.signal(signal.SIGINT, handler)
         records = pool.imap_unordered(_run_one, specs, chunksize=1)
+    finished = False
     try:
         for record in records:
             bar.update()
             yield record
+        finished = True
     finally:
         bar.close()
         if pool is not None:
-            pool.close()
-            pool.join()
+            _stop_pool(pool, finished)
+
+
+def _init_pool_worker(options: dict[str, Any]) -> None:
+    """A pool worker leaves SIGINT (Ctrl-C, sent to the whole process group) to the parent, which stops the
+    workers itself (:func:`_stop_pool`); then it loads the models (:func:`_init_worker`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(options)
+
+
+def _stop_pool(pool: Any, finished: bool) -> None:
+    """Wait for the workers when every exam is done; after an interrupt (or an error) terminate them at once: an
+    exam in flight leaves no ``result.json`` (written last), so a rerun analyses it again and finished ones stay."""
+    if finished:
+        pool.close()
+    else:
+        pool.terminate()
+    pool.join()
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -280,19 +369,32 @@ def run_command(args: argparse.Namespace) -> int:
     options = {"out": str(out), "detector": det, "classifier": cls, "device": args.device, "threads": args.threads,
                "detection_threshold": args.detection_threshold, "sr": not args.no_sr,
                "deidentify": bool(args.deidentify_sr)}
-    errors = []
+    errors: list[dict[str, Any]] = []
     done = 0
-    for record in analyze_batch(todo, options, workers, progress=not args.quiet):
-        if record["status"] == "error":
-            errors.append(record)
-            print(f"mammo analyze: {record['exam']}: {record['error']}", file=sys.stderr)
-        else:
-            done += 1
+    batch = analyze_batch(todo, options, workers, progress=not args.quiet)
+    try:
+        for record in batch:
+            if record["status"] == "error":
+                errors.append(record)
+                print(f"mammo analyze: {record['exam']}: {record['error']}", file=sys.stderr)
+            else:
+                done += 1
+    except KeyboardInterrupt:
+        batch.close()  # terminates the workers
+        _write_errors(out, errors, rank, world)
+        print(f"mammo analyze: interrupted: {done} exam(s) analysed now and {skipped} before are complete in {out}; "
+              "rerun the same command to analyse the rest", file=sys.stderr)
+        return 130
+    _write_errors(out, errors, rank, world)
+    print(f"mammo analyze: {done} exam(s) analysed, {skipped} already done, {len(errors)} failed -> {out}")
+    print(f"mammo analyze: {provenance_summary(det, cls)}")
+    return 1 if errors else 0
+
+
+def _write_errors(out: Path, errors: list[dict[str, Any]], rank: int, world: int) -> None:
+    """The failed exams of this run (rank) with their one-line errors, when there are any."""
     if errors:
         import pandas as pd
 
         pd.DataFrame(errors)[["exam", "error"]].to_csv(out / (ERRORS_FILE if world == 1 else f"errors-rank{rank}.csv"),
                                                        index=False)
-    print(f"mammo analyze: {done} exam(s) analysed, {skipped} already done, {len(errors)} failed -> {out}")
-    print(f"mammo analyze: {provenance_summary(det, cls)}")
-    return 1 if errors else 0

@@ -80,6 +80,10 @@ class ReaderParams:
     perception_noise: float
     positive_cut: float
     detects: bool = True  # False: the senior consensus classified every mass (no detection task)
+    #: Weight of the mass's reference BI-RADS (senior radiologist A's category, Tables 1 and 3; its normal score,
+    #: :func:`mammo_lib.synth.readers.reference_score`) in the perceived suspicion, beside the features: the
+    #: readers see the same mass the reference rated, so their suspicion keeps its ordering. Fitted (issue 28).
+    reference_weight: float = 0.0
 
 
 #: Calibrated on the twin (phantom v2) by ``mammo synth --calibrate-readers`` (see readers.calibrate);
@@ -95,6 +99,10 @@ READERS: dict[str, ReaderParams] = {
     "senior": ReaderParams(efficiency=1.0, internal_noise=0.5, threshold=0.0, perception_noise=0.1936,
                            positive_cut=0.348841, detects=False),
 }
+
+#: How the twin's juniors detect (issue 28): "calibrated" (pixels and strata, every cell of Table 3 reproduced:
+#: :mod:`mammo_lib.synth.reader_calibration`) or "observer" (the pure NPWE observer; notebook 06 shows both).
+READER_MODE = "calibrated"
 
 
 @dataclass(frozen=True)

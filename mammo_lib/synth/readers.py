@@ -393,6 +393,18 @@ def read_cohort(files, params: dict[str, ReaderParams] | None = None, snr_table:
     return out[list(vocab.FINDINGS_COLUMNS) + list(vocab.READER_COLUMNS)]
 
 
+def update_reader_columns(files, params: dict[str, ReaderParams] | None = None, mode: str = READER_MODE,
+                          snr_table: pd.DataFrame | None = None, progress: bool = False) -> pd.DataFrame:
+    """The cohort's findings table with only its reader columns recomputed (:func:`read_cohort`); every other
+    column must come out identical to the table on disk (else MammoError naming the column)."""
+    before = pd.read_csv(files.findings, dtype=str, keep_default_na=False)
+    after = read_cohort(files, params, snr_table, progress, mode)
+    for col in vocab.FINDINGS_COLUMNS:
+        if col not in before or not before[col].equals(after[col].astype(str).where(after[col].notna(), "")):
+            raise MammoError(f"update_reader_columns: column {col!r} would change; only reader columns may")
+    return after
+
+
 def operating_points(findings: pd.DataFrame) -> pd.DataFrame:
     """Per reader: detection sensitivity and BI-RADS (>= 4A positive) sensitivity/specificity vs pathology."""
     masses = findings.drop_duplicates("mass_id")

@@ -85,16 +85,18 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
     from mammo_lib.paths import weights_dir
     from mammo_lib.preprocess import preprocess_view
+    from dataclasses import replace
+
     from mammo_lib.synth import acquisition, anatomy, masses, readers, render
-    from mammo_lib.synth.cohort import _canvas, _place
-    from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config
+    from mammo_lib.synth.cohort import _canvas, _place, _render_v2
+    from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config, view_pitch_mm
 
     spec = {**DEMO_MASS, **(mass or {})}
     if vendor not in VENDOR_BY_NAME:
         raise MammoError(f"vendor must be one of {sorted(VENDOR_BY_NAME)}, got {vendor!r}")
-    cfg = twin_config()
-    profile = VENDOR_BY_NAME[vendor]
-    sp = profile.pixel_spacing_mm
+    cfg = twin_config()  # phantom v2, the twin's
+    sp = view_pitch_mm(cfg, vendor)
+    profile = replace(VENDOR_BY_NAME[vendor], pixel_spacing_mm=sp)  # the header carries the rendered pitch
     shape = _median_breast(cfg)
     rows, cols = _canvas(shape, sp, profile.field_mm)
     geoms = {v: anatomy.view_geometry(shape, v, rows, cols, sp) for v in vocab.VIEW}
@@ -103,7 +105,6 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     r, psi, alpha = _place(geoms, float(spec["size_mm"]), [], rng)
     placed = {v: [render.PlacedMass("DEMO-M1", mshape, spec["mass_density"], *anatomy.project_point(g, r, psi, alpha),
                                     0.0)] for v, g in geoms.items()}
-    beta = float(np.mean(cfg.beta_range))
 
     path = weights or str(weights_dir() / "detection.safetensors")
     model, card = load_detector(path)
@@ -115,14 +116,15 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
         for density in vocab.BREAST_DENSITY:
             views, boxes, ids = {}, {}, {}
             for vi, view in enumerate(vocab.VIEW):
-                # the same texture and noise streams for every density: only the amount of dense tissue changes
-                out = render.render_view(cfg, geoms[view], density, beta, shape.thickness_mm, placed[view],
-                                         np.random.default_rng([seed, 12, vi]))
-                enc = acquisition.encode(out.presentation, out.breast, profile)
+                # the same random streams for every density: only the density's tissue (amount of dense
+                # tissue, compressed thickness: VICTRE's per-density phantoms) changes
+                out = _render_v2(cfg, geoms[view], vendor, density, shape.thickness_mm, placed[view],
+                                 np.random.default_rng([seed, 13]), np.random.default_rng([seed, 12, vi]))
+                enc = acquisition.encode(out.presentation, out.breast, profile, full_range=True)
                 dcm = Path(tmp) / f"{density}_{view}.dcm"
                 tags = acquisition.ImageTags("DEMO", 50, f"DEMO-{density}", "20190401", "L", view,
                                              f"DEMO_{density}_{view}", seed, 1 + vi)
-                acquisition.write_mg(dcm, enc, profile, tags)
+                acquisition.write_mg(dcm, enc, profile, tags, conformant=True)
                 shown, spacing = readers.display_pixels(dcm)
                 mask = out.mass_masks["DEMO-M1"]
                 snr = abs(readers.npwe_snr(shown, out.breast, mask, spacing))
@@ -175,9 +177,9 @@ def plot_density_masking(demo: MaskingDemo, view: str = "CC", margin_mm: float =
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from mammo_lib.synth.config import VENDOR_BY_NAME
+    from mammo_lib.synth.config import twin_config, view_pitch_mm
 
-    sp = VENDOR_BY_NAME[DEMO_VENDOR].pixel_spacing_mm
+    sp = view_pitch_mm(twin_config(), DEMO_VENDOR)
     best = demo.table[demo.table["view"] != view].drop_duplicates("breast_density", keep="last") \
         .set_index("breast_density")
     fig, axes = plt.subplots(2, len(vocab.BREAST_DENSITY), figsize=(12, 7.2), gridspec_kw={"height_ratios": [1.4, 1]})

@@ -206,3 +206,17 @@ def test_observer_and_calibrated_modes_differ_only_in_the_juniors_detection(tmp_
     assert not cal["junior_a_detected"].equals(obs["junior_a_detected"])
     with pytest.raises(MammoError, match="reader mode must be one of"):
         readers.read_cohort(files, READERS, snr, mode="oracle")
+
+
+def test_compare_modes_puts_both_reader_modes_beside_table3(tmp_path) -> None:
+    from mammo_lib.synth import store
+
+    findings = pd.read_csv(paths.REPO_ROOT / "data_findings.csv")
+    files = store.CohortFiles(tmp_path, paths.REPO_ROOT / "data_manifest.csv", paths.REPO_ROOT / "data_findings.csv",
+                              tmp_path / "truth.csv")
+    snr = findings[["mass_id", "image_id"]].assign(snr=np.exp(np.random.default_rng(1).normal(1, 0.5, len(findings))))
+    strata, tests = rc.compare_modes(files, snr)
+    assert len(strata) == 50 and len(tests) == 12
+    assert (strata["calibrated"] == strata["paper"]).all()  # every cell, by construction of the draw
+    assert (strata["observer"] != strata["paper"]).any()
+    assert set(tests.columns) == {"factor", "reader", "p_calibrated", "p_observer", "p_paper"}

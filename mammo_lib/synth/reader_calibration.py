@@ -232,3 +232,38 @@ def calibrated_detection(reader: str, snr: pd.Series, strata: pd.DataFrame, obse
         also = [(mask, int(round(float(fit.probability[mask].sum()))))]
     detected = draw_detection(fit.probability, strata, targets if exact else None, reader, seed, also)
     return detected, fit
+
+
+def _mass_table(findings: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
+    """One row per mass with its patient's age and breast density (what Table 3 strata need)."""
+    per_image = manifest.drop_duplicates("image_id").set_index("image_id")[["age", "breast_density"]]
+    masses = findings.drop_duplicates("mass_id").reset_index(drop=True)
+    return masses.join(per_image, on="image_id")
+
+
+def compare_modes(files, snr_table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3 of the twin's juniors in both reader modes beside the paper: (strata, tests).
+
+    strata: factor, stratum, reader, masses, detected in "calibrated" and "observer" mode and in the paper
+    (the reader's Table 3 column). tests: factor, reader, chi-square P in each mode and the printed P.
+    """
+    from mammo_lib import tables
+    from mammo_lib.synth import readers
+
+    manifest = pd.read_csv(files.manifest)
+    modes = {m: _mass_table(readers.read_cohort(files, snr_table=snr_table, mode=m), manifest) for m in MODES}
+    t3 = {m: tables.table3(masses).set_index(["factor", "stratum", "detector"]) for m, masses in modes.items()}
+    tests = {m: tables.table3_tests(masses).set_index(["factor", "detector"]) for m, masses in modes.items()}
+    rows, trows = [], []
+    for reader in vocab.DETECTION_READERS:
+        targets = detection_targets(reader)
+        for (factor, stratum), published_count in targets.items():
+            key = (factor, stratum, reader)
+            rows.append({"factor": factor, "stratum": stratum, "reader": reader,
+                         "masses": int(t3["calibrated"].loc[key, "reference"]),
+                         **{m: int(t3[m].loc[key, "detected"]) for m in MODES}, "paper": published_count})
+        for factor in FACTORS:
+            trows.append({"factor": factor, "reader": reader,
+                          **{f"p_{m}": float(tests[m].loc[(factor, reader), "p"]) for m in MODES},
+                          "p_paper": published.TABLE3_TESTS[factor][table3_column(reader)][1]})
+    return pd.DataFrame(rows), pd.DataFrame(trows)

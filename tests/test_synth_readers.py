@@ -98,3 +98,12 @@ def test_reference_weight_needs_reference_scores() -> None:
     with pytest.raises(MammoError, match="reference_weight needs"):
         readers.simulate("senior", ReaderParams(1.0, 0.5, 0.0, 0.0, 0.0, detects=False, reference_weight=1.0),
                          snr, features)
+
+
+def test_reference_score_orders_birads_and_refuses_unknown_categories() -> None:
+    f = _findings().assign(birads=lambda d: np.resize(["2", "3", "4A", "4B", "4C", "5"], len(d)))
+    score = readers.reference_score(f)
+    by_cat = score.groupby(f.set_index("mass_id")["birads"]).first()
+    assert by_cat.is_monotonic_increasing and by_cat.index.tolist() == ["2", "3", "4A", "4B", "4C", "5"]
+    with pytest.raises(MammoError, match=r"unknown birads values \['6'\]"):
+        readers.reference_score(f.assign(birads="6"))

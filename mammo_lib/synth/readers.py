@@ -371,8 +371,10 @@ def calibrate(files, snr_table: pd.DataFrame | None = None, mode: str = READER_M
                 hi = 0.5
                 while with_(weight, hi)[1] > tp_target and hi < 50:
                     hi *= 2
-                noise = optimize.brentq(lambda s: with_(weight, s)[1] - tp_target - 0.5, 0.0, hi, xtol=1e-4)
-                params = with_(weight, round(noise, 4))[0]
+                noise = optimize.brentq(lambda s: with_(weight, s)[1] - tp_target - 0.5, 0.0, hi, xtol=1e-5)
+                # the TP count steps at the root: of the 4-decimal noises either side, the one nearer Table 4
+                trials = [with_(weight, math.floor(noise * 1e4) / 1e4), with_(weight, math.ceil(noise * 1e4) / 1e4)]
+                params = min(trials, key=lambda pt: abs(pt[1] - tp_target))[0]
         fitted[name] = params
     return {name: fitted[name] for name in vocab.READERS}
 

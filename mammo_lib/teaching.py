@@ -165,7 +165,8 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
         best[f"{name}_p_detect"] = [_p_detect(READERS[name], s) for s in best["snr"]]
         # one mass, so each reader's first internal-noise draw: the same moment of attention for every density
         best[f"{name}_detected"] = [bool(readers.simulate(name, READERS[name], pd.Series([v], index=["DEMO-M1"]),
-                                                          pd.Series([0.0], index=["DEMO-M1"]), seed=seed)[0].iloc[0])
+                                                          pd.Series([0.0], index=["DEMO-M1"]), seed=seed,
+                                                          reference=pd.Series([0.0], index=["DEMO-M1"]))[0].iloc[0])
                                     for v in best["snr"]]
     table = pd.concat([table, best], ignore_index=True)
     return MaskingDemo(images, outlines, table[list(MASKING_COLUMNS)], threshold)

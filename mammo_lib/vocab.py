@@ -6,7 +6,7 @@ BI-RADS category. Categories follow ACR BI-RADS 5th edition (2013), as the paper
 """
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 #: ACR breast composition (breast density), paper Table 3 rows a-d.
 BREAST_DENSITY: Final = ("a", "b", "c", "d")
@@ -78,3 +78,29 @@ DL_SCORES_COLUMNS: Final = ("mass_id", "dl_score", "dl_positive", "threshold")
 READER_COLUMNS: Final = (
     "junior_a_detected", "junior_a_birads", "junior_b_detected", "junior_b_birads", "senior_birads",
 )
+
+#: Table 1's mass features and their categories (the paper's order).
+TABLE1_FEATURES: Final[dict[str, tuple[str, ...]]] = {
+    "morphology": MORPHOLOGY, "margin": MARGIN, "mass_density": MASS_DENSITY, "birads": MASS_BIRADS,
+}
+#: Table 3's factors, in the paper's order, and their strata. ``age_group`` is derived from ``age`` (:func:`age_group`).
+TABLE3_FACTORS: Final[dict[str, tuple[str, ...]]] = {
+    "breast_density": BREAST_DENSITY, "age_group": AGE_GROUPS, **TABLE1_FEATURES,
+}
+
+
+def age_group(age: Any) -> Any:
+    """Table 3's age strata of a pandas Series of ages: <40, 40-60 (both ends included), >60 years; a missing or
+    non-numeric age is an error."""
+    import numpy as np
+    import pandas as pd
+
+    from mammo_lib.errors import MammoError
+
+    num = pd.to_numeric(age, errors="coerce")
+    bad = num.isna()
+    if bad.any():
+        raise MammoError(f"mass table column 'age' has {int(bad.sum())} missing or non-numeric value(s), first "
+                         f"{age[bad].iloc[0]!r}")
+    under, over = AGE_GROUPS[0], AGE_GROUPS[2]
+    return pd.Series(np.where(num < 40, under, np.where(num > 60, over, AGE_GROUPS[1])), index=age.index)

@@ -17,6 +17,10 @@ from mammo_lib.cli import main
      "--pitch-mm applies to --phantom v2 only"),
     (["synth", "--out", "/nonexistent-mammo-out", "--update-committed"],
      "apply to the committed twin, not to --out"),
+    (["synth", "--out", "/nonexistent-mammo-out", "--update-readers"],
+     "apply to the committed twin, not to --out"),
+    (["synth", "--which", "train", "--update-readers"], "--update-readers and --calibrate-readers apply to the twin"),
+    (["synth", "--reader-mode", "observer"], "--reader-mode applies to --calibrate-readers and --update-readers"),
     (["synth", "--phantom", "v2", "--out", "/nonexistent-mammo-out", "--pitch-mm", "fine"],
      "--pitch-mm must be a number in mm or 'native', got 'fine'"),
 ])

@@ -119,7 +119,7 @@ def test_contralateral_breast_is_alike_without_the_mass(rendered) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="known defect of phantom v2: the two breasts share the target percent dense "
-                   "area (the breast_rng of generate._render_v2) but each view's anatomy is drawn anew, so the "
+                   "area (the breast_rng of generate.render_v2) but each view's anatomy is drawn anew, so the "
                    "measured dense area of P0001's CC views differs by 0.21 between sides")
 def test_contralateral_dense_area_is_alike(rendered) -> None:
     _, first, _ = rendered

@@ -76,7 +76,34 @@ def test_higher_efficiency_detects_more_and_misses_are_birads_1() -> None:
     assert (b_low[~d_low] == "1").all() and (b_low[d_low] != "1").all()
 
 
-def test_birads_offsets_are_increasing_and_zero_at_the_positive_cut() -> None:
-    off = readers.birads_offsets()
-    assert list(off) == ["3", "4A", "4B", "4C", "5"]
-    assert off["4A"] == 0.0 and all(a < b for a, b in zip(off.values(), list(off.values())[1:]))
+def test_categories_keep_the_suspicion_order_in_the_reference_mix() -> None:
+    suspicion = np.linspace(-2, 2, 400)
+    called = suspicion > 0.5
+    detected = np.ones(400, bool)
+    detected[::50] = False
+    cats = readers.categorise(suspicion, called, detected)
+    assert (cats[~detected] == "1").all()
+    ranks = np.array([vocab.BIRADS_RANK[c] for c in cats[detected]])
+    assert (np.diff(ranks) >= 0).all()  # higher suspicion, never a lower category
+    neg_mix, pos_mix = readers.category_mix()
+    assert set(cats[detected & called]) == set(pos_mix) and set(cats[detected & ~called]) == set(neg_mix)
+    share_5 = (cats[detected & called] == "5").mean()
+    assert share_5 == pytest.approx(pos_mix["5"], abs=0.02)
+
+
+def test_reference_weight_needs_reference_scores() -> None:
+    f = _findings()
+    features = readers.feature_score(f)
+    snr = pd.Series(np.linspace(0, 5, len(features)), index=features.index)
+    with pytest.raises(MammoError, match="reference_weight needs"):
+        readers.simulate("senior", ReaderParams(1.0, 0.5, 0.0, 0.0, 0.0, detects=False, reference_weight=1.0),
+                         snr, features)
+
+
+def test_reference_score_orders_birads_and_refuses_unknown_categories() -> None:
+    f = _findings().assign(birads=lambda d: np.resize(["2", "3", "4A", "4B", "4C", "5"], len(d)))
+    score = readers.reference_score(f)
+    by_cat = score.groupby(f.set_index("mass_id")["birads"]).first()
+    assert by_cat.is_monotonic_increasing and by_cat.index.tolist() == ["2", "3", "4A", "4B", "4C", "5"]
+    with pytest.raises(MammoError, match=r"unknown birads values \['6'\]"):
+        readers.reference_score(f.assign(birads="6"))

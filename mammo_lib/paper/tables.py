@@ -18,31 +18,12 @@ import pandas as pd
 from mammo_lib import published, validation, vocab
 from mammo_lib.evaluation import mrmc, stats
 from mammo_lib.errors import MammoError
+from mammo_lib.vocab import TABLE1_FEATURES, TABLE3_FACTORS, age_group
 
-#: Table 1 features (the paper's "Density" rows are mass density, see published.TABLE1) and their strata.
-TABLE1_FEATURES: dict[str, tuple[str, ...]] = {
-    "morphology": vocab.MORPHOLOGY, "margin": vocab.MARGIN, "mass_density": vocab.MASS_DENSITY,
-    "birads": vocab.MASS_BIRADS,
-}
-#: Table 3 factors, in the paper's order, and their strata. ``age_group`` is derived from ``age``.
-TABLE3_FACTORS: dict[str, tuple[str, ...]] = {
-    "breast_density": vocab.BREAST_DENSITY, "age_group": vocab.AGE_GROUPS, **TABLE1_FEATURES,
-}
 #: Detectors of Table 3 and Table 4's raters; "dl" is the model.
 DL = "dl"
 DETECTORS: tuple[str, ...] = (*vocab.DETECTION_READERS, DL)
 RATERS: tuple[str, ...] = (*vocab.READERS, DL)
-#: Files written by notebooks 04 (detection) and 05 (classification) into the run's tables folder.
-
-def age_group(age: pd.Series) -> pd.Series:
-    """Table 3's age strata: <40, 40-60 (both ends included), >60 years; missing ages are an error."""
-    num = pd.to_numeric(age, errors="coerce")
-    bad = num.isna()
-    if bad.any():
-        raise MammoError(f"mass table column 'age' has {int(bad.sum())} missing or non-numeric value(s), first "
-                         f"{age[bad].iloc[0]!r}")
-    under, over = vocab.AGE_GROUPS[0], vocab.AGE_GROUPS[2]
-    return pd.Series(np.where(num < 40, under, np.where(num > 60, over, vocab.AGE_GROUPS[1])), index=age.index)
 
 
 def _pct(count: int | float, total: int | float) -> float:

@@ -86,16 +86,18 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
     from mammo_lib.paths import weights_dir
     from mammo_lib.preprocess import preprocess_view
-    from mammo_lib.synth import acquisition, anatomy, masses, readers, phantom_v1
-    from mammo_lib.synth.generate import canvas_size, place_mass
-    from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config
+    from dataclasses import replace
+
+    from mammo_lib.synth import acquisition, anatomy, masses, phantom_v1, readers
+    from mammo_lib.synth.generate import canvas_size, place_mass, render_v2
+    from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config, view_pitch_mm
 
     spec = {**DEMO_MASS, **(mass or {})}
     if vendor not in VENDOR_BY_NAME:
         raise MammoError(f"vendor must be one of {sorted(VENDOR_BY_NAME)}, got {vendor!r}")
-    cfg = twin_config()
-    profile = VENDOR_BY_NAME[vendor]
-    sp = profile.pixel_spacing_mm
+    cfg = twin_config()  # phantom v2, the twin's
+    sp = view_pitch_mm(cfg, vendor)
+    profile = replace(VENDOR_BY_NAME[vendor], pixel_spacing_mm=sp)  # the header carries the rendered pitch
     shape = _median_breast(cfg)
     rows, cols = canvas_size(shape, sp, profile.field_mm)
     geoms = {v: anatomy.view_geometry(shape, v, rows, cols, sp) for v in vocab.VIEW}
@@ -104,7 +106,6 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     r, psi, alpha = place_mass(geoms, float(spec["size_mm"]), [], rng)
     placed = {v: [phantom_v1.PlacedMass("DEMO-M1", mshape, spec["mass_density"], *anatomy.project_point(g, r, psi, alpha),
                                     0.0)] for v, g in geoms.items()}
-    beta = float(np.mean(cfg.beta_range))
 
     path = weights or str(weights_dir() / "detection.safetensors")
     model, card = load_detector(path)
@@ -116,14 +117,15 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
         for density in vocab.BREAST_DENSITY:
             views, boxes, ids = {}, {}, {}
             for vi, view in enumerate(vocab.VIEW):
-                # the same texture and noise streams for every density: only the amount of dense tissue changes
-                out = phantom_v1.render_view(cfg, geoms[view], density, beta, shape.thickness_mm, placed[view],
-                                         np.random.default_rng([seed, 12, vi]))
-                enc = acquisition.encode(out.presentation, out.breast, profile)
+                # the same random streams for every density: only the density's tissue (amount of dense
+                # tissue, compressed thickness: VICTRE's per-density phantoms) changes
+                out = render_v2(cfg, geoms[view], vendor, density, shape.thickness_mm, placed[view],
+                                 np.random.default_rng([seed, 13]), np.random.default_rng([seed, 12, vi]))
+                enc = acquisition.encode(out.presentation, out.breast, profile, full_range=True)
                 dcm = Path(tmp) / f"{density}_{view}.dcm"
                 tags = acquisition.ImageTags("DEMO", 50, f"DEMO-{density}", "20190401", "L", view,
                                              f"DEMO_{density}_{view}", seed, 1 + vi)
-                acquisition.write_mg(dcm, enc, profile, tags)
+                acquisition.write_mg(dcm, enc, profile, tags, conformant=True)
                 shown, spacing = readers.display_pixels(dcm)
                 mask = out.mass_masks["DEMO-M1"]
                 snr = abs(readers.npwe_snr(shown, out.breast, mask, spacing))
@@ -164,7 +166,8 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
         best[f"{name}_p_detect"] = [_p_detect(READERS[name], s) for s in best["snr"]]
         # one mass, so each reader's first internal-noise draw: the same moment of attention for every density
         best[f"{name}_detected"] = [bool(readers.simulate(name, READERS[name], pd.Series([v], index=["DEMO-M1"]),
-                                                          pd.Series([0.0], index=["DEMO-M1"]), seed=seed)[0].iloc[0])
+                                                          pd.Series([0.0], index=["DEMO-M1"]), seed=seed,
+                                                          reference=pd.Series([0.0], index=["DEMO-M1"]))[0].iloc[0])
                                     for v in best["snr"]]
     table = pd.concat([table, best], ignore_index=True)
     return MaskingDemo(images, outlines, table[list(MASKING_COLUMNS)], threshold)
@@ -176,9 +179,9 @@ def plot_density_masking(demo: MaskingDemo, view: str = "CC", margin_mm: float =
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from mammo_lib.synth.config import VENDOR_BY_NAME
+    from mammo_lib.synth.config import twin_config, view_pitch_mm
 
-    sp = VENDOR_BY_NAME[DEMO_VENDOR].pixel_spacing_mm
+    sp = view_pitch_mm(twin_config(), DEMO_VENDOR)
     best = demo.table[demo.table["view"] != view].drop_duplicates("breast_density", keep="last") \
         .set_index("breast_density")
     fig, axes = plt.subplots(2, len(vocab.BREAST_DENSITY), figsize=(12, 7.2), gridspec_kw={"height_ratios": [1.4, 1]})

@@ -20,6 +20,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "committed data_manifest.csv and data_findings.csv")
     parser.add_argument("--calibrate-readers", action="store_true",
                         help="fit the simulated readers' parameters on the twin and print them (for config.py)")
+    parser.add_argument("--update-readers", action="store_true",
+                        help="twin only: rerun the simulated readers on the twin's images and rewrite only the "
+                             "reader columns of the committed data_findings.csv (images and other columns kept)")
+    parser.add_argument("--reader-mode", choices=("calibrated", "observer"), default=None,
+                        help="with --calibrate-readers / --update-readers: calibrated juniors (Table 3's strata) "
+                             "or the pure pixel observer (default: config.READER_MODE)")
     parser.add_argument("--phantom", choices=("v1", "v2"), default=None,
                         help="with --out: the phantom to render (default v2, the twin's; v1 is the first round's "
                              "thresholded power-law field, kept for comparison)")
@@ -44,19 +50,35 @@ def run_command(args: argparse.Namespace) -> int:
         raise MammoError("--patients and --seed choose a training cohort; the twin is fixed (use --which train)")
     if args.update_committed and args.which != "twin":
         raise MammoError("--update-committed applies to the twin only")
+    if (args.update_readers or args.calibrate_readers) and args.which != "twin":
+        raise MammoError("--update-readers and --calibrate-readers apply to the twin only")
     start = time.perf_counter()
     if args.out is not None:
         return _run_out(args, start)
     if args.phantom is not None or args.pitch_mm is not None:
         raise MammoError("--phantom and --pitch-mm need --out DIR (the twin and the training cohort use the "
                          "configured phantom v2 at 0.2 mm)")
+    if args.reader_mode is not None and not (args.calibrate_readers or args.update_readers):
+        raise MammoError("--reader-mode applies to --calibrate-readers and --update-readers")
     if args.calibrate_readers:
         from mammo_lib.synth import readers
+        from mammo_lib.synth.config import READER_MODE
 
         files = store.ensure_cohort("twin", workers=args.workers, progress=not args.no_progress)
-        params = readers.calibrate(files)
+        params = readers.calibrate(files, mode=args.reader_mode or READER_MODE)
         for name, p in params.items():
             print(f"{name}: {p}")
+        return 0
+    if args.update_readers:
+        from mammo_lib.synth import readers
+        from mammo_lib.synth.config import READER_MODE
+
+        files = store.ensure_cohort("twin", workers=args.workers, progress=not args.no_progress)
+        findings = readers.update_reader_columns(files, mode=args.reader_mode or READER_MODE,
+                                                 progress=not args.no_progress)
+        findings.to_csv(files.findings, index=False)
+        print(f"reader columns of {files.findings} rewritten ({args.reader_mode or READER_MODE} readers, "
+              f"{time.perf_counter() - start:.0f} s)")
         return 0
     if args.update_committed:
         from mammo_lib.synth import readers, generate as cohort
@@ -91,8 +113,9 @@ def _run_out(args: argparse.Namespace, start: float) -> int:
     phantom = args.phantom or "v2"
     if args.pitch_mm is not None and phantom != "v2":
         raise MammoError("--pitch-mm applies to --phantom v2 only (v1 uses each vendor's coarse pitch)")
-    if args.update_committed or args.calibrate_readers:
-        raise MammoError("--update-committed and --calibrate-readers apply to the committed twin, not to --out")
+    if args.update_committed or args.calibrate_readers or args.update_readers:
+        raise MammoError("--update-committed, --calibrate-readers and --update-readers apply to the committed "
+                         "twin, not to --out")
     pitch: float | str | None = args.pitch_mm
     if pitch is not None and pitch != "native":
         try:

@@ -177,7 +177,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
         for view_index, view in enumerate(vocab.VIEW):
             view_rng = np.random.default_rng([cfg.seed, 2, index, side_index, view_index])
             if v2:
-                out = _render_v2(cfg, geoms[view], profile.name, patient["breast_density"], shape.thickness_mm,
+                out = render_v2(cfg, geoms[view], profile.name, patient["breast_density"], shape.thickness_mm,
                                  placed[view], np.random.default_rng([cfg.seed, 3, index, side_index]), view_rng)
             else:
                 out = phantom_v1.render_view(cfg, geoms[view], patient["breast_density"],
@@ -224,17 +224,18 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
     return PatientResult(manifest, findings, truth)
 
 
-def _render_v2(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density: str, drawn_thickness_mm: float,
-               placed: list[phantom_v1.PlacedMass], breast_rng: np.random.Generator,
-               view_rng: np.random.Generator) -> phantom_v1.RenderedView:
-    """One view of phantom v2; ``breast_rng`` (per breast) draws the percent dense area both views share."""
+def render_v2(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density: str, drawn_thickness_mm: float,
+              placed: list[phantom_v1.PlacedMass], breast_rng: np.random.Generator,
+              view_rng: np.random.Generator) -> phantom_v1.RenderedView:
+    """One view of phantom v2 (the twin's views, and notebook 11's density demonstration); ``breast_rng`` (per
+    breast) draws the percent dense area both views share."""
     from mammo_lib.synth import phantom_v2, phantom_v2_xray
 
     target = phantom_v2.draw_target_dense(density, breast_rng)
-    out, _ = phantom_v2_xray.render_view(geom, vendor, density, phantom_v2.view_thickness(density, drawn_thickness_mm), placed,
-                              target, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
-                              mass_depth_ratio=cfg.mass_depth_ratio, pectoral_fraction=cfg.pectoral_fraction,
-                              periphery_mm=cfg.periphery_mm)
+    out, _ = phantom_v2_xray.render_view(geom, vendor, density, phantom_v2.view_thickness(density, drawn_thickness_mm),
+                                         placed, target, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
+                                         mass_depth_ratio=cfg.mass_depth_ratio, pectoral_fraction=cfg.pectoral_fraction,
+                                         periphery_mm=cfg.periphery_mm)
     return out
 
 

@@ -123,7 +123,10 @@ def test_ctrl_c_stops_the_workers_within_seconds_with_one_line_and_keeps_finishe
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "mammo_lib", "analyze", str(many_exams), "--out", str(out),
                              "--workers", "2", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=env, start_new_session=True,
+                            # a shell's background job (make test under nohup or CI) inherits SIGINT ignored, and
+                            # Python then installs no KeyboardInterrupt: give the command a terminal's default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while not list(out.glob("*/result.json")) and proc.poll() is None and time.monotonic() < deadline:

@@ -182,7 +182,9 @@ def test_ctrl_c_stops_the_notebook_with_one_line_and_unrun_cells_carry_no_execut
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(pipeline.REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_RUN, str(notebook_dir), str(run)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # as a terminal starts it: a background job (make under nohup, CI) inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 180
         while not (run / "started").exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -37,7 +37,7 @@ from mammo_lib.evaluation import stats
 from mammo_lib.errors import MammoError
 
 __all__ = [
-    "ReaderStudy", "Components", "ORAnalysis", "PairDifference", "AIVsReaders", "ClusteredAUC",
+    "ReaderStudy", "Components", "ReaderStudyTest", "ORAnalysis", "PairDifference", "AIVsReaders", "ClusteredAUC",
     "reader_study", "fom_components", "fom_covariance", "or_analysis", "ai_vs_readers", "clustered_auc_ci",
     "JackknifeStudy", "jackknife_covariance", "pseudovalues", "DBMAnalysis", "dbm_analysis",
     "clustered_auc_bootstrap",
@@ -345,18 +345,11 @@ class PairDifference:
 
 
 @dataclass(frozen=True)
-class ORAnalysis:
-    """Obuchowski-Rockette / Hillis analysis of a multi-reader multi-case study.
-
-    ``difference``: modality 1 minus modality 2 in sorted order (``pairwise`` holds every pair when there are
-    more). ``statistic``: F (random readers; ``df_numerator`` and ``df`` its degrees of freedom) or, with fixed
-    readers, the chi-square on ``df_numerator`` degrees of freedom (``df`` is then inf and CIs are normal).
-    Variance components: ``var_error`` (Var), ``cov1`` (same reader, different modality), ``cov2`` (different
-    readers, same modality), ``cov3`` (different readers and modalities), ``var_r``, ``var_tr`` (Hillis);
-    ``modality_*`` per modality (Var, Cov2, MS_R: Hillis's single-modality CIs) and ``reader_*`` per reader (Var,
-    Cov1: a fixed reader's own comparison of two modalities has variance 2 (Var_j - Cov1_j)). ``modality_ci`` is
-    clipped to [0, 1], as MRMCaov does (both figures of merit are fractions).
-    """
+class ReaderStudyTest:
+    """The fields an OR and a DBM analysis share: the figures of merit (modality x reader), each modality's figure of
+    merit with its CI, standard error and df, the difference of modality 1 minus modality 2 in sorted order with its
+    CI and standard error, the test (``statistic`` on ``df_numerator`` and ``df`` degrees of freedom, ``p_value``)
+    and every pair of modalities (``pairwise``)."""
 
     modalities: tuple[Any, ...]
     readers: tuple[Any, ...]
@@ -373,6 +366,22 @@ class ORAnalysis:
     df: float
     p_value: float
     pairwise: tuple[PairDifference, ...]
+
+
+@dataclass(frozen=True)
+class ORAnalysis(ReaderStudyTest):
+    """Obuchowski-Rockette / Hillis analysis of a multi-reader multi-case study.
+
+    ``difference``: modality 1 minus modality 2 in sorted order (``pairwise`` holds every pair when there are
+    more). ``statistic``: F (random readers; ``df_numerator`` and ``df`` its degrees of freedom) or, with fixed
+    readers, the chi-square on ``df_numerator`` degrees of freedom (``df`` is then inf and CIs are normal).
+    Variance components: ``var_error`` (Var), ``cov1`` (same reader, different modality), ``cov2`` (different
+    readers, same modality), ``cov3`` (different readers and modalities), ``var_r``, ``var_tr`` (Hillis);
+    ``modality_*`` per modality (Var, Cov2, MS_R: Hillis's single-modality CIs) and ``reader_*`` per reader (Var,
+    Cov1: a fixed reader's own comparison of two modalities has variance 2 (Var_j - Cov1_j)). ``modality_ci`` is
+    clipped to [0, 1], as MRMCaov does (both figures of merit are fractions).
+    """
+
     modality_var_error: tuple[float, ...]
     modality_cov2: tuple[float, ...]
     modality_ms_r: tuple[float, ...]
@@ -532,7 +541,7 @@ def or_analysis(data: pd.DataFrame | JackknifeStudy, *, covariance: Covariance =
 
 # --- Dorfman-Berbaum-Metz ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DBMAnalysis:
+class DBMAnalysis(ReaderStudyTest):
     """Dorfman-Berbaum-Metz analysis of jackknife pseudovalues, with Hillis's (2008) denominator df.
 
     Fields as :class:`ORAnalysis` where they mean the same (the difference is modality 1 minus modality 2 in
@@ -541,21 +550,6 @@ class DBMAnalysis:
     readers and cases F, ddf and p equal the OR analysis with jackknife covariances (Hillis 2005, 2008).
     """
 
-    modalities: tuple[Any, ...]
-    readers: tuple[Any, ...]
-    fom: np.ndarray
-    modality_fom: tuple[float, ...]
-    modality_ci: tuple[tuple[float, float], ...]
-    modality_se: tuple[float, ...]
-    modality_df: tuple[float, ...]
-    difference: float
-    ci: tuple[float, float]
-    se: float
-    statistic: float
-    df_numerator: float
-    df: float
-    p_value: float
-    pairwise: tuple[PairDifference, ...]
     ms_t: float
     ms_r: float
     ms_c: float

@@ -19,7 +19,7 @@ import pandas as pd
 
 from mammo_lib import published, validation, vocab
 from mammo_lib.data.manifest import Manifest
-from mammo_lib.validation import require_columns
+from mammo_lib.paper.tables import format_p
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def example_exams(studies: Sequence[str], density: Mapping[str, str] | pd.Series
     without a dense breast among them, the first ``n`` exams (said). Without truth: the exams of the ``n``
     highest-scoring IFN candidates."""
     if candidates is not None:
-        require_columns(candidates, ["branch", "study_id", "score"], "candidates")
+        validation.require_columns(candidates, ["branch", "study_id", "score"], "candidates")
         best = candidates[candidates["branch"] == "ifn"].groupby("study_id")["score"].max()
         top = set(best.sort_values(ascending=False, kind="stable").index[:n])
         return [s for s in studies if s in top], ""
@@ -101,6 +101,12 @@ def cohort_title(name: str, twin: bool) -> str:
     return "the twin" if twin else f"cohort {name}"
 
 
+def _p_phrase(p: float) -> str:
+    """"P = 0.012" as the paper prints P (:func:`mammo_lib.paper.tables.format_p`), "P < 0.0001" below that."""
+    text = format_p(p)
+    return f"P {text[0]} {text[1:]}" if text.startswith("<") else f"P = {text}"
+
+
 def fusion_lines(fusion: Any, sizes: pd.Series | None = None, what: str = "dense-breast") -> list[str]:
     """Notebook 04's reading of :func:`mammo_lib.evaluation.detection.fusion_comparison` (single view vs IFN), one line each:
     the paired detections per mass with McNemar's P, the masses missed by both (their sizes, when ``sizes`` maps
@@ -109,7 +115,7 @@ def fusion_lines(fusion: Any, sizes: pd.Series | None = None, what: str = "dense
         return [f"{what} masses: none ({fusion.empty}): the paired comparison of single view and IFN is not computed"]
     paired = fusion.per_mass
     lines = [f"{what} masses: {paired.n}; found by both {paired.both}, single only {paired.only_a}, "
-             f"IFN only {paired.only_b}, neither {paired.neither}; McNemar P = {paired.p:.3f}"]
+             f"IFN only {paired.only_b}, neither {paired.neither}; McNemar {_p_phrase(paired.p)}"]
     if sizes is not None:
         missed = fusion.missed_by_both
         lines.append(f"missed by both: median size {sizes[missed].median():.1f} mm "
@@ -120,7 +126,7 @@ def fusion_lines(fusion: Any, sizes: pd.Series | None = None, what: str = "dense
         lines.append(f"{b:>6} per view: recall {fusion.view_recall[b]:.3f}; of {n} masses on two views, "
                      f"found on both {both}, on one {one}, on neither {neither}")
     lines.append(f"per view, single only {fusion.per_view.only_a}, IFN only {fusion.per_view.only_b} of "
-                 f"{fusion.per_view.n}; McNemar P = {fusion.per_view.p:.3f}")
+                 f"{fusion.per_view.n}; McNemar {_p_phrase(fusion.per_view.p)}")
     return lines
 
 

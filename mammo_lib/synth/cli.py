@@ -81,11 +81,11 @@ def run_command(args: argparse.Namespace) -> int:
               f"{time.perf_counter() - start:.0f} s)")
         return 0
     if args.update_committed:
-        from mammo_lib.synth import readers, generate as cohort
+        from mammo_lib.synth import generate, readers
         from mammo_lib.synth.config import twin_config
 
         files = store.cohort_files("twin")
-        manifest, findings, _ = cohort.generate(twin_config(), files.root, workers=args.workers,
+        manifest, findings, _ = generate.generate(twin_config(), files.root, workers=args.workers,
                                                 progress=not args.no_progress)
         manifest.to_csv(files.manifest, index=False)
         findings.to_csv(files.findings, index=False)
@@ -107,7 +107,7 @@ def _run_out(args: argparse.Namespace, start: float) -> int:
     """``mammo synth --out DIR``: render a cohort (any phantom and pitch) into DIR, its tables beside it."""
     from pathlib import Path
 
-    from mammo_lib.synth import generate as cohort
+    from mammo_lib.synth import generate
     from mammo_lib.synth.config import train_config, twin_config
 
     phantom = args.phantom or "v2"
@@ -128,7 +128,7 @@ def _run_out(args: argparse.Namespace, start: float) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise MammoError(f"--out {out}: folder exists and is not empty (runs never overwrite earlier results)")
-    manifest, findings, truth = cohort.generate(cfg, out, workers=args.workers, progress=not args.no_progress)
+    manifest, findings, truth = generate.generate(cfg, out, workers=args.workers, progress=not args.no_progress)
     manifest.to_csv(out / "data_manifest.csv", index=False)
     findings.to_csv(out / "data_findings.csv", index=False)
     truth.to_csv(out / "truth_views.csv", index=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from mammo_lib.cli import main
+from mammo_lib.errors import MammoError
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -33,3 +34,32 @@ def test_training_seed_equal_to_the_twin_seed_is_refused(capsys: pytest.CaptureF
     monkeypatch.setenv("MAMMO_DATA", str(tmp_path))
     assert main(["synth", "--which", "train", "--patients", "2", "--seed", "20231027"]) == 2
     assert "may not use the twin's seed" in capsys.readouterr().err
+
+
+def test_out_render_resumes_to_the_same_cohort(tmp_path):
+    """An interrupted --out render, resumed, lists the same images with the same bytes as one rendered in one go;
+    without --resume a non-empty folder is refused, and --resume refuses another configuration."""
+    import pandas as pd
+
+    from mammo_lib.synth import generate
+    from mammo_lib.synth.config import train_config
+
+    cfg = train_config(3, 7).with_(pitch_mm=0.5)
+    whole = generate.render_resumable(cfg, tmp_path / "whole", chunk=3)
+    part = tmp_path / "part"
+    generate.render_resumable(cfg, part, chunk=1)
+    # an interruption after the first chunk: the tables list one patient only
+    first = whole["patient_id"].iloc[0]
+    for name in ("data_manifest.csv", "data_findings.csv", "truth_views.csv"):
+        table = pd.read_csv(part / name)
+        key = "patient_id" if "patient_id" in table else "image_id"
+        keep = table[key].isin(whole.loc[whole["patient_id"] == first, key])
+        table[keep].to_csv(part / name, index=False)
+    with pytest.raises(MammoError, match="not empty"):
+        generate.render_resumable(cfg, part)
+    with pytest.raises(MammoError, match="another configuration"):
+        generate.render_resumable(train_config(4, 7).with_(pitch_mm=0.5), part, resume=True)
+    resumed = generate.render_resumable(cfg, part, resume=True)
+    key = ["image_id", "sha256"]
+    assert sorted(map(tuple, resumed[key].values)) == sorted(map(tuple, whole[key].values))
+    assert len(pd.read_csv(part / "data_findings.csv")) == len(pd.read_csv(tmp_path / "whole" / "data_findings.csv"))

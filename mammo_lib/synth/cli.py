@@ -35,6 +35,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="write the cohort and its tables to this new folder instead of the data folder "
                              "(other phantoms or pitches; never the committed twin)")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --out: continue an interrupted render of the same cohort (same --which, "
+                             "--patients, --seed, --phantom, --pitch-mm) in that folder; its tables list the "
+                             "patients finished so far after every chunk, so a partial cohort is usable")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -53,6 +57,8 @@ def run_command(args: argparse.Namespace) -> int:
     if (args.update_readers or args.calibrate_readers) and args.which != "twin":
         raise MammoError("--update-readers and --calibrate-readers apply to the twin only")
     start = time.perf_counter()
+    if args.resume and args.out is None:
+        raise MammoError("--resume continues a render into --out DIR; give the folder")
     if args.out is not None:
         return _run_out(args, start)
     if args.phantom is not None or args.pitch_mm is not None:
@@ -126,12 +132,8 @@ def _run_out(args: argparse.Namespace, start: float) -> int:
         [args.seed] if args.seed is not None else []))
     cfg = base.with_(phantom=phantom, pitch_mm=pitch)
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise MammoError(f"--out {out}: folder exists and is not empty (runs never overwrite earlier results)")
-    manifest, findings, truth = generate.generate(cfg, out, workers=args.workers, progress=not args.no_progress)
-    manifest.to_csv(out / "data_manifest.csv", index=False)
-    findings.to_csv(out / "data_findings.csv", index=False)
-    truth.to_csv(out / "truth_views.csv", index=False)
+    manifest = generate.render_resumable(cfg, out, workers=args.workers, resume=args.resume,
+                                         progress=not args.no_progress)
     print(f"{args.which} cohort, phantom {phantom}: {len(manifest)} images under {out} "
           f"({time.perf_counter() - start:.0f} s)")
     return 0

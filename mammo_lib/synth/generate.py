@@ -288,6 +288,76 @@ def generate(cfg: SynthConfig, root: str | Path, workers: int = 1, only: set[str
     return manifest, findings, truth
 
 
+#: file in a resumable render's folder naming the configuration it renders (see :func:`render_resumable`)
+STAMP_FILE = "cohort.json"
+
+
+def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def render_resumable(cfg: SynthConfig, out: str | Path, *, workers: int = 1, resume: bool = False,
+                     chunk: int = 0, progress: bool = False) -> pd.DataFrame:
+    """Render the cohort of ``cfg`` into the new folder ``out`` in chunks of patients, writing its tables
+    (``data_manifest.csv``, ``data_findings.csv``, ``truth_views.csv``) after every chunk; return the manifest.
+
+    The tables only ever list finished patients, so an interrupted render leaves a consistent, usable partial
+    cohort; ``resume=True`` continues it (the folder's ``cohort.json`` must name the same configuration, and
+    the patients already listed are kept, not re-rendered). Each patient's pixels depend on the configuration
+    and the patient alone, so a resumed cohort is identical to one rendered in one go. Without ``resume`` the
+    folder must be new or empty (runs never overwrite earlier results). ``chunk`` patients per step (default
+    ``max(16, 8 x workers)``).
+    """
+    import json
+    from dataclasses import asdict
+
+    out = Path(out)
+    wanted = json.dumps({k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+                        sort_keys=True, default=str)
+    stamp = out / STAMP_FILE
+    files = {"manifest": out / "data_manifest.csv", "findings": out / "data_findings.csv",
+             "truth": out / "truth_views.csv"}
+    done = [pd.DataFrame(columns=list(vocab.MANIFEST_COLUMNS)), pd.DataFrame(columns=list(vocab.FINDINGS_COLUMNS)),
+            pd.DataFrame(columns=list(TRUTH_COLUMNS))]
+    if out.exists() and any(out.iterdir()):
+        if not resume:
+            raise MammoError(f"--out {out}: folder exists and is not empty (runs never overwrite earlier results; "
+                             f"--resume continues an interrupted render of the same cohort)")
+        if not stamp.is_file() or stamp.read_text() != wanted:
+            raise MammoError(f"--out {out}: {STAMP_FILE} is missing or names another configuration than this "
+                             f"command's; --resume continues only the same cohort")
+        if files["manifest"].is_file():
+            done = [pd.read_csv(files[k], dtype={"sha256": str}) for k in ("manifest", "findings", "truth")]
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(wanted)
+    patients, _ = compose(cfg)
+    finished = set(done[0]["patient_id"].astype(str))
+    todo = [str(p) for p in patients["patient_id"] if str(p) not in finished]
+    step = chunk or max(16, 8 * workers)
+    bar = None
+    if progress:
+        from mammo_lib.progress import tqdm
+
+        bar = tqdm(total=len(patients), initial=len(finished), unit="patient", desc="rendering")
+    try:
+        for i in range(0, len(todo), step):
+            part = generate(cfg, out, workers=workers, only=set(todo[i:i + step]))
+            done = [pd.concat([a, b], ignore_index=True) if len(a) else b for a, b in zip(done, part)]
+            for frame, key in zip(done, ("manifest", "findings", "truth")):
+                _write_csv_atomic(frame, files[key])
+            if bar is not None:
+                bar.update(part[0]["patient_id"].nunique())
+    finally:
+        if bar is not None:
+            bar.close()
+    if not files["manifest"].is_file():  # nothing to render (an empty cohort): still leave its tables
+        for frame, key in zip(done, ("manifest", "findings", "truth")):
+            _write_csv_atomic(frame, files[key])
+    return done[0]
+
+
 def _progress(iterable, total: int, enabled: bool):
     if not enabled:
         return iterable

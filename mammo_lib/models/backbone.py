@@ -23,12 +23,25 @@ class BackboneConfig:
     stem_width: int | None = 16
     neck_channels: int = 32
     in_chans: int = 1
-    input_pool: int = 2          # average-pool the input by this factor before the trunk (1 = none)
+    input_pool: int = 2          # reduce the input by this factor before the trunk (1 = none)
+    input_reduce: str = "avg"    # how: "avg" (average-pool: fine detail averaged away) or "unshuffle" (space to
+    #                              depth: each pool x pool block becomes pool^2 channels, so the stem still sees
+    #                              every input pixel at nearly the same cost)
     out_indices: tuple[int, int, int] = (1, 2, 3)  # trunk stages giving strides 8, 16, 32 of the input
+
+    def __post_init__(self) -> None:
+        if self.input_reduce not in ("avg", "unshuffle"):
+            raise ValueError(f"input_reduce must be 'avg' or 'unshuffle', got {self.input_reduce!r}")
 
     def to_dict(self) -> dict[str, object]:
         """JSON-safe form (for model cards)."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> BackboneConfig:
+        """Inverse of :meth:`to_dict` (tuples restored; fields absent from an older card keep their defaults)."""
+        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+        return cls(**kwargs)
 
 
 def conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
@@ -48,7 +61,9 @@ class Backbone(nn.Module):
         if config.stem_width is not None:
             extra["stem_width"] = config.stem_width
         self.config = config
-        self.trunk = timm.create_model(config.name, pretrained=False, features_only=True, in_chans=config.in_chans,
+        unshuffle = config.input_reduce == "unshuffle" and config.input_pool > 1
+        trunk_chans = config.in_chans * (config.input_pool**2 if unshuffle else 1)
+        self.trunk = timm.create_model(config.name, pretrained=False, features_only=True, in_chans=trunk_chans,
                                        out_indices=tuple(config.out_indices), **extra)
         strides = [r * config.input_pool for r in self.trunk.feature_info.reduction()]
         if strides != [8, 16, 32]:
@@ -66,7 +81,10 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images ``[N, in_chans, H, W]`` -> ``(p8 [N, C, H/8, W/8], p16 [N, C, H/16, W/16])``."""
         if self.config.input_pool > 1:
-            x = F.avg_pool2d(x, self.config.input_pool)
+            if self.config.input_reduce == "unshuffle":
+                x = F.pixel_unshuffle(x, self.config.input_pool)
+            else:
+                x = F.avg_pool2d(x, self.config.input_pool)
         c8, c16, c32 = self.trunk(x)
         p32 = self.lateral[2](c32)
         p16 = self.lateral[1](c16) + F.interpolate(p32, size=c16.shape[-2:], mode="nearest")

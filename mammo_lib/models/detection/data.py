@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mammo_lib.errors import MammoError
+from mammo_lib.models.augment import DomainRandomisation
 from mammo_lib.models.detection.network import heatmap_targets
 from mammo_lib.vocab import BOX_COLUMNS, STANDARD_VIEWS
 
@@ -211,9 +212,11 @@ class ExamDataset(Dataset):
     the IFN learns to work without them (and flips nothing: orientation is fixed by preprocessing)."""
 
     def __init__(self, exams: list[Exam] | list[Path], *, train: bool = False, drop_view_p: float = 0.15,
-                 seed: int = 0) -> None:
+                 seed: int = 0, augment: DomainRandomisation | None = None) -> None:
         self.exams = exams
         self.train = train
+        #: training only: domain randomisation of the exam (None: a mild gain and offset, as before)
+        self.augment = augment
         self.drop_view_p = drop_view_p
         self.seed = seed
 
@@ -235,8 +238,11 @@ class ExamDataset(Dataset):
             if present.sum() > 1 and rng.random() < self.drop_view_p * 4:
                 candidates = np.flatnonzero(present)
                 present[rng.choice(candidates)] = False
-            gain, offset = rng.uniform(0.85, 1.15), rng.uniform(-0.05, 0.05)
-            images = np.where(images > 0, np.clip(images * gain + offset, 0, None), 0).astype(np.float32)
+            if self.augment is not None:
+                images = self.augment.apply(images, rng)
+            else:
+                gain, offset = rng.uniform(0.85, 1.15), rng.uniform(-0.05, 0.05)
+                images = np.where(images > 0, np.clip(images * gain + offset, 0, None), 0).astype(np.float32)
         images[~present] = 0
         heat, box, centre = [], [], []
         padded = np.full((4, MAX_BOXES, 4), np.nan, np.float32)

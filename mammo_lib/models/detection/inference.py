@@ -28,11 +28,20 @@ CARD_FIELDS = ("architecture", "data", "epochs", "metrics", "parameters", "size_
 def load_detector(path: str | Path | None = None, *, map_location: Any = "cpu",
                   config: DetectionConfig | None = None) -> tuple[MultiViewDetector, dict[str, Any]]:
     """The shipped (or given) detector in eval mode and its model card; corrupt or foreign weights, or weights
-    without a card, are refused."""
-    from mammo_lib.models.weights import load_model
+    without a card, are refused. The network is built from the card's ``model_config`` (its width and input
+    reduction), else from the default configuration."""
+    from mammo_lib.models.weights import load_model, read_card
     from mammo_lib.paths import weights_dir
 
     target = Path(path) if path else weights_dir() / WEIGHTS_FILE
+    if config is None:
+        card = read_card(target)
+        if card and isinstance(card.get("model_config"), dict):
+            try:
+                config = DetectionConfig.from_dict(card["model_config"])
+            except (TypeError, ValueError) as exc:
+                raise MammoError(f"model card of {target.name}: model_config is not a detector configuration "
+                                 f"({exc})") from None
     model, card = load_model(build_model(config), target, architecture=ARCHITECTURE, required=CARD_FIELDS,
                              train_command="mammo train detection", map_location=map_location)
     if "operating_threshold_1_fpi" not in card["metrics"]:

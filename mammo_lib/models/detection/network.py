@@ -58,6 +58,13 @@ class DetectionConfig:
         """JSON-safe form (for model cards)."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetectionConfig:
+        """Inverse of :meth:`to_dict` (a model card's ``model_config``)."""
+        kwargs = dict(data)
+        kwargs["backbone"] = BackboneConfig.from_dict(dict(kwargs.get("backbone", {})))
+        return cls(**kwargs)
+
 
 class GeometricCrossAttention(nn.Module):
     """Main-view positions attend to auxiliary-view positions; a geometric prior biases where they look.

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mammo_lib.errors import MammoError
+from mammo_lib.models.augment import DomainRandomisation
 from mammo_lib.models.detection.data import ExamDataset, build_exam_cache
 from mammo_lib.models.detection.inference import validation_summary, view_level_recall
 from mammo_lib.models.detection.network import ARCHITECTURE, DetectionConfig, build_model, decode_outputs, detection_loss
@@ -22,8 +23,10 @@ class DetectionTask:
     metric_name = "val_recall_1fpi"
 
     def __init__(self, train_exams: list, val_exams: list, *, config: DetectionConfig | None = None,
-                 data_description: str = "", drop_view_p: float = 0.15, seed: int = 0) -> None:
+                 data_description: str = "", drop_view_p: float = 0.15, seed: int = 0,
+                 augment: DomainRandomisation | None = None) -> None:
         self.config = config or DetectionConfig()
+        self.augment = augment
         self.train_exams, self.val_exams = train_exams, val_exams
         self.data_description = data_description
         self.drop_view_p, self.seed = drop_view_p, seed
@@ -35,7 +38,8 @@ class DetectionTask:
 
     def datasets(self) -> tuple[ExamDataset, ExamDataset | None]:
         val = ExamDataset(self.val_exams) if self.val_exams else None
-        return ExamDataset(self.train_exams, train=True, drop_view_p=self.drop_view_p, seed=self.seed), val
+        return ExamDataset(self.train_exams, train=True, drop_view_p=self.drop_view_p, seed=self.seed,
+                           augment=self.augment), val
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return detection_loss(model(batch["images"], batch["nipples"], batch["present"]), batch)
@@ -55,9 +59,51 @@ class DetectionTask:
         return froc_from_scores(lesion, fps, n).recall_at(1.0)
 
 
+    def card_extra(self, model: torch.nn.Module) -> dict[str, Any]:
+        """Model-card fields: the network's configuration (what :func:`load_detector` rebuilds) and the
+        training augmentation."""
+        return {"model_config": self.config.to_dict(),
+                "augmentation": self.augment.to_dict() if self.augment is not None else "gain 0.85-1.15, offset +-0.05"}
+
     def card_metrics(self, model: torch.nn.Module) -> dict[str, float]:
         """Model-card metrics: per-mass validation recall at 0.25-2 FPI and the 1-FPI operating threshold."""
         return validation_summary(model, self.val_exams) if self.val_exams else {}
+
+
+def network_config(options: dict[str, str]) -> DetectionConfig:
+    """The detector's configuration from ``--option width=...`` and ``--option input_reduce=...``."""
+    import dataclasses
+
+    base = DetectionConfig()
+    try:
+        width = float(options.get("width", 1))
+    except ValueError:
+        raise MammoError(f"option width must be a number, got {options['width']!r}") from None
+    if not (math.isfinite(width) and 0.25 <= width <= 4):
+        raise MammoError(f"option width must be in [0.25, 4], got {width!r}")
+    reduce = options.get("input_reduce", base.backbone.input_reduce)
+    if reduce not in ("avg", "unshuffle"):
+        raise MammoError(f"option input_reduce must be 'avg' or 'unshuffle', got {reduce!r}")
+    bb = base.backbone
+    channels = None if bb.channels is None else tuple(max(8, int(round(c * width))) for c in bb.channels)
+    stem = None if bb.stem_width is None else max(8, int(round(bb.stem_width * width)))
+    backbone = dataclasses.replace(bb, channels=channels, stem_width=stem,
+                                   neck_channels=max(8, int(round(bb.neck_channels * width))), input_reduce=reduce)
+    return dataclasses.replace(base, backbone=backbone)
+
+
+def augmentation(value: str) -> DomainRandomisation | None:
+    """``--option augment=``: ``basic`` (None: the dataset's mild gain and offset) or a domain-randomisation
+    strength in (0, 2]."""
+    if value == "basic":
+        return None
+    try:
+        strength = float(value)
+    except ValueError:
+        raise MammoError(f"option augment must be 'basic' or a strength in (0, 2], got {value!r}") from None
+    if not (math.isfinite(strength) and 0 < strength <= 2):
+        raise MammoError(f"option augment must be 'basic' or a strength in (0, 2], got {value!r}")
+    return DomainRandomisation(strength=strength)
 
 
 def split_studies(studies: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -79,11 +125,14 @@ def make_task(data: Any, *, seed: int, smoke: bool, options: dict[str, str],
     (:func:`mammo_lib.data.cohort.training_exams`: an exam of the test role is never used); without val exams, a
     seeded ``val_fraction`` of the training exams validates. Options: ``val_fraction`` (0.1), ``max_exams``
     (training exams, all; smoke: 8; validation exams are capped at a quarter of it, at least 1),
-    ``drop_view_p`` (0.15).
+    ``drop_view_p`` (0.15); the network: ``width`` (multiplier of the backbone's and neck's channels, 1),
+    ``input_reduce`` (``avg`` or ``unshuffle``, see :class:`mammo_lib.models.backbone.BackboneConfig`); training
+    augmentation: ``augment`` (``basic``: gain and offset; or a domain-randomisation strength in (0, 2], see
+    :mod:`mammo_lib.models.augment`).
     """
     from mammo_lib.data.cohort import exam_roles, training_cohort, training_exams
 
-    known = {"val_fraction", "max_exams", "drop_view_p"}
+    known = {"val_fraction", "max_exams", "drop_view_p", "width", "input_reduce", "augment"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise MammoError(f"unknown detection option(s) {unknown}; known: {sorted(known)}")
@@ -108,11 +157,12 @@ def make_task(data: Any, *, seed: int, smoke: bool, options: dict[str, str],
                    f"{images['study_id'].nunique()} ({n_masses} masses; {n_test} exams of the test role never "
                    f"used), manifest sha256 {spec.fingerprint()[:12]}")
     task = DetectionTask([lookup[s] for s in train], [lookup[s] for s in val], data_description=description,
-                         drop_view_p=float(options.get("drop_view_p", 0.15)), seed=seed)
+                         drop_view_p=float(options.get("drop_view_p", 0.15)), seed=seed,
+                         config=network_config(options), augment=augmentation(options.get("augment", "basic")))
     task.studies = {"train": list(train), "val": list(val)}
     defaults = {"epochs": 1 if smoke else 12, "batch_size": 2 if smoke else 4, "lr": 2e-3, "warmup_steps": 20,
                 "max_steps_per_epoch": 3 if smoke else None, "threads": 2}
     return task, defaults
 
 
-__all__ = ["DetectionTask", "make_task", "split_studies"]
+__all__ = ["DetectionTask", "augmentation", "make_task", "network_config", "split_studies"]

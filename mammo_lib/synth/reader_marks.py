@@ -88,11 +88,11 @@ def decision_variables(name: str, files, mode: str = READER_MODE, seed: int = TW
     if mode not in reader_calibration.MODES:
         raise MammoError(f"reader mode must be one of {reader_calibration.MODES}, got {mode!r}")
     params = READERS[name]
-    findings, best, features, _, strata = readers._inputs(files, snr_table)
+    findings, best, features, reference, strata = readers._inputs(files, snr_table)
     best = best.reindex(features.index)
     if mode == "observer":
         value = _observer_decision(name, params, best, seed)
-        detected = readers.simulate(name, params, best, features, seed=seed)[0]
+        detected = readers.simulate(name, params, best, features, seed=seed, reference=reference)[0]
         return value, detected, {"efficiency": params.efficiency, "internal_noise": params.internal_noise,
                                  "threshold": params.threshold}
     malignant = findings.drop_duplicates("mass_id").set_index("mass_id")["pathology"] == "positive"
@@ -197,7 +197,7 @@ def load_reader_marks(path: str | Path | None = None, findings: pd.DataFrame | N
                "a second LL mark on the same mass by the same reader")]
     for bad, what in checks:
         if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
+            i = int(np.flatnonzero(np.asarray(bad))[0])
             raise MammoError(f"{path.name} row {i + 2}: {what} ({marks.iloc[i].to_dict()})")
     marks["rating"] = rating.astype(float)
     if findings is not None:

@@ -18,11 +18,14 @@ observer that decides each junior's detections (:mod:`mammo_lib.synth.readers`, 
 
 - **False marks.** The paper reports no false-mark rate for its readers. The number of NL marks on each image is
   Poisson with mean :data:`mammo_lib.synth.config.READER_FALSE_MARKS_PER_IMAGE`, an **assumption** taken from a
-  published FROC observer study of mammography: the radiologists of Zanca et al.'s study (200 mammograms, 100
-  with lesions, four radiologists, five image-processing algorithms; RJafroc's ``dataset04``; Zanca F, Hillis SL,
-  Claus F, et al., Med Phys 2012;39(9):5917-29, PMC3461051, which describes the reading) placed 1,447 NL marks in
-  4,000 readings of an image, 0.36 per image (all their marks, the lowest rating included; recomputed from the
-  data set in ``tests/test_reader_marks.py`` when ``../shared`` is present). Each false mark is a mass-free
+  published FROC observer study of mammography: the four radiologists of Federica Zanca et al.'s "FED" study
+  (RJafroc's ``dataset04``, https://rdrr.io/cran/RJafroc/man/dataset04.html: 200 mammograms, 100 with one to three
+  simulated microcalcification clusters, five image-processing algorithms, a 5-point FROC scale; the same images
+  and readers as Zanca et al., Med Phys 2012, PMC3461051) placed 1,447 NL marks in 4,000 readings of an image,
+  0.36 per image (all their marks, the lowest rating included; recomputed from the data set in
+  ``tests/test_reader_marks.py`` when ``../shared`` is present). Their lesions were calcifications, not masses, and
+  their images another population's: the rate is an order of magnitude for radiologists' false marks, not a fact
+  about this paper's readers. Each false mark is a mass-free
   location that the same observer reported: its decision variable is that of a location whose template response
   is background (standard normal by the NPWE SNR's own definition, :func:`mammo_lib.synth.readers.npwe_snr`),
   conditioned on clearing the same threshold. In "calibrated" mode that is ``slope * log|s| + b + e`` (``s``

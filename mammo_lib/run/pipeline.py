@@ -56,8 +56,8 @@ PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
      "10_claims_scorecard", "tables/claims_scorecard.csv, tables/detection_paired.csv"),
     ("Teaching: density masking; threshold, ROC point and Table 4 row; case browser (ipywidgets)", "11_teaching",
      "tables/density_masking.csv, figures/density_masking.png, figures/threshold_view.png"),
-    ("Beyond the paper: DL detection as localisation (FROC, wAFROC, false marks); DL vs the juniors by wAFROC; "
-     "sizing a reader study", "12_localisation_and_sizing",
+    ("Beyond the paper: DL detection as localisation (FROC, wAFROC, false marks); sizing a reader study",
+     "12_localisation_and_sizing",
      "tables/localisation_dl.csv, tables/localisation_dl_vs_juniors.csv, tables/sizing.csv, tables/sizing_power.csv, "
      "figures/localisation_dl.png, figures/sizing_power.png"),
 )

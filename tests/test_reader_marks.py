@@ -2,6 +2,7 @@
 table reproducible, the false-mark rate that assumed, false marks rated lower than true ones."""
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -9,7 +10,6 @@ import pandas as pd
 import pytest
 
 from mammo_lib import paths, vocab
-from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
 from mammo_lib.synth import reader_marks, store
 from mammo_lib.synth.config import READER_FALSE_MARKS_PER_IMAGE
@@ -63,7 +63,7 @@ def test_regenerated_marks_equal_the_committed_table_and_keep_the_detections() -
     files = store.cohort_files("twin")
     fresh = reader_marks.reader_marks(files, snr_table=snr)  # MammoError if a detection differed from the findings
     committed = pd.read_csv(MARKS, keep_default_na=False, dtype=str)
-    again = pd.read_csv(__import__("io").StringIO(fresh.to_csv(index=False)), keep_default_na=False, dtype=str)
+    again = pd.read_csv(io.StringIO(fresh.to_csv(index=False)), keep_default_na=False, dtype=str)
     pd.testing.assert_frame_equal(again, committed)
     assert reader_marks.reader_marks(files, snr_table=snr).equals(fresh)  # deterministic
 
@@ -169,7 +169,8 @@ def test_load_reader_marks_checks_duplicates_detections_and_presence(tmp_path) -
                              "junior_b_detected": [False, False]})
     with pytest.raises(MammoError, match=r"junior_a's lesion marks are not its detections .*'P1-M2'"):
         reader_marks.load_reader_marks(_write(tmp_path, GOOD), findings=findings)
-    ok = reader_marks.load_reader_marks(_write(tmp_path, GOOD), findings=findings.assign(junior_a_detected=[True, False]))
+    ok = reader_marks.load_reader_marks(_write(tmp_path, GOOD),
+                                        findings=findings.assign(junior_a_detected=[True, False]))
     assert ok["rating"].dtype == float and len(ok) == 3
     with pytest.raises(MammoError, match="missing: `mammo synth --update-readers`"):
         reader_marks.load_reader_marks(tmp_path / "absent.csv")

@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+from scipy import special as _special
 from scipy import stats as _sps
 
 from mammo_lib.evaluation import stats
@@ -331,6 +332,28 @@ def _foms(study: ReaderStudy | JackknifeStudy, covariance: str, fom: str | None,
     return theta, (jackknife_covariance(jk) if with_covariance else None)
 
 
+#: The scipy.special functions that scipy.stats' t, F, chi-square and normal laws call for sf and ppf once they
+#: have checked their arguments (scipy 1.17: t._sf = stdtr(df, -x), t._ppf = stdtrit, f._sf = fdtrc,
+#: chi2._sf = chdtrc, norm: ndtr(-x), ndtri). Checking costs more than computing on small studies.
+_SPECIAL = {("t", "sf"): lambda x, df: _special.stdtr(df, -x), ("t", "ppf"): lambda q, df: _special.stdtrit(df, q),
+            ("f", "sf"): lambda x, dfn, dfd: _special.fdtrc(dfn, dfd, x),
+            ("chi2", "sf"): lambda x, df: _special.chdtrc(df, x),
+            ("norm", "sf"): lambda x: _special.ndtr(-x), ("norm", "ppf"): lambda q: _special.ndtri(q)}
+
+
+def _law(name: str, method: str, x: Any, *df: Any) -> Any:
+    """``scipy.stats.<name>.<method>(x, *df)``, the same numbers: straight to scipy.special where every argument
+    is in the ordinary range (x finite, a probability strictly inside (0, 1), every df finite and positive), through
+    scipy.stats otherwise (its handling of edges: infinite statistics, df 0, inf or nan)."""
+    xa = np.asarray(x, dtype=float)
+    ok = bool(np.isfinite(xa).all()) and all(bool(np.all(np.isfinite(d)) and np.all(np.asarray(d) > 0)) for d in df)
+    if method == "ppf":
+        ok = ok and bool(((xa > 0) & (xa < 1)).all())
+    if ok:
+        return _SPECIAL[(name, method)](xa if xa.ndim else float(xa), *df)
+    return getattr(getattr(_sps, name), method)(x, *df)
+
+
 # --- Obuchowski-Rockette / Hillis -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class PairDifference:
@@ -422,13 +445,16 @@ def _components(theta: np.ndarray, cov: np.ndarray) -> dict[str, Any]:
     out["ms_r"] = n_i * float(((r_j - grand) ** 2).sum()) / (n_j - 1)
     resid = theta - t_i[:, None] - r_j[None, :] + grand
     out["ms_tr"] = float((resid ** 2).sum()) / ((n_i - 1) * (n_j - 1)) if n_i > 1 else float("nan")
-    off = ~np.eye(n_j, dtype=bool)
-    out["var_i"] = np.array([np.diag(c4[i, :, i, :]).mean() for i in range(n_i)])
-    out["cov2_i"] = np.array([c4[i, :, i, :][off].mean() for i in range(n_i)])
+    # per modality and per reader: the blocks gathered in one indexing each, every row then averaged on its own
+    # as a 1-D array (a 2-D mean along an axis may sum in another order and differ in the last bit)
+    idx_i, idx_j = np.arange(n_i), np.arange(n_j)
+    by_i = c4[idx_i, :, idx_i, :]  # (I, J, J): modality i's reader x reader covariance
+    by_j = c4.transpose(1, 3, 0, 2)[idx_j, idx_j]  # (J, I, I): reader j's modality x modality covariance
+    out["var_i"] = np.array([row.mean() for row in by_i[:, idx_j, idx_j]])
+    out["cov2_i"] = np.array([row.mean() for row in by_i[:, ~np.eye(n_j, dtype=bool)]])
     out["ms_r_i"] = theta.var(axis=1, ddof=1)
-    off_i = ~np.eye(n_i, dtype=bool)
-    out["var_j"] = np.array([np.diag(c4[:, j, :, j]).mean() for j in range(n_j)])
-    out["cov1_j"] = np.array([c4[:, j, :, j][off_i].mean() for j in range(n_j)])
+    out["var_j"] = np.array([row.mean() for row in by_j[:, idx_i, idx_i]])
+    out["cov1_j"] = np.array([row.mean() for row in by_j[:, ~np.eye(n_i, dtype=bool)]])
     return out
 
 
@@ -449,23 +475,23 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
         den = ms_tr + n_j * max(cov2 - cov3, 0.0)
         statistic = _ratio(ms_t, den)
         ddf = _ratio(den ** 2, ms_tr ** 2 / ((n_i - 1) * (n_j - 1)))
-        p = float(_sps.f.sf(statistic, ndf, ddf))
+        p = float(_law("f", "sf", statistic, ndf, ddf))
         se = float(np.sqrt(2 * den / n_j))
-        dist: Any = _sps.t(ddf)
+        law, law_args = "t", (ddf,)  # not frozen: freezing a scipy distribution costs more than using it
         den_i = k["ms_r_i"] + n_j * np.maximum(k["cov2_i"], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):  # a modality whose readers all agree: df inf
             df_i = den_i ** 2 / (k["ms_r_i"] ** 2 / (n_j - 1))
         se_i = np.sqrt(den_i / n_j)
-        q_i = _sps.t.ppf(1 - alpha / 2, df_i)
+        q_i = _law("t", "ppf", 1 - alpha / 2, df_i)
     elif readers_random:  # fixed cases: the conventional reader x modality ANOVA
         statistic = _ratio(ms_t, ms_tr)
         ddf = float((n_i - 1) * (n_j - 1))
-        p = float(_sps.f.sf(statistic, ndf, ddf))
+        p = float(_law("f", "sf", statistic, ndf, ddf))
         se = float(np.sqrt(2 * ms_tr / n_j))
-        dist = _sps.t(ddf)
+        law, law_args = "t", (ddf,)
         df_i = np.full(n_i, float(n_j - 1))
         se_i = np.sqrt(k["ms_r_i"] / n_j)
-        q_i = _sps.t.ppf(1 - alpha / 2, df_i)
+        q_i = _law("t", "ppf", 1 - alpha / 2, df_i)
     else:  # fixed readers, random cases (as MRMCaov: no truncation of Cov2 - Cov3)
         den = var - cov1 + (n_j - 1) * (cov2 - cov3)
         if not den > 0:
@@ -473,18 +499,18 @@ def _or_from(theta: np.ndarray, cov: np.ndarray, modalities: tuple[Any, ...], re
                              "positive (the modalities' figures of merit do not vary between case samples)")
         statistic = (n_i - 1) * ms_t / den
         ddf = float("inf")
-        p = float(_sps.chi2.sf(statistic, ndf))
+        p = float(_law("chi2", "sf", statistic, ndf))
         se = float(np.sqrt(2 * den / n_j))
-        dist = _sps.norm()
+        law, law_args = "norm", ()
         df_i = np.full(n_i, np.inf)
         se_i = np.sqrt((k["var_i"] + (n_j - 1) * np.maximum(k["cov2_i"], 0.0)) / n_j)  # as MRMCaov
-        q_i = np.full(n_i, _sps.norm.ppf(1 - alpha / 2))
-    q = float(dist.ppf(1 - alpha / 2))
+        q_i = np.full(n_i, _law("norm", "ppf", 1 - alpha / 2))
+    q = float(_law(law, "ppf", 1 - alpha / 2, *law_args))
     first_i, second_i = np.triu_indices(n_i, 1)
     diffs = t_i[first_i] - t_i[second_i]
     with np.errstate(divide="ignore", invalid="ignore"):
         zs = np.where(se > 0, diffs / se, np.where(diffs == 0, 0.0, np.sign(diffs) * np.inf))
-    ps = 2 * dist.sf(np.abs(zs))  # every pair in one call: per-pair scipy calls dominated small studies' time
+    ps = 2 * _law(law, "sf", np.abs(zs), *law_args)  # every pair in one call (per-pair calls cost more)
     pairs = [PairDifference(modalities[a], modalities[b], float(d), (float(d - q * se), float(d + q * se)), float(z),
                             float(pv)) for a, b, d, z, pv in zip(first_i, second_i, diffs, zs, ps)]
     first = pairs[0]
@@ -650,9 +676,9 @@ def dbm_analysis(data: pd.DataFrame | JackknifeStudy, *, readers: Literal["rando
         den, ddf = ms["tc"], float((n_i - 1) * (n_k - 1))
         den_i, df_i = ms_c_i, np.full(n_i, float(n_k - 1))
     statistic = _ratio(ms["t"], den)
-    p = float(_sps.f.sf(statistic, ndf, ddf))
+    p = float(_law("f", "sf", statistic, ndf, ddf))
     se = float(np.sqrt(2 * den / (n_j * n_k)))
-    q = float(_sps.t.ppf(1 - alpha / 2, ddf))
+    q = float(_law("t", "ppf", 1 - alpha / 2, ddf))
     t_i = theta.mean(axis=1)
     pairs = []
     for a in range(n_i):
@@ -660,9 +686,9 @@ def dbm_analysis(data: pd.DataFrame | JackknifeStudy, *, readers: Literal["rando
             d = float(t_i[a] - t_i[b])
             z = d / se if se > 0 else (0.0 if d == 0 else float(np.sign(d) * np.inf))
             pairs.append(PairDifference(study.modalities[a], study.modalities[b], d, (d - q * se, d + q * se),
-                                        float(z), float(2 * _sps.t.sf(abs(z), ddf))))
+                                        float(z), float(2 * _law("t", "sf", abs(z), ddf))))
     se_i = np.sqrt(den_i / (n_j * n_k))
-    q_i = _sps.t.ppf(1 - alpha / 2, df_i)
+    q_i = _law("t", "ppf", 1 - alpha / 2, df_i)
     return DBMAnalysis(
         modalities=study.modalities, readers=study.readers, fom=theta, modality_fom=tuple(float(v) for v in t_i),
         modality_ci=tuple((float(m - qq * s), float(m + qq * s)) for m, qq, s in zip(t_i, q_i, se_i)),

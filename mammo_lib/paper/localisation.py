@@ -5,7 +5,10 @@ branch, the centre-hit criterion, the views read) with each breast or each exam 
 :func:`mammo_lib.evaluation.froc.from_detections` turns them into FROC marks; :func:`figures_of_merit` tabulates
 the figures of merit with their case-jackknife CIs and :func:`false_marks` what the sensitivity at an operating
 point leaves out. :func:`sizing_table` and :func:`power_curve` size an Obuchowski-Rockette random-reader
-random-case study from a pilot (:mod:`mammo_lib.evaluation.sizing`).
+random-case study from a pilot (:mod:`mammo_lib.evaluation.sizing`). :func:`dl_and_readers` puts the simulated
+juniors' marks (:mod:`mammo_lib.synth.reader_marks`) beside the DL system's on the same cases,
+:func:`ai_comparisons` compares them (``mrmc.ai_vs_readers``) and :func:`what_false_marks_change` says in a sentence
+what counting false marks changes against the comparison by detection sensitivity.
 """
 from __future__ import annotations
 
@@ -15,9 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mammo_lib import published
 from mammo_lib.errors import MammoError
 from mammo_lib.evaluation import detection as evaluate
-from mammo_lib.evaluation import froc, sizing
+from mammo_lib.evaluation import froc, mrmc, sizing
+from mammo_lib.paper import tables
+from mammo_lib.synth import reader_calibration
 from mammo_lib.validation import require_columns
 
 CASE_UNITS = ("breast", "exam")
@@ -121,3 +127,128 @@ def power_curve(pilot: Any, readers: Sequence[int], cases: Sequence[int], *, eff
              "power": sizing.power(components, j, int(k), effect=effect, alpha=alpha).power}
             for j in readers for k in cases]
     return pd.DataFrame(rows)
+
+
+#: The methods of the DL-versus-juniors wAFROC comparison (RJafroc's StCadVsRad): random readers and cases, and
+#: the readers fixed (the conclusion then holds for these two juniors only).
+AI_METHODS = ("1T-RRRC", "1T-RRFC")
+
+
+def reader_matched(dl: evaluate.Matched, marks: pd.DataFrame, reader: str) -> evaluate.Matched:
+    """A simulated reader's marks (:func:`mammo_lib.synth.reader_marks.load_reader_marks`) laid out as the DL
+    system's matching ``dl``: the same lesions (each scored by the reader's LL rating, NaN when the reader did not
+    mark it), its NL marks on the images ``dl`` read as false positives, the same images and cases. Marks on
+    images or masses outside ``dl`` are left out (a run that scored a subset)."""
+    require_columns(marks, ["reader", "image_id", "kind", "mass_id", "rating"], "marks")
+    require_columns(dl.lesions, ["mass_id", "exam", "score"], "dl.lesions")
+    mine = marks[marks["reader"] == reader]
+    if mine.empty:
+        raise MammoError(f"marks have no rows of reader {reader!r} (readers: {sorted(set(marks['reader']))})")
+    ll = mine[mine["kind"] == "LL"].set_index("mass_id")["rating"]
+    lesions = dl.lesions.assign(score=dl.lesions["mass_id"].astype(str).map(ll).astype(float))
+    nl = mine[(mine["kind"] == "NL") & mine["image_id"].isin(dl.images.index)]
+    false_positives = pd.DataFrame({"image_id": nl["image_id"].to_numpy(), "score": nl["rating"].to_numpy(float),
+                                    "exam": nl["image_id"].map(dl.images).to_numpy()})
+    return evaluate.Matched(lesions=lesions, false_positives=false_positives, images=dl.images)
+
+
+def dl_and_readers(dl: evaluate.Matched, marks: pd.DataFrame, readers: Sequence[str], *, ai: str = "IFN",
+                   modality: str = "mammography") -> froc.FrocData:
+    """One FROC study of the DL system (reader ``ai``) and the simulated ``readers`` on the same cases and
+    lesions (:func:`mammo_lib.evaluation.froc.from_detections`), for :func:`mammo_lib.evaluation.mrmc.ai_vs_readers`."""
+    if ai in readers:
+        raise MammoError(f"the AI's name {ai!r} is also a reader's")
+    parts = {(modality, ai): dl}
+    parts.update({(modality, r): reader_matched(dl, marks, r) for r in readers})
+    return froc.from_detections(parts)
+
+
+def ai_comparisons(data: Any, *, ai: Any, fom: str | None = None, methods: Sequence[str] = AI_METHODS,
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """The readers against the AI by :func:`mammo_lib.evaluation.mrmc.ai_vs_readers` with each method: fom, method,
+    the AI's figure of merit, the readers' mean, readers minus AI with its CI, the p-value and whether it is below
+    ``alpha`` (one row per method). ``data``: an FrocData (wAFROC by default) or a long ROC table (``fom``)."""
+    rows = []
+    for method in methods:
+        r = mrmc.ai_vs_readers(data, ai=ai, method=method, fom=fom, alpha=alpha)
+        rows.append({"fom": fom or getattr(data, "default_fom", "auc"), "method": method, "ai": r.ai_fom,
+                     "readers_mean": r.reader_mean, **{f"reader_{k}": v for k, v in zip(r.readers, r.reader_fom)},
+                     "difference": r.difference, "lower": r.ci[0], "upper": r.ci[1], "p_value": r.p_value,
+                     "significant": bool(r.p_value < alpha)})
+    return pd.DataFrame(rows)
+
+
+def what_false_marks_change(by_sensitivity: pd.DataFrame, by_wafroc: pd.DataFrame, method: str = "1T-RRRC",
+                            ai_name: str = "the DL system", alpha: float = 0.05) -> str:
+    """A sentence from two :func:`ai_comparisons` tables (the juniors against the AI by detection sensitivity and
+    by wAFROC): the difference each gives, and whether counting false marks reverses its direction or changes
+    whether it is significant."""
+    rows = []
+    for table, what in ((by_sensitivity, "by detection sensitivity"), (by_wafroc, "by wAFROC")):
+        chosen = table[table["method"] == method]
+        if chosen.empty:
+            raise MammoError(f"no {method} row in the comparison {what} (methods: {list(table['method'])})")
+        rows.append((chosen.iloc[0], what))
+    (s, _), (w, _) = rows
+
+    def says(r: pd.Series, what: str) -> str:
+        side = "ahead of" if r["difference"] > 0 else "behind" if r["difference"] < 0 else "level with"
+        return (f"{what} the juniors' mean is {abs(r['difference']):.3f} {side} {ai_name} (readers minus AI "
+                f"{r['difference']:+.3f}, 95% CI {r['lower']:+.3f} to {r['upper']:+.3f}, P = {r['p_value']:.3g})")
+
+    sign_s, sign_w = np.sign(s["difference"]), np.sign(w["difference"])
+    if sign_s != sign_w:
+        change = "counting false marks reverses the direction of the comparison"
+    elif bool(s["significant"]) != bool(w["significant"]):
+        change = ("counting false marks makes the difference significant" if w["significant"] else
+                  "counting false marks takes away the significance of the difference")
+    else:
+        change = ("counting false marks keeps the direction and the verdict (" + ("" if w["significant"] else "not ")
+                  + f"significant at {alpha:g})")
+    return f"{method}: {says(s, 'by detection sensitivity')}; {says(w, 'by wAFROC')}: {change}."
+
+
+def reader_mark_summary(marks: pd.DataFrame, dl: evaluate.Matched, rate: float) -> pd.DataFrame:
+    """Per simulated reader, on the images and masses ``dl`` read: lesion marks and masses, false marks, images,
+    false marks per image beside the ``rate`` assumed, and the mean rating of the lesion and of the false marks."""
+    rows = []
+    for reader in sorted(set(marks["reader"])):
+        m = reader_matched(dl, marks, reader)
+        ll = m.lesions["score"].dropna().to_numpy(float)
+        nl = m.false_positives["score"].to_numpy(float)
+        rows.append({"reader": reader, "lesion_marks": ll.size, "masses": len(m.lesions), "false_marks": nl.size,
+                     "images": m.n_images, "false_per_image": nl.size / m.n_images, "assumed_per_image": rate,
+                     "mean_rating_lesion": ll.mean() if ll.size else np.nan,
+                     "mean_rating_false": nl.mean() if nl.size else np.nan})
+    return pd.DataFrame(rows).set_index("reader")
+
+
+def paper_detection_sensitivity(juniors: Sequence[str]) -> pd.Series:
+    """The paper's detection sensitivity of each junior (its Table 3 column total over the masses: the twin's
+    juniors reproduce Table 3's columns, :mod:`mammo_lib.synth.reader_calibration`) and of the DL system (text)."""
+    n = published.COHORT["masses"]
+    values = {r: reader_calibration.detection_total(r) / n for r in juniors}
+    found, total, _ = published.DETECTION_TEXT["overall"]["dl"]
+    values[tables.DL] = found / total
+    return pd.Series(values, name="paper")
+
+
+def comparison_table(by_sensitivity: pd.DataFrame, by_wafroc: pd.DataFrame, paper: pd.Series,
+                     juniors: Sequence[str]) -> pd.DataFrame:
+    """The juniors against the DL system by detection sensitivity (the paper's numbers, then the twin's) and by
+    wAFROC, one row per measure and method: the DL system's and each junior's value, the readers' mean, readers
+    minus DL with its CI and p-value (empty for the paper's row: it gives counts, no comparison of this kind)."""
+    missing = [r for r in (*juniors, tables.DL) if r not in paper.index]
+    if missing:
+        raise MammoError(f"the paper's sensitivities lack {missing}")
+    rows = [{"measure": "detection sensitivity (paper)", "method": "", "dl": paper[tables.DL],
+             **{r: paper[r] for r in juniors}, "readers_mean": float(np.mean([paper[r] for r in juniors])),
+             "difference": float(np.mean([paper[r] for r in juniors]) - paper[tables.DL])}]
+    for table, measure in ((by_sensitivity, "detection sensitivity"), (by_wafroc, "wAFROC")):
+        for _, r in table.iterrows():
+            rows.append({"measure": measure, "method": r["method"], "dl": r["ai"],
+                         **{j: r[f"reader_{j}"] for j in juniors}, "readers_mean": r["readers_mean"],
+                         "difference": r["difference"], "lower": r["lower"], "upper": r["upper"],
+                         "p_value": r["p_value"]})
+    return pd.DataFrame(rows, columns=["measure", "method", "dl", *juniors, "readers_mean", "difference", "lower",
+                                       "upper", "p_value"])

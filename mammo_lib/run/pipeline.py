@@ -58,8 +58,8 @@ PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
      "tables/density_masking.csv, figures/density_masking.png, figures/threshold_view.png"),
     ("Beyond the paper: DL detection as localisation (FROC, wAFROC, false marks); sizing a reader study",
      "12_localisation_and_sizing",
-     "tables/localisation_dl.csv, tables/sizing.csv, tables/sizing_power.csv, figures/localisation_dl.png, "
-     "figures/sizing_power.png"),
+     "tables/localisation_dl.csv, tables/localisation_dl_vs_juniors.csv, tables/sizing.csv, tables/sizing_power.csv, "
+     "figures/localisation_dl.png, figures/sizing_power.png"),
 )
 #: What each notebook reads from earlier notebooks: notebook -> ((file in its tables folder, notebook writing it), ...).
 #: Checked before the notebook runs (:func:`check_inputs`), by ``mammo reproduce`` and by the notebook itself.

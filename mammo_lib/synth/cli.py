@@ -22,7 +22,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="fit the simulated readers' parameters on the twin and print them (for config.py)")
     parser.add_argument("--update-readers", action="store_true",
                         help="twin only: rerun the simulated readers on the twin's images and rewrite only the "
-                             "reader columns of the committed data_findings.csv (images and other columns kept)")
+                             "reader columns of the committed data_findings.csv (images and other columns kept) "
+                             "and the juniors' marks, data_reader_marks.csv")
     parser.add_argument("--reader-mode", choices=("calibrated", "observer"), default=None,
                         help="with --calibrate-readers / --update-readers: calibrated juniors (Table 3's strata) "
                              "or the pure pixel observer (default: config.READER_MODE)")
@@ -83,8 +84,11 @@ def run_command(args: argparse.Namespace) -> int:
         findings = readers.update_reader_columns(files, mode=args.reader_mode or READER_MODE,
                                                  progress=not args.no_progress)
         findings.to_csv(files.findings, index=False)
-        print(f"reader columns of {files.findings} rewritten ({args.reader_mode or READER_MODE} readers, "
-              f"{time.perf_counter() - start:.0f} s)")
+        from mammo_lib.synth import reader_marks
+
+        marks_path = reader_marks.write_reader_marks(files, mode=args.reader_mode or READER_MODE)
+        print(f"reader columns of {files.findings} and the readers' marks {marks_path.name} rewritten "
+              f"({args.reader_mode or READER_MODE} readers, {time.perf_counter() - start:.0f} s)")
         return 0
     if args.update_committed:
         from mammo_lib.synth import generate, readers
@@ -98,6 +102,9 @@ def run_command(args: argparse.Namespace) -> int:
         findings = readers.read_cohort(files)
         findings.to_csv(files.findings, index=False)
         store.ensure_cohort("twin", workers=args.workers)
+        from mammo_lib.synth import reader_marks
+
+        reader_marks.write_reader_marks(files)
     else:
         files = store.ensure_cohort(args.which, n_patients=args.patients, seed=args.seed, workers=args.workers,
                                     progress=not args.no_progress)

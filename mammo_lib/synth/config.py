@@ -107,6 +107,12 @@ READERS: dict[str, ReaderParams] = {
 #: :mod:`mammo_lib.synth.reader_calibration`) or "observer" (the pure NPWE observer; notebook 06 shows both).
 READER_MODE = "calibrated"
 
+#: False (non-lesion) marks per image of a simulated junior (:mod:`mammo_lib.synth.reader_marks`). An assumption:
+#: the paper reports none; 0.36 is the radiologists' rate in a published FROC observer study of mammography
+#: (Zanca et al.'s "FED" study, RJafroc dataset04: 1,447 non-lesion marks in 4,000 image readings; its lesions were
+#: simulated microcalcification clusters, not masses).
+READER_FALSE_MARKS_PER_IMAGE = 0.36
+
 
 @dataclass(frozen=True)
 class SynthConfig:

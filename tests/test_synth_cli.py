@@ -11,6 +11,8 @@ from mammo_lib.errors import MammoError
     (["synth", "--which", "train", "--patients", "-5"], "--patients must be a positive number, got -5"),
     (["synth", "--workers", "0"], "--workers must be >= 1, got 0"),
     (["synth", "--patients", "10"], "the twin is fixed"),
+    (["synth", "--which", "train", "--limit", "5"], "--resume and --limit apply to a render into --out DIR"),
+    (["synth", "--which", "train", "--limit", "0", "--out", "/nonexistent-mammo-out"], "--limit must be a positive"),
     (["synth", "--which", "train", "--update-committed"], "--update-committed applies to the twin only"),
     (["synth", "--phantom", "v1"], "--phantom and --pitch-mm need --out DIR"),
     (["synth", "--pitch-mm", "0.1"], "--phantom and --pitch-mm need --out DIR"),
@@ -63,3 +65,6 @@ def test_out_render_resumes_to_the_same_cohort(tmp_path):
     key = ["image_id", "sha256"]
     assert sorted(map(tuple, resumed[key].values)) == sorted(map(tuple, whole[key].values))
     assert len(pd.read_csv(part / "data_findings.csv")) == len(pd.read_csv(tmp_path / "whole" / "data_findings.csv"))
+    # a prefix: --limit 1 renders the cohort's first patient, the same bytes
+    prefix = generate.render_resumable(cfg, tmp_path / "prefix", limit=1)
+    assert sorted(map(tuple, prefix[key].values)) == sorted(map(tuple, whole[whole["patient_id"] == first][key].values))

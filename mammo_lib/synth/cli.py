@@ -40,6 +40,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="with --out: continue an interrupted render of the same cohort (same --which, "
                              "--patients, --seed, --phantom, --pitch-mm) in that folder; its tables list the "
                              "patients finished so far after every chunk, so a partial cohort is usable")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="with --out: render only the first N patients of the cohort (a prefix of it; "
+                             "--resume with a larger N continues it)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -58,8 +61,10 @@ def run_command(args: argparse.Namespace) -> int:
     if (args.update_readers or args.calibrate_readers) and args.which != "twin":
         raise MammoError("--update-readers and --calibrate-readers apply to the twin only")
     start = time.perf_counter()
-    if args.resume and args.out is None:
-        raise MammoError("--resume continues a render into --out DIR; give the folder")
+    if (args.resume or args.limit is not None) and args.out is None:
+        raise MammoError("--resume and --limit apply to a render into --out DIR; give the folder")
+    if args.limit is not None and args.limit < 1:
+        raise MammoError(f"--limit must be a positive number of patients, got {args.limit}")
     if args.out is not None:
         return _run_out(args, start)
     if args.phantom is not None or args.pitch_mm is not None:
@@ -139,7 +144,7 @@ def _run_out(args: argparse.Namespace, start: float) -> int:
         [args.seed] if args.seed is not None else []))
     cfg = base.with_(phantom=phantom, pitch_mm=pitch)
     out = Path(args.out)
-    manifest = generate.render_resumable(cfg, out, workers=args.workers, resume=args.resume,
+    manifest = generate.render_resumable(cfg, out, workers=args.workers, resume=args.resume, limit=args.limit,
                                          progress=not args.no_progress)
     print(f"{args.which} cohort, phantom {phantom}: {len(manifest)} images under {out} "
           f"({time.perf_counter() - start:.0f} s)")

@@ -299,7 +299,7 @@ def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 
 def render_resumable(cfg: SynthConfig, out: str | Path, *, workers: int = 1, resume: bool = False,
-                     chunk: int = 0, progress: bool = False) -> pd.DataFrame:
+                     chunk: int = 0, limit: int | None = None, progress: bool = False) -> pd.DataFrame:
     """Render the cohort of ``cfg`` into the new folder ``out`` in chunks of patients, writing its tables
     (``data_manifest.csv``, ``data_findings.csv``, ``truth_views.csv``) after every chunk; return the manifest.
 
@@ -308,7 +308,8 @@ def render_resumable(cfg: SynthConfig, out: str | Path, *, workers: int = 1, res
     the patients already listed are kept, not re-rendered). Each patient's pixels depend on the configuration
     and the patient alone, so a resumed cohort is identical to one rendered in one go. Without ``resume`` the
     folder must be new or empty (runs never overwrite earlier results). ``chunk`` patients per step (default
-    ``max(16, 8 x workers)``).
+    ``max(16, 8 x workers)``). ``limit`` renders only the cohort's first ``limit`` patients (in its own order:
+    a prefix, so a larger limit with ``resume`` continues it and the prefix is the same cohort's).
     """
     import json
     from dataclasses import asdict
@@ -333,6 +334,10 @@ def render_resumable(cfg: SynthConfig, out: str | Path, *, workers: int = 1, res
     out.mkdir(parents=True, exist_ok=True)
     stamp.write_text(wanted)
     patients, _ = compose(cfg)
+    if limit is not None:
+        if limit < 1:
+            raise MammoError(f"limit must be a positive number of patients, got {limit}")
+        patients = patients.head(limit)
     finished = set(done[0]["patient_id"].astype(str))
     todo = [str(p) for p in patients["patient_id"] if str(p) not in finished]
     step = chunk or max(16, 8 * workers)

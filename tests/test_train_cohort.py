@@ -108,3 +108,23 @@ def test_mammo_train_cohort_fine_tunes_on_the_train_role(source: _cohorts.Source
     assert card["exams"]["train"] >= 1 and "hospital-export" in card["data"]
     assert main(["train", "detection", "--cohort", str(cohort_file), "--init", "nowhere.safetensors", "--smoke"]) == 2
     assert "--init nowhere.safetensors: weights file nowhere.safetensors does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["detection", "classification"])
+def test_validate_scores_weights_on_the_validation_exams_training_selects_by(
+        source: _cohorts.Source, tmp_path: Path, model: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``mammo train MODEL --validate WEIGHTS`` trains nothing and prints the task's own validation metric of those
+    weights on the exams a training run with the same seed validates on (how a new model meets the shipped one)."""
+    import math
+
+    from mammo_lib.cli import main
+    from mammo_lib.training.on_cohort import validate_weights
+
+    spec = read_cohort(_training_cohort(source, tmp_path / "hospital"))
+    shipped = weights_dir() / f"{model}.safetensors"
+    metric = validate_weights(model, spec, shipped, seed=3)
+    assert math.isfinite(metric) and 0.0 <= metric <= 1.0
+    assert main(["train", model, "--cohort", str(spec.source), "--seed", "3", "--validate", "shipped"]) == 0
+    assert f"validation metric {metric:.4f}" in capsys.readouterr().out
+    assert main(["train", model, "--cohort", str(spec.source), "--validate", "none.safetensors"]) == 2
+    assert "--validate none.safetensors: weights file does not exist" in capsys.readouterr().err

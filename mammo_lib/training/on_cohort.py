@@ -180,6 +180,44 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         "mammo_lib/weights/<model>.safetensors")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="task-specific option (repeatable), see the model module")
+    parser.add_argument("--validate", default="", metavar="WEIGHTS",
+                        help="train nothing: print the validation metric of these weights ('shipped' or a "
+                             ".safetensors file) on the validation exams this command would select by")
+
+
+def validate_weights(model: str, data: Any, weights: str | Path, *, seed: int = 20231027,
+                     options: dict[str, str] | None = None) -> float:
+    """The validation metric of ``weights`` on the validation exams a training run on ``data`` with this seed
+    would select by (the task's own validation step and metric): how a new model is compared with the shipped
+    one on the same exams. A classifier's patches are cut at the geometry of its own card."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from mammo_lib.training.loop import move_to_device
+
+    path = Path(weights)
+    if not path.is_file():
+        raise MammoError(f"--validate {weights}: weights file does not exist")
+    opts = dict(options or {})
+    if model == "classification":
+        from mammo_lib.models.classification.inference import load_classifier
+
+        net, card = load_classifier(path)
+        opts.setdefault("patch_size", str(card["geometry"]["patch_size"]))
+    else:
+        from mammo_lib.models.detection.inference import load_detector
+
+        net, _ = load_detector(path)
+    task, _ = task_factory(model)(data, seed=seed, smoke=False, options=opts)
+    _, val = task.datasets()
+    if val is None or len(val) == 0:
+        raise MammoError(f"--validate: cohort {data} has no validation exams")
+    net.eval()
+    outputs = []
+    with torch.no_grad():
+        for batch in DataLoader(val, batch_size=8, shuffle=False):
+            outputs.append(task.validation_step(net, move_to_device(batch, torch.device("cpu"))))
+    return float(task.validation_metric(outputs))
 
 
 def init_weights_file(model: str, init: str) -> str:
@@ -195,6 +233,11 @@ def init_weights_file(model: str, init: str) -> str:
 def run_command(args: argparse.Namespace) -> int:
     """``mammo train MODEL``: build the model's task, fit it, optionally export weights + model card."""
     data = args.cohort or (Path(args.data) if args.data else data_dir() / "train")
+    if args.validate:
+        weights = weights_dir() / f"{args.model}.safetensors" if args.validate == "shipped" else args.validate
+        metric = validate_weights(args.model, data, weights, seed=args.seed, options=_parse_options(args.option))
+        print(f"{args.model} {weights}: validation metric {metric:.4f} ({data}, seed {args.seed})")
+        return 0
     out = Path(args.out) if args.out else runs_dir() / f"train-{args.model}{'-smoke' if args.smoke else ''}"
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "max_steps_per_epoch": args.max_steps, "threads": args.threads, "device": args.device,

@@ -335,6 +335,57 @@ def _write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
     (run_dir / "run.json").write_text(json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
 
 
+#: Notebooks that read the twin's images (rendered on demand, :func:`mammo_lib.synth.store.ensure_cohort`), and how
+#: many of its first patients a smoke run of each reads (None: all of them; notebook 02's smoke slice).
+TWIN_IMAGE_NOTEBOOKS: dict[str, int | None] = {"02_synthetic_cohort": 24, "03_preprocessing": None}
+
+
+def twin_patients_to_render(notebooks: list[Path], profile: Profile, run_dir: Path) -> tuple[bool, list[str] | None, int]:
+    """Whether the selected ``notebooks`` read the twin's images, which patients (None: all) and with how many
+    processes they would render them (their ``smoke`` and ``workers`` parameters)."""
+    import papermill
+
+    needed, patients, workers = False, [], 1
+    for notebook in notebooks:
+        if notebook.stem not in TWIN_IMAGE_NOTEBOOKS:
+            continue
+        params = notebook_parameters(notebook, profile, run_dir)
+        declared = papermill.inspect_notebook(str(notebook))
+        workers = max(workers, int(params.get("workers", declared.get("workers", {}).get("default", 1))))
+        smoke = bool(params.get("smoke", False))
+        first = TWIN_IMAGE_NOTEBOOKS[notebook.stem] if smoke else None
+        needed = True
+        if first is None:
+            patients = None
+        elif patients is not None:
+            patients = sorted(set(patients) | set(_first_twin_patients(first)))
+    return needed, patients, workers
+
+
+def _first_twin_patients(n: int) -> list[str]:
+    """The first ``n`` patient ids of the committed twin manifest, sorted (notebook 02's smoke slice)."""
+    import pandas as pd
+
+    from mammo_lib.synth import store
+
+    return sorted(pd.read_csv(store.cohort_files("twin").manifest)["patient_id"].unique())[:n]
+
+
+def render_twin(notebooks: list[Path], profile: Profile, run_dir: Path, progress: bool = True) -> dict[str, Any] | None:
+    """Render the twin's missing images that ``notebooks`` will read, here, with a progress bar on stderr
+    (patients rendered of those missing, rate, ETA), instead of silently inside notebook 02's kernel; every
+    image is checked against the committed checksums. What it did, for run.json; None if no notebook reads them."""
+    from mammo_lib.synth import store
+
+    needed, patients, workers = twin_patients_to_render(notebooks, profile, run_dir)
+    if not needed:
+        return None
+    started = time.perf_counter()
+    store.ensure_cohort("twin", workers=workers, only=patients, progress=progress)
+    return {"patients": "all" if patients is None else len(patients), "workers": workers,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
 def reproduce(profile_name: str = "default", only: list[str] | None = None, out: str | None = None,
               progress: bool = True, cohort: str | Path | None = None) -> Path:
     """Run the notebook sequence on ``cohort`` (a cohort file, relative to the caller's directory; None: the
@@ -359,8 +410,18 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
         "git": _git_commit(), "packages": package_versions(), "device": device_report(),
         "cohort": spec.record(), "notebooks": [], "status": "running",
     }
-    bar = tqdm(notebooks, desc="mammo reproduce", unit="notebook", disable=not progress, file=sys.stderr)
+    bar = None
     try:
+        if is_twin(spec):  # the twin's images first, with their own progress bar on this terminal
+            try:
+                twin = render_twin(notebooks, profile, run_dir, progress)
+            except MammoError as exc:
+                record["twin_images"] = {"status": "failed", "error": str(exc)}
+                record["status"] = "failed"
+                raise
+            if twin is not None:
+                record["twin_images"] = twin
+        bar = tqdm(notebooks, desc="mammo reproduce", unit="notebook", disable=not progress, file=sys.stderr)
         for notebook in bar:
             bar.set_postfix_str(notebook.stem)
             params = notebook_parameters(notebook, profile, run_dir, cohort_param)
@@ -423,7 +484,8 @@ def reproduce(profile_name: str = "default", only: list[str] | None = None, out:
     finally:
         if record["status"] == "running":  # an unexpected error: never leave a run that looks unfinished
             record["status"] = "failed"
-        bar.close()
+        if bar is not None:
+            bar.close()
         record["finished"] = _dt.datetime.now().isoformat()
         _write_run_json(run_dir, record)
         report.write_report(run_dir, PAPER_ITEMS)  # run_dir/report/index.html, also after a failure

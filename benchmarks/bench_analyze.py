@@ -181,7 +181,7 @@ def scale_out(folder: Path, copies: int, tmp: Path) -> None:
                                ("torchrun --nproc_per_node 2, --workers 1 each", ["--workers", "1"], 2)):
         wall = cli_seconds(manifest, tmp / f"scale-{len(os.listdir(tmp))}", argv, ranks)
         processes = ranks or int(argv[1])
-        print(f"{label:48s} {wall:6.1f} s: {n / wall:5.2f} exams/s, {n / wall / processes:5.2f} per worker; "
+        print(f"{label:48s} {wall:6.1f} s: {n / wall:6.3f} exams/s, {n / wall / processes:6.3f} per worker; "
               f"load average {os.getloadavg()[0]:.2f}")
 
 
@@ -313,7 +313,8 @@ def main() -> None:
                   f"{'meets' if ratio <= GOAL_RATIO else 'misses'}); / parallel floor: {ratio_par:.2f} "
                   f"({'meets' if ratio_par <= GOAL_RATIO else 'misses'}); load average {load0:.2f} -> {load1:.2f}")
             print(f"floor + preprocessing: {floor + prep:5.2f} s/exam (the floor and preprocess_view of the four "
-                  f"views, {prep:.2f} s, which the floor leaves out); ratio {per_exam / (floor + prep):.2f}; "
+                  f"views, {prep:.2f} s, {prep_cpu:.2f} s of CPU, which the floor leaves out); ratio "
+                  f"{per_exam / (floor + prep):.2f}; "
                   f"CPU ratio {cpu / (floor_cpu + prep_cpu):.2f}")
             if torch.cuda.is_available():
                 from mammo_lib.system.analyze import DEFAULT_BATCH

@@ -12,7 +12,9 @@ Speed: rescale, VOI and inversion are evaluated once for every storable value (a
 array is then mapped by one multiply-add-clip when that table is a clipped straight line (rescale, LINEAR
 windows, no VOI), else through the table (see ``benchmarks/bench_read.py``). ``read_image(..., lazy=True)``
 keeps the decoded stored values and maps only what is read (:class:`DisplayPixels`): a full-field image is then
-never held as a full-resolution float copy, and its pixels are the same values, bit for bit.
+never held as a full-resolution float copy, and its pixels are the same values, bit for bit. With ``lazy=True`` an
+uncompressed little-endian file's stored values are memory-mapped (:func:`native_pixels`) rather than read into memory
+and copied: the values pydicom's decode gives, read once, where used.
 """
 from __future__ import annotations
 

@@ -143,3 +143,7 @@ def test_cuda_without_a_gpu_is_refused_in_one_line(tmp_path: Path, capsys) -> No
 def test_default_batch_size_is_one_on_cpu_and_more_on_a_gpu() -> None:
     assert analyze.batch_size(None, "cpu") == 1 and analyze.batch_size(None, "cuda:0") == analyze.DEFAULT_BATCH["cuda"]
     assert analyze.batch_size(3, "cpu") == 3 and analyze.DEFAULT_BATCH["cuda"] > 1
+
+
+def test_a_cpu_device_by_any_name_is_the_cpu() -> None:
+    assert analyze.check_device("cpu") == "cpu" and analyze.check_device("cpu:0") == "cpu"

@@ -243,6 +243,8 @@ def check_device(device: str, local_rank: str | None = None) -> str:
         dev = torch.device(device)
     except (RuntimeError, ValueError) as exc:
         raise MammoError(f"--device {device!r} is not a torch device ({exc})") from None
+    if dev.type == "cpu":
+        return "cpu"
     if dev.type != "cuda":
         raise MammoError(f"--device {device!r}: mammo analyze runs on cpu or cuda")
     if not torch.cuda.is_available():

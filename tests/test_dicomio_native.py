@@ -1,4 +1,4 @@
-"""Uncompressed DICOM pixels memory-mapped by ``read_image(..., lazy=True)`` (:func:`mammo_lib.data.dicomio.native_pixels`):
+"""Uncompressed DICOM pixels memory-mapped by ``read_image(..., lazy=True, mapped=True)`` (:func:`mammo_lib.data.dicomio.native_pixels`):
 exactly pydicom's decoded values where the layout allows it, pydicom's own decode (and its errors) everywhere else."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _defer_small_pixel_data(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _both(path: Path) -> tuple[dicomio.MammoImage, dicomio.MammoImage]:
-    return dicomio.read_image(path, lazy=True), dicomio.read_image(path)
+    return dicomio.read_image(path, lazy=True, mapped=True), dicomio.read_image(path)
 
 
 def test_uncompressed_pixels_are_mapped_and_equal_pydicoms_decode(tmp_path: Path) -> None:
@@ -64,6 +64,6 @@ def test_a_file_cut_inside_its_pixel_data_gives_the_same_error_read_lazily(tmp_p
     messages = []
     for lazy in (True, False):
         with pytest.raises(MammoError, match=r"^cut.dcm: ") as caught:
-            dicomio.read_image(cut, lazy=lazy)
+            dicomio.read_image(cut, lazy=lazy, mapped=lazy)
         messages.append(str(caught.value))
     assert messages[0] == messages[1]

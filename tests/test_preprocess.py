@@ -486,6 +486,24 @@ def test_block_mean_of_lazily_mapped_pixels_equals_the_array_one_bit_for_bit(fac
     assert out.dtype == np.float32 and np.array_equal(out, geometry.block_mean(lazy.array(), factor))
 
 
+@pytest.mark.parametrize("factor", [2, 3, 7, 8, 9, 16, 17, 24, 131])
+def test_block_mean_equals_numpys_reshaped_mean_bit_for_bit(factor: int) -> None:
+    """The column sums added as whole strided columns (numpy's summation order) give what the plain reshape and
+    sum gave before, bit for bit, for short and long blocks (and numpy's own sum past its pairwise block)."""
+    from mammo_lib.preprocess import geometry
+
+    rng = np.random.default_rng(factor)
+    img = (rng.random((factor * 5 + 3, factor * 7 + 2)) * rng.choice([1e-4, 1.0, 1e4], (factor * 5 + 3, factor * 7 + 2))
+           ).astype(np.float32)
+    h, w = img.shape[0] // factor * factor, img.shape[1] // factor * factor
+    rows = img[:h:factor].astype(np.float32, copy=True)
+    for i in range(1, factor):
+        rows += img[i:h:factor]
+    before = rows[:, :w].reshape(h // factor, w // factor, factor).sum(axis=2) / np.float32(factor * factor)
+    assert np.array_equal(geometry.block_mean(img, factor), before)
+    assert geometry._column_sums_match_numpy(factor) == (factor <= geometry.PAIRWISE_BLOCK)
+
+
 def test_preprocessing_lazily_mapped_pixels_equals_preprocessing_the_float_image(tmp_path: Path) -> None:
     """A view read with lazy=True (no full-resolution float copy) preprocesses exactly as the float image does."""
     from _mg_fixtures import make_mg

@@ -12,7 +12,9 @@ Speed: rescale, VOI and inversion are evaluated once for every storable value (a
 array is then mapped by one multiply-add-clip when that table is a clipped straight line (rescale, LINEAR
 windows, no VOI), else through the table (see ``benchmarks/bench_read.py``). ``read_image(..., lazy=True)``
 keeps the decoded stored values and maps only what is read (:class:`DisplayPixels`): a full-field image is then
-never held as a full-resolution float copy, and its pixels are the same values, bit for bit.
+never held as a full-resolution float copy, and its pixels are the same values, bit for bit. With ``lazy=True, mapped=True`` an
+uncompressed little-endian file's stored values are memory-mapped (:func:`native_pixels`) rather than read into memory
+and copied: the values pydicom's decode gives, read once, where used (``mapped=True``; off by default for now).
 """
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ class DisplayPixels:
         """Display values of an array of stored values (of this image's dtype)."""
         if self.affine is None:
             index = stored.view(np.uint8 if stored.itemsize == 1 else np.uint16) if stored.dtype.kind == "i" else stored
-            return self.lut[index]
+            return np.take(self.lut, index)  # the same gather as lut[index], without an index copy as intp
         pixels = np.multiply(stored, np.float32(self.affine[0]), dtype=np.float32)
         pixels += np.float32(self.affine[1])
         return np.clip(pixels, 0.0, 1.0, out=pixels)
@@ -134,6 +136,7 @@ def read_image(
     force: bool = False,
     for_processing: str = "refuse",
     lazy: bool = False,
+    mapped: bool = False,
 ) -> MammoImage:
     """Read one mammogram (DICOM, or 16-bit PNG/TIFF with laterality and view from the manifest).
 
@@ -141,7 +144,9 @@ def read_image(
     otherwise is an error. ``force`` reads a DICOM whose Modality is not MG. ``for_processing="log"``
     log-normalises a raw "FOR PROCESSING" image instead of refusing it. ``lazy=True`` gives pixels as
     :class:`DisplayPixels` (mapped where read; the same values) except for log-normalised images, whose mapping
-    depends on the whole image.
+    depends on the whole image. ``mapped=True`` (with ``lazy``) memory-maps an uncompressed file's stored values
+    (:func:`native_pixels`) instead of reading and copying them; off by default: with it, ``mammo analyze``'s
+    Ctrl-C test did not stop within 20 s on the loaded machine (not yet understood).
     """
     path = Path(path)
     name = path.name
@@ -153,7 +158,7 @@ def read_image(
         raise MammoError(f"{path}: image file does not exist")
     if path.suffix.lower() in PNG_SUFFIXES + TIFF_SUFFIXES:
         return _read_raster(path, laterality, view, lazy)
-    return _read_dicom(path, laterality, view, force, for_processing, lazy)
+    return _read_dicom(path, laterality, view, force, for_processing, lazy, mapped)
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
@@ -362,9 +367,12 @@ def pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
 
 # --- internals ------------------------------------------------------------------------------------
 def _read_dicom(path: Path, laterality: str | None, view: str | None, force: bool, mode: str,
-                lazy: bool = False) -> MammoImage:
+                lazy: bool = False, mapped: bool = False) -> MammoImage:
     name = path.name
-    ds = read_dataset(path, stop_before_pixels=False)
+    native = None
+    if lazy and mapped:  # the header with the pixel data left in the file: uncompressed pixels are then mapped, not copied
+        native = native_pixels(path, read_dataset(path, stop_before_pixels=False, defer_pixels=True))
+    ds = native[0] if native is not None else read_dataset(path, stop_before_pixels=False)
     if "PixelData" not in ds:
         kinds = [str(getattr(sop, "name", sop)) for sop in (ds.get("SOPClassUID", None),
                  ds.file_meta.get("MediaStorageSOPClassUID", None)) if sop]
@@ -389,7 +397,7 @@ def _read_dicom(path: Path, laterality: str | None, view: str | None, force: boo
     if projection not in VIEW:
         raise MammoError(f"{name}: view: {projection!r} is not a standard view {VIEW}")
     try:
-        raw = ds.pixel_array
+        raw = native[1] if native is not None else ds.pixel_array
     except Exception as exc:  # pydicom/plugins raise many types for truncated or corrupt pixel data
         raise MammoError(f"{name}: cannot decode the pixel data ({type(exc).__name__}: {exc})") from None
     if raw.ndim != 2:
@@ -453,15 +461,53 @@ def raster_bits(array: np.ndarray) -> int:
     return next(bits for bits in (10, 12, 14, 16) if peak < 2**bits)
 
 
-def read_dataset(path: Path, *, stop_before_pixels: bool) -> Dataset:
-    """pydicom's dcmread, with unreadable, truncated and empty files refused by a MammoError naming the file."""
+#: Uncompressed transfer syntaxes whose Pixel Data is the stored values as they lie in memory (little endian).
+NATIVE_LITTLE_ENDIAN = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+#: Elements at least this long are left in the file when the pixel data is deferred (read_dataset(defer_pixels=True)).
+DEFER_BYTES = 1 << 20
+
+
+def native_pixels(path: Path, ds: Dataset) -> tuple[Dataset, np.ndarray] | None:
+    """(``ds``, its stored values as a read-only memory map of the file) when ``ds`` (read with its pixel data
+    deferred) holds one uncompressed little-endian frame of unsigned 8- or 16-bit values whose unused high bits are
+    all clear; else None (then the file is read and decoded as usual, with every check and error message).
+
+    The map holds exactly what pydicom's ``pixel_array`` returns for such a file (it clears unused high bits, hence
+    the condition), without reading the file into memory and copying it: the values are read once, where used.
+    """
+    try:
+        element = ds._dict.get(0x7FE00010)  # Pixel Data, left unread (RawDataElement, value None)
+        syntax = str(ds.file_meta.get("TransferSyntaxUID", ""))
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        allocated, bits = int(ds.BitsAllocated), int(ds.BitsStored)
+        plain = (int(ds.get("PixelRepresentation", 0)) == 0 and int(ds.get("SamplesPerPixel", 1)) == 1
+                 and int(ds.get("NumberOfFrames", 1) or 1) == 1 and allocated in (8, 16) and 8 <= bits <= allocated)
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return None
+    if (not plain or syntax not in NATIVE_LITTLE_ENDIAN or element is None or getattr(element, "value", b"") is not None
+            or not hasattr(element, "value_tell") or rows < 1 or columns < 1):
+        return None
+    nbytes = rows * columns * allocated // 8
+    if element.length != nbytes or element.value_tell + nbytes > path.stat().st_size:
+        return None
+    raw = np.memmap(path, dtype="<u2" if allocated == 16 else "u1", mode="r", offset=element.value_tell,
+                    shape=(rows, columns))
+    if bits < allocated and int(raw.max()) >= 1 << bits:
+        return None  # stray high bits: pydicom's decode clears them
+    return ds, raw
+
+
+def read_dataset(path: Path, *, stop_before_pixels: bool, defer_pixels: bool = False) -> Dataset:
+    """pydicom's dcmread, with unreadable, truncated and empty files refused by a MammoError naming the file;
+    ``defer_pixels`` leaves elements of :data:`DEFER_BYTES` or more (the pixel data) in the file."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels,
+                                 defer_size=DEFER_BYTES if defer_pixels else None)
     except InvalidDicomError:
         raise MammoError(f"{path.name}: not a DICOM file (no 'DICM' preamble)") from None
     except Exception as exc:  # truncated or corrupt headers surface as EOFError, struct.error, ...

@@ -4,8 +4,9 @@ INPUT is a study folder (its images), 1-4 image files of one exam, or a manifest
 every study, with a progress bar). Each exam is written to ``OUT/<exam>/``: ``result.json`` (views, missing views
 and what they switched off, IFN candidates, detected masses with scores and descriptors), ``masses.csv``,
 ``overlay.png`` (paper Figures 4-6: red boxes, score, BI-RADS) and ``report.dcm`` (Comprehensive SR, TID 1500;
-DICOM inputs only). Exams run in worker processes (``--workers``); under ``torchrun`` each rank takes every
-WORLD_SIZE-th exam. An output folder remembers its configuration (``analyze.json``): rerunning the same command
+DICOM inputs only). Exams run in worker processes (``--workers``), in batches of ``--batch-size`` exams whose forward
+passes are batched (default 1 on CPU; ``--device cuda`` batches several, the same code); under ``torchrun`` each rank
+takes every WORLD_SIZE-th exam. An output folder remembers its configuration (``analyze.json``): rerunning the same command
 skips the exams already written; another configuration in the same folder is refused, so nothing is overwritten.
 
 Intended use: research software, not for clinical decisions. Every output says what its models are and what they
@@ -226,6 +227,44 @@ def provenance_summary(detector: str, classifier: str) -> str:
     return f"{notice(models_block(detector, classifier))} (result.json's models block: training data, validation)"
 
 
+# --- device and batches -----------------------------------------------------------------------------------------
+#: Exams per worker batch when --batch-size is not given: one on CPU (a batch saves nothing there), several on a GPU.
+DEFAULT_BATCH = {"cpu": 1, "cuda": 8}
+
+
+def check_device(device: str, local_rank: str | None = None) -> str:
+    """The torch device to run on, checked: ``cpu``, or a CUDA device that exists (``cuda`` under torchrun is
+    ``cuda:LOCAL_RANK``); anything else is refused in one line naming ``--device``."""
+    if device == "cpu":
+        return device
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise MammoError(f"--device {device!r} is not a torch device ({exc})") from None
+    if dev.type == "cpu":
+        return "cpu"
+    if dev.type != "cuda":
+        raise MammoError(f"--device {device!r}: mammo analyze runs on cpu or cuda")
+    if not torch.cuda.is_available():
+        raise MammoError(f"--device {device}: no CUDA device is available here (torch.cuda.is_available() is False); "
+                         "use --device cpu")
+    index = dev.index if dev.index is not None else int(local_rank) if local_rank else None
+    if index is not None and index >= torch.cuda.device_count():
+        raise MammoError(f"--device {device}: GPU {index} does not exist ({torch.cuda.device_count()} visible)")
+    return "cuda" if index is None else f"cuda:{index}"
+
+
+def batch_size(requested: int | None, device: str) -> int:
+    """``--batch-size`` checked (at least 1), or :data:`DEFAULT_BATCH` of the device's kind."""
+    if requested is None:
+        return DEFAULT_BATCH["cpu" if device == "cpu" else "cuda"]
+    if requested < 1:
+        raise MammoError(f"--batch-size {requested}: give at least 1 exam per batch")
+    return int(requested)
+
+
 # --- workers ---------------------------------------------------------------------------------------------------
 _STATE: dict[str, Any] = {}
 
@@ -248,23 +287,55 @@ def _init_worker(options: dict[str, Any]) -> None:
 
 def _run_one(spec: Any) -> dict[str, Any]:
     """Analyse and write one exam in a worker; a bad input becomes an error record naming its file."""
-    from mammo_lib.system.exam import analyze_exam
+    return _run_batch([spec])[0]
+
+
+def _error_record(spec: Any, exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, MammoError):
+        return {"exam": spec.exam_id, "status": "error", "error": str(exc)}
+    files = ", ".join(Path(v.path).name for v in spec.views)
+    return {"exam": spec.exam_id, "status": "error", "error": f"{type(exc).__name__}: {exc} (files: {files})"}
+
+
+def _run_batch(specs: Sequence[Any]) -> list[dict[str, Any]]:
+    """Analyse and write a batch of exams in a worker, their forward passes batched
+    (:func:`mammo_lib.system.exam.analyze_exams`); one record per exam, a bad input an error record naming its
+    file. Each record's seconds and CPU seconds are the batch's shared equally among its exams."""
+    from mammo_lib.system.exam import analyze_exams
 
     options = _STATE["options"]
     start, cpu = time.perf_counter(), time.process_time()
+    records: list[dict[str, Any] | None] = [None] * len(specs)
+    todo = []
+    for i, spec in enumerate(specs):
+        try:
+            # a manifest's study: its headers must agree too; the error goes to errors.csv, so it names no value
+            refuse_mixed_patients(f"exam {spec.exam_id}", [Path(v.path) for v in spec.views], names=False,
+                                  show_keys=False)
+            todo.append(i)
+        except Exception as exc:  # noqa: BLE001 - one exam's failure must not stop the batch
+            records[i] = _error_record(spec, exc)
     try:
-        # a manifest's study: its headers must agree too; the error goes to errors.csv, so it names no value
-        refuse_mixed_patients(f"exam {spec.exam_id}", [Path(v.path) for v in spec.views], names=False,
-                              show_keys=False)
-        result, pixels = analyze_exam(_STATE["models"], spec)
-        write_exam(Path(options["out"]), result, pixels, spec, sr=options["sr"], deidentify=options["deidentify"])
-    except MammoError as exc:
-        return {"exam": spec.exam_id, "status": "error", "error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - one exam's unexpected failure must not stop the batch
-        files = ", ".join(Path(v.path).name for v in spec.views)
-        return {"exam": spec.exam_id, "status": "error", "error": f"{type(exc).__name__}: {exc} (files: {files})"}
-    return {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]), "worker": os.getpid(),
-            "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+        analysed = analyze_exams(_STATE["models"], [specs[i] for i in todo])
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure of the batch: each exam says so
+        analysed = [exc] * len(todo)
+    for i, outcome in zip(todo, analysed):
+        spec = specs[i]
+        if isinstance(outcome, Exception):
+            records[i] = _error_record(spec, outcome)
+            continue
+        result, pixels = outcome
+        try:
+            write_exam(Path(options["out"]), result, pixels, spec, sr=options["sr"], deidentify=options["deidentify"])
+        except Exception as exc:  # noqa: BLE001 - one exam's unexpected failure must not stop the batch
+            records[i] = _error_record(spec, exc)
+            continue
+        records[i] = {"exam": spec.exam_id, "status": "done", "masses": len(result["masses"]), "worker": os.getpid()}
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    for record in records:
+        if record is not None and record["status"] == "done":
+            record.update(seconds=seconds / len(specs), cpu_seconds=cpu_seconds / len(specs))
+    return [r for r in records if r is not None]
 
 
 def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, progress: bool = True
@@ -273,26 +344,30 @@ def analyze_batch(specs: Sequence[Any], options: dict[str, Any], workers: int, p
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(specs), desc="exams", unit="exam", disable=not progress or len(specs) < 2)
-    if workers <= 1 or len(specs) <= 1:
+    size = max(1, int(options.get("batch_size") or 1))
+    batches = [list(specs[i:i + size]) for i in range(0, len(specs), size)]
+    if workers <= 1 or len(batches) <= 1:
         _init_worker(options)
-        records: Iterator[dict[str, Any]] = map(_run_one, specs)
+        outcomes: Iterator[list[dict[str, Any]]] = map(_run_batch, batches)
         pool = None
     else:
         import multiprocessing as mp
 
         # fork: the parent has run no torch op yet, so no thread pool is inherited; each worker loads the models.
-        # The workers are forked ignoring SIGINT: Ctrl-C reaches the whole process group, and only the parent acts.
+        # On a GPU the workers are spawned: a forked child cannot use CUDA once the parent has touched it.
+        # The workers start ignoring SIGINT: Ctrl-C reaches the whole process group, and only the parent acts.
         import signal
 
+        method = "fork" if str(options.get("device", "cpu")) == "cpu" else "spawn"
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            pool = mp.get_context("fork").Pool(workers, initializer=_init_pool_worker, initargs=(options,))
+            pool = mp.get_context(method).Pool(workers, initializer=_init_pool_worker, initargs=(options,))
         finally:
             signal.signal(signal.SIGINT, handler)
-        records = pool.imap_unordered(_run_one, specs, chunksize=1)
+        outcomes = pool.imap_unordered(_run_batch, batches, chunksize=1)
     finished = False
     try:
-        for record in records:
+        for record in (r for outcome in outcomes for r in outcome):
             bar.update()
             yield record
         finished = True
@@ -331,7 +406,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         "rerunning into it skips exams already written")
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default: CPU cores, at most the exams)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (under torchrun, cuda "
+                        "means each rank's LOCAL_RANK GPU)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=f"exams whose forward passes a worker batches (default {DEFAULT_BATCH['cpu']} on CPU, "
+                             f"{DEFAULT_BATCH['cuda']} on a GPU); results equal the unbatched ones up to float rounding")
     parser.add_argument("--detector", help="detector weights (default: the shipped ones)")
     parser.add_argument("--classifier", help="classifier weights (default: the shipped ones)")
     parser.add_argument("--detection-threshold", type=float,
@@ -344,6 +423,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    device = check_device(args.device, os.environ.get("LOCAL_RANK"))
+    size = batch_size(args.batch_size, device)
     specs = exams_from_inputs(args.inputs)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     mine = specs[rank::world]
@@ -365,10 +446,10 @@ def run_command(args: argparse.Namespace) -> int:
     prepare_out(out, config)
     todo = [s for s in mine if not (out / _safe_name(s.exam_id) / RESULT_FILE).is_file()]
     skipped = len(mine) - len(todo)
-    workers = args.workers or min(os.cpu_count() or 1, max(1, len(todo)))
-    options = {"out": str(out), "detector": det, "classifier": cls, "device": args.device, "threads": args.threads,
+    workers = args.workers or min(os.cpu_count() or 1, max(1, -(-len(todo) // size)))
+    options = {"out": str(out), "detector": det, "classifier": cls, "device": device, "threads": args.threads,
                "detection_threshold": args.detection_threshold, "sr": not args.no_sr,
-               "deidentify": bool(args.deidentify_sr)}
+               "deidentify": bool(args.deidentify_sr), "batch_size": size}
     errors: list[dict[str, Any]] = []
     done = 0
     batch = analyze_batch(todo, options, workers, progress=not args.quiet)

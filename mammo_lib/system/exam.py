@@ -228,12 +228,25 @@ def classify_masses(models: Models, mass_views: pd.DataFrame, pixels: dict[str, 
     image). Per mass: ``malignancy_score`` (0-100: mean of the views' logits minus the card's prior shift,
     sigmoid x 100), ``dl_positive`` (score >= the card's threshold) and each auxiliary head's class (mean of the
     views' probabilities) with its probability."""
+    if mass_views.empty:
+        return score_masses(models, mass_views, {})
+    heads = predict_heads(models.classifier, mass_crops(models, mass_views, pixels), models.geometry)
+    return score_masses(models, mass_views, heads)
+
+
+def mass_crops(models: Models, mass_views: pd.DataFrame, pixels: dict[str, np.ndarray]) -> np.ndarray:
+    """The classifier's context crops of each mass view (one row of ``mass_views`` each), cut at the image's own
+    resolution around its box (:func:`~mammo_lib.models.classification.patches.context_crop`)."""
+    return np.stack([context_crop(pixels[r.view], (r.x0, r.y0, r.x1, r.y1), models.geometry)
+                     for r in mass_views.itertuples(index=False)])
+
+
+def score_masses(models: Models, mass_views: pd.DataFrame, heads: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Masses scored from their views' classifier outputs ``heads`` (rows in the order of ``mass_views``, as
+    :func:`~mammo_lib.models.classification.inference.predict_heads` gives them); see :func:`classify_masses`."""
     aux_cols = [c for h in AUX_HEADS for c in (h, f"{h}_probability")]
     if mass_views.empty:
         return pd.DataFrame(columns=["mass", "n_views", "malignancy_score", "dl_positive", *aux_cols])
-    crops = np.stack([context_crop(pixels[r.view], (r.x0, r.y0, r.x1, r.y1), models.geometry)
-                      for r in mass_views.itertuples(index=False)])
-    heads = predict_heads(models.classifier, crops, models.geometry)
     per_view = pd.DataFrame({"mass_id": mass_views["mass"].to_numpy(), "logit": heads[PRIMARY_HEAD]})
     order = list(dict.fromkeys(mass_views["mass"]))  # M1, M2, ... (combine_views sorts ids as text: M1, M10, M2)
     table = combine_views(per_view, float(models.classifier_card["prior_shift"])).set_index("mass_id").loc[order]
@@ -260,10 +273,33 @@ def find_masses(models: Models, candidates: pd.DataFrame,
 # --- one exam, end to end ------------------------------------------------------------------------------------
 def analyze_loaded(models: Models, exam_id: str, loaded: Sequence[LoadedView]) -> dict[str, Any]:
     """The system's result for one exam of loaded views, as a JSON-safe dict (see :func:`analyze_exam`)."""
-    exam, by_key = assemble(exam_id, loaded)
-    (candidates,), (modules,) = detect(models, [exam])
-    pixels = {f"{k[0]}{k[1]}": v.pixels for k, v in by_key.items()}
-    mass_views, scored = find_masses(models, candidates, pixels)
+    return analyze_loaded_many(models, [(exam_id, loaded)])[0]
+
+
+def analyze_loaded_many(models: Models, batch: Sequence[tuple[str, Sequence[LoadedView]]]) -> list[dict[str, Any]]:
+    """The results of several exams of loaded views (``(exam id, views)`` each), their forward passes batched:
+    the detector reads every exam's views in one batch and the classifier every detected mass view's patch
+    (:func:`~mammo_lib.models.classification.inference.predict_heads`' chunks of 64). Each exam's result is the
+    one :func:`analyze_loaded` gives it alone, up to the float rounding of a batched forward pass (the same code
+    on CPU and GPU; ``tests/test_analyze_batched.py``)."""
+    assembled = [assemble(exam_id, loaded) for exam_id, loaded in batch]
+    tables, modules = detect(models, [exam for exam, _ in assembled])
+    pixels = [{f"{k[0]}{k[1]}": v.pixels for k, v in by_key.items()} for _, by_key in assembled]
+    mass_views = [pair_masses(t, models.detection_threshold) for t in tables]
+    crops = [mass_crops(models, mv, px) for mv, px in zip(mass_views, pixels) if not mv.empty]
+    heads = predict_heads(models.classifier, np.concatenate(crops), models.geometry) if crops else {}
+    results, start = [], 0
+    for (exam, by_key), candidates, mods, mv in zip(assembled, tables, modules, mass_views):
+        mine = {k: v[start:start + len(mv)] for k, v in heads.items()}
+        start += len(mv)
+        results.append(_result(models, exam, by_key, candidates, mods, mv, score_masses(models, mv, mine)))
+    return results
+
+
+def _result(models: Models, exam: Exam, by_key: dict[tuple[str, str], LoadedView], candidates: pd.DataFrame,
+            modules: dict[str, str], mass_views: pd.DataFrame, scored: pd.DataFrame) -> dict[str, Any]:
+    """One exam's JSON-safe result from its detector and classifier outputs (see :func:`analyze_exam`)."""
+    exam_id = exam.study_id
     notes = missing_view_notes(exam.present)
     missing = [VIEW_NAMES[v] for v in range(4) if not exam.present[v]]
     views = []
@@ -307,11 +343,50 @@ def analyze_exam(models: Models, spec: ExamSpec) -> tuple[dict[str, Any], dict[s
     density and BI-RADS; and ``models``: what the models are, their training data and the intended use
     (:func:`mammo_lib.models.provenance.models_block`).
     """
-    if not 1 <= len(spec.views) <= 4:
-        raise MammoError(f"exam {spec.exam_id}: {len(spec.views)} images; an exam has 1 to 4 (RCC, LCC, RMLO, LMLO)")
-    loaded = [load_view(v) for v in spec.views]
+    loaded = load_exam(spec)
     result = analyze_loaded(models, spec.exam_id, loaded)
     return result, {f"{lv.key[0]}{lv.key[1]}": lv.pixels for lv in loaded}
+
+
+def load_exam(spec: ExamSpec) -> list[LoadedView]:
+    """The 1-4 views of one exam, decoded once and preprocessed (:func:`load_view`); a bad count is refused."""
+    if not 1 <= len(spec.views) <= 4:
+        raise MammoError(f"exam {spec.exam_id}: {len(spec.views)} images; an exam has 1 to 4 (RCC, LCC, RMLO, LMLO)")
+    return [load_view(v) for v in spec.views]
+
+
+def analyze_exams(models: Models, specs: Sequence[ExamSpec]
+                  ) -> list[tuple[dict[str, Any], dict[str, np.ndarray]] | MammoError]:
+    """:func:`analyze_exam` of several exams with their forward passes batched (:func:`analyze_loaded_many`):
+    per exam, in order, its (result, pixels) or the MammoError that its input raised. An exam whose files cannot
+    be read or assembled fails alone; if the batched forward pass fails, each exam is run on its own, so that an
+    error names its exam."""
+    out: list[Any] = [None] * len(specs)
+    ready: list[tuple[int, list[LoadedView]]] = []
+    for i, spec in enumerate(specs):
+        try:
+            loaded = load_exam(spec)
+            assemble(spec.exam_id, loaded)
+        except MammoError as exc:
+            out[i] = exc
+            continue
+        ready.append((i, loaded))
+    if len(ready) > 1:
+        try:
+            results = analyze_loaded_many(models, [(specs[i].exam_id, loaded) for i, loaded in ready])
+        except MammoError:
+            results = None
+        if results is not None:
+            for (i, loaded), result in zip(ready, results):
+                out[i] = (result, {f"{lv.key[0]}{lv.key[1]}": lv.pixels for lv in loaded})
+            ready = []
+    for i, loaded in ready:
+        try:
+            out[i] = (analyze_loaded(models, specs[i].exam_id, loaded),
+                      {f"{lv.key[0]}{lv.key[1]}": lv.pixels for lv in loaded})
+        except MammoError as exc:
+            out[i] = exc
+    return out
 
 
 def mass_rows(result: dict[str, Any]) -> pd.DataFrame:

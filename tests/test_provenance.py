@@ -90,3 +90,12 @@ def test_weights_without_a_card_or_file_are_refused(tmp_path: Path) -> None:
         provenance.describe_model("detector", tmp_path / "none.safetensors")
     with pytest.raises(MammoError, match="role must be one of"):
         provenance.describe_model("reader", DETECTOR)
+
+
+def test_a_stage_rendered_into_an_out_folder_is_synthetic() -> None:
+    """``mammo synth --which train ... --out data/train-v2`` renders the cohort whose data line starts "train-v2:"."""
+    stage = {"command": "mammo synth --which train --patients 30 --out data/train-v2 --limit 20 && mammo train "
+                        "detection --data data/train-v2", "data": "train-v2: 18 training + 2 validation exams of 20"}
+    assert provenance.synthetic_stage(stage)
+    assert not provenance.synthetic_stage({**stage, "data": "hospital: 18 training exams"})
+    assert not provenance.synthetic_stage({**stage, "command": "mammo train detection --data data/train-v2"})

@@ -21,8 +21,10 @@ ROLES = ("detector", "classifier")
 TASKS = {"detector": "mass detection (IDVN + BDVN -> IFN), Li et al. 2023",
          "classifier": "mass classification (multi-task DenseNet-121: malignancy 0-100, BI-RADS, shape, margin, "
                        "density), Li et al. 2023"}
-#: ``mammo synth --which NAME``: the command that renders the synthetic cohort NAME a stage trained on.
-_SYNTH_RE = re.compile(r"(?:^|&&|;)\s*mammo synth\s+--which\s+(\S+)")
+#: ``mammo synth --which NAME [... --out DIR]``: the command that renders the synthetic cohort a stage trained on
+#: (named NAME, or DIR's folder name when it renders into --out DIR).
+_SYNTH_RE = re.compile(r"(?:^|&&|;)\s*mammo synth\s+--which\s+(\S+)([^&;]*)")
+_OUT_RE = re.compile(r"--out\s+(\S+)")
 #: Characters of a sha256 shown on one-line notices (the overlay, the CLI).
 SHORT_SHA = 12
 
@@ -32,7 +34,10 @@ def synthetic_stage(stage: dict[str, Any]) -> bool:
     cohort: its ``command`` renders cohort NAME with ``mammo synth --which NAME`` and its ``data`` line is that
     cohort's (it starts with ``NAME:``, as the training task writes it)."""
     command, data = str(stage.get("command") or ""), str(stage.get("data") or "")
-    rendered = {m.group(1) for m in _SYNTH_RE.finditer(command)}
+    rendered = set()
+    for m in _SYNTH_RE.finditer(command):
+        out = _OUT_RE.search(m.group(2))
+        rendered.add(Path(out.group(1)).name if out else m.group(1))
     return any(data.startswith(f"{name}:") for name in rendered)
 
 

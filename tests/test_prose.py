@@ -130,3 +130,15 @@ def test_the_group_sentence_gives_each_methods_degrees_of_freedom_and_p() -> Non
     assert "P = 0.055" in text and text.count("No method shows a difference at alpha 0.05") == 1
     with pytest.raises(MammoError, match="lacks"):
         prose.group_sentence(group.drop(columns="df"), "AUC")
+
+
+def test_the_senior_reference_birads_agreement_is_counted_and_explained() -> None:
+    from mammo_lib.paper import teaching
+
+    masses = pd.DataFrame({"birads": ["3", "4A", "4B", "5", "2"], "senior_birads": ["3", "3", "4A", "5", "2"]})
+    table, text = teaching.birads_agreement(masses)
+    assert int(table.to_numpy().trace()) == 3 and table.loc["4A", "3"] == 1
+    assert "equals the reference BI-RADS for **3 of 5** masses; it is lower for 2 and higher for 0" in text
+    assert "Here 1 are" in text and "4A 0/1" in text
+    with pytest.raises(MammoError, match="senior_birads"):
+        teaching.birads_agreement(masses.drop(columns="senior_birads"))

@@ -37,8 +37,7 @@ SCORECARD_COLUMNS = ("claim_id", "section", "claim", "decided_by", "paper_eviden
                      "verdict", "why")
 REPRODUCED, CONTRADICTED, CANNOT = "reproduced on this run", "contradicted on this run", "cannot be tested here"
 VERDICTS = (REPRODUCED, CONTRADICTED, CANNOT)
-#: The earlier names of the first two verdicts (the words changed, the meaning did not).
-SUPPORTED, NOT_SUPPORTED = REPRODUCED, CONTRADICTED
+SUPPORTED, NOT_SUPPORTED = REPRODUCED, CONTRADICTED  # the earlier names (the words changed, not the meaning)
 #: The arms that can decide a claim (``decided_by``), with how each is made on the built-in twin.
 PAPER_ARM, TWIN_ARM, READERS_ARM, DL_ARM = "paper's own numbers", "twin composition", "simulated readers", "DL models"
 ARMS = {
@@ -486,9 +485,8 @@ def dl_versus_paper(tables_dir: str | Path) -> str:
         paper = published.TABLE4[DL]
         parts.append(f"AUC {row['auc']:.3f} vs {paper['auc']}, accuracy {100 * row['accuracy']:.1f}% vs "
                      f"{paper['accuracy']}%")
-    if not parts:
-        return "The run has no DL results (notebooks 04-07 not run)."
-    return "This run's DL models: " + "; ".join(parts) + "."
+    return "This run's DL models: " + "; ".join(parts) + "." if parts else \
+        "The run has no DL results (notebooks 04-07 not run)."
 
 
 def detection_paired(masses: pd.DataFrame) -> pd.DataFrame:

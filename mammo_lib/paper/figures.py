@@ -26,7 +26,9 @@ if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
     from mammo_lib.preprocess.geometry import PreprocessedView
 
 #: Raters in plotting order (paper's Table 4 order) and their colours (seaborn "colorblind").
-RATER_ORDER: tuple[str, ...] = ("junior_a", "junior_b", "senior", "dl")
+RATER_ORDER: tuple[str, ...] = ("junior_a", "junior_b", "senior", "dl", "dl_reference_boxes")
+#: Rows drawn dashed: this companion's secondary rows (the classifier on reference boxes beside the system).
+SECONDARY_RATERS: tuple[str, ...] = ("dl_reference_boxes",)
 
 
 def _plt():
@@ -88,7 +90,7 @@ def plot_roc(curves: pd.DataFrame, published_auc: Mapping[str, float] | None = N
         if published_auc and rater in published_auc:
             label += f"; paper {published_auc[rater]:.3f}"
         ax.plot(c["fpr"], c["tpr"], marker="o" if len(c) < 12 else None, ms=3, lw=1.6,
-                color=colours[rater], label=label + ")")
+                ls="--" if rater in SECONDARY_RATERS else "-", color=colours[rater], label=label + ")")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="1 - specificity", ylabel="Sensitivity",
            title=title or "ROC curves (Figure 3)")
     ax.set_aspect("equal")

@@ -366,3 +366,39 @@ def case_browser(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFr
     picker = widgets.Dropdown(options=[(labels[s], i) for i, s in enumerate(studies)], value=0, description="study")
     return widgets.interactive(lambda study: _show(*case_view(cohort, candidates, masses, studies[study], threshold,
                                                               label=labels[studies[study]])), study=picker)
+
+
+# --- the senior's BI-RADS against the reference ------------------------------------------------------------
+def birads_agreement(masses: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The reference BI-RADS (Table 1) against the senior's rating (Table 4's senior): their cross-table and a
+    Markdown paragraph, computed, on how often they agree and why they cannot agree more on the twin. Table 4
+    gives the senior fewer positive calls (4A-5) than Table 1 has masses of 4A-5
+    (:func:`mammo_lib.synth.readers.forced_disagreement`), so a cohort reproducing both tables must have the senior
+    rate many reference 4A-5 masses 3 or lower."""
+    from mammo_lib.synth.readers import forced_disagreement
+
+    missing = [c for c in ("birads", "senior_birads") if c not in masses.columns]
+    if missing:
+        raise MammoError(f"birads_agreement: the mass table has no {', '.join(missing)} column")
+    ref, senior = masses["birads"].astype(str), masses["senior_birads"].astype(str)
+    order = [c for c in vocab.BIRADS if c in set(ref) | set(senior)]
+    table = pd.crosstab(pd.Categorical(ref, order), pd.Categorical(senior, order), rownames=["reference"],
+                        colnames=["senior"], dropna=False)
+    rank = vocab.BIRADS_RANK
+    agree = int((ref == senior).sum())
+    lower = int((senior.map(rank) < ref.map(rank)).sum())
+    higher = int((senior.map(rank) > ref.map(rank)).sum())
+    ref_pos, senior_pos = ref.isin(vocab.BIRADS_POSITIVE), senior.isin(vocab.BIRADS_POSITIVE)
+    demoted = int((ref_pos & ~senior_pos).sum())
+    forced = forced_disagreement()
+    text = (f"The senior's BI-RADS equals the reference BI-RADS for **{agree} of {len(masses)}** masses; it is lower "
+            f"for {lower} and higher for {higher}. The paper forces most of this: Table 1 gives "
+            f"{forced['reference_4a_to_5']} masses a reference BI-RADS of 4A-5, but Table 4 gives the senior "
+            f"radiologists only {forced['senior_positive_calls']} positive calls (4A-5: true plus false positives), "
+            f"so at least {forced['min_4a_to_5_rated_below_4a']} reference 4A-5 masses must be rated 3 or lower by "
+            f"the senior in any cohort that reproduces both tables. Here {demoted} are: the twin's senior keeps the "
+            "reference's order of suspicion but moves masses down across the 3/4A cut fitted to Table 4. Agreement "
+            "per reference category: " + ", ".join(
+                f"{c} {int(table.loc[c, c]) if c in table.columns else 0}/{int(table.loc[c].sum())}"
+                for c in order if table.loc[c].sum()) + ".")
+    return table, text

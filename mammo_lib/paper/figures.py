@@ -285,7 +285,13 @@ def plot_detection_examples(exams: Sequence[Any], candidates: pd.DataFrame, view
             t = pd.DataFrame(exam.boxes[v], columns=list(BOX_COLUMNS))
             label = f"density {exam.breast_density}" if scored else f"best IFN {c['score'].max():.2f}"
             draw_view(ax, exam.images[v].astype(np.float32), c, t, title=f"{exam.study_id} {view_names[v]} ({label})")
-    fig.tight_layout()
+    from matplotlib.lines import Line2D
+
+    kept = f"IFN score >= {threshold:.2f}" if scored else "the view's 3 best IFN boxes"
+    fig.legend(handles=[Line2D([], [], color="red", lw=1.4, label=f"DL system box ({kept}), with its score"),
+                        Line2D([], [], color="lime", lw=1.2, ls="--", label="ground truth (reference box)")],
+               loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
@@ -334,8 +340,11 @@ def plot_score_by_type(masses: pd.DataFrame, threshold: float, histology_order: 
     sns.boxplot(data=masses, y="histology", x="dl_score", hue="pathology", order=list(histology_order), ax=axes[0],
                 fliersize=2)
     sns.boxplot(data=masses, x="birads", y="dl_score", hue="pathology", ax=axes[1], fliersize=2)
-    axes[0].axvline(threshold, color="grey", linestyle=":")
+    axes[0].axvline(threshold, color="grey", linestyle=":", label=f"threshold {threshold:.1f}")
     axes[1].axhline(threshold, color="grey", linestyle=":")
+    axes[0].set(xlabel="DL malignancy score (0-100)", ylabel="histology")
+    axes[1].set(xlabel="reference BI-RADS", ylabel="DL malignancy score (0-100)")
+    axes[0].legend(title="pathology", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -204,7 +204,8 @@ def significance_sentence(what: str, published_p: str, reproduced_p: float, alph
 def table4_comparisons(t4: pd.DataFrame, rater: str, label: str | None = None, alpha: float = 0.05
                        ) -> list[Comparison]:
     """A rater's Table 4 row (:func:`mammo_lib.paper.tables.table4`) against the paper's: accuracy, sensitivity
-    and specificity as proportions (Fisher's exact test), the AUC against the run's DeLong 95% CI."""
+    and specificity as proportions (Fisher's exact test), the AUC against the run's DeLong 95% CI. ``label`` is a
+    possessive naming the rater ("the end-to-end DL system's"; default the paper's name of the rater + "'s")."""
     from mammo_lib import published
     from mammo_lib.paper.tables import display_name
 
@@ -215,7 +216,7 @@ def table4_comparisons(t4: pd.DataFrame, rater: str, label: str | None = None, a
     if rows.empty:
         raise MammoError(f"table4_comparisons: the run's Table 4 has no row for {rater!r}")
     r, paper, totals = rows.iloc[0], published.TABLE4[rater], published.TABLE4_REFERENCE
-    name = label or display_name(rater)
+    name = label or f"{display_name(rater)}'s"  # a possessive: "Junior radiologist A's accuracy"
     tn, tp, n_neg, n_pos = (int(r[c]) for c in ("true_negative", "true_positive", "n_negative", "n_positive"))
     out = [compare_proportion(f"{name} accuracy", paper["negative"] + paper["positive"],
                               totals["negative"] + totals["positive"], tn + tp, n_neg + n_pos, alpha),

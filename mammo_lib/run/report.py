@@ -101,7 +101,7 @@ def run_summary(run_dir: Path, record: dict[str, Any]) -> str:
         parts.append(f"<p>{len(card)} claims of the paper: " + ", ".join(
             f"{int(n)} {_esc(v)}" for v, n in verdicts.items()) + ". Which arm of this companion decides them:</p>")
         rows = "".join(
-            f"<tr><td>{_esc(arm)}</td><td>{_esc(claims.ARMS.get(arm, ' and '.join(claims.ARMS.get(a, a) for a in arm.split(' + '))))}</td>"
+            f"<tr><td>{_esc(arm)}</td><td>{_esc(claims.ARMS.get(arm, 'the arms above together: the verdict needs both'))}</td>"
             f"<td>{int(counts.loc[arm, 'claims']) if arm in counts.index else 0}</td>"
             + "".join(f"<td>{int(counts.loc[arm, v]) if arm in counts.index else 0}</td>" for v in claims.VERDICTS)
             + "</tr>" for arm in [*claims.ARMS, *[a for a in counts.index if a not in claims.ARMS]])

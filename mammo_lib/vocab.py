@@ -72,6 +72,9 @@ BOX_COLUMNS: Final = ("x0", "y0", "x1", "y1")
 DL_DETECTION_FILE: Final = "dl_detection_per_mass.csv"
 DL_CANDIDATES_FILE: Final = "dl_detection_candidates.csv"
 DL_SCORES_FILE: Final = "dl_scores_per_mass.csv"
+#: The DL system end to end per reference mass (notebook 05's system mode; a missed mass scores 0): Table 4's DL row.
+DL_SYSTEM_SCORES_FILE: Final = "dl_system_scores_per_mass.csv"
+DL_SYSTEM_SCORES_COLUMNS: Final = ("mass_id", "found", "dl_score", "dl_positive", "threshold")
 DL_DETECTION_COLUMNS: Final = ("mass_id", "dl_detected", "dl_max_score")
 DL_SCORES_COLUMNS: Final = ("mass_id", "dl_score", "dl_positive", "threshold")
 #: Optional reader columns of the findings table; one value per mass, equal on all its view rows.

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mammo_lib import vocab
-from mammo_lib.paper import audit, claims, tables
+from mammo_lib.paper import audit, claims, prose, tables
 from mammo_lib.errors import MammoError
 
 
@@ -68,7 +68,7 @@ def test_verdicts_follow_the_run_statistics(tmp_path: Path, findings: pd.DataFra
     # DL detection is built to depend on density: the paper's "not affected" is not supported, with its P
     assert card.loc["density_dl", "verdict"] == claims.NOT_SUPPORTED
     tests = tables.table3_tests(_cohort()).set_index(["factor", "detector"])
-    assert f"P {tables.format_p(tests.loc[('breast_density', 'dl'), 'p'])}" in card.loc["density_dl", "reproduction"]
+    assert prose.p_phrase(tests.loc[("breast_density", "dl"), "p"]) in card.loc["density_dl", "reproduction"]
     # juniors' detection is built independent of density
     assert card.loc["density_juniors", "verdict"] == claims.NOT_SUPPORTED
     # the senior's ratings are built far better than the DL score: "not different from the senior" fails
@@ -125,3 +125,44 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
         claims.scorecard(tmp_path / "nope")
     with pytest.raises(MammoError, match="alpha"):
         claims.scorecard(tmp_path, alpha=2)
+
+
+def test_every_claim_names_the_arm_that_decides_it(tmp_path: Path, findings: pd.DataFrame) -> None:
+    card = claims.scorecard(_write_run(_cohort(), tmp_path), findings=findings).set_index("claim_id")
+    assert set(card.index) == set(claims.DECIDED_BY)
+    assert card.loc["density_dl", "decided_by"] == claims.DL_ARM
+    assert card.loc["density_juniors", "decided_by"] == claims.READERS_ARM
+    assert card.loc["auc_senior", "decided_by"] == "DL models + simulated readers"
+    assert card.loc["assists_juniors", "decided_by"] == claims.PAPER_ARM
+    parts = {p for arm in card["decided_by"] for p in arm.split(" + ")}
+    assert parts <= set(claims.ARMS)
+    counts = claims.arm_counts(card.reset_index())
+    assert counts["claims"].sum() == len(card) == 17
+    assert counts.loc[claims.DL_ARM, "claims"] == (card["decided_by"] == claims.DL_ARM).sum()
+    assert list(counts.columns) == [*claims.VERDICTS, "claims"]
+
+
+def test_a_cohort_with_real_readers_names_them_in_decided_by(tmp_path: Path, findings: pd.DataFrame) -> None:
+    card = claims.scorecard(_write_run(_cohort(), tmp_path), findings=findings, readers="cohort's readers")
+    assert (card.set_index("claim_id").loc["density_juniors", "decided_by"]) == "cohort's readers"
+    assert not card["decided_by"].str.contains(claims.READERS_ARM).any()
+    with pytest.raises(MammoError, match="readers"):
+        claims.scorecard(tmp_path, findings=findings, readers=" ")
+
+
+def test_the_verdict_words_say_what_the_run_shows(tmp_path: Path, findings: pd.DataFrame) -> None:
+    assert claims.VERDICTS == ("reproduced on this run", "contradicted on this run", "cannot be tested here")
+    card = claims.scorecard(_write_run(_cohort(), tmp_path), findings=findings)
+    assert claims.verdict_counts(card).sum() == len(card)
+    with pytest.raises(MammoError, match="decided_by"):
+        claims.arm_counts(card.drop(columns="decided_by"))
+
+
+def test_the_dl_sentence_sets_the_runs_dl_against_the_papers(tmp_path: Path) -> None:
+    run = _write_run(_cohort(), tmp_path)
+    text = claims.dl_versus_paper(run)
+    assert text.startswith("This run's DL models: detection sensitivity ") and "vs the paper's 86.2% (533/618)" in text
+    assert "AUC" in text and "vs 0.697" in text
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert claims.dl_versus_paper(empty) == "The run has no DL results (notebooks 04-07 not run)."

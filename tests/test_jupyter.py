@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from mammo_lib import progress
@@ -127,3 +128,24 @@ def test_batch_kernel_manager_does_not_interrupt_a_kernel_it_shuts_down(monkeypa
     manager.shutting_down = True
     asyncio.run(manager._async_interrupt_kernel())  # jupyter_client's interrupt before shutdown does not
     assert sent == [False]
+
+
+def test_report_opens_with_how_many_claims_each_arm_decides(tmp_path: Path) -> None:
+    from mammo_lib.paper import claims
+
+    run = tmp_path / "run"
+    (run / "tables").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"cohort": {"name": "twin", "synthetic": True, "fingerprint": "c004db796f7e99",
+                                                         "weights": "shipped"}}))
+    rows = [("density_dl", claims.DL_ARM, claims.CONTRADICTED), ("dense_c", claims.DL_ARM, claims.CONTRADICTED),
+            ("density_juniors", claims.READERS_ARM, claims.REPRODUCED),
+            ("factor_size", claims.PAPER_ARM, claims.CANNOT)]
+    pd.DataFrame(rows, columns=["claim_id", "decided_by", "verdict"]).to_csv(run / "tables" / "claims_scorecard.csv",
+                                                                              index=False)
+    index = report.write_report(run, []).read_text()
+    opening = index[index.index("What this run is"):index.index("Paper items")]
+    assert "Cohort <b>twin</b> (synthetic; manifest fingerprint c004db796f7e)" in opening
+    assert "4 claims of the paper: 1 reproduced on this run, 2 contradicted on this run, 1 cannot be tested here" in opening
+    assert f"<tr><td>{claims.DL_ARM}</td>" in opening and "<td>2</td><td>0</td><td>2</td><td>0</td>" in opening
+    assert "twin composition" in opening  # every arm is listed, also one that decides no claim
+    assert "The run has no DL results" in opening

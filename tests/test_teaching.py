@@ -45,8 +45,7 @@ def test_threshold_outside_the_score_range_is_refused() -> None:
         teaching.operating_point(_masses(), 140.0)
 
 
-def test_slider_is_a_widget_interactively_and_a_static_view_in_batch(monkeypatch: pytest.MonkeyPatch,
-                                                                       capsys: pytest.CaptureFixture) -> None:
+def test_slider_is_a_widget_interactively_and_a_stored_html_slider_in_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     import ipywidgets
 
     masses = _masses()
@@ -55,8 +54,25 @@ def test_slider_is_a_widget_interactively_and_a_static_view_in_batch(monkeypatch
     assert isinstance(widget, ipywidgets.interactive)
     assert widget.children[0].value == 30.0
     monkeypatch.setenv(BATCH_ENV, "1")
+    stored = []
+    monkeypatch.setattr(teaching, "_display_html", stored.append)
     assert teaching.threshold_slider(masses, 30.0) is None
-    assert "DL row of Table 4 at score >= 30" in capsys.readouterr().out
+    (page,) = stored
+    values = sorted({30.0, *teaching.STATIC_THRESHOLDS})
+    assert f"type='range' min='0' max='{len(values) - 1}' step='1' value='{values.index(30.0)}'" in page
+    assert page.count("data:image/png;base64,") == len(values)  # every threshold drawn when the notebook ran
+    assert "DL row of Table 4 at score &gt;= 30" in page and "http" not in page  # nothing fetched when opened
+    assert page.count("style='display:block'") == 1  # the default view shows where scripts do not run
+
+
+def test_a_stored_control_refuses_views_that_do_not_match_its_options() -> None:
+    with pytest.raises(MammoError, match="2 options for 1 views"):
+        teaching.static_control("x", "pick", ["a", "b"], ["<p>a</p>"], 0)
+    with pytest.raises(MammoError, match="value 3"):
+        teaching.static_control("x", "pick", ["a"], ["<p>a</p>"], 3)
+    picker = teaching.static_control("case browser", "study", ["study 1", "study 2"], ["<p>1</p>", "<p>2</p>"], 0,
+                                     kind="picker")
+    assert "<select id='mammo-case-browser-in'><option value='0' selected>study 1</option>" in picker
 
 
 def test_case_browser_shows_pseudonyms_for_a_users_cohort(monkeypatch: pytest.MonkeyPatch,
@@ -72,9 +88,12 @@ def test_case_browser_shows_pseudonyms_for_a_users_cohort(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(teaching, "case_view", view)
     monkeypatch.setenv(BATCH_ENV, "1")
+    stored = []
+    monkeypatch.setattr(teaching, "_display_html", stored.append)
     teaching.case_browser(None, None, _masses(), ["ACC9001", "ACC9002"], 0.5, pseudonyms=True)
     teaching.case_browser(None, None, _masses(), ["P0001-S1"], 0.5)
-    assert shown == ["study 1", "P0001-S1"]
+    assert shown == ["study 1", "study 2", "P0001-S1"]  # every offered study pre-rendered, under its pseudonym
+    assert "ACC9001" not in stored[0] and "study 2</option>" in stored[0]
     monkeypatch.delenv(BATCH_ENV)
     widget = teaching.case_browser(None, None, _masses(), ["ACC9001", "ACC9002"], 0.5, pseudonyms=True)
     assert isinstance(widget, ipywidgets.interactive)
@@ -120,8 +139,10 @@ def test_one_malignant_mass_gives_operating_points_without_an_auc_and_says_why(m
     assert sweep["specificity"].tolist() == [0.0, pytest.approx((~called).mean())]
     assert sweep["auc"].isna().all()
     monkeypatch.setenv(BATCH_ENV, "1")
+    stored = []
+    monkeypatch.setattr(teaching, "_display_html", stored.append)
     teaching.threshold_slider(masses, 30.0)
-    assert "DL row of Table 4 at score >= 30" in capsys.readouterr().out
+    assert "DL row of Table 4 at score &gt;= 30" in stored[0]
 
 
 def test_the_case_browser_offers_studies_with_masses_four_view_ones_first() -> None:

@@ -6,11 +6,18 @@ by notebook 10), the paper's numbers (:mod:`mammo_lib.published`) and the audit 
 (:mod:`mammo_lib.paper.audit`), and returns one row per claim (:data:`SCORECARD_COLUMNS`). Every number in a row
 comes from those sources; the verdict is computed from the run's statistics at ``alpha``:
 
-* ``supported``: the run's cohort shows what the claim says (a test at ``alpha`` where the claim is about a
-  significant difference; the direction of the point estimates where the paper compares them without a test);
-* ``not supported``: it shows something else, said in ``why``;
+* ``reproduced on this run``: the run's cohort shows what the claim says (a test at ``alpha`` where the claim is
+  about a significant difference; the direction of the point estimates where the paper compares them without a
+  test);
+* ``contradicted on this run``: it shows something else, said in ``why``;
 * ``cannot be tested here``: the run lacks what the claim needs (no reader columns in a user's cohort, a
   notebook not run) or no study of this design can test it (e.g. aided reading was never measured).
+
+``decided_by`` names the arm of the companion whose output decides the claim on this run (:data:`ARMS`): the
+paper's own numbers, the twin's composition (the paper's counts as data), the simulated readers (calibrated to
+the paper's Tables 3 and 4), this companion's DL models (trained on a synthetic training cohort, measured on
+the twin), or several. On the twin, an arm calibrated to the paper reproduces it by construction, so a verdict
+says most about the arm that is measured rather than fitted.
 """
 from __future__ import annotations
 
@@ -23,11 +30,26 @@ import pandas as pd
 from mammo_lib import published, vocab
 from mammo_lib.paper import audit
 from mammo_lib.errors import MammoError
-from mammo_lib.paper.tables import DL, dense_mcnemar, display_name, format_p
+from mammo_lib.paper.prose import p_phrase
+from mammo_lib.paper.tables import DL, dense_mcnemar, display_name
 
-SCORECARD_COLUMNS = ("claim_id", "section", "claim", "paper_evidence", "audit", "reproduction", "verdict", "why")
-SUPPORTED, NOT_SUPPORTED, CANNOT = "supported", "not supported", "cannot be tested here"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, CANNOT)
+SCORECARD_COLUMNS = ("claim_id", "section", "claim", "decided_by", "paper_evidence", "audit", "reproduction",
+                     "verdict", "why")
+REPRODUCED, CONTRADICTED, CANNOT = "reproduced on this run", "contradicted on this run", "cannot be tested here"
+VERDICTS = (REPRODUCED, CONTRADICTED, CANNOT)
+SUPPORTED, NOT_SUPPORTED = REPRODUCED, CONTRADICTED  # the earlier names (the words changed, not the meaning)
+#: The arms that can decide a claim (``decided_by``), with how each is made on the built-in twin.
+PAPER_ARM, TWIN_ARM, READERS_ARM, DL_ARM = "paper's own numbers", "twin composition", "simulated readers", "DL models"
+ARMS = {
+    PAPER_ARM: "the paper's printed numbers and its study design (what it reports, or does not)",
+    TWIN_ARM: "the twin cohort's composition: the paper's counts per feature (Tables 1-2) used as data",
+    READERS_ARM: "the simulated junior and senior readers, calibrated so that every cell of Table 3 and the "
+                 "operating points of Table 4 are the paper's (their AUCs cannot be: the paper's are impossible)",
+    DL_ARM: "this companion's detector and classifier, trained on a synthetic training cohort (never the twin) "
+            "on CPUs, measured on the twin",
+}
+#: A claim decided by the DL models against readers fitted to the paper.
+DL_VS_READERS = f"{DL_ARM} + {READERS_ARM}"
 JUNIORS = ("junior_a", "junior_b")
 #: The run's tables the scorecard reads (file -> notebook that writes it).
 INPUT_TABLES = {"table3.csv": "06", "table3_tests.csv": "06", "density_mcnemar.csv": "06", "table4.csv": "07",
@@ -127,12 +149,12 @@ def _dl_more_sensitive(frame: pd.DataFrame | None, stratum: str, label: str, mis
                                        "cohort (no junior reader columns, or no masses there)")
         n = row["n"]
         parts.append(f"{display_name(reader)} {_pct(row['reader_detected'], n)} vs DL {_pct(row['dl_detected'], n)}, "
-                     f"McNemar P {format_p(row['p'])} ({int(row['only_dl'])} found by DL only, "
+                     f"{p_phrase(row['p'], 'McNemar')} ({int(row['only_dl'])} found by DL only, "
                      f"{int(row['only_reader'])} by the reader only)")
         if row["dl_detected"] <= row["reader_detected"]:
             failures.append(f"DL finds no more masses than {display_name(reader)}")
         elif row["p"] >= alpha:
-            failures.append(f"DL's advantage over {display_name(reader)} is not significant (P {format_p(row['p'])})")
+            failures.append(f"DL's advantage over {display_name(reader)} is not significant ({p_phrase(row['p'])})")
     text = f"{label}: " + "; ".join(parts)
     if failures:
         return Finding(text, NOT_SUPPORTED, "; ".join(failures))
@@ -161,7 +183,7 @@ def _density_effect(t: dict[str, pd.DataFrame], detectors: Sequence[str], expect
     for d in detectors:
         r = tests.loc[d]
         small = f", {int(r['n_expected_below_5'])} cell(s) expected < 5" if r.get("n_expected_below_5", 0) else ""
-        parts.append(f"{display_name(d)} chi2 {r['chi2']:.1f} (df {int(r['dof'])}), P {format_p(r['p'])}{small}")
+        parts.append(f"{display_name(d)} chi2 {r['chi2']:.1f} (df {int(r['dof'])}), {p_phrase(r['p'])}{small}")
     sens = ""
     if "table3.csv" in t and factor == "breast_density":
         t3 = t["table3.csv"]
@@ -230,16 +252,16 @@ def _auc_versus(t: dict[str, pd.DataFrame], readers: Sequence[str], expect_diffe
                                    f"{', '.join(map(display_name, lacking))}")
     parts = [f"DL AUC {t4.loc[DL, 'auc']:.3f} ({t4.loc[DL, 'auc_lower']:.3f}-{t4.loc[DL, 'auc_upper']:.3f})"]
     parts += [f"{display_name(r)} {t4.loc[r, 'auc']:.3f} ({t4.loc[r, 'auc_lower']:.3f}-{t4.loc[r, 'auc_upper']:.3f}), "
-              f"DeLong Z {t4.loc[r, 'z']:+.2f} (positive: DL higher), P {format_p(t4.loc[r, 'p'])}" for r in readers]
+              f"DeLong Z {t4.loc[r, 'z']:+.2f} (positive: DL higher), {p_phrase(t4.loc[r, 'p'])}" for r in readers]
     text = "; ".join(parts)
     failures = []
     for r in readers:
         z, p = t4.loc[r, "z"], t4.loc[r, "p"]
         if expect_difference and not (z > 0 and p < alpha):
-            failures.append(f"DL's AUC is not significantly above {display_name(r)}'s (Z {z:+.2f}, P {format_p(p)})")
+            failures.append(f"DL's AUC is not significantly above {display_name(r)}'s (Z {z:+.2f}, {p_phrase(p)})")
         if not expect_difference and p < alpha:
             side = "above" if z > 0 else "below"
-            failures.append(f"DL's AUC is significantly {side} {display_name(r)}'s (Z {z:+.2f}, P {format_p(p)})")
+            failures.append(f"DL's AUC is significantly {side} {display_name(r)}'s (Z {z:+.2f}, {p_phrase(p)})")
     if failures:
         return Finding(text, NOT_SUPPORTED, "; ".join(failures))
     if expect_difference:
@@ -264,23 +286,40 @@ def _factor_effect(t: dict[str, pd.DataFrame], factor: str, alpha: float) -> Fin
 #: A scorecard row before it becomes a DataFrame row: claim id, section, claim, the paper's evidence, what the
 #: audit says, and the run's :class:`Finding`.
 _Row = tuple[str, str, str, str, str, Finding]
+#: The arm that decides each claim on the twin. Comparisons of the DL system's sensitivity, accuracy or
+#: specificity with the readers' are decided by the DL models: the readers' points are the paper's by
+#: calibration. AUC claims need both (the readers' AUCs are not calibrated), and so do the factor claims (the
+#: juniors' effects are calibrated, the DL system's measured). What the paper does not report or its design
+#: cannot show is decided by the paper itself.
+DECIDED_BY: dict[str, str] = {
+    "detection_sensitivity": DL_ARM, "density_juniors": READERS_ARM, "density_dl": DL_ARM, "dense_c": DL_ARM,
+    "dense_d": DL_ARM, "dense_breasts": DL_ARM,
+    **{f"factor_{factor}": DL_VS_READERS for factor in OTHER_FACTORS},
+    "factor_size": PAPER_ARM, "classification_points": DL_ARM, "auc_juniors": DL_VS_READERS,
+    "auc_senior": DL_VS_READERS, "assists_juniors": PAPER_ARM, "dense_utility": PAPER_ARM,
+}
 
 
-def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFrame | None = None) -> pd.DataFrame:
+def scorecard(tables_dir: str | Path, alpha: float = 0.05, findings: pd.DataFrame | None = None,
+              readers: str = READERS_ARM) -> pd.DataFrame:
     """One row per claim of the paper (:data:`SCORECARD_COLUMNS`), for the run whose tables are in
-    ``tables_dir``; ``findings`` is :func:`mammo_lib.paper.audit.audit_all` (computed when not given).
+    ``tables_dir``; ``findings`` is :func:`mammo_lib.paper.audit.audit_all` (computed when not given);
+    ``readers`` names the reader arm in ``decided_by`` (e.g. "cohort's readers" for a user's cohort whose
+    reader columns are real readings).
 
     The claims in the paper's order: detection (:func:`_detection_claims`), the other Table 3 factors and mass
     size (:func:`_factor_claims`), classification (:func:`_classification_claims`), and the two claims no
     standalone reader study can test (:func:`_untestable_claims`)."""
     if not 0 < alpha < 1:
         raise MammoError(f"alpha must lie in (0, 1), got {alpha!r}")
+    if not str(readers).strip():
+        raise MammoError("readers (the name of the reader arm) must not be empty")
     t = load_run_tables(tables_dir)
     findings = audit.audit_all() if findings is None else findings
     rows = [*_detection_claims(t, findings, alpha), *_factor_claims(t, findings, alpha),
             *_classification_claims(t, findings, alpha), *_untestable_claims()]
-    out = pd.DataFrame([(cid, sec, claim, ev, au, f.reproduction, f.verdict, f.why)
-                        for cid, sec, claim, ev, au, f in rows], columns=list(SCORECARD_COLUMNS))
+    out = pd.DataFrame([(cid, sec, claim, DECIDED_BY[cid].replace(READERS_ARM, readers), ev, au, f.reproduction,
+                         f.verdict, f.why) for cid, sec, claim, ev, au, f in rows], columns=list(SCORECARD_COLUMNS))
     return out
 
 
@@ -335,7 +374,7 @@ def _factor_claims(t: dict[str, pd.DataFrame], findings: pd.DataFrame, alpha: fl
     rows: list[_Row] = []
     for factor in OTHER_FACTORS:
         rows.append((f"factor_{factor}", "Results; Discussion",
-                     f"{FACTOR_WORDS[factor].capitalize()} significantly affected detection by the junior "
+                     f"{FACTOR_WORDS[factor][0].upper()}{FACTOR_WORDS[factor][1:]} significantly affected detection by the junior "
                      "radiologists and the DL system.",
                      "Table 3: " + _printed_tests(factor) + "; printed P below 0.05 for "
                      f"{sum(_p_below(p, alpha) for _, p in published.TABLE3_TESTS[factor].values())} of 3",
@@ -418,10 +457,43 @@ def verdict_counts(card: pd.DataFrame) -> pd.Series:
     return card["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
 
 
+def arm_counts(card: pd.DataFrame) -> pd.DataFrame:
+    """Claims per deciding arm (rows, in the order of :data:`ARMS`, then combinations) and verdict (columns),
+    with a total column."""
+    for column in ("decided_by", "verdict"):
+        if column not in card.columns:
+            raise MammoError(f"the scorecard has no {column!r} column (written before decided_by existed?)")
+    table = pd.crosstab(card["decided_by"], card["verdict"]).reindex(columns=list(VERDICTS), fill_value=0)
+    order = [a for a in ARMS if a in table.index] + sorted(set(table.index) - set(ARMS))
+    table = table.reindex(order)
+    table["claims"] = table.sum(axis=1)
+    return table
+
+
+def dl_versus_paper(tables_dir: str | Path) -> str:
+    """One sentence on the DL models' measured performance against the paper's (detection sensitivity from
+    ``table3.csv``, Table 4's DL row from ``table4.csv``): what the claims decided by the DL models rest on."""
+    t = load_run_tables(tables_dir)
+    parts = []
+    if "table3.csv" in t and DL in _detectors(t, "table3.csv"):
+        found = _overall_detection(t).loc[DL]
+        paper = published.DETECTION_TEXT["overall"][DL]
+        parts.append(f"detection sensitivity {_pct(found['detected'], found['reference'])} vs the paper's "
+                     f"{paper[2]}% ({paper[0]}/{paper[1]})")
+    if "table4.csv" in t and (t["table4.csv"]["rater"] == DL).any():
+        row = t["table4.csv"].set_index("rater").loc[DL]
+        paper = published.TABLE4[DL]
+        parts.append(f"AUC {row['auc']:.3f} vs {paper['auc']}, accuracy {100 * row['accuracy']:.1f}% vs "
+                     f"{paper['accuracy']}%")
+    return "This run's DL models: " + "; ".join(parts) + "." if parts else \
+        "The run has no DL results (notebooks 04-07 not run)."
+
+
 def detection_paired(masses: pd.DataFrame) -> pd.DataFrame:
     """DL against each junior on the same masses (McNemar) per breast-density stratum and pooled over all
     masses: the input of the ``detection_sensitivity`` claim (written as ``detection_paired.csv``)."""
     return dense_mcnemar(masses, strata=vocab.BREAST_DENSITY)
 
 
-__all__ = ["SCORECARD_COLUMNS", "VERDICTS", "detection_paired", "load_run_tables", "scorecard", "verdict_counts"]
+__all__ = ["ARMS", "DECIDED_BY", "SCORECARD_COLUMNS", "VERDICTS", "arm_counts", "detection_paired", "dl_versus_paper",
+           "load_run_tables", "scorecard", "verdict_counts"]

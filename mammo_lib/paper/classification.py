@@ -3,7 +3,10 @@
 The paper's Table 4 reads the DL system as a whole: masses it misses stay in the denominator. :func:`system_scores`
 runs the code of ``mammo analyze`` (:func:`mammo_lib.system.exam.find_masses`) on every evaluated exam from notebook
 04's detector candidates, and :func:`system_mode_performance` sets its accuracy, sensitivity and specificity beside
-the classifier's on the reference boxes.
+the classifier's on the reference boxes. :func:`system_scores_table` is what notebook 05 writes
+(``dl_system_scores_per_mass.csv``); :func:`with_system_scores`, :func:`table4_end_to_end` and
+:func:`figure3_end_to_end` make it Table 4's and Figure 3's DL row in notebook 07, with the classifier on the
+reference boxes beside it as a labelled secondary row (:data:`mammo_lib.paper.tables.REFERENCE_BOXES`).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mammo_lib import validation
+from mammo_lib import validation, vocab
 from mammo_lib.data.manifest import Manifest
 from mammo_lib.errors import MammoError
 from mammo_lib.evaluation.detection import centre_in_box
@@ -101,3 +104,62 @@ def system_mode_performance(masses: pd.DataFrame, found: pd.DataFrame) -> pd.Dat
     out.attrs["found"] = int(table["found"].sum())
     out.attrs["found_positive"] = int((table["found"].astype(bool) & (table["pathology"] == "positive")).sum())
     return out
+
+
+def system_scores_table(found: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The system's per-mass result as notebook 05 writes it (:data:`mammo_lib.vocab.DL_SYSTEM_SCORES_COLUMNS`):
+    whether the system found the mass, its score (0 when missed) and call, and the classifier's threshold."""
+    validation.require_columns(found, ["mass_id", "found", "system_score", "system_positive"], "system results")
+    out = pd.DataFrame({"mass_id": found["mass_id"].astype(str), "found": found["found"].astype(bool),
+                        "dl_score": found["system_score"].astype(float).round(2),
+                        "dl_positive": found["system_positive"].astype(bool), "threshold": float(threshold)})
+    return out[list(vocab.DL_SYSTEM_SCORES_COLUMNS)]
+
+
+def with_system_scores(masses: pd.DataFrame, system: pd.DataFrame) -> pd.DataFrame:
+    """The mass table with ``dl_score``/``dl_positive`` taken from the system end to end (``system``:
+    :func:`system_scores_table`); every mass must have a system result."""
+    validation.require_columns(masses, ["mass_id"], "mass table")
+    validation.require_columns(system, ["mass_id", "dl_score", "dl_positive"], vocab.DL_SYSTEM_SCORES_FILE)
+    ids = masses["mass_id"].astype(str)
+    known = set(system["mass_id"].astype(str))
+    lacking = ~ids.isin(known)
+    if lacking.any():
+        raise MammoError(f"{vocab.DL_SYSTEM_SCORES_FILE} lacks {int(lacking.sum())} of {len(masses)} masses, first "
+                         f"mass_id {ids[lacking].iloc[0]!r}")
+    scores = system.assign(mass_id=system["mass_id"].astype(str)).set_index("mass_id")
+    out = masses.copy()
+    out["dl_score"] = ids.map(scores["dl_score"]).astype(float).to_numpy()
+    out["dl_positive"] = ids.map(scores["dl_positive"]).astype(bool).to_numpy()
+    return out
+
+
+def _boxes_only(masses_boxes: pd.DataFrame) -> pd.DataFrame:
+    """The reference-box DL scores alone, under the secondary rater's name (readers dropped)."""
+    keep = [c for c in masses_boxes.columns if not c.endswith(("_birads", "_detected"))]
+    return masses_boxes[keep]
+
+
+def table4_end_to_end(masses_system: pd.DataFrame, masses_boxes: pd.DataFrame | None, alpha: float = 0.05
+                      ) -> pd.DataFrame:
+    """Table 4 with the DL row of the system end to end (``masses_system``: :func:`with_system_scores`) and, when
+    ``masses_boxes`` is given, the classifier on the reference boxes as a last, labelled row
+    (:data:`~mammo_lib.paper.tables.REFERENCE_BOXES`; its Z and P are not computed)."""
+    t4 = tables.table4(masses_system, alpha)
+    if masses_boxes is None or "dl_score" not in masses_boxes:
+        return t4
+    boxes = tables.table4(_boxes_only(masses_boxes), alpha)
+    boxes = boxes[boxes["rater"] == tables.DL].assign(
+        rater=tables.REFERENCE_BOXES, note="the classifier alone on the reference boxes (secondary)")
+    return pd.concat([t4, boxes], ignore_index=True)
+
+
+def figure3_end_to_end(masses_system: pd.DataFrame, masses_boxes: pd.DataFrame | None) -> pd.DataFrame:
+    """Figure 3's curves with the DL curve of the system end to end and, when ``masses_boxes`` is given, the
+    classifier on the reference boxes as a secondary curve."""
+    curves = tables.figure3_curves(masses_system)
+    if masses_boxes is None or "dl_score" not in masses_boxes:
+        return curves
+    boxes = tables.figure3_curves(_boxes_only(masses_boxes))
+    boxes = boxes[boxes["rater"] == tables.DL].assign(rater=tables.REFERENCE_BOXES)
+    return pd.concat([curves, boxes], ignore_index=True)

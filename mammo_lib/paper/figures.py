@@ -26,7 +26,9 @@ if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn
     from mammo_lib.preprocess.geometry import PreprocessedView
 
 #: Raters in plotting order (paper's Table 4 order) and their colours (seaborn "colorblind").
-RATER_ORDER: tuple[str, ...] = ("junior_a", "junior_b", "senior", "dl")
+RATER_ORDER: tuple[str, ...] = ("junior_a", "junior_b", "senior", "dl", "dl_reference_boxes")
+#: Rows drawn dashed: this companion's secondary rows (the classifier on reference boxes beside the system).
+SECONDARY_RATERS: tuple[str, ...] = ("dl_reference_boxes",)
 
 
 def _plt():
@@ -88,7 +90,7 @@ def plot_roc(curves: pd.DataFrame, published_auc: Mapping[str, float] | None = N
         if published_auc and rater in published_auc:
             label += f"; paper {published_auc[rater]:.3f}"
         ax.plot(c["fpr"], c["tpr"], marker="o" if len(c) < 12 else None, ms=3, lw=1.6,
-                color=colours[rater], label=label + ")")
+                ls="--" if rater in SECONDARY_RATERS else "-", color=colours[rater], label=label + ")")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="1 - specificity", ylabel="Sensitivity",
            title=title or "ROC curves (Figure 3)")
     ax.set_aspect("equal")
@@ -283,7 +285,13 @@ def plot_detection_examples(exams: Sequence[Any], candidates: pd.DataFrame, view
             t = pd.DataFrame(exam.boxes[v], columns=list(BOX_COLUMNS))
             label = f"density {exam.breast_density}" if scored else f"best IFN {c['score'].max():.2f}"
             draw_view(ax, exam.images[v].astype(np.float32), c, t, title=f"{exam.study_id} {view_names[v]} ({label})")
-    fig.tight_layout()
+    from matplotlib.lines import Line2D
+
+    kept = f"IFN score >= {threshold:.2f}" if scored else "the view's 3 best IFN boxes"
+    fig.legend(handles=[Line2D([], [], color="red", lw=1.4, label=f"DL system box ({kept}), with its score"),
+                        Line2D([], [], color="lime", lw=1.2, ls="--", label="ground truth (reference box)")],
+               loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
@@ -332,8 +340,11 @@ def plot_score_by_type(masses: pd.DataFrame, threshold: float, histology_order: 
     sns.boxplot(data=masses, y="histology", x="dl_score", hue="pathology", order=list(histology_order), ax=axes[0],
                 fliersize=2)
     sns.boxplot(data=masses, x="birads", y="dl_score", hue="pathology", ax=axes[1], fliersize=2)
-    axes[0].axvline(threshold, color="grey", linestyle=":")
+    axes[0].axvline(threshold, color="grey", linestyle=":", label=f"threshold {threshold:.1f}")
     axes[1].axhline(threshold, color="grey", linestyle=":")
+    axes[0].set(xlabel="DL malignancy score (0-100)", ylabel="histology")
+    axes[1].set(xlabel="reference BI-RADS", ylabel="DL malignancy score (0-100)")
+    axes[0].legend(title="pathology", fontsize=8)
     fig.tight_layout()
     return fig
 

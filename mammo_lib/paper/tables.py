@@ -586,10 +586,16 @@ def write_csv(frame: pd.DataFrame, folder: str | Path, name: str) -> Path:
     return path
 
 
+#: Table 4's secondary DL row: the classifier alone on the reference boxes (the DL row is the system end to end).
+REFERENCE_BOXES = "dl_reference_boxes"
+#: Names of this companion's own rows, beside the paper's (``published.DISPLAY_NAMES``).
+COMPANION_NAMES = {REFERENCE_BOXES: "DL classifier on reference boxes"}
+
+
 def display_name(rater: str, names: Mapping[str, str] | None = None) -> str:
-    """The paper's name of a rater code (``published.DISPLAY_NAMES``, or ``names``); an unknown code as it is.
-    The one lookup of display names: tables, claims and figures all use it."""
-    return (published.DISPLAY_NAMES if names is None else names).get(rater, rater)
+    """The paper's name of a rater code (``published.DISPLAY_NAMES`` and :data:`COMPANION_NAMES`, or ``names``); an
+    unknown code as it is. The one lookup of display names: tables, claims and figures all use it."""
+    return ({**published.DISPLAY_NAMES, **COMPANION_NAMES} if names is None else names).get(rater, rater)
 
 
 def display_names(frame: pd.DataFrame, column: str, names: Mapping[str, str] | None = None) -> pd.DataFrame:

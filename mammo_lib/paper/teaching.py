@@ -9,8 +9,10 @@
 * :func:`case_view`: one study's four views with ground truth (green), DL boxes and scores (red) and the readers'
   calls per mass.
 * :func:`threshold_slider`, :func:`case_browser`: the same views behind ipywidgets controls. In batch kernels
-  (papermill, nbval; :data:`mammo_lib.progress.BATCH_ENV`) they show the static default view only, so that batch
-  runs stay deterministic.
+  (papermill, nbval; :data:`mammo_lib.progress.BATCH_ENV`) no kernel will answer a widget, so they store the views
+  instead: every option pre-rendered into one self-contained HTML control (:func:`static_control`, a slider or a
+  picker and a few lines of inline script, no network), so the executed notebook, static viewers that run its
+  script and the run's HTML report show controls that work; where scripts do not run, the default view shows.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -317,6 +320,65 @@ def case_view(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFrame
 
 
 # --- widgets -------------------------------------------------------------------------------------------
+#: Thresholds the stored slider offers besides the default (the 0-100 score).
+STATIC_THRESHOLDS = (5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0)
+#: Studies the stored case browser offers (each a pre-rendered figure in the notebook).
+STATIC_STUDIES = 6
+
+
+def frame_html(fig: Figure, table: pd.DataFrame, dpi: int = 80) -> str:
+    """One view of a stored control: the figure as an embedded PNG (closed afterwards) and its table."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    image = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"<img alt='view' src='data:image/png;base64,{image}'/>{table.to_html()}"
+
+
+def static_control(name: str, label: str, options: Sequence[str], frames: Sequence[str], value: int,
+                   kind: str = "slider") -> str:
+    """A self-contained HTML control over pre-rendered views: a range slider (``kind="slider"``) or a drop-down
+    (``"picker"``) labelled ``label`` whose ``options`` select ``frames`` (HTML); ``value`` is shown first and is
+    the only one visible where scripts do not run. ``name`` makes the element ids (unique per notebook)."""
+    if len(options) != len(frames) or not frames:
+        raise MammoError(f"static_control {name!r}: {len(options)} options for {len(frames)} views")
+    if not 0 <= value < len(frames):
+        raise MammoError(f"static_control {name!r}: value {value} is not one of the {len(frames)} views")
+    if kind not in ("slider", "picker"):
+        raise MammoError(f"static_control {name!r}: kind must be 'slider' or 'picker', got {kind!r}")
+    import html
+
+    uid = "mammo-" + "".join(ch if ch.isalnum() else "-" for ch in name)
+    if kind == "slider":
+        control = (f"<input id='{uid}-in' type='range' min='0' max='{len(frames) - 1}' step='1' value='{value}'/>"
+                   f" <b id='{uid}-out'>{html.escape(options[value])}</b>")
+    else:
+        control = f"<select id='{uid}-in'>" + "".join(
+            f"<option value='{i}'{' selected' if i == value else ''}>{html.escape(o)}</option>"
+            for i, o in enumerate(options)) + f"</select><b id='{uid}-out'></b>"
+    views = "".join(f"<div class='{uid}-view' style='display:{'block' if i == value else 'none'}'>{f}</div>"
+                    for i, f in enumerate(frames))
+    labels = "[" + ",".join('"' + html.escape(o).replace('"', "&quot;") + '"' for o in options) + "]"
+    script = (f"<script>(function(){{var c=document.getElementById('{uid}-in'),o=document.getElementById('{uid}-out'),"
+              f"v=document.getElementsByClassName('{uid}-view'),l={labels};function show(){{for(var i=0;i<v.length;i++)"
+              f"{{v[i].style.display=(i==c.value)?'block':'none';}}if(o&&c.type=='range'){{o.textContent=l[c.value];}}}}"
+              f"c.addEventListener('input',show);c.addEventListener('change',show);}})();</script>")
+    note = ("<small>Stored by a batch run: every option below was drawn when the notebook ran; run the notebook in "
+            "Jupyter for the live widget.</small>")
+    return f"<div id='{uid}'><label>{html.escape(label)} {control}</label><br/>{note}{views}</div>{script}"
+
+
+def _display_html(text: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(text))
+
+
 def _show(fig: Figure, table: pd.DataFrame) -> None:
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -327,10 +389,13 @@ def _show(fig: Figure, table: pd.DataFrame) -> None:
 
 
 def threshold_slider(masses: pd.DataFrame, threshold: float) -> Any:
-    """A slider on the DL score threshold redrawing :func:`threshold_view`; in a batch kernel, the static view
-    at ``threshold`` (returns None then)."""
+    """A slider on the DL score threshold redrawing :func:`threshold_view`; in a batch kernel, the same views at
+    ``threshold`` and :data:`STATIC_THRESHOLDS` stored as one HTML control (:func:`static_control`; returns None)."""
     if is_batch():
-        _show(*threshold_view(masses, threshold))
+        values = sorted({round(float(threshold), 2), *STATIC_THRESHOLDS})
+        frames = [frame_html(*threshold_view(masses, t)) for t in values]
+        _display_html(static_control("threshold-slider", "DL score >=", [f"{t:g}" for t in values], frames,
+                                     values.index(round(float(threshold), 2))))
         return None
     import ipywidgets as widgets
 
@@ -357,8 +422,10 @@ def case_browser(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFr
     if not studies:
         raise MammoError("case_browser: no study to show")
     labels = {s: f"study {i}" if pseudonyms else s for i, s in enumerate(studies, start=1)}
-    if is_batch():
-        _show(*case_view(cohort, candidates, masses, studies[0], threshold, label=labels[studies[0]]))
+    if is_batch():  # the first STATIC_STUDIES studies, pre-rendered into one stored picker
+        shown = studies[:STATIC_STUDIES]
+        frames = [frame_html(*case_view(cohort, candidates, masses, s, threshold, label=labels[s])) for s in shown]
+        _display_html(static_control("case-browser", "study", [labels[s] for s in shown], frames, 0, kind="picker"))
         return None
     import ipywidgets as widgets
 
@@ -366,3 +433,39 @@ def case_browser(cohort: Any, candidates: pd.DataFrame | None, masses: pd.DataFr
     picker = widgets.Dropdown(options=[(labels[s], i) for i, s in enumerate(studies)], value=0, description="study")
     return widgets.interactive(lambda study: _show(*case_view(cohort, candidates, masses, studies[study], threshold,
                                                               label=labels[studies[study]])), study=picker)
+
+
+# --- the senior's BI-RADS against the reference ------------------------------------------------------------
+def birads_agreement(masses: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The reference BI-RADS (Table 1) against the senior's rating (Table 4's senior): their cross-table and a
+    Markdown paragraph, computed, on how often they agree and why they cannot agree more on the twin. Table 4
+    gives the senior fewer positive calls (4A-5) than Table 1 has masses of 4A-5
+    (:func:`mammo_lib.synth.readers.forced_disagreement`), so a cohort reproducing both tables must have the senior
+    rate many reference 4A-5 masses 3 or lower."""
+    from mammo_lib.synth.readers import forced_disagreement
+
+    missing = [c for c in ("birads", "senior_birads") if c not in masses.columns]
+    if missing:
+        raise MammoError(f"birads_agreement: the mass table has no {', '.join(missing)} column")
+    ref, senior = masses["birads"].astype(str), masses["senior_birads"].astype(str)
+    order = [c for c in vocab.BIRADS if c in set(ref) | set(senior)]
+    table = pd.crosstab(pd.Categorical(ref, order), pd.Categorical(senior, order), rownames=["reference"],
+                        colnames=["senior"], dropna=False)
+    rank = vocab.BIRADS_RANK
+    agree = int((ref == senior).sum())
+    lower = int((senior.map(rank) < ref.map(rank)).sum())
+    higher = int((senior.map(rank) > ref.map(rank)).sum())
+    ref_pos, senior_pos = ref.isin(vocab.BIRADS_POSITIVE), senior.isin(vocab.BIRADS_POSITIVE)
+    demoted = int((ref_pos & ~senior_pos).sum())
+    forced = forced_disagreement()
+    text = (f"The senior's BI-RADS equals the reference BI-RADS for **{agree} of {len(masses)}** masses; it is lower "
+            f"for {lower} and higher for {higher}. The paper forces most of this: Table 1 gives "
+            f"{forced['reference_4a_to_5']} masses a reference BI-RADS of 4A-5, but Table 4 gives the senior "
+            f"radiologists only {forced['senior_positive_calls']} positive calls (4A-5: true plus false positives), "
+            f"so at least {forced['min_4a_to_5_rated_below_4a']} reference 4A-5 masses must be rated 3 or lower by "
+            f"the senior in any cohort that reproduces both tables. Here {demoted} are: the twin's senior keeps the "
+            "reference's order of suspicion but moves masses down across the 3/4A cut fitted to Table 4. Agreement "
+            "per reference category: " + ", ".join(
+                f"{c} {int(table.loc[c, c]) if c in table.columns else 0}/{int(table.loc[c].sum())}"
+                for c in order if table.loc[c].sum()) + ".")
+    return table, text

@@ -22,7 +22,8 @@ from mammo_lib.errors import MammoError
 from mammo_lib.paper.tables import attach_dl, load_dl_outputs
 from mammo_lib.synth import store
 from mammo_lib.validation import require_columns
-from mammo_lib.vocab import DL_CANDIDATES_FILE, READER_COLUMNS, READERS
+from mammo_lib.vocab import (DL_CANDIDATES_FILE, DL_SYSTEM_SCORES_COLUMNS, DL_SYSTEM_SCORES_FILE, READER_COLUMNS,
+                            READERS)
 
 
 def notebook_cohort(cohort: str = "", *, check_files: bool = True) -> tuple[CohortSpec, Manifest]:
@@ -104,6 +105,21 @@ def dl_candidates(tables_dir: str | Path, spec: CohortSpec) -> pd.DataFrame:
         raise MammoError(f"{DL_CANDIDATES_FILE} is not in {path.parent}: run notebook 04 on this cohort first")
     candidates = pd.read_csv(path, dtype={"study_id": str, "image_id": str})
     return check_outputs_cohort(candidates, spec, DL_CANDIDATES_FILE)
+
+
+def dl_system_scores(tables_dir: str | Path, spec: CohortSpec) -> pd.DataFrame | None:
+    """Notebook 05's system mode per mass (``dl_system_scores_per_mass.csv``), shown to be of this cohort, or None
+    when 05's system mode did not run (no detector candidates): Table 4's end-to-end DL row in notebook 07."""
+    path = Path(tables_dir) / DL_SYSTEM_SCORES_FILE
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path, dtype={"mass_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise MammoError(f"{path.name}: cannot be read as CSV ({exc})") from None
+    frame = check_outputs_cohort(frame, spec, DL_SYSTEM_SCORES_FILE)
+    require_columns(frame, list(DL_SYSTEM_SCORES_COLUMNS), DL_SYSTEM_SCORES_FILE)
+    return frame
 
 
 def join_outputs(masses: pd.DataFrame, outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,

@@ -35,27 +35,39 @@ NOTEBOOKS: tuple[str, ...] = (
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 #: What each notebook reproduces: (paper item, notebook, outputs it writes). The README's table mirrors it.
 PAPER_ITEMS: tuple[tuple[str, str, str], ...] = (
-    ("Overview, environment, parameter convention", "00_overview", "tables/paper_items.csv"),
+    ("Overview, environment, parameter convention, glossary", "00_overview",
+     "tables/paper_items.csv, tables/published_headlines.csv"),
     ("Methods: data, manifest; Table 1 (features of masses); Table 2 (histopathology)", "01_data",
-     "tables/table1.csv, tables/table2.csv, figures/exam_gallery.png"),
+     "tables/cohort_overview.csv, tables/table1.csv, tables/table1_vs_paper.csv, tables/table2.csv, "
+     "tables/table2_vs_paper.csv, tables/real_dicoms.csv, figures/exam_gallery.png, figures/cbis_ddsm_exam.png"),
     ("Methods: the cohort (324 patients, 618 masses, 3 vendors), as a synthetic twin", "02_synthetic_cohort",
-     "tables/cohort_realism.csv, figures/cohort_*.png"),
+     "tables/twin_composition.csv, tables/twin_realism.csv, tables/twin_likeness.csv, tables/twin_readers.csv, "
+     "tables/twin_conspicuity.csv, figures/twin_views_by_density.png, figures/twin_realism.png"),
     ("Methods: data cleaning, 448 x 448 resize, nipple locations for registration", "03_preprocessing",
-     "tables/preprocessing_accuracy.csv, figures/preprocessing_*.png"),
+     "tables/preprocess_twin_accuracy.csv, tables/preprocess_twin_by_vendor.csv, tables/preprocess_real.csv, "
+     "figures/preprocess_synthetic_exam.png, figures/preprocess_cbis.png"),
     ("Figure 1 (IDVN, BDVN, IFN detection); Figures 4-6 (case overlays); FROC", "04_detection",
-     "tables/dl_detection_per_mass.csv, tables/froc.csv, figures/froc.png, figures/case_*.png"),
-    ("Figure 2 (multi-task DenseNet-121, 0-100 score)", "05_classification",
-     "tables/dl_scores_per_mass.csv, figures/classification_*.png"),
+     "tables/dl_detection_per_mass.csv, tables/dl_detection_candidates.csv, tables/detection_recall_at_fpi.csv, "
+     "tables/detection_by_density.csv, tables/detection_ablation.csv, figures/detection_froc.png, "
+     "figures/detection_examples.png"),
+    ("Figure 2 (multi-task DenseNet-121, 0-100 score); the DL system end to end (system mode)", "05_classification",
+     "tables/dl_scores_per_mass.csv, tables/dl_system_scores_per_mass.csv, tables/classification_performance.csv, "
+     "tables/classification_system_mode.csv, figures/classification_roc.png, figures/classification_reliability.png"),
     ("Table 3 and text: detection sensitivity by breast density (and all factors), chi-square",
-     "06_density_stratified", "tables/table3.csv, figures/sensitivity_by_density.png"),
-    ("Table 4 and Figure 3: accuracy, sensitivity, specificity, AUC, DeLong", "07_tables_and_roc",
-     "tables/table4.csv, figures/figure3_roc.png"),
-    ("Audit of the paper's own arithmetic and internal consistency", "08_paper_audit", "tables/paper_audit.csv"),
-    ("Training of the detection and classification models", "09_training", "tables/training_*.csv"),
-    ("Abstract, Results, Discussion, Conclusions: each claim vs its evidence, the audit and the reproduction",
-     "10_claims_scorecard", "tables/claims_scorecard.csv, tables/detection_paired.csv"),
+     "06_density_stratified", "tables/table3.csv, tables/table3_tests.csv, tables/density_mcnemar.csv, "
+     "figures/sensitivity_by_density.png"),
+    ("Table 4 and Figure 3: accuracy, sensitivity, specificity, AUC, DeLong (DL row: the system end to end)",
+     "07_tables_and_roc", "tables/table4.csv, tables/table4_vs_paper.csv, tables/figure3_curves.csv, "
+     "figures/figure3_roc.png"),
+    ("Audit of the paper's own arithmetic and internal consistency", "08_paper_audit",
+     "tables/paper_audit.csv, tables/paper_audit_summary.csv, figures/paper_audit_auc.png"),
+    ("Training of the detector (the shipped weights' curves, and a short real run); the classifier's training is in "
+     "its model card (notebook 05)", "09_training", "tables/training_weights.csv, figures/detection_training.png"),
+    ("Abstract, Results, Discussion, Conclusions: each claim vs its evidence, the audit and the reproduction, with "
+     "the arm that decides it", "10_claims_scorecard", "tables/claims_scorecard.csv, tables/detection_paired.csv"),
     ("Teaching: density masking; threshold, ROC point and Table 4 row; case browser (ipywidgets)", "11_teaching",
-     "tables/density_masking.csv, figures/density_masking.png, figures/threshold_view.png"),
+     "tables/density_masking.csv, tables/threshold_operating_points.csv, figures/density_masking.png, "
+     "figures/threshold_view.png"),
     ("Beyond the paper: DL detection as localisation (FROC, wAFROC, false marks); sizing a reader study",
      "12_localisation_and_sizing",
      "tables/localisation_dl.csv, tables/localisation_dl_vs_juniors.csv, tables/sizing.csv, tables/sizing_power.csv, "

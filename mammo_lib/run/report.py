@@ -2,9 +2,11 @@
 
 ``write_report(run_dir, paper_items)`` writes ``run_dir/report/``: every executed notebook of
 ``run_dir/executed/`` as HTML (nbconvert's ``HTMLExporter``, the lab template, figures embedded) and an
-``index.html`` listing the paper items with links to their notebooks, the claims scorecard
-(``tables/claims_scorecard.csv`` when notebook 10 ran) and the run's provenance (``run.json``). Every page
-is self-contained: nothing is fetched from the network when it is opened.
+``index.html`` that opens with a computed summary of the run (the cohort, the arms and how each was made, how
+many claims each arm decides and with which verdicts: :func:`run_summary`), then lists the paper items with
+links to their notebooks, the claims scorecard (``tables/claims_scorecard.csv`` when notebook 10 ran) and the
+run's provenance (``run.json``). Every page is self-contained: nothing is fetched from the network when it is
+opened.
 """
 from __future__ import annotations
 
@@ -17,11 +19,12 @@ from typing import Any
 import pandas as pd
 
 from mammo_lib.errors import MammoError
+from mammo_lib.paper import claims
 
 REPORT_DIR = "report"
 SCORECARD_FILE = "claims_scorecard.csv"
 #: Columns of the scorecard shown on the index page.
-SCORECARD_SHOWN = ("claim_id", "section", "claim", "reproduction", "verdict", "why")
+SCORECARD_SHOWN = ("claim_id", "section", "claim", "decided_by", "reproduction", "verdict", "why")
 
 
 def _esc(value: Any) -> str:
@@ -72,10 +75,51 @@ def _scorecard(path: Path) -> str:
             f"<table id='scorecard'><tr>{head}</tr>{body}</table>")
 
 
+def _cohort_words(record: dict[str, Any]) -> str:
+    cohort = record.get("cohort") or {}
+    if not cohort:
+        return "The run's cohort is not recorded in run.json."
+    kind = "synthetic" if cohort.get("synthetic") else "real"
+    return (f"Cohort <b>{_esc(cohort.get('name'))}</b> ({kind}; manifest fingerprint "
+            f"{_esc(str(cohort.get('fingerprint', ''))[:12])}); DL weights: {_esc(cohort.get('weights'))}.")
+
+
+def run_summary(run_dir: Path, record: dict[str, Any]) -> str:
+    """The index page's opening, computed from the run: what the run is (cohort, the arms and how each was
+    made), how many claims each arm decides with their verdicts, and the DL models' measured performance
+    against the paper's (``claims.dl_versus_paper``)."""
+    tables_dir = run_dir / "tables"
+    parts = [f"<p>{_cohort_words(record)}</p>"]
+    path = tables_dir / SCORECARD_FILE
+    card = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None
+    if card is None or "decided_by" not in card.columns:
+        parts.append("<p>No claims scorecard with <code>decided_by</code> in this run (notebook 10 not run, or "
+                     "written by an older version).</p>")
+    else:
+        counts = claims.arm_counts(card)
+        verdicts = claims.verdict_counts(card)
+        parts.append(f"<p>{len(card)} claims of the paper: " + ", ".join(
+            f"{int(n)} {_esc(v)}" for v, n in verdicts.items()) + ". Which arm of this companion decides them:</p>")
+        rows = "".join(
+            f"<tr><td>{_esc(arm)}</td><td>{_esc(claims.ARMS.get(arm, 'the arms above together: the verdict needs both'))}</td>"
+            f"<td>{int(counts.loc[arm, 'claims']) if arm in counts.index else 0}</td>"
+            + "".join(f"<td>{int(counts.loc[arm, v]) if arm in counts.index else 0}</td>" for v in claims.VERDICTS)
+            + "</tr>" for arm in [*claims.ARMS, *[a for a in counts.index if a not in claims.ARMS]])
+        head = "".join(f"<th>{_esc(v)}</th>" for v in claims.VERDICTS)
+        parts.append(f"<table id='arms'><tr><th>decided by</th><th>how it was made</th><th>claims</th>{head}</tr>"
+                     f"{rows}</table>")
+    if tables_dir.is_dir():
+        parts.append(f"<p>{_esc(claims.dl_versus_paper(tables_dir))} A claim decided by the DL models says how "
+                     "this companion's models, trained on CPUs on a synthetic cohort, compare with the readers; "
+                     "it is not a finding about the paper's own system.</p>")
+    return "".join(parts)
+
+
 _STYLE = """body{font-family:sans-serif;max-width:80em;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:0.3em 0.5em;
 text-align:left;vertical-align:top;font-size:0.9em}th{background:#f3f3f3}
-tr.verdict-supported td{background:#eef8ee}tr.verdict-not td{background:#fbeeee}"""
+tr.verdict-supported td,tr.verdict-reproduced td{background:#eef8ee}
+tr.verdict-not td,tr.verdict-contradicted td{background:#fbeeee}"""
 
 
 def write_report(run_dir: str | Path, paper_items: Sequence[tuple[str, str, str]]) -> Path:
@@ -114,6 +158,7 @@ def write_report(run_dir: str | Path, paper_items: Sequence[tuple[str, str, str]
     index = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>mammo-companion run "
              f"{_esc(run_dir.name)}</title><style>{_STYLE}</style></head><body>"
              f"<h1>Reproduction run {_esc(run_dir.name)}</h1><p>Companion to {_esc(PAPER_CITATION)}</p>"
+             f"<h2>What this run is</h2>{run_summary(run_dir, record)}"
              f"<h2>Paper items and notebooks</h2><table id='items'><tr><th>paper item</th><th>notebook</th>"
              f"<th>outputs</th></tr>{''.join(items)}</table>"
              f"<h2>Claims scorecard</h2>{_scorecard(run_dir / 'tables' / SCORECARD_FILE)}"

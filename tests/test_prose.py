@@ -87,7 +87,7 @@ def test_a_number_typed_into_markdown_is_found_unless_the_code_prints_it() -> No
 
 #: Notebooks whose prose is being rewritten on other branches (02's likeness cells, 12's readers' marks): add
 #: them here once merged.
-_PENDING = {"02_synthetic_cohort", "12_localisation_and_sizing"}
+_PENDING = {"02_synthetic_cohort"}
 
 
 @pytest.mark.parametrize("path", sorted(p for p in (REPO_ROOT / "notebooks").glob("*.ipynb") if p.stem not in _PENDING),

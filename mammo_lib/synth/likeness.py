@@ -39,6 +39,12 @@ COMMON_DEPTH_PX = 256
 #: Statistics reported by :func:`image_statistics`, in this order.
 STATISTICS = ("beta", "dog_kurtosis", "coherence", "nipple_alignment", "grey_skewness", "grey_kurtosis",
               "clipped", "skin_falloff", "dense_x", "dense_y")
+#: Readable names of :data:`STATISTICS` (figure titles).
+STATISTIC_LABELS = {"beta": "power-law exponent β", "dog_kurtosis": "band-pass (DoG) kurtosis",
+                    "coherence": "orientation coherence", "nipple_alignment": "alignment with the nipple direction",
+                    "grey_skewness": "grey-level skewness", "grey_kurtosis": "grey-level kurtosis",
+                    "clipped": "share of clipped pixels", "skin_falloff": "skin-line fall-off",
+                    "dense_x": "dense tissue centre, depth", "dense_y": "dense tissue centre, height"}
 
 
 @dataclass
@@ -303,18 +309,23 @@ def plot_statistics(tables: dict[str, pd.DataFrame], real: pd.DataFrame):
                 ax.plot(np.full(len(g), x), g[stat], "o", ms=3, alpha=0.6, color=colours[j % 3],
                         label=name if k == 0 else None)
         ax.set_xticks(range(4), ["a", "b", "c", "d"])
-        ax.set_title(stat, fontsize=10)
+        ax.set_xlabel("ACR density", fontsize=8)
+        ax.set_title(STATISTIC_LABELS.get(stat, stat), fontsize=10)
     axes[0, 0].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
 
 def plot_common_scale(views: list[tuple[str, object]]):
-    """A row of breasts on the common grid (chest wall left, same nipple depth), titled by their labels."""
+    """Breasts on the common grid (chest wall left, same nipple depth), titled by their labels, three to a row."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(views), figsize=(2.8 * len(views), 3.6))
-    for ax, (label, image) in zip(np.atleast_1d(axes), views):
+    cols = min(3, len(views))
+    rows = int(math.ceil(len(views) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.9 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (label, image) in zip(axes.ravel(), views):
         v = common_view(image)
         ys, xs = np.nonzero(v.mask)
         crop = v.array[max(0, ys.min() - 4):ys.max() + 4, 0:xs.max() + 4]

@@ -346,20 +346,20 @@ def render_resumable(cfg: SynthConfig, out: str | Path, *, workers: int = 1, res
         from mammo_lib.progress import tqdm
 
         bar = tqdm(total=len(patients), initial=len(finished), unit="patient", desc="rendering")
+    if not files["manifest"].is_file():  # the tables exist from the start (empty), so a partial cohort always has them
+        for frame, key in zip(done, files):
+            _write_csv_atomic(frame, files[key])
     try:
         for i in range(0, len(todo), step):
             part = generate(cfg, out, workers=workers, only=set(todo[i:i + step]))
             done = [pd.concat([a, b], ignore_index=True) if len(a) else b for a, b in zip(done, part)]
-            for frame, key in zip(done, ("manifest", "findings", "truth")):
+            for frame, key in zip(done, files):
                 _write_csv_atomic(frame, files[key])
             if bar is not None:
                 bar.update(part[0]["patient_id"].nunique())
     finally:
         if bar is not None:
             bar.close()
-    if not files["manifest"].is_file():  # nothing to render (an empty cohort): still leave its tables
-        for frame, key in zip(done, ("manifest", "findings", "truth")):
-            _write_csv_atomic(frame, files[key])
     return done[0]
 
 

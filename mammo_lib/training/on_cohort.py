@@ -24,7 +24,7 @@ from mammo_lib.errors import MammoError
 from mammo_lib.models.registry import TASKS, task_factory
 from mammo_lib.models.weights import export_weights, read_card
 from mammo_lib.paths import data_dir, runs_dir, weights_dir
-from mammo_lib.training.loop import SELECTIONS, FitResult, TrainConfig, fit, model_card
+from mammo_lib.training.loop import SELECTIONS, FitResult, TrainConfig, _validate, fit, model_card
 
 #: The model-selection rule of training inside a reproduction (fixed before training; written in each card).
 RUN_SELECTION = "best"
@@ -193,8 +193,6 @@ def validate_weights(model: str, data: Any, weights: str | Path, *, seed: int = 
     import torch
     from torch.utils.data import DataLoader
 
-    from mammo_lib.training.loop import move_to_device
-
     path = Path(weights)
     if not path.is_file():
         raise MammoError(f"--validate {weights}: weights file does not exist")
@@ -212,12 +210,8 @@ def validate_weights(model: str, data: Any, weights: str | Path, *, seed: int = 
     _, val = task.datasets()
     if val is None or len(val) == 0:
         raise MammoError(f"--validate: cohort {data} has no validation exams")
-    net.eval()
-    outputs = []
-    with torch.no_grad():
-        for batch in DataLoader(val, batch_size=8, shuffle=False):
-            outputs.append(task.validation_step(net, move_to_device(batch, torch.device("cpu"))))
-    return float(task.validation_metric(outputs))
+    config = TrainConfig(out_dir="", device="cpu", amp=False)
+    return _validate(task, net, DataLoader(val, batch_size=8, shuffle=False), torch.device("cpu"), config)
 
 
 def init_weights_file(model: str, init: str) -> str:

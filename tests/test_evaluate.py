@@ -150,6 +150,24 @@ def test_detection_report_tables_on_a_two_branch_example(example) -> None:
         detection.detection_report(both, truth, images, pd.Series({"e1": "c"}), threshold=0.5, branches=("ifn",))
 
 
+def test_detection_report_by_mass_size(example) -> None:
+    cand, truth, _ = example
+    images = pd.DataFrame({"image_id": ["i1", "i2"], "exam": ["e1", "e2"]})
+    sized = truth.assign(size_mm=truth["mass_id"].map({"A": 8.0, "B": 10.0, "C": 25.0}))
+    report = detection.detection_report(cand.assign(branch="ifn"), sized, images, pd.Series({"e1": "c", "e2": "b"}),
+                                       threshold=0.5, branches=("ifn",), baseline="ifn", n_boot=10)
+    by = report.by_size.set_index("group")
+    assert list(by.index) == ["<=10 mm", "10-20 mm", ">20 mm"]               # 10 mm is in the first band
+    assert by["total"].tolist() == [2, 0, 1] and by["detected"].tolist() == [1, 0, 0]   # A found, B and C not
+    assert by.loc["<=10 mm", "sensitivity"] == 0.5 and np.isnan(by.loc["10-20 mm", "sensitivity"])
+    no_sizes = detection.detection_report(cand.assign(branch="ifn"), truth, images, pd.Series({"e1": "c", "e2": "b"}),
+                                          threshold=0.5, branches=("ifn",), baseline="ifn", n_boot=10)
+    assert no_sizes.by_size.empty
+    assert detection.size_band_labels((5, 15, 30)) == ("<=5 mm", "5-15 mm", "15-30 mm", ">30 mm")
+    with pytest.raises(MammoError, match="edges must increase"):
+        detection.size_bands_of(pd.Series([1.0]), (20.0, 10.0))
+
+
 def test_per_mass_table_written_as_csv_is_read_back_by_tables_for_table_3(example, tmp_path) -> None:
 
     per_mass = detection.per_mass_detection(detection.match_candidates(*example), threshold=0.5)

@@ -370,6 +370,29 @@ def sensitivity_by_group(detected: pd.Series, group: pd.Series, order: Sequence[
     return pd.DataFrame(rows)
 
 
+#: Mass-size bands (mm) of the detection report: up to 10 mm (the masses both heads miss in dense breasts have a
+#: median near it), 10-20 mm, above 20 mm.
+SIZE_EDGES_MM: tuple[float, ...] = (10.0, 20.0)
+
+
+def size_band_labels(edges_mm: Sequence[float]) -> tuple[str, ...]:
+    """Labels of the bands cut at ``edges_mm`` (increasing): ``<=10 mm``, ``10-20 mm``, ``>20 mm``."""
+    e = [f"{v:g}" for v in edges_mm]
+    if not e:
+        return ("all",)
+    return (f"<={e[0]} mm", *(f"{a}-{b} mm" for a, b in zip(e[:-1], e[1:])), f">{e[-1]} mm")
+
+
+def size_bands_of(size_mm: pd.Series, edges_mm: Sequence[float]) -> pd.Series:
+    """The band label (:func:`size_band_labels`) of each size (mm; right-closed bands); NaN stays NaN."""
+    edges = [float(v) for v in edges_mm]
+    if any(b <= a for a, b in zip(edges[:-1], edges[1:])):
+        raise MammoError(f"size band edges must increase, got {list(edges_mm)}")
+    labels = size_band_labels(edges)
+    band = pd.cut(pd.to_numeric(size_mm, errors="coerce"), [-np.inf, *edges, np.inf], labels=labels, right=True)
+    return band.astype(object).where(band.notna(), np.nan)
+
+
 @dataclass
 class DetectionReport:
     """Every table of the detection evaluation (notebook 04), computed from candidates and ground truth."""
@@ -379,6 +402,7 @@ class DetectionReport:
     recall_at_fpi: pd.DataFrame               # branch, criterion, fpi, recall, lower, upper
     sensitivity: pd.DataFrame                 # branch, criterion, detected, total, sensitivity, lower, upper
     by_density: pd.DataFrame                  # branch, group, detected, total, sensitivity, lower, upper
+    by_size: pd.DataFrame                     # branch, group (size band), detected, total, sensitivity, lower, upper
     ablation: pd.DataFrame                    # branch, stratum, masses, recall_1fpi, lower, upper, diff_vs_single,
                                               # diff_lower, diff_upper
 
@@ -386,11 +410,13 @@ class DetectionReport:
 def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.DataFrame,
                      breast_density: pd.Series, *, threshold: float, branches: Sequence[str],
                      final: str = "ifn", baseline: str = "single", dense: Sequence[str] = vocab.DENSE_BREAST,
-                     density_order: Sequence[str] = ("a", "b", "c", "d"), iou_threshold: float = 0.2,
+                     density_order: Sequence[str] = ("a", "b", "c", "d"),
+                     size_edges_mm: Sequence[float] = SIZE_EDGES_MM, iou_threshold: float = 0.2,
                      n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> DetectionReport:
     """Match each branch's candidates (column ``branch``) under both hit criteria, then the per-mass table at
     the operating ``threshold``, recall at 0.25-2 FPI with exam-bootstrap CIs, sensitivity by breast
-    density (Wilson CIs) and the ablation (recall at 1 FPI overall and in ``dense`` breasts, with the paired
+    density and by mass size (bands of ``size_edges_mm``, from ``truth``'s ``size_mm``, the largest of a mass's views;
+    empty when ``truth`` has no sizes; Wilson CIs) and the ablation (recall at 1 FPI overall and in ``dense`` breasts, with the paired
     bootstrap difference of each branch from ``baseline``). ``breast_density`` maps exam -> density code.
     CIs are ``n_boot``-resample ``1 - alpha`` intervals in columns ``lower``/``upper`` (the difference's in
     ``diff_lower``/``diff_upper``)."""
@@ -424,7 +450,10 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
                                    "lower": lo, "upper": hi}))
     recall = pd.concat(parts, ignore_index=True)
 
-    sens_rows, dens_rows = [], []
+    sizes = (truth.groupby("mass_id")["size_mm"].max() if "size_mm" in truth.columns and "mass_id" in truth.columns
+             else None)
+    size_bands = size_band_labels(size_edges_mm)
+    sens_rows, dens_rows, size_rows = [], [], []
     for (branch, crit), m in matched.items():
         detected = found_at(m, threshold)
         sens = sensitivity_by_group(pd.Series(detected), pd.Series(["all"] * len(detected)), ("all",))
@@ -433,6 +462,10 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
             groups = m.lesions["exam"].map(breast_density)
             table = sensitivity_by_group(pd.Series(detected), groups, density_order)
             dens_rows += [{"branch": branch, **r} for r in table.to_dict("records")]
+            if sizes is not None and "mass_id" in m.lesions.columns:
+                bands = size_bands_of(m.lesions["mass_id"].map(sizes), size_edges_mm)
+                table = sensitivity_by_group(pd.Series(detected), bands, size_bands)
+                size_rows += [{"branch": branch, **r} for r in table.to_dict("records")]
     dense_exams = [e for e, d in breast_density.items() if d in set(dense)]
 
     abl = []
@@ -450,6 +483,8 @@ def detection_report(candidates: pd.DataFrame, truth: pd.DataFrame, images: pd.D
             abl.append(row)
     return DetectionReport(matched=matched, per_mass=per_mass, recall_at_fpi=recall,
                            sensitivity=pd.DataFrame(sens_rows), by_density=pd.DataFrame(dens_rows),
+                           by_size=pd.DataFrame(size_rows, columns=["branch", "group", "detected", "total",
+                                                                    "sensitivity", "lower", "upper"]),
                            ablation=pd.DataFrame(abl))
 
 

@@ -89,8 +89,10 @@ def test_positioner_angle_calibration_date_and_force() -> None:
 
 # -- the written files -----------------------------------------------------------------------------------
 def _one_patient_per_vendor() -> list[str]:
+    """The first unilateral patient (two views, so the test stays short) of each vendor in the twin."""
     patients, _ = compose(config.twin_config())
-    return [str(patients[patients["vendor"] == v]["patient_id"].iloc[0]) for v in config.VENDOR_BY_NAME]
+    unilateral = patients[patients["sides"].astype(str).str.len() == 1]
+    return [str(unilateral[unilateral["vendor"] == v]["patient_id"].iloc[0]) for v in config.VENDOR_BY_NAME]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def test_every_vendor_passes_dciodvfy_ihe_mammo(rendered) -> None:
     if shutil.which("dciodvfy") is None:
         pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
     root, manifest = rendered
-    assert set(manifest["vendor"]) == set(config.VENDOR_BY_NAME)
+    assert set(manifest["vendor"]) == set(config.VENDOR_BY_NAME) and len(manifest) == 2 * len(config.VENDOR_BY_NAME)
     for row in manifest.itertuples():
         for args in (["-profile", "IHEMammo"], ["-new"]):
             report = subprocess.run(["dciodvfy", *args, str(root / row.image_path)], capture_output=True, text=True)
@@ -135,6 +137,7 @@ def test_header_dose_and_source_are_those_of_the_view(rendered) -> None:
         pixels = ds.pixel_array
         breast = np.asarray(Image.open(root / "truth" / row.patient_id / f"{row.image_id}_breast.png")) > 0
         assert (pixels[~breast] == ds.PixelPaddingValue).all() and (~breast).any()
-        assert (pixels[breast] == ds.PixelPaddingValue).mean() < 1e-3
+        # only a few skin-line pixels whose processed value is the background's (presentation ~ 0) share it
+        assert (pixels[breast] == ds.PixelPaddingValue).mean() < 0.01
         angle = float(ds.PositionerPrimaryAngle)
         assert angle == ihe_mammo.positioner_primary_angle(row.laterality, row.view)

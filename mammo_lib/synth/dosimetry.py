@@ -5,9 +5,10 @@ The chain follows the UK / European / IAEA dosimetry protocols (Dance et al. PMB
 conversion factor of a 50 %-glandular breast (thickness, HVL), c the glandularity correction and s the
 spectrum correction. K comes from the simulation itself: the automatic exposure control (AEC) of
 :mod:`mammo_lib.synth.phantom_v2_xray` sets the detected quanta behind the breast; the air kerma those
-quanta mean at the detector, divided by the grid, the scatter and the breast's transmission (at the effective
-energy of the target/filter's typical HVL), and carried back to the breast's entrance by the inverse square law, is the ESAK. The tube output per mAs
-then gives the mAs, and the tube current the exposure time.
+quanta mean at the detector, divided by the grid, the scatter and the breast's transmission (at the
+effective energy of the target/filter's typical HVL) and carried back to the breast's entrance by the
+inverse square law, is the ESAK. The tube output per mAs then gives the mAs, the tube current the exposure
+time.
 
 Factors held here (each with its source):
 
@@ -32,8 +33,8 @@ from scipy.interpolate import RegularGridInterpolator
 from mammo_lib.errors import MammoError
 
 #: g-factors (mGy per mGy incident air kerma) of a 50 % glandular breast: Dance et al. PMB 2000;45:3225,
-#: g-factor table (Table 1 as cited; rows 2-8 cm as in Dance PMB 1990;35:1211). Rows: compressed thickness (cm); columns:
-#: first HVL (mm Al).
+#: g-factor table (Table 1 as cited; rows 2-8 cm as in Dance PMB 1990;35:1211). Rows: compressed thickness
+#: (cm); columns: first HVL (mm Al).
 G_THICKNESS_CM = (2.0, 3.0, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0)
 G_HVL_MM_AL = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
 G_FACTORS = (
@@ -70,7 +71,8 @@ S_SUBSTITUTES: dict[tuple[str, str], tuple[str, str]] = {
 
 #: Typical first HVL (mm Al) of each target/filter at 25, 28 and 31 kV: the acceptance table of a mammography
 #: QC protocol (HVL for target/filter combinations, +-0.02-0.03 mm Al), as printed in the Konica Minolta CS-3
-#: QC manual, Table MP-3; fitted linearly in kVp. Rh/Ag and W/Al use their S_SUBSTITUTES spectrum.
+#: QC manual, Table MP-3 (www.easymanua.ls/konica-minolta/cs-3/manual/791744?p=162); fitted linearly in
+#: kVp. Rh/Ag and W/Al use their S_SUBSTITUTES spectrum.
 HVL_KVP = (25.0, 28.0, 31.0)
 HVL_TYPICAL: dict[tuple[str, str], tuple[float, float, float]] = {
     ("MOLYBDENUM", "MOLYBDENUM"): (0.33, 0.36, 0.39),

@@ -125,14 +125,15 @@ def add_ihe_mammo(ds, padding: int, vendor: str, tags, source_uid: str, exposure
     ds.CompressionForce = _ds(compression_force_n(vendor, tags.image_id), 1)
     ds.PositionerPrimaryAngle = _ds(positioner_primary_angle(tags.laterality, tags.view), 1)
     ds.DistanceSourceToDetector = _ds(exposure.source_to_detector_mm, 1)
-    # exposure index (IEC 62494-1): 100 x the air kerma at the detector in uGy
+    # an exposure index after IEC 62494-1: 100 x the air kerma at the detector in uGy
     ds.RelativeXRayExposure = int(round(100.0 * exposure.detector_kerma_ugy))
     ds.HalfValueLayer = _ds(exposure.hvl_mm_al, 3)
     ds.EntranceDoseInmGy = _ds(exposure.esak_mgy, 3)
     ds.OrganDose = _ds(exposure.agd_mgy, 3)
-    ds.CommentsOnRadiationDose = (f"AGD = ESAK x g x c x s (Dance et al. PMB 2000;45:3225), g {exposure.g:.3f}, "
-                                  f"c {exposure.c:.2f} (50% glandular reference breast), s {exposure.s:.3f}; "
-                                  "synthetic AEC")
+    ds.CommentsOnRadiationDose = (f"Synthetic AEC; breast {exposure.thickness_mm:.1f} mm, glandular volume fraction "
+                                  f"{exposure.glandular_fraction:.3f}; AGD = ESAK x g x c x s (Dance et al. PMB "
+                                  f"2000;45:3225): g {exposure.g:.3f}, c {exposure.c:.2f} (50% glandular reference "
+                                  f"breast), s {exposure.s:.3f}")
     ds.PixelPaddingValue = int(padding)
     source = Dataset()
     source.ReferencedSOPClassUID = MG_FOR_PROCESSING

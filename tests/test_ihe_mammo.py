@@ -45,6 +45,12 @@ def test_air_kerma_fluence_and_effective_energy_match_nist_at_20_kev() -> None:
     hvl_20kev = np.log(2.0) / (3.441 * dosimetry.AL_DENSITY) * 10.0  # mm Al of a 20 keV beam
     assert dosimetry.effective_energy_kev(hvl_20kev) == pytest.approx(20.0, rel=1e-6)
     assert dosimetry.typical_hvl_mm_al("TUNGSTEN", "RHODIUM", 28.0) == pytest.approx(0.54, abs=0.005)
+    # the detector air kerma the AEC holds is the ~70 uGy that phantom_v2_xray's detected quanta stand for
+    for vendor, vp in phantom_v2_xray.PHYSICS.items():
+        kerma = dosimetry.view_exposure(vendor, 45.0, 0.2).detector_kerma_ugy
+        assert kerma == pytest.approx(vp.quanta_per_mm2 / dosimetry.DETECTOR_DQE
+                                      / dosimetry.fluence_per_ugy(vp.energies_kev, vp.weights))
+        assert 50.0 < kerma < 80.0
 
 
 def test_dose_rises_with_thickness_and_density_and_stays_within_european_limits() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mammo_lib.errors import MammoError
+from mammo_lib.synth import ihe_mammo
 from mammo_lib.synth.config import VendorProfile
 
 #: SOP class "Digital Mammography X-Ray Image Storage - For Presentation" (PS3.4 B.5).
@@ -37,6 +38,8 @@ class Encoded:
     window: tuple[float, float] | None  # (centre, width) in stored values
     voi_function: str | None  # "SIGMOID" or None (LINEAR)
     lut: tuple[int, np.ndarray] | None  # (first stored value mapped, uint16 table)
+    #: The stored value of every pixel outside the breast (presentation 0): the Pixel Padding Value.
+    padding: int | None = None
 
 
 def encode(presentation: np.ndarray, breast: np.ndarray, profile: VendorProfile, full_range: bool = False) -> Encoded:
@@ -60,10 +63,13 @@ def encode(presentation: np.ndarray, breast: np.ndarray, profile: VendorProfile,
         value = top - value
         window = (top - window[0], window[1])
     stored = value.astype(np.uint16)
+    padding = int(np.rint(0.02 * top))  # where presentation is 0 (outside the breast)
+    if profile.photometric == "MONOCHROME1":
+        padding = top - padding
     if profile.voi == "window":
-        return Encoded(stored, (round(window[0], 1), round(window[1], 1)), None, None)
+        return Encoded(stored, (round(window[0], 1), round(window[1], 1)), None, None, padding)
     if profile.voi == "sigmoid":
-        return Encoded(stored, (round(window[0], 1), round(window[1], 1)), "SIGMOID", None)
+        return Encoded(stored, (round(window[0], 1), round(window[1], 1)), "SIGMOID", None, padding)
     if profile.voi == "lut":
         first = int(max(0, lo - 0.05 * (hi - lo)))
         last = int(min(top, hi + 0.05 * (hi - lo)))
@@ -71,7 +77,7 @@ def encode(presentation: np.ndarray, breast: np.ndarray, profile: VendorProfile,
         s_curve = x * x * (3.0 - 2.0 * x)  # smoothstep: the soft toe and shoulder of a display curve
         curve = 0.7 * x + 0.3 * s_curve
         table = np.rint(curve * ((1 << LUT_OUTPUT_BITS) - 1)).astype(np.uint16)
-        return Encoded(stored, None, None, (first, table))
+        return Encoded(stored, None, None, (first, table), padding)
     raise MammoError(f"encode: vendor {profile.name!r} has unknown voi {profile.voi!r} (window, sigmoid, lut)")
 
 
@@ -85,6 +91,12 @@ def deterministic_uid(*parts: object) -> str:
     PS3.5 B.2 derives UIDs from UUIDs this way; pydicom's ``generate_uid(prefix=None)`` would be random.
     """
     return f"2.25.{uuid.uuid5(UID_NAMESPACE, '/'.join(str(p) for p in parts)).int}"
+
+
+def source_image_uid(tags: ImageTags) -> str:
+    """SOP Instance UID of the (unwritten) For Processing image that a view's For Presentation image was made
+    from: its Source Image Sequence item (IHE Mammography profile)."""
+    return deterministic_uid("image-for-processing", tags.seed, tags.image_id)
 
 
 @dataclass(frozen=True)
@@ -144,11 +156,13 @@ def add_conformance(ds) -> None:
 
 
 def write_mg(path: str | Path, enc: Encoded, profile: VendorProfile, tags: ImageTags,
-             conformant: bool = False) -> None:
+             conformant: bool = False, exposure=None) -> None:
     """Write one MG For Presentation file, RLE Lossless, with deterministic UIDs and no real identifier.
 
     ``conformant`` (phantom v2) adds what the IOD requires beyond phantom v1's header (:func:`add_conformance`);
-    the committed v1 twin is written without it so that its checksums stay those committed.
+    the committed v1 twin is written without it so that its checksums stay those committed. With it, an
+    ``exposure`` (:class:`mammo_lib.synth.dosimetry.Exposure` of the view) adds what the IHE Mammography Image
+    profile requires (:func:`mammo_lib.synth.ihe_mammo.add_ihe_mammo`): equipment, technique, dose, source image.
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
@@ -238,6 +252,10 @@ def write_mg(path: str | Path, enc: Encoded, profile: VendorProfile, tags: Image
         ds.VOILUTSequence = Sequence([item])
     if conformant:
         add_conformance(ds)
+        if exposure is not None:
+            if enc.padding is None:
+                raise MammoError(f"write_mg: {tags.image_id} has no padding value (encode it with acquisition.encode)")
+            ihe_mammo.add_ihe_mammo(ds, enc.padding, profile.name, tags, source_image_uid(tags), exposure)
     ds.PixelData = enc.stored.tobytes()
     # keep our deterministic SOP Instance UID (pydicom would draw a new random one on compression)
     ds.compress(RLELossless, enc.stored, encoding_plugin="pylibjpeg", generate_instance_uid=False)

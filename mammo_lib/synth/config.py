@@ -235,6 +235,40 @@ class SynthConfig:
 NATIVE_PITCH_MM: dict[str, float] = {"Siemens": 0.085, "GE": 0.100, "Hologic": 0.070}
 
 
+@dataclass(frozen=True)
+class SyntheticDevice:
+    """The synthetic acquisition unit of one vendor: identity written to the header (IHE Mammography Image
+    profile) and the geometry and tube figures the dose model uses (:mod:`mammo_lib.synth.dosimetry`).
+
+    Identities are made up and say so ("SYNTH-..."): no real unit has them. Tube output and current are
+    choices of typical magnitude for the target/filter and kVp, not a particular tube's measurements.
+    """
+
+    station_name: str
+    software_versions: str
+    device_serial_number: str
+    detector_id: str
+    #: Source-to-image distance (mm): 650-700 mm on the three systems (data sheets); choice per vendor.
+    source_to_detector_mm: float
+    #: Breast support (and air gap) above the detector surface (mm). Choice.
+    support_to_detector_mm: float
+    #: Tube output at 1 m (uGy per mAs) at the profile's kVp and target/filter. Choice (typical magnitude).
+    tube_output_ugy_per_mas_1m: float
+    #: Tube current during the exposure (mA). Choice.
+    tube_current_ma: float
+    #: Compression force range (N) the view's force is drawn from (deterministically from its id). Choice.
+    compression_force_n: tuple[float, float]
+
+
+DEVICES: dict[str, SyntheticDevice] = {
+    "Siemens": SyntheticDevice("SYNTH-MG-SIEMENS", "SYNTH VB-2019.1 (synthetic twin)", "SYNTH-S-0001",
+                               "SYNTH-DET-S-0001", 650.0, 20.0, 25.0, 120.0, (70.0, 140.0)),
+    "GE": SyntheticDevice("SYNTH-MG-GE", "SYNTH ADS-2019.1 (synthetic twin)", "SYNTH-G-0001",
+                          "SYNTH-DET-G-0001", 660.0, 20.0, 35.0, 100.0, (70.0, 140.0)),
+    "Hologic": SyntheticDevice("SYNTH-MG-HOLOGIC", "SYNTH AWS-2019.1 (synthetic twin)", "SYNTH-H-0001",
+                               "SYNTH-DET-H-0001", 700.0, 20.0, 40.0, 150.0, (70.0, 140.0)),
+}
+
 def twin_config() -> SynthConfig:
     """The configuration of the embedded twin cohort (the default)."""
     return validate(SynthConfig())

@@ -33,7 +33,7 @@ import pandas as pd
 from mammo_lib import vocab
 from mammo_lib.checksums import sha256_file
 from mammo_lib.errors import MammoError
-from mammo_lib.synth import acquisition, anatomy, masses, phantom_v1
+from mammo_lib.synth import acquisition, anatomy, dosimetry, masses, phantom_v1
 from mammo_lib.synth.composition import compose
 from mammo_lib.synth.config import SMALL_FIELD_MM, VENDOR_BY_NAME, SynthConfig, view_pitch_mm
 
@@ -176,9 +176,11 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
                 placed[v].append(phantom_v1.PlacedMass(m["mass_id"], mshape, m["mass_density"], x, y, obscure))
         for view_index, view in enumerate(vocab.VIEW):
             view_rng = np.random.default_rng([cfg.seed, 2, index, side_index, view_index])
+            exposure = None
             if v2:
-                out = render_v2(cfg, geoms[view], profile.name, patient["breast_density"], shape.thickness_mm,
-                                 placed[view], np.random.default_rng([cfg.seed, 3, index, side_index]), view_rng)
+                out, exposure = render_v2_exposed(cfg, geoms[view], profile.name, patient["breast_density"],
+                                                  shape.thickness_mm, placed[view],
+                                                  np.random.default_rng([cfg.seed, 3, index, side_index]), view_rng)
             else:
                 out = phantom_v1.render_view(cfg, geoms[view], patient["breast_density"],
                                          beta + float(view_rng.uniform(-0.05, 0.05)), shape.thickness_mm,
@@ -191,7 +193,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
             rel = f"images/{pid}/{image_id}.dcm"
             tags = acquisition.ImageTags(pid, int(patient["age"]), patient["study_id"], patient["study_date"], side,
                                          view, image_id, cfg.seed, 1 + 2 * side_index + view_index)
-            acquisition.write_mg(root / rel, enc, profile, tags, conformant=v2)
+            acquisition.write_mg(root / rel, enc, profile, tags, conformant=v2, exposure=exposure)
             breast_rel = f"truth/{pid}/{image_id}_breast.png"
             _write_png(root / breast_rel, mirror(out.breast))
             manifest.append({"image_id": image_id, "patient_id": pid, "study_id": patient["study_id"],
@@ -229,14 +231,23 @@ def render_v2(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density
               view_rng: np.random.Generator) -> phantom_v1.RenderedView:
     """One view of phantom v2 (the twin's views, and notebook 11's density demonstration); ``breast_rng`` (per
     breast) draws the percent dense area both views share."""
+    return render_v2_exposed(cfg, geom, vendor, density, drawn_thickness_mm, placed, breast_rng, view_rng)[0]
+
+
+def render_v2_exposed(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density: str,
+                      drawn_thickness_mm: float, placed: list[phantom_v1.PlacedMass], breast_rng: np.random.Generator,
+                      view_rng: np.random.Generator) -> tuple[phantom_v1.RenderedView, dosimetry.Exposure]:
+    """:func:`render_v2` plus the view's exposure and dose (:func:`mammo_lib.synth.dosimetry.view_exposure` of its
+    compressed thickness and the phantom's glandular volume fraction); draws nothing more from the streams."""
     from mammo_lib.synth import phantom_v2, phantom_v2_xray
 
     target = phantom_v2.draw_target_dense(density, breast_rng)
-    out, _ = phantom_v2_xray.render_view(geom, vendor, density, phantom_v2.view_thickness(density, drawn_thickness_mm),
-                                         placed, target, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
-                                         mass_depth_ratio=cfg.mass_depth_ratio, pectoral_fraction=cfg.pectoral_fraction,
-                                         periphery_mm=cfg.periphery_mm)
-    return out
+    thickness = phantom_v2.view_thickness(density, drawn_thickness_mm)
+    out, proj = phantom_v2_xray.render_view(geom, vendor, density, thickness,
+                                            placed, target, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
+                                            mass_depth_ratio=cfg.mass_depth_ratio,
+                                            pectoral_fraction=cfg.pectoral_fraction, periphery_mm=cfg.periphery_mm)
+    return out, dosimetry.view_exposure(vendor, thickness, proj.glandular_volume_fraction)
 
 
 def _render_one(job: tuple[SynthConfig, int, dict, list[dict], str]) -> PatientResult:

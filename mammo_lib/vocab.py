@@ -71,6 +71,9 @@ BOX_COLUMNS: Final = ("x0", "y0", "x1", "y1")
 #: candidate of every branch, boxes in the images' own pixels) feeds 05's system mode.
 DL_DETECTION_FILE: Final = "dl_detection_per_mass.csv"
 DL_CANDIDATES_FILE: Final = "dl_detection_candidates.csv"
+#: Decimals of a candidate's box (pixels) and detection score in 04's candidates table and the system's reports:
+#: what every reader of the candidates scores (04 itself, 05's system mode, 11, 12, ``mammo analyze``).
+DL_CANDIDATE_DECIMALS: Final = {"box": 1, "score": 4}
 DL_SCORES_FILE: Final = "dl_scores_per_mass.csv"
 #: The DL system end to end per reference mass (notebook 05's system mode; a missed mass scores 0): Table 4's DL row.
 DL_SYSTEM_SCORES_FILE: Final = "dl_system_scores_per_mass.csv"

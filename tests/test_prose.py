@@ -85,13 +85,7 @@ def test_a_number_typed_into_markdown_is_found_unless_the_code_prints_it() -> No
         prose.unsourced_numbers({"nope": 1})
 
 
-#: Notebooks whose prose is being rewritten on other branches (02's likeness cells, 12's readers' marks): add
-#: them here once merged.
-_PENDING = {"02_synthetic_cohort"}
-
-
-@pytest.mark.parametrize("path", sorted(p for p in (REPO_ROOT / "notebooks").glob("*.ipynb") if p.stem not in _PENDING),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
 def test_committed_notebook_markdown_holds_no_number_its_outputs_do_not(path) -> None:
     notebook = json.loads(path.read_text(encoding="utf-8"))
     assert prose.unsourced_numbers(notebook, allowed=inspect.getsource(published)) == []

@@ -183,13 +183,13 @@ def _density_effect(t: dict[str, pd.DataFrame], detectors: Sequence[str], expect
     for d in detectors:
         r = tests.loc[d]
         small = f", {int(r['n_expected_below_5'])} cell(s) expected < 5" if r.get("n_expected_below_5", 0) else ""
-        parts.append(f"{display_name(d)} chi2 {r['chi2']:.1f} (df {int(r['dof'])}), {p_phrase(r['p'])}{small}")
+        parts.append(f"{display_name(d)} chi2 {r['chi2']:.3f} (df {int(r['dof'])}), {p_phrase(r['p'])}{small}")
     sens = ""
     if "table3.csv" in t and factor == "breast_density":
         t3 = t["table3.csv"]
         rows = t3[(t3["factor"] == factor) & t3["detector"].isin(detectors) & (t3["reference"] > 0)]
         sens = "; sensitivity by stratum: " + ", ".join(
-            f"{display_name(d)} " + "/".join(f"{s} {100 * v:.0f}%" for s, v in zip(g["stratum"], g["sensitivity"]))
+            f"{display_name(d)} " + "/".join(f"{s} {100 * v:.1f}%" for s, v in zip(g["stratum"], g["sensitivity"]))
             for d, g in rows.groupby("detector", sort=False))
     text = "; ".join(parts) + sens
     significant = [d for d in detectors if tests.loc[d, "p"] < alpha]

@@ -119,7 +119,7 @@ def fusion_lines(fusion: Any, sizes: pd.Series | None = None, what: str = "dense
     if sizes is not None:
         missed = fusion.missed_by_both
         lines.append(f"missed by both: median size {sizes[missed].median():.1f} mm "
-                     f"({(sizes[missed] <= 10).mean():.0%} of them 10 mm or smaller) vs "
+                     f"({(sizes[missed] <= 10).mean():.1%} of them 10 mm or smaller) vs "
                      f"{sizes[fusion.masses].median():.1f} mm for all")
     for b in ("single", "ifn"):
         n, both, one, neither = fusion.two_view_masses[b]

@@ -203,7 +203,7 @@ def draw_view(ax: Any, image: np.ndarray, candidates: pd.DataFrame, truth: pd.Da
         ax.add_patch(Rectangle((r.x0, r.y0), r.x1 - r.x0, r.y1 - r.y0, fill=False, ec="lime", lw=1.2, ls="--"))
     for r in candidates.itertuples(index=False):
         ax.add_patch(Rectangle((r.x0, r.y0), r.x1 - r.x0, r.y1 - r.y0, fill=False, ec="red", lw=1.4))
-        ax.text(r.x0, r.y0 - 4, f"{r.score:.2f}", color="red", fontsize=7, va="bottom")
+        ax.text(r.x0, r.y0 - 4, f"{r.score:.3f}", color="red", fontsize=7, va="bottom")
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
 
@@ -283,11 +283,11 @@ def plot_detection_examples(exams: Sequence[Any], candidates: pd.DataFrame, view
             c = candidates[(candidates["study_id"] == exam.study_id) & (candidates["view"] == view_names[v])]
             c = c[c["score"] >= threshold] if scored else c.nlargest(3, "score")
             t = pd.DataFrame(exam.boxes[v], columns=list(BOX_COLUMNS))
-            label = f"density {exam.breast_density}" if scored else f"best IFN {c['score'].max():.2f}"
+            label = f"density {exam.breast_density}" if scored else f"best IFN {c['score'].max():.3f}"
             draw_view(ax, exam.images[v].astype(np.float32), c, t, title=f"{exam.study_id} {view_names[v]} ({label})")
     from matplotlib.lines import Line2D
 
-    kept = f"IFN score >= {threshold:.2f}" if scored else "the view's 3 best IFN boxes"
+    kept = f"IFN score >= {threshold:.3f}" if scored else "the view's 3 best IFN boxes"
     fig.legend(handles=[Line2D([], [], color="red", lw=1.4, label=f"DL system box ({kept}), with its score"),
                         Line2D([], [], color="lime", lw=1.2, ls="--", label="ground truth (reference box)")],
                loc="lower center", ncol=2, fontsize=8, frameon=False)

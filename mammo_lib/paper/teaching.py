@@ -200,9 +200,9 @@ def plot_density_masking(demo: MaskingDemo, view: str = "CC", margin_mm: float =
         crop = image[max(cy - half, 0):cy + half, max(cx - half, 0):cx + half]
         low.imshow(crop, cmap="gray", vmin=0, vmax=1)
         b = best.loc[density]
-        low.set_title(f"SNR {b['snr']:.1f} | junior A {100 * b['junior_a_p_detect']:.0f}%, "
-                      f"B {100 * b['junior_b_p_detect']:.0f}%\nDL score {b['dl_score']:.2f} "
-                      f"({'found' if b['dl_detected'] else 'missed'} at {demo.threshold:.2f})", fontsize=9)
+        low.set_title(f"SNR {b['snr']:.1f} | junior A {100 * b['junior_a_p_detect']:.1f}%, "
+                      f"B {100 * b['junior_b_p_detect']:.1f}%\nDL score {b['dl_score']:.3f} "
+                      f"({'found' if b['dl_detected'] else 'missed'} at {demo.threshold:.3f})", fontsize=9)
         for ax in (top, low):
             ax.set_axis_off()
     fig.suptitle(f"The same {DEMO_MASS['size_mm']:.0f} mm {DEMO_MASS['mass_density']}-density "

@@ -22,8 +22,8 @@ from mammo_lib.errors import MammoError
 from mammo_lib.paper.tables import attach_dl, load_dl_outputs
 from mammo_lib.synth import store
 from mammo_lib.validation import require_columns
-from mammo_lib.vocab import (DL_CANDIDATES_FILE, DL_SYSTEM_SCORES_COLUMNS, DL_SYSTEM_SCORES_FILE, READER_COLUMNS,
-                            READERS)
+from mammo_lib.vocab import (BOX_COLUMNS, DL_CANDIDATE_DECIMALS, DL_CANDIDATES_FILE, DL_SYSTEM_SCORES_COLUMNS,
+                            DL_SYSTEM_SCORES_FILE, READER_COLUMNS, READERS)
 
 
 def notebook_cohort(cohort: str = "", *, check_files: bool = True) -> tuple[CohortSpec, Manifest]:
@@ -70,6 +70,20 @@ def stamp_outputs(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,
     value = spec_or_fingerprint.fingerprint() if isinstance(spec_or_fingerprint, CohortSpec) else spec_or_fingerprint
     stamped = outputs.assign(**{FINGERPRINT_COLUMN: value})
     return stamped if weights is None else stamped.assign(**{WEIGHTS_COLUMN: sha256_file(Path(weights))})
+
+
+#: Decimals per column of ``dl_detection_candidates.csv`` (:data:`mammo_lib.vocab.DL_CANDIDATE_DECIMALS`).
+CANDIDATE_DECIMALS = {**{c: DL_CANDIDATE_DECIMALS["box"] for c in BOX_COLUMNS}, "score": DL_CANDIDATE_DECIMALS["score"]}
+
+
+def candidates_as_written(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The detector's candidates at the precision ``dl_detection_candidates.csv`` stores them
+    (:data:`CANDIDATE_DECIMALS`). Notebook 04 scores these, not the full-precision boxes, so that every notebook
+    that reads the file back (05's system mode, 11, 12) recomputes 04's per-mass table exactly: a box centre
+    within 0.05 px of a mass box's exclusive edge, or a score within 0.00005 of the threshold, would otherwise
+    hit in one notebook and miss in the other."""
+    require_columns(candidates, list(CANDIDATE_DECIMALS), "candidates")
+    return candidates.round(CANDIDATE_DECIMALS)
 
 
 def check_outputs_cohort(outputs: pd.DataFrame, spec_or_fingerprint: CohortSpec | str,

@@ -36,6 +36,8 @@ from mammo_lib.errors import MammoError
 #: Chest-wall-to-nipple depth of the common grid (pixels). Choice: about the twin's native 210 px, a
 #: 3-8x reduction of real FFDM (730-1600 px).
 COMMON_DEPTH_PX = 256
+#: Issue 15's goal for :func:`two_sample_auc` (real vs synthetic patches): at most this AUC.
+GOAL_TWO_SAMPLE_AUC = 0.75
 #: Statistics reported by :func:`image_statistics`, in this order.
 STATISTICS = ("beta", "dog_kurtosis", "coherence", "nipple_alignment", "grey_skewness", "grey_kurtosis",
               "clipped", "skin_falloff", "dense_x", "dense_y")

@@ -49,7 +49,11 @@ def background_roi(breast: np.ndarray, exclude: np.ndarray, size: int) -> tuple[
     return int(ys[i] - size // 2), int(xs[i] - size // 2)
 
 
-def measure_views(files: CohortFiles, image_ids: list[str], roi_mm: float = 40.0) -> pd.DataFrame:
+#: Side (mm) of the square background region in which :func:`measure_views` measures beta. Choice.
+BACKGROUND_ROI_MM = 40.0
+
+
+def measure_views(files: CohortFiles, image_ids: list[str], roi_mm: float = BACKGROUND_ROI_MM) -> pd.DataFrame:
     """Per view: ACR density, beta of a background region, and the dense area fraction found by Otsu."""
     manifest = pd.read_csv(files.manifest).set_index("image_id")
     findings = pd.read_csv(files.findings)

@@ -85,7 +85,12 @@ def radial_power_spectrum(roi: np.ndarray, spacing_mm: float, n_bins: int = 24) 
     return centres[keep], mean[keep]
 
 
-def power_law_exponent(roi: np.ndarray, spacing_mm: float, band: tuple[float, float] = (0.05, 0.5)) -> float:
+#: Frequency band (cycles/mm) of :func:`power_law_exponent`'s log-log fit (see its docstring).
+BETA_FIT_BAND_CYC_MM: tuple[float, float] = (0.05, 0.5)
+
+
+def power_law_exponent(roi: np.ndarray, spacing_mm: float,
+                       band: tuple[float, float] = BETA_FIT_BAND_CYC_MM) -> float:
     """Measured beta of a region: minus the log-log slope of its radial spectrum over ``band`` (cyc/mm).
 
     The band 0.05-0.5 cyc/mm is where anatomical structure, not quantum noise or blur, dominates

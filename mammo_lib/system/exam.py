@@ -30,7 +30,7 @@ from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_
 from mammo_lib.models.detection.network import DetectionConfig, missing_view_notes
 from mammo_lib.paths import weights_dir
 from mammo_lib.preprocess import ViewTransform, preprocess_view
-from mammo_lib.vocab import BOX_COLUMNS, STANDARD_VIEWS
+from mammo_lib.vocab import BOX_COLUMNS, DL_CANDIDATE_DECIMALS, STANDARD_VIEWS
 
 #: Candidates kept per view (the detector's decoding: 3x3 local maxima of the IFN map, highest first).
 TOP_K = 10
@@ -42,7 +42,7 @@ PAIR_SIGMA = DetectionConfig().idvn_sigma
 PAIR_MAX_DIFFERENCE = 2.0 * PAIR_SIGMA
 #: Decimals of a candidate's box (pixels) and detection score: those of notebook 04's candidates table and of the
 #: JSON/CSV reports; the system pairs and classifies the rounded values (:func:`exam_candidates`).
-CANDIDATE_DECIMALS: dict[str, int] = {"box": 1, "score": 4}
+CANDIDATE_DECIMALS: dict[str, int] = dict(DL_CANDIDATE_DECIMALS)
 #: Columns of the per-exam CSV (one row per view of each detected mass).
 MASS_COLUMNS = ("exam", "mass", "laterality", "view", "image_id", "x0", "y0", "x1", "y1", "detection_score",
                 "nipple_distance", "malignancy_score", "dl_positive", "morphology", "margin", "mass_density", "birads")

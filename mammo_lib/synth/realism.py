@@ -1,9 +1,11 @@
 """Realism checks of a generated cohort, measured on the written images, and the cohort's figures.
 
-Three measurements back the claim that the twin behaves like mammograms where the paper's analyses
-need it: the power-law exponent beta of the parenchymal background (literature: 2.6-3.3), the dense
-area fraction per ACR density (rising a -> d), and the masses' conspicuity (NPWE detectability,
-:func:`mammo_lib.synth.readers.npwe_snr`) per density (falling a -> d: dense breasts hide masses).
+Three measurements test whether the twin behaves like mammograms where the paper's analyses need it: the
+power-law exponent beta of the parenchymal background (against the literature's range, ``SynthConfig.beta_range``),
+the dense area fraction per ACR density (expected to rise a -> d), and the masses' conspicuity (NPWE
+detectability, :func:`mammo_lib.synth.readers.npwe_snr`) per density (expected to fall a -> d, dense breasts
+hiding masses). They are measurements, not guarantees: notebook 02 reports, from each run, which of these
+expectations the twin meets (on the committed twin, the conspicuity does not fall steadily from a to d).
 """
 from __future__ import annotations
 

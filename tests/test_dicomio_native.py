@@ -67,3 +67,17 @@ def test_a_file_cut_inside_its_pixel_data_gives_the_same_error_read_lazily(tmp_p
             dicomio.read_image(cut, lazy=lazy, mapped=lazy)
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
+
+
+def test_lazy_reading_maps_by_default_and_reads_a_compressed_file_once(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = make_mg(tmp_path / "plain.dcm", ramp(14, shape=(64, 80)))
+    assert isinstance(dicomio.read_image(plain, lazy=True).pixels.raw, np.memmap)
+    assert not isinstance(dicomio.read_image(plain, lazy=True, mapped=False).pixels.raw, np.memmap)
+    rle = make_mg(tmp_path / "r.dcm", ramp(14, shape=(64, 80)), syntax=RLELossless)
+    reads = []
+    original = dicomio.read_dataset
+    monkeypatch.setattr(dicomio, "read_dataset", lambda path, **kw: reads.append(kw) or original(path, **kw))
+    lazy = dicomio.read_image(rle, lazy=True)
+    assert len(reads) == 1  # the encapsulated Pixel Data is never deferred: no second read of the file
+    assert np.array_equal(lazy.pixels.raw, dcmread(rle).pixel_array)

@@ -12,9 +12,9 @@ Speed: rescale, VOI and inversion are evaluated once for every storable value (a
 array is then mapped by one multiply-add-clip when that table is a clipped straight line (rescale, LINEAR
 windows, no VOI), else through the table (see ``benchmarks/bench_read.py``). ``read_image(..., lazy=True)``
 keeps the decoded stored values and maps only what is read (:class:`DisplayPixels`): a full-field image is then
-never held as a full-resolution float copy, and its pixels are the same values, bit for bit. With ``lazy=True, mapped=True`` an
+never held as a full-resolution float copy, and its pixels are the same values, bit for bit. With ``lazy=True`` an
 uncompressed little-endian file's stored values are memory-mapped (:func:`native_pixels`) rather than read into memory
-and copied: the values pydicom's decode gives, read once, where used (``mapped=True``; off by default for now).
+and copied: the values pydicom's decode gives, read once, where used (``mapped=False`` reads and decodes instead).
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def read_image(
     force: bool = False,
     for_processing: str = "refuse",
     lazy: bool = False,
-    mapped: bool = False,
+    mapped: bool = True,
 ) -> MammoImage:
     """Read one mammogram (DICOM, or 16-bit PNG/TIFF with laterality and view from the manifest).
 
@@ -144,9 +144,8 @@ def read_image(
     otherwise is an error. ``force`` reads a DICOM whose Modality is not MG. ``for_processing="log"``
     log-normalises a raw "FOR PROCESSING" image instead of refusing it. ``lazy=True`` gives pixels as
     :class:`DisplayPixels` (mapped where read; the same values) except for log-normalised images, whose mapping
-    depends on the whole image. ``mapped=True`` (with ``lazy``) memory-maps an uncompressed file's stored values
-    (:func:`native_pixels`) instead of reading and copying them; off by default: with it, ``mammo analyze``'s
-    Ctrl-C test did not stop within 20 s on the loaded machine (not yet understood).
+    depends on the whole image. With ``lazy``, ``mapped`` (the default) memory-maps an uncompressed file's stored
+    values (:func:`native_pixels`) instead of reading and copying them; ``mapped=False`` has pydicom decode them.
     """
     path = Path(path)
     name = path.name
@@ -370,7 +369,8 @@ def _read_dicom(path: Path, laterality: str | None, view: str | None, force: boo
                 lazy: bool = False, mapped: bool = False) -> MammoImage:
     name = path.name
     native = None
-    if lazy and mapped:  # the header with the pixel data left in the file: uncompressed pixels are then mapped, not copied
+    if lazy and mapped and _native_syntax(path):
+        # the header with the pixel data left in the file: uncompressed pixels are then mapped, not copied
         native = native_pixels(path, read_dataset(path, stop_before_pixels=False, defer_pixels=True))
     ds = native[0] if native is not None else read_dataset(path, stop_before_pixels=False)
     if "PixelData" not in ds:
@@ -495,6 +495,18 @@ def native_pixels(path: Path, ds: Dataset) -> tuple[Dataset, np.ndarray] | None:
     if bits < allocated and int(raw.max()) >= 1 << bits:
         return None  # stray high bits: pydicom's decode clears them
     return ds, raw
+
+
+def _native_syntax(path: Path) -> bool:
+    """Whether the file meta of ``path`` names an uncompressed little-endian transfer syntax (only then can its pixels
+    be mapped: a compressed file is read once, by :func:`read_dataset`, not first with its pixel data deferred).
+    False for a file whose meta cannot be read: the full read reports why."""
+    from pydicom.filereader import read_file_meta_info
+
+    try:
+        return str(read_file_meta_info(path).get("TransferSyntaxUID", "")) in NATIVE_LITTLE_ENDIAN
+    except Exception:  # noqa: BLE001 - not DICOM, truncated, ...: read_dataset gives the one-line error
+        return False
 
 
 def read_dataset(path: Path, *, stop_before_pixels: bool, defer_pixels: bool = False) -> Dataset:

@@ -120,7 +120,8 @@ class LoadedView:
 def load_view(spec: ViewSpec) -> LoadedView:
     """Decode one image (once) and preprocess it; errors name the file. The display mapping is applied where the
     pixels are read (the 448 input's block averages band by band, the classifier's patches, the overlay's
-    subsample), never as a full-resolution float copy: the same values, less memory and time."""
+    subsample), never as a full-resolution float copy: the same values, less memory and time. An uncompressed file's
+    pixels are memory-mapped, not read and copied (:func:`~mammo_lib.data.dicomio.native_pixels`)."""
     image = read_image(spec.path, laterality=spec.laterality, view=spec.view, lazy=True)
     try:
         pre = preprocess_view(image)

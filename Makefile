@@ -25,7 +25,7 @@ reproduce: $(STAMP)
 smoke: $(STAMP)
 	$(BIN)/mammo reproduce --profile smoke
 
-# The twin first (about 13 min on 2 cores when absent, seconds when its checksums already match), then the unit
+# The twin first (about 17 min on 2 cores when absent, seconds when its checksums already match), then the unit
 # tests and nbval over the committed notebooks side by side (each is largely single-threaded); nbval's log is
 # printed after the unit tests and both exit codes count. Notebook outputs go to a scratch run folder
 # (MAMMO_RUN_DIR), never over the committed tables/ and figures/.

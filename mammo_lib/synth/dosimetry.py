@@ -243,14 +243,14 @@ def exposure(thickness_mm: float, glandular_fraction: float, kvp: float, anode: 
 def view_exposure(vendor: str, thickness_mm: float, glandular_fraction: float) -> Exposure:
     """The exposure and dose of one phantom-v2 view of ``vendor``: its profile's kVp and target/filter, its
     synthetic device (:data:`mammo_lib.synth.config.DEVICES`) and the phantom's detector and scatter
-    (:data:`mammo_lib.synth.phantom_v2_xray.PHYSICS`, scatter-to-primary ratio as its ``detected_signal``)."""
+    (:data:`mammo_lib.synth.phantom_v2_xray.PHYSICS`, its ``scatter_to_primary``, as the image)."""
     from mammo_lib.synth.config import DEVICES, VENDOR_BY_NAME
     from mammo_lib.synth.phantom_v2_xray import PHYSICS
 
     if vendor not in PHYSICS or vendor not in DEVICES:
         raise MammoError(f"dosimetry: vendor must be one of {sorted(PHYSICS)}, got {vendor!r}")
     profile, device, vp = VENDOR_BY_NAME[vendor], DEVICES[vendor], PHYSICS[vendor]
-    spr = vp.spr_45mm * (0.3 + 0.7 * thickness_mm / 45.0)
+    spr = vp.scatter_to_primary(thickness_mm)
     return exposure(thickness_mm, glandular_fraction, profile.kvp, profile.anode, profile.filter, vp.energies_kev,
                     vp.weights, vp.quanta_per_mm2, spr, device.source_to_detector_mm, device.support_to_detector_mm,
                     device.tube_output_ugy_per_mas_1m, device.tube_current_ma)

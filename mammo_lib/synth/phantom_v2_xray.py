@@ -84,6 +84,11 @@ class VendorPhysics:
     contrast_sigma_mm: float
     gamma: float
 
+    def scatter_to_primary(self, thickness_mm: float) -> float:
+        """Scatter-to-primary ratio after the grid for a breast of ``thickness_mm`` (grows with thickness, Boone
+        2000): the image's scatter (:func:`detected_signal`) and the dose model's (:mod:`mammo_lib.synth.dosimetry`)."""
+        return self.spr_45mm * (0.3 + 0.7 * thickness_mm / 45.0)
+
 
 PHYSICS: dict[str, VendorPhysics] = {
     "Siemens": VendorPhysics("Siemens", NATIVE_PITCH_MM["Siemens"], (16.0, 18.0, 20.0, 22.0, 24.0, 26.0),
@@ -110,7 +115,7 @@ def detected_signal(proj: phantom_v2.Projection, vp: VendorPhysics, spacing_mm: 
         primary += f32(we) * np.exp(-(f32(mf) * (thick - gland) + f32(mg) * gland))
     # scatter after the grid: a broad blur of the breast's primary, SPR growing with thickness (Boone 2000)
     t_mean = float(thick[proj.breast].mean()) if proj.breast.any() else 45.0
-    spr = vp.spr_45mm * (0.3 + 0.7 * t_mean / 45.0)
+    spr = vp.scatter_to_primary(t_mean)
     sig = vp.scatter_sigma_mm / spacing_mm
     scatter = _lowpass(primary * proj.breast, np.ones_like(primary), sig)
     signal = primary + f32(spr) * scatter

@@ -40,9 +40,6 @@ MIN_CANDIDATE_SCORE = 0.01
 #: largest difference of nipple distances accepted for a pair: 2 sigma, where the IDVN's prior has fallen to e^-2.
 PAIR_SIGMA = DetectionConfig().idvn_sigma
 PAIR_MAX_DIFFERENCE = 2.0 * PAIR_SIGMA
-#: Decimals of a candidate's box (pixels) and detection score: those of notebook 04's candidates table and of the
-#: JSON/CSV reports; the system pairs and classifies the rounded values (:func:`exam_candidates`).
-CANDIDATE_DECIMALS: dict[str, int] = dict(DL_CANDIDATE_DECIMALS)
 #: Columns of the per-exam CSV (one row per view of each detected mass).
 MASS_COLUMNS = ("exam", "mass", "laterality", "view", "image_id", "x0", "y0", "x1", "y1", "detection_score",
                 "nipple_distance", "malignancy_score", "dl_positive", "morphology", "margin", "mass_density", "birads")
@@ -163,8 +160,8 @@ def exam_candidates(exam: Exam, candidates: pd.DataFrame) -> pd.DataFrame:
     them) with the box in the 448 grid ``g*``, the box clipped to the image, and the nipple distance ``r`` of the
     box centre in the grid (fraction of its side) that :func:`pair_masses` pairs on.
 
-    Boxes and scores are first rounded to :data:`CANDIDATE_DECIMALS`, the precision of notebook 04's table and of
-    ``mammo analyze``'s reports, so that both paths pair and classify the very same boxes (the classifier's score
+    Boxes and scores are first rounded to :data:`~mammo_lib.vocab.DL_CANDIDATE_DECIMALS`, the precision of
+    notebook 04's table and of ``mammo analyze``'s reports, so that both paths pair and classify the very same boxes (the classifier's score
     moves by about a point for a twentieth of a pixel's shift of a box on the twin's small images)."""
     columns = ["view", "rank", "gx0", "gy0", "gx1", "gy1", *BOX_COLUMNS, "score", "r"]
     size = exam.images.shape[-1]
@@ -174,7 +171,7 @@ def exam_candidates(exam: Exam, candidates: pd.DataFrame) -> pd.DataFrame:
         if not exam.present[v] or mine.empty:
             continue
         transform = ViewTransform.from_dict(exam.transforms[v])
-        boxes = mine[list(BOX_COLUMNS)].to_numpy(np.float64).round(CANDIDATE_DECIMALS["box"])
+        boxes = mine[list(BOX_COLUMNS)].to_numpy(np.float64).round(DL_CANDIDATE_DECIMALS["box"])
         grid = transform.box_to_output(boxes)
         rows_, cols_ = transform.input_shape
         nipple = np.nan_to_num(exam.nipples[v].astype(np.float64), nan=size / 2)
@@ -183,7 +180,7 @@ def exam_candidates(exam: Exam, candidates: pd.DataFrame) -> pd.DataFrame:
         part[list(BOX_COLUMNS)] = np.clip(boxes, 0, [cols_, rows_, cols_, rows_])
         part.insert(0, "rank", mine["rank"].astype(int).to_numpy())
         part.insert(0, "view", name)
-        part["score"] = mine["score"].astype(float).to_numpy().round(CANDIDATE_DECIMALS["score"])
+        part["score"] = mine["score"].astype(float).to_numpy().round(DL_CANDIDATE_DECIMALS["score"])
         part["r"] = r
         parts.append(part)
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)

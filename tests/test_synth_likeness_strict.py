@@ -98,7 +98,7 @@ def test_auc_table_reports_each_real_source_and_all(monkeypatch: pytest.MonkeyPa
     assert table["auc"].between(0.0, 1.0).all() and table["auc"].min() > 0.8  # these textures differ
     assert (table["met"] == (table["auc"] <= table["goal"])).all() and not table["met"].any()
     text = likeness_strict.goal_sentence(table)
-    assert "film (3 real images)" in text and "missed by" in text and "is not met for all real images" in text
+    assert "film, 3 real images: " in text and "missed by" in text and "is not met for all real images" in text
     with pytest.raises(MammoError, match="need real and synthetic"):
         likeness_strict.auc_table([], synthetic)
 
@@ -109,7 +109,7 @@ def test_the_goal_sentence_says_met_when_every_classifier_is_at_or_below_the_goa
             for s in ("film", likeness_strict.ALL_REAL) for f in likeness_strict.FEATURE_SETS
             for c in likeness_strict.CLASSIFIERS]
     text = likeness_strict.goal_sentence(pd.DataFrame(rows))
-    assert "random forest 0.600 (old features 0.700)" in text and "the goal met" in text
+    assert "random forest 0.600 (old features 0.700)" in text and "; goal met" in text
     assert text.endswith("**The strict goal is met for all real images together.**")
     with pytest.raises(MammoError, match="goal_sentence"):
         likeness_strict.goal_sentence(pd.DataFrame(rows).drop(columns="met"))

@@ -194,7 +194,7 @@ def goal_sentence(table: pd.DataFrame) -> str:
                          for r in g.itertuples())
         worst = float(g["auc"].max())
         verdict = "met" if g["met"].all() else f"missed by {worst - goal:.3f}"
-        parts.append(f"{source} ({int(g['real_images'].iloc[0])} real images): {aucs}; the goal {verdict}")
+        parts.append(f"{source}, {int(g['real_images'].iloc[0])} real images: {aucs}; goal {verdict}")
     overall = strict[strict["source"] == ALL_REAL]
     met = bool(len(overall)) and bool(overall["met"].all())
     return (f"By the strict measure (AUC at most {goal:.3f} by every classifier), against "

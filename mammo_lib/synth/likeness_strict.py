@@ -209,7 +209,7 @@ def plot_auc(table: pd.DataFrame):
 
     sources = list(dict.fromkeys(table["source"]))
     combos = [(f, c) for f in FEATURE_SETS for c in CLASSIFIERS]
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, ax = plt.subplots(figsize=(9.5, 3.6))
     width = 0.8 / len(combos)
     colours = ("#9ecae1", "#3182bd", "#fdae6b", "#e6550d")
     for j, (f, c) in enumerate(combos):
@@ -221,6 +221,6 @@ def plot_auc(table: pd.DataFrame):
     ax.set_xticks(range(len(sources)), sources)
     ax.set_ylim(0.4, 1.0)
     ax.set_ylabel("two-sample AUC, real vs twin")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars
     fig.tight_layout()
     return fig

@@ -39,7 +39,7 @@ EXTRA_FEATURES = (("q05", "q25", "q50", "q75", "q95", "beyond_2sd", "entropy16")
                   + tuple(f"lbp{r}_{c}" for r in LBP_RADII for c in range(LBP_POINTS + 2)))
 CLASSIFIERS = ("random forest", "gradient boosting")
 #: The two feature sets of :func:`auc_table`, in its order.
-FEATURE_SETS = ("issue 15 (texture)", "strict (+ histogram shape, LBP)")
+FEATURE_SETS = ("texture (first test)", "strict (+ histogram shape, LBP)")
 #: Columns of :func:`auc_table`.
 TABLE_COLUMNS = ("source", "features", "classifier", "auc", "real_images", "synthetic_images", "goal", "met")
 ALL_REAL = "all real"

@@ -486,6 +486,35 @@ def test_block_mean_of_lazily_mapped_pixels_equals_the_array_one_bit_for_bit(fac
     assert out.dtype == np.float32 and np.array_equal(out, geometry.block_mean(lazy.array(), factor))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8])
+@pytest.mark.parametrize("factor", [2, 5, 8])
+def test_block_mean_of_table_mapped_pixels_equals_the_array_one_bit_for_bit(dtype: type, factor: int,
+                                                                           monkeypatch) -> None:
+    """Pixels mapped through a display table (a VOI LUT or sigmoid: no affine form), unsigned or signed (indexed as
+    two's complement), mapped band by band into one reused buffer: the full array's result, bit for bit; and a
+    mapping into a given buffer gives what a new array gets."""
+    from mammo_lib.preprocess import geometry
+
+    rng = np.random.default_rng(factor)
+    info = np.iinfo(dtype)
+    raw = rng.integers(info.min, int(info.max) + 1, size=(211, 157)).astype(dtype)
+    table = np.sort(rng.random(1 << (8 * raw.itemsize))).astype(np.float32)  # one entry per storable value
+    lazy = dicomio.DisplayPixels(raw, table, None)
+    monkeypatch.setattr(geometry, "BAND_PIXELS", 157 * 23)
+    out = geometry.block_mean(lazy, factor)
+    assert out.dtype == np.float32 and np.array_equal(out, geometry.block_mean(lazy.array(), factor))
+    buffer = np.full(raw[3:40].shape, np.nan, dtype=np.float32)
+    assert np.array_equal(lazy.map(raw[3:40], out=buffer), lazy.map(raw[3:40])) and np.array_equal(buffer, lazy.map(raw[3:40]))
+
+
+def test_a_display_table_too_short_for_the_stored_values_is_still_refused() -> None:
+    """Only a table with an entry for every value of the index's type skips numpy's bounds check: a shorter one
+    (a bug upstream) still raises instead of clipping values silently."""
+    raw = np.array([[0, 1], [2, 300]], dtype=np.uint16)
+    with pytest.raises(IndexError):
+        dicomio.DisplayPixels(raw, np.linspace(0, 1, 256, dtype=np.float32), None).array()
+
+
 @pytest.mark.parametrize("factor", [2, 3, 7, 8, 9, 16, 17, 24, 131])
 def test_block_mean_equals_numpys_reshaped_mean_bit_for_bit(factor: int) -> None:
     """The column sums added as whole strided columns (numpy's summation order) give what the plain reshape and

@@ -193,7 +193,16 @@ def block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
             return np.asarray(arr, dtype=np.float32)
         h = arr.shape[0] // factor * factor
         band = factor * max(1, BAND_PIXELS // (arr.shape[1] * factor))
-        return np.concatenate([block_mean(arr[r:min(r + band, h)], factor) for r in range(0, h, band)])
+        raw, mapper = getattr(arr, "raw", None), getattr(arr, "map", None)
+        if raw is None or mapper is None:
+            return np.concatenate([block_mean(arr[r:min(r + band, h)], factor) for r in range(0, h, band)])
+        # each band's display values are mapped into one reused buffer (no new float band per band)
+        buffer = np.empty((min(band, h), arr.shape[1]), dtype=np.float32)
+        out = np.empty((h // factor, arr.shape[1] // factor), dtype=np.float32)
+        for r in range(0, h, band):
+            rows = min(r + band, h) - r
+            out[r // factor:(r + rows) // factor] = block_mean(mapper(raw[r:r + rows], out=buffer[:rows]), factor)
+        return out
     if factor <= 1:
         return arr
     h, w = arr.shape[0] // factor * factor, arr.shape[1] // factor * factor

@@ -546,3 +546,28 @@ def test_preprocessing_lazily_mapped_pixels_equals_preprocessing_the_float_image
     assert np.array_equal(a.array, b.array) and np.array_equal(a.breast_mask, b.breast_mask)
     assert (a.transform, a.nipple, a.pectoral, a.breast_bbox, a.warnings) == \
         (b.transform, b.nipple, b.pectoral, b.breast_bbox, b.warnings)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pectoral_refinement_reads_the_gradient_of_the_whole_image_bit_for_bit(seed: int) -> None:
+    """The refinement smooths and differentiates only the rectangle around the coarse line that it reads (plus the
+    filters' reach): every value it reads equals the whole image's gradient, for lines inside the image and lines
+    running off its edges (where the filters reflect at the image's own border), on a flipped (strided) view."""
+    from mammo_lib.preprocess import landmarks
+
+    rng = np.random.default_rng(seed)
+    image = ndimage.gaussian_filter(rng.random((180, 140)), 3.0).astype(np.float32)[:, ::-1]
+    full = ndimage.sobel(ndimage.gaussian_filter(image, 1.0), axis=1)
+    band = max(2, int(round(0.03 * image.shape[1])))
+    x_top, top = float(rng.uniform(-5, 150)), float(rng.uniform(0, 60))
+    x_end, y_end = float(rng.uniform(0, x_top + 5)), float(rng.uniform(top + 10, 200))
+    rows = range(int(top), int(min(y_end, image.shape[0])))
+    r0, c0, grad = landmarks._band_gradient(image, rows, x_top, x_end, top, y_end, band)
+    read = 0
+    for y in rows:
+        xc = x_top + (x_end - x_top) * (y + 0.5 - top) / (y_end - top)
+        lo, hi = max(0, int(xc) - band), min(image.shape[1] - 1, int(xc) + band + 1)
+        if hi - lo >= 3:
+            assert np.array_equal(grad[y - r0, lo - c0:hi - c0], full[y, lo:hi])
+            read += 1
+    assert read > 0 and grad.size < full.size

@@ -571,3 +571,23 @@ def test_pectoral_refinement_reads_the_gradient_of_the_whole_image_bit_for_bit(s
             assert np.array_equal(grad[y - r0, lo - c0:hi - c0], full[y, lo:hi])
             read += 1
     assert read > 0 and grad.size < full.size
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fill_holes_equals_scipys_binary_fill_holes(seed: int) -> None:
+    """One labelling of the background fills the same holes as scipy's repeated dilation: blobs with holes, holes
+    touching the border (not holes), thin and tiny masks."""
+    from mammo_lib.preprocess import geometry
+
+    rng = np.random.default_rng(seed)
+    for shape in [(120, 90), (448, 448), (3, 3), (1, 7), (64, 1)]:
+        mask = rng.random(shape) < 0.4
+        if min(shape) > 3:
+            mask = ndimage.binary_opening(mask) | (ndimage.gaussian_filter(rng.random(shape), 4) > 0.5)
+        assert np.array_equal(geometry.fill_holes(mask), ndimage.binary_fill_holes(mask))
+    ring = np.zeros((40, 40), dtype=bool)
+    ring[5:30, 5:30] = True
+    ring[10:15, 10:15] = False  # a hole
+    ring[0:22, 24:26] = False  # a notch open to the border: not a hole
+    assert np.array_equal(geometry.fill_holes(ring), ndimage.binary_fill_holes(ring))
+    assert geometry.fill_holes(ring)[12, 12] and not geometry.fill_holes(ring)[20, 25]

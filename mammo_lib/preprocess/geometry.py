@@ -253,6 +253,19 @@ def _column_sums_match_numpy(factor: int) -> bool:
     return bool(np.array_equal(_column_sums(probe, factor), probe.reshape(4, 32, factor).sum(axis=2)))
 
 
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with its holes filled: what ``scipy.ndimage.binary_fill_holes`` gives (background not reached from
+    outside the image through 4-connected background becomes foreground), found in one labelling of the background
+    (4-connected, as that function's default cross) instead of a dilation repeated until nothing changes: the
+    same mask, a few times faster on the 448 grid."""
+    background, count = ndimage.label(~mask)
+    outside = np.zeros(count + 1, dtype=bool)
+    for edge in (background[0], background[-1], background[:, 0], background[:, -1]):
+        outside[edge] = True
+    outside[0] = False  # label 0 is the foreground
+    return ~outside[background]
+
+
 def erode(mask: np.ndarray, radius: float) -> np.ndarray:
     """Erosion by a disk via the Euclidean distance transform (linear time; the image edge is not background)."""
     return ndimage.distance_transform_edt(mask) > radius

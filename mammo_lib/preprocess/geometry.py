@@ -258,7 +258,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     outside the image through 4-connected background becomes foreground), found in one labelling of the background
     (4-connected, as that function's default cross) instead of a dilation repeated until nothing changes: the
     same mask, a few times faster on the 448 grid."""
-    background, count = ndimage.label(~mask)
+    background, count = ndimage.label(~np.asarray(mask, dtype=bool))
     outside = np.zeros(count + 1, dtype=bool)
     for edge in (background[0], background[-1], background[:, 0], background[:, -1]):
         outside[edge] = True

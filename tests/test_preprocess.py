@@ -486,6 +486,35 @@ def test_block_mean_of_lazily_mapped_pixels_equals_the_array_one_bit_for_bit(fac
     assert out.dtype == np.float32 and np.array_equal(out, geometry.block_mean(lazy.array(), factor))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8])
+@pytest.mark.parametrize("factor", [2, 5, 8])
+def test_block_mean_of_table_mapped_pixels_equals_the_array_one_bit_for_bit(dtype: type, factor: int,
+                                                                           monkeypatch) -> None:
+    """Pixels mapped through a display table (a VOI LUT or sigmoid: no affine form), unsigned or signed (indexed as
+    two's complement), mapped band by band into one reused buffer: the full array's result, bit for bit; and a
+    mapping into a given buffer gives what a new array gets."""
+    from mammo_lib.preprocess import geometry
+
+    rng = np.random.default_rng(factor)
+    info = np.iinfo(dtype)
+    raw = rng.integers(info.min, int(info.max) + 1, size=(211, 157)).astype(dtype)
+    table = np.sort(rng.random(1 << (8 * raw.itemsize))).astype(np.float32)  # one entry per storable value
+    lazy = dicomio.DisplayPixels(raw, table, None)
+    monkeypatch.setattr(geometry, "BAND_PIXELS", 157 * 23)
+    out = geometry.block_mean(lazy, factor)
+    assert out.dtype == np.float32 and np.array_equal(out, geometry.block_mean(lazy.array(), factor))
+    buffer = np.full(raw[3:40].shape, np.nan, dtype=np.float32)
+    assert np.array_equal(lazy.map(raw[3:40], out=buffer), lazy.map(raw[3:40])) and np.array_equal(buffer, lazy.map(raw[3:40]))
+
+
+def test_a_display_table_too_short_for_the_stored_values_is_still_refused() -> None:
+    """Only a table with an entry for every value of the index's type skips numpy's bounds check: a shorter one
+    (a bug upstream) still raises instead of clipping values silently."""
+    raw = np.array([[0, 1], [2, 300]], dtype=np.uint16)
+    with pytest.raises(IndexError):
+        dicomio.DisplayPixels(raw, np.linspace(0, 1, 256, dtype=np.float32), None).array()
+
+
 @pytest.mark.parametrize("factor", [2, 3, 7, 8, 9, 16, 17, 24, 131])
 def test_block_mean_equals_numpys_reshaped_mean_bit_for_bit(factor: int) -> None:
     """The column sums added as whole strided columns (numpy's summation order) give what the plain reshape and
@@ -517,3 +546,48 @@ def test_preprocessing_lazily_mapped_pixels_equals_preprocessing_the_float_image
     assert np.array_equal(a.array, b.array) and np.array_equal(a.breast_mask, b.breast_mask)
     assert (a.transform, a.nipple, a.pectoral, a.breast_bbox, a.warnings) == \
         (b.transform, b.nipple, b.pectoral, b.breast_bbox, b.warnings)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pectoral_refinement_reads_the_gradient_of_the_whole_image_bit_for_bit(seed: int) -> None:
+    """The refinement smooths and differentiates only the rectangle around the coarse line that it reads (plus the
+    filters' reach): every value it reads equals the whole image's gradient, for lines inside the image and lines
+    running off its edges (where the filters reflect at the image's own border), on a flipped (strided) view."""
+    from mammo_lib.preprocess import landmarks
+
+    rng = np.random.default_rng(seed)
+    image = ndimage.gaussian_filter(rng.random((180, 140)), 3.0).astype(np.float32)[:, ::-1]
+    full = ndimage.sobel(ndimage.gaussian_filter(image, 1.0), axis=1)
+    band = max(2, int(round(0.03 * image.shape[1])))
+    x_top, top = float(rng.uniform(-5, 150)), float(rng.uniform(0, 60))
+    x_end, y_end = float(rng.uniform(0, x_top + 5)), float(rng.uniform(top + 10, 200))
+    rows = range(int(top), int(min(y_end, image.shape[0])))
+    r0, c0, grad = landmarks._band_gradient(image, rows, x_top, x_end, top, y_end, band)
+    read = 0
+    for y in rows:
+        xc = x_top + (x_end - x_top) * (y + 0.5 - top) / (y_end - top)
+        lo, hi = max(0, int(xc) - band), min(image.shape[1] - 1, int(xc) + band + 1)
+        if hi - lo >= 3:
+            assert np.array_equal(grad[y - r0, lo - c0:hi - c0], full[y, lo:hi])
+            read += 1
+    assert read > 0 and grad.size < full.size
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fill_holes_equals_scipys_binary_fill_holes(seed: int) -> None:
+    """One labelling of the background fills the same holes as scipy's repeated dilation: blobs with holes, holes
+    touching the border (not holes), thin and tiny masks."""
+    from mammo_lib.preprocess import geometry
+
+    rng = np.random.default_rng(seed)
+    for shape in [(120, 90), (448, 448), (3, 3), (1, 7), (64, 1)]:
+        mask = rng.random(shape) < 0.4
+        if min(shape) > 3:
+            mask = ndimage.binary_opening(mask) | (ndimage.gaussian_filter(rng.random(shape), 4) > 0.5)
+        assert np.array_equal(geometry.fill_holes(mask), ndimage.binary_fill_holes(mask))
+    ring = np.zeros((40, 40), dtype=bool)
+    ring[5:30, 5:30] = True
+    ring[10:15, 10:15] = False  # a hole
+    ring[0:22, 24:26] = False  # a notch open to the border: not a hole
+    assert np.array_equal(geometry.fill_holes(ring), ndimage.binary_fill_holes(ring))
+    assert geometry.fill_holes(ring)[12, 12] and not geometry.fill_holes(ring)[20, 25]

@@ -91,12 +91,16 @@ class DisplayPixels:
     def __getitem__(self, key: Any) -> np.ndarray:
         return self.map(np.asarray(self.raw[key]))
 
-    def map(self, stored: np.ndarray) -> np.ndarray:
-        """Display values of an array of stored values (of this image's dtype)."""
+    def map(self, stored: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Display values of an array of stored values (of this image's dtype); into ``out`` (float32, of
+        ``stored``'s shape) when given, so that a band-by-band reader reuses one buffer (the same values)."""
         if self.affine is None:
             index = stored.view(np.uint8 if stored.itemsize == 1 else np.uint16) if stored.dtype.kind == "i" else stored
-            return np.take(self.lut, index)  # the same gather as lut[index], without an index copy as intp
-        pixels = np.multiply(stored, np.float32(self.affine[0]), dtype=np.float32)
+            # the same gather as lut[index]; a table with an entry for every value of the index's type cannot be
+            # indexed out of range, so the bounds check ("clip" skips numpy's buffered one) changes nothing
+            covers = index.dtype.kind == "u" and self.lut.size >= 1 << (8 * index.itemsize)
+            return np.take(self.lut, index, out=out, mode="clip" if covers else "raise")
+        pixels = np.multiply(stored, np.float32(self.affine[0]), out=out, dtype=np.float32)
         pixels += np.float32(self.affine[1])
         return np.clip(pixels, 0.0, 1.0, out=pixels)
 

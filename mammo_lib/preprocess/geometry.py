@@ -193,7 +193,16 @@ def block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
             return np.asarray(arr, dtype=np.float32)
         h = arr.shape[0] // factor * factor
         band = factor * max(1, BAND_PIXELS // (arr.shape[1] * factor))
-        return np.concatenate([block_mean(arr[r:min(r + band, h)], factor) for r in range(0, h, band)])
+        raw, mapper = getattr(arr, "raw", None), getattr(arr, "map", None)
+        if raw is None or mapper is None:
+            return np.concatenate([block_mean(arr[r:min(r + band, h)], factor) for r in range(0, h, band)])
+        # each band's display values are mapped into one reused buffer (no new float band per band)
+        buffer = np.empty((min(band, h), arr.shape[1]), dtype=np.float32)
+        out = np.empty((h // factor, arr.shape[1] // factor), dtype=np.float32)
+        for r in range(0, h, band):
+            rows = min(r + band, h) - r
+            out[r // factor:(r + rows) // factor] = block_mean(mapper(raw[r:r + rows], out=buffer[:rows]), factor)
+        return out
     if factor <= 1:
         return arr
     h, w = arr.shape[0] // factor * factor, arr.shape[1] // factor * factor
@@ -242,6 +251,19 @@ def _column_sums_match_numpy(factor: int) -> bool:
     rng = np.random.default_rng(factor)
     probe = (rng.random((4, factor * 32)) * rng.choice([1e-3, 1.0, 1e3], (4, factor * 32))).astype(np.float32)
     return bool(np.array_equal(_column_sums(probe, factor), probe.reshape(4, 32, factor).sum(axis=2)))
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with its holes filled: what ``scipy.ndimage.binary_fill_holes`` gives (background not reached from
+    outside the image through 4-connected background becomes foreground), found in one labelling of the background
+    (4-connected, as that function's default cross) instead of a dilation repeated until nothing changes: the
+    same mask, a few times faster on the 448 grid."""
+    background, count = ndimage.label(~np.asarray(mask, dtype=bool))
+    outside = np.zeros(count + 1, dtype=bool)
+    for edge in (background[0], background[-1], background[:, 0], background[:, -1]):
+        outside[edge] = True
+    outside[0] = False  # label 0 is the foreground
+    return ~outside[background]
 
 
 def erode(mask: np.ndarray, radius: float) -> np.ndarray:

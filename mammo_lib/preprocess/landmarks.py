@@ -99,6 +99,28 @@ def find_pectoral(work_f: np.ndarray, mask_f: np.ndarray) -> tuple[tuple[tuple[f
     return ((x_top, top), (end_x, end_y)), contrast / span
 
 
+#: Pixels either side of a pixel that its value in :func:`_band_gradient` depends on: the Gaussian's radius
+#: (sigma 1, scipy's truncation at 4 sigma) plus the Sobel operator's 1.
+GRADIENT_REACH = 4 + 1
+
+
+def _band_gradient(image_f: np.ndarray, rows: range, x_top: float, x_end: float, top: float, y_end: float,
+                   band: int) -> tuple[int, int, np.ndarray]:
+    """(first row, first column, values) of the horizontal Sobel gradient of the Gaussian-smoothed (sigma 1)
+    image over the rectangle that :func:`refine_pectoral` reads (its rows, the band around the line) and
+    :data:`GRADIENT_REACH` pixels more each way: every value read equals that of the whole image's gradient, bit
+    for bit (each depends on the pixels within that reach only; at the image's own edges the same reflection
+    applies), at the cost of the rectangle instead of the whole image."""
+    height, width = image_f.shape
+    if not len(rows):
+        return 0, 0, np.zeros((0, 0), dtype=np.float32)
+    ends = [x_top + (x_end - x_top) * (y + 0.5 - top) / (y_end - top) for y in (rows[0], rows[-1])]
+    lo, hi = int(min(ends)) - band - 1, int(max(ends)) + band + 2  # xc is linear in y: extremes at the ends
+    r0, r1 = max(0, rows[0] - GRADIENT_REACH), min(height, rows[-1] + 1 + GRADIENT_REACH)
+    c0, c1 = max(0, lo - GRADIENT_REACH), min(width, hi + GRADIENT_REACH)
+    return r0, c0, ndimage.sobel(ndimage.gaussian_filter(image_f[r0:r1, c0:c1], 1.0), axis=1)
+
+
 def refine_pectoral(image_f: np.ndarray, line: tuple[tuple[float, float], tuple[float, float]],
                     near_breast: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
     """Re-fit a pectoral line on a finer chest-wall-left copy: per row, the sharpest bright-to-dark step
@@ -108,16 +130,17 @@ def refine_pectoral(image_f: np.ndarray, line: tuple[tuple[float, float], tuple[
     (x_top, top), (x_end, y_end) = line
     if y_end <= top + 4:
         return line
-    grad = ndimage.sobel(ndimage.gaussian_filter(image_f, 1.0), axis=1)
     band = max(2, int(round(0.03 * image_f.shape[1])))
+    rows = range(int(top), int(min(y_end, image_f.shape[0])))
+    r0, c0, grad = _band_gradient(image_f, rows, x_top, x_end, top, y_end, band)
     ys, xs = [], []
-    for y in range(int(top), int(min(y_end, image_f.shape[0]))):
+    for y in rows:
         xc = x_top + (x_end - x_top) * (y + 0.5 - top) / (y_end - top)
         lo, hi = max(0, int(xc) - band), min(image_f.shape[1] - 1, int(xc) + band + 1)
         if hi - lo < 3 or not near_breast[y, lo:hi].any():
             continue
-        k = int(np.argmin(grad[y, lo:hi]))
-        if grad[y, lo + k] < 0:
+        k = int(np.argmin(grad[y - r0, lo - c0:hi - c0]))
+        if grad[y - r0, lo + k - c0] < 0:
             ys.append(y + 0.5)
             xs.append(lo + k + 0.5)
     if len(ys) < 10:

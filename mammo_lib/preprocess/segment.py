@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from mammo_lib.errors import MammoError
-from mammo_lib.preprocess.geometry import SECOND_BLOB_WARN_FRACTION, dilate, erode
+from mammo_lib.preprocess.geometry import SECOND_BLOB_WARN_FRACTION, dilate, erode, fill_holes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def segment_breast(work: np.ndarray) -> _Segmentation:
                      f"working pixels); kept the larger one touching the chest-wall edge")
     blob = labels == keep
     grown = dilate(blob, radius + 1) & foreground
-    grown = ndimage.binary_fill_holes(grown | blob)
+    grown = fill_holes(grown | blob)
     lab2, n2 = ndimage.label(grown)
     if n2 > 1:
         grown = lab2 == (np.argmax(np.bincount(lab2.ravel())[1:]) + 1)
@@ -123,7 +123,7 @@ def refine_mask(soft: np.ndarray, image: np.ndarray, threshold: float) -> np.nda
     labels, count = ndimage.label(refined)
     if count > 1:
         refined = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
-    return ndimage.binary_fill_holes(refined)
+    return fill_holes(refined)
 
 
 def contour_points(mask: np.ndarray) -> np.ndarray:

@@ -189,8 +189,12 @@ def patch_features(view: CommonView, n_patches: int = 24, size: int = 32, seed: 
 
 
 def two_sample_auc(features_a: list[np.ndarray], features_b: list[np.ndarray], n_splits: int = 4,
-                   seed: int = 0) -> float:
-    """Cross-validated ROC AUC of a classifier telling set a's patches from set b's (one array per image)."""
+                   seed: int = 0, classifier: object | None = None) -> float:
+    """Cross-validated ROC AUC of a classifier telling set a's patches from set b's (one array per image).
+
+    ``classifier``: an unfitted scikit-learn classifier with ``predict_proba`` (default: a seeded random forest);
+    the folds keep each image's patches together (GroupKFold).
+    """
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold, cross_val_predict
@@ -205,7 +209,8 @@ def two_sample_auc(features_a: list[np.ndarray], features_b: list[np.ndarray], n
     if len(set(ys)) < 2:
         raise MammoError("two_sample_auc: both sets need patches")
     X, y = np.vstack(xs), np.asarray(ys)
-    clf = RandomForestClassifier(n_estimators=200, min_samples_leaf=3, random_state=seed, n_jobs=1)
+    clf = classifier if classifier is not None else RandomForestClassifier(
+        n_estimators=200, min_samples_leaf=3, random_state=seed, n_jobs=1)
     splits = min(n_splits, len(set(groups[: ys.count(0)])), len(set(groups[ys.count(0):])))
     proba = cross_val_predict(clf, X, y, groups=groups, cv=GroupKFold(n_splits=max(2, splits)),
                               method="predict_proba")[:, 1]

@@ -135,27 +135,10 @@ def two_sample_auc(features_a: list[np.ndarray], features_b: list[np.ndarray], c
         with threadpool_limits(limits=1):
             return likeness.two_sample_auc(features_a, features_b, n_splits=n_splits, seed=seed)
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import GroupKFold, cross_val_predict
 
-    xs, ys, groups = [], [], []
-    for label, images in ((0, features_a), (1, features_b)):
-        for g, f in enumerate(images):
-            if len(f):
-                xs.append(f)
-                ys += [label] * len(f)
-                groups += [f"{label}-{g}"] * len(f)
-    if len(set(ys)) < 2:
-        raise MammoError("two_sample_auc: both sets need patches")
-    X, y = np.vstack(xs), np.asarray(ys)
-    n_a = len({g for g in groups if g.startswith("0-")})
-    n_b = len({g for g in groups if g.startswith("1-")})
-    clf = HistGradientBoostingClassifier(random_state=seed)
     with threadpool_limits(limits=1):
-        proba = cross_val_predict(clf, X, y, groups=groups,
-                                  cv=GroupKFold(n_splits=max(2, min(n_splits, n_a, n_b))),
-                                  method="predict_proba")[:, 1]
-    return float(roc_auc_score(y, proba))
+        return likeness.two_sample_auc(features_a, features_b, n_splits=n_splits, seed=seed,
+                                       classifier=HistGradientBoostingClassifier(random_state=seed))
 
 
 def auc_table(real: list[tuple[str, np.ndarray, np.ndarray]], synthetic: list[tuple[str, np.ndarray, np.ndarray]],

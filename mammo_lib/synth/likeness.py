@@ -158,14 +158,21 @@ def image_statistics(view: CommonView, depth_px: int = COMMON_DEPTH_PX) -> dict[
     return out
 
 
+def patch_centres(view: CommonView, n_patches: int = 24, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Centres ``(ys, xs)`` of ``n_patches`` random ``size`` x ``size`` patches lying inside the tissue (seeded;
+    empty when no patch fits): the positions every patch feature of this module and of ``likeness_strict`` reads."""
+    ys, xs = np.nonzero(ndimage.binary_erosion(view.tissue, iterations=size // 2))
+    if len(ys) == 0:
+        return ys, xs
+    pick = np.random.default_rng(seed).choice(len(ys), size=min(n_patches, len(ys)), replace=False)
+    return ys[pick], xs[pick]
+
+
 def patch_features(view: CommonView, n_patches: int = 24, size: int = 32, seed: int = 0) -> np.ndarray:
     """Scale-free texture features of ``n_patches`` random tissue patches (rows: patches)."""
-    tissue = ndimage.binary_erosion(view.tissue, iterations=size // 2)
-    ys, xs = np.nonzero(tissue)
+    ys, xs = patch_centres(view, n_patches, size, seed)
     if len(ys) == 0:
         return np.zeros((0, 10))
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(ys), size=min(n_patches, len(ys)), replace=False)
     a = view.array
     sd_img = float(a[view.tissue].std()) or 1.0
     a = (a - float(a[view.tissue].mean())) / sd_img
@@ -174,8 +181,7 @@ def patch_features(view: CommonView, n_patches: int = 24, size: int = 32, seed: 
     coherence, _ = structure_tensor(a, 1.0, 3.0)
     rows = []
     h = size // 2
-    for i in pick:
-        y, x = ys[i], xs[i]
+    for y, x in zip(ys, xs):
         sl = (slice(y - h, y + h), slice(x - h, x + h))
         p = a[sl]
         sd = float(p.std()) or 1e-6
@@ -291,11 +297,18 @@ def render_sample(root: Path, patient_ids: list[str], phantom: str = "v2", worke
     return manifest
 
 
+def manifest_images(root: Path, manifest: pd.DataFrame) -> list[tuple[str, object]]:
+    """The images of ``manifest`` (paths relative to ``root``) as ``(breast_density, MammoImage)``, in its order."""
+    from mammo_lib.data import dicomio
+
+    return [(r.breast_density, dicomio.read_image(Path(root) / r.image_path)) for r in manifest.itertuples()]
+
+
 def measure_manifest(root: Path, manifest: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """:func:`measure` of every image of ``manifest`` (paths relative to ``root``), labelled by ACR density."""
     from mammo_lib.data import dicomio
 
-    images = [(r.breast_density, dicomio.read_image(Path(root) / r.image_path)) for r in manifest.itertuples()]
+    images = manifest_images(root, manifest)
     table, feats = measure(images, seed=seed)
     table = table.rename(columns={"label": "breast_density"})
     table.insert(0, "image_id", list(manifest["image_id"]))

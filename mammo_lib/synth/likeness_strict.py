@@ -20,11 +20,10 @@ for minutes on these few hundred patches.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage, stats
+from scipy import stats
 
 from mammo_lib.errors import MammoError
 from mammo_lib.synth import likeness
@@ -79,12 +78,9 @@ def _histogram_shape(p: np.ndarray) -> list[float]:
 def strict_extra(view: likeness.CommonView, n_patches: int = 24, size: int = 32, seed: int = 0) -> np.ndarray:
     """Histogram-shape and LBP features of the patches :func:`likeness.patch_features` draws (same arguments,
     same positions; rows: patches, columns: :data:`EXTRA_FEATURES`)."""
-    tissue = ndimage.binary_erosion(view.tissue, iterations=size // 2)
-    ys, xs = np.nonzero(tissue)
+    ys, xs = likeness.patch_centres(view, n_patches, size, seed)
     if len(ys) == 0:
         return np.zeros((0, len(EXTRA_FEATURES)))
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(ys), size=min(n_patches, len(ys)), replace=False)
     grey = grey_levels(view)
     codes = {}
     for r in LBP_RADII:
@@ -93,8 +89,8 @@ def strict_extra(view: likeness.CommonView, n_patches: int = 24, size: int = 32,
         codes[r] = c
     h = size // 2
     rows = []
-    for i in pick:
-        sl = (slice(ys[i] - h, ys[i] + h), slice(xs[i] - h, xs[i] + h))
+    for y, x in zip(ys, xs):
+        sl = (slice(y - h, y + h), slice(x - h, x + h))
         feats = _histogram_shape(view.array[sl].astype(np.float64))
         for r in LBP_RADII:
             c = codes[r][sl].ravel()
@@ -113,13 +109,6 @@ def features(images: list[tuple[str, object]], seed: int = 0) -> list[tuple[str,
         old = likeness.patch_features(view, seed=seed + i)
         out.append((label, old, np.hstack([old, strict_extra(view, seed=seed + i)]) if len(old) else old))
     return out
-
-
-def manifest_images(root: Path, manifest: pd.DataFrame) -> list[tuple[str, object]]:
-    """The images of ``manifest`` (paths relative to ``root``) as ``(breast_density, MammoImage)``, in its order."""
-    from mammo_lib.data import dicomio
-
-    return [(r.breast_density, dicomio.read_image(Path(root) / r.image_path)) for r in manifest.itertuples()]
 
 
 def two_sample_auc(features_a: list[np.ndarray], features_b: list[np.ndarray], classifier: str = "random forest",

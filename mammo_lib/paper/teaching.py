@@ -91,7 +91,7 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     from mammo_lib.preprocess import preprocess_view
     from dataclasses import replace
 
-    from mammo_lib.synth import acquisition, anatomy, masses, phantom_v1, readers
+    from mammo_lib.synth import acquisition, anatomy, masses, phantom_v1, phantom_v2, readers
     from mammo_lib.synth.generate import canvas_size, place_mass, render_v2
     from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config, view_pitch_mm
 
@@ -122,8 +122,9 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
             for vi, view in enumerate(vocab.VIEW):
                 # the same random streams for every density: only the density's tissue (amount of dense
                 # tissue, compressed thickness: VICTRE's per-density phantoms) changes
-                out = render_v2(cfg, geoms[view], vendor, density, shape.thickness_mm, placed[view],
-                                 np.random.default_rng([seed, 13]), np.random.default_rng([seed, 12, vi]))
+                target = phantom_v2.draw_target_dense(density, np.random.default_rng([seed, 13]))
+                out = render_v2(cfg, geoms[view], vendor, density, shape.thickness_mm, placed[view], target,
+                                np.random.default_rng([seed, 12, vi]))
                 enc = acquisition.encode(out.presentation, out.breast, profile, full_range=True)
                 dcm = Path(tmp) / f"{density}_{view}.dcm"
                 tags = acquisition.ImageTags("DEMO", 50, f"DEMO-{density}", "20190401", "L", view,

@@ -159,6 +159,14 @@ class SynthConfig:
     #: Contralateral breast: relative jitter of size, aspect, pectoral and thickness (left and right are
     #: alike within a few percent; the paper's BDVN relies on it). Choice.
     contralateral_jitter: float = 0.04
+    #: Phantom v2: SD of the difference between the percent dense areas (fractions) of a woman's two breasts:
+    #: the left breast is rendered to the right one's target plus that difference (generate.breast_dense_targets).
+    #: Breast density is a property of the woman and her two sides agree closely, with no systematic left-right
+    #: difference (e.g. Hudson et al. Br J Radiol 2020;93:20200154); 0.04 (4 points, about a third of the SD
+    #: between women of one BI-RADS category) is a choice. ``None``: each breast draws its own target (the two
+    #: sides can differ by 0.2 or more); the training cohorts of the shipped weights were rendered so, and
+    #: train_config keeps it, so that the README's recipe regenerates them pixel for pixel.
+    contralateral_dense_sd: float | None = 0.04
     #: Linear attenuation (1/cm) at ~20 keV: fat 0.46, fibroglandular 0.80 (Johns & Yaffe PMB 1987;32:675);
     #: pectoral muscle ~ glandular. Skin 0.80.
     mu_fat: float = 0.46
@@ -277,7 +285,7 @@ def twin_config() -> SynthConfig:
 def train_config(n_patients: int = 1000, seed: int = TRAIN_SEED) -> SynthConfig:
     """The training cohort: same generator, another seed and prefix, counts sampled like the twin's."""
     return validate(SynthConfig(seed=seed, id_prefix=TRAIN_PREFIX, split="train", composition="sampled",
-                                n_patients=n_patients, val_fraction=0.1))
+                                n_patients=n_patients, val_fraction=0.1, contralateral_dense_sd=None))
 
 
 def view_pitch_mm(cfg: SynthConfig, vendor: str) -> float:
@@ -354,6 +362,9 @@ def validate(cfg: SynthConfig) -> SynthConfig:
     for name in ("contralateral_jitter", "equalisation", "gland_prior_weight"):
         if not 0.0 <= getattr(cfg, name) <= (1.0 if name != "gland_prior_weight" else 5.0):
             raise MammoError(f"synth config: {name} is out of range, got {getattr(cfg, name)!r}")
+    sd = cfg.contralateral_dense_sd
+    if sd is not None and not (isinstance(sd, (int, float)) and 0.0 <= sd <= 0.2):
+        raise MammoError(f"synth config: contralateral_dense_sd must be None or an SD of 0-0.2, got {sd!r}")
     if cfg.size_gsd < 1.0:
         raise MammoError(f"synth config: size_gsd is a geometric SD and must be >= 1, got {cfg.size_gsd!r}")
     if cfg.mu_gland <= cfg.mu_fat:

@@ -159,6 +159,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
     beta = float(rng.uniform(*cfg.beta_range))
     pid = patient["patient_id"]
     manifest, findings, truth = [], [], []
+    dense_targets = breast_dense_targets(cfg, index, patient["breast_density"]) if v2 else {}
     for side_index, side in enumerate(("R", "L")):
         if side not in patient["sides"]:
             continue
@@ -179,8 +180,7 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
             exposure = None
             if v2:
                 out, exposure = render_v2_exposed(cfg, geoms[view], profile.name, patient["breast_density"],
-                                                  shape.thickness_mm, placed[view],
-                                                  np.random.default_rng([cfg.seed, 3, index, side_index]), view_rng)
+                                                  shape.thickness_mm, placed[view], dense_targets[side], view_rng)
             else:
                 out = phantom_v1.render_view(cfg, geoms[view], patient["breast_density"],
                                          beta + float(view_rng.uniform(-0.05, 0.05)), shape.thickness_mm,
@@ -226,25 +226,44 @@ def _render_patient_once(cfg: SynthConfig, index: int, patient: dict, patient_ma
     return PatientResult(manifest, findings, truth)
 
 
+def breast_dense_targets(cfg: SynthConfig, index: int, density: str) -> dict[str, float]:
+    """The percent dense area (fraction) each breast of patient ``index`` is rendered to (phantom v2).
+
+    The right breast's is drawn from the published distribution of its density on its own stream
+    ``[seed, 3, index, 0]``. With ``cfg.contralateral_dense_sd`` set (the twin) the left breast's is the right
+    one's plus a normal difference of that SD (stream ``[seed, 3, index, 1]``), clipped to 0.01-0.95: breast
+    density is a property of the woman, and her two sides agree closely. With it ``None`` (the training
+    cohorts of the shipped weights) the left breast draws its own target from the same distribution on that
+    stream, so the two sides of one woman can differ by 0.2 or more.
+    """
+    from mammo_lib.synth import phantom_v2
+
+    right = phantom_v2.draw_target_dense(density, np.random.default_rng([cfg.seed, 3, index, 0]))
+    left_rng = np.random.default_rng([cfg.seed, 3, index, 1])
+    if cfg.contralateral_dense_sd is None:
+        return {"R": right, "L": phantom_v2.draw_target_dense(density, left_rng)}
+    left = right + float(left_rng.normal(0.0, cfg.contralateral_dense_sd))
+    return {"R": right, "L": float(np.clip(left, 0.01, 0.95))}
+
+
 def render_v2(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density: str, drawn_thickness_mm: float,
-              placed: list[phantom_v1.PlacedMass], breast_rng: np.random.Generator,
+              placed: list[phantom_v1.PlacedMass], target_dense: float,
               view_rng: np.random.Generator) -> phantom_v1.RenderedView:
-    """One view of phantom v2 (the twin's views, and notebook 11's density demonstration); ``breast_rng`` (per
-    breast) draws the percent dense area both views share."""
-    return render_v2_exposed(cfg, geom, vendor, density, drawn_thickness_mm, placed, breast_rng, view_rng)[0]
+    """One view of phantom v2 (the twin's views, and notebook 11's density demonstration) at the percent dense
+    area ``target_dense`` (fraction; both views of a breast share it, :func:`breast_dense_targets`)."""
+    return render_v2_exposed(cfg, geom, vendor, density, drawn_thickness_mm, placed, target_dense, view_rng)[0]
 
 
 def render_v2_exposed(cfg: SynthConfig, geom: anatomy.ViewGeometry, vendor: str, density: str,
-                      drawn_thickness_mm: float, placed: list[phantom_v1.PlacedMass], breast_rng: np.random.Generator,
+                      drawn_thickness_mm: float, placed: list[phantom_v1.PlacedMass], target_dense: float,
                       view_rng: np.random.Generator) -> tuple[phantom_v1.RenderedView, dosimetry.Exposure]:
     """:func:`render_v2` plus the view's exposure and dose (:func:`mammo_lib.synth.dosimetry.view_exposure` of its
-    compressed thickness and the phantom's glandular volume fraction); draws nothing more from the streams."""
+    compressed thickness and the phantom's glandular volume fraction); draws nothing more from the stream."""
     from mammo_lib.synth import phantom_v2, phantom_v2_xray
 
-    target = phantom_v2.draw_target_dense(density, breast_rng)
     thickness = phantom_v2.view_thickness(density, drawn_thickness_mm)
     out, proj = phantom_v2_xray.render_view(geom, vendor, density, thickness,
-                                            placed, target, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
+                                            placed, target_dense, view_rng, mass_mu_ratio=cfg.mass_mu_ratio,
                                             mass_depth_ratio=cfg.mass_depth_ratio,
                                             pectoral_fraction=cfg.pectoral_fraction, periphery_mm=cfg.periphery_mm)
     return out, dosimetry.view_exposure(vendor, thickness, proj.glandular_volume_fraction)

@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: install reproduce smoke test unit notebooks lab benchmarks clean-venv
+.PHONY: install reproduce smoke twin test unit notebooks lab benchmarks clean-venv
 
 install: $(STAMP)
 
@@ -29,8 +29,10 @@ smoke: $(STAMP)
 # tests and nbval over the committed notebooks side by side (each is largely single-threaded); nbval's log is
 # printed after the unit tests and both exit codes count. Notebook outputs go to a scratch run folder
 # (MAMMO_RUN_DIR), never over the committed tables/ and figures/.
-test: $(STAMP)
+twin: $(STAMP)
 	$(BIN)/mammo synth --which twin --no-progress
+
+test: twin
 	scratch=$$(mktemp -d); \
 	  { MAMMO_RUN_DIR=$$scratch/run $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env \
 	      --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS) \

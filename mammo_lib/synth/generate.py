@@ -322,8 +322,10 @@ def generate(cfg: SynthConfig, root: str | Path, workers: int = 1, only: set[str
 STAMP_FILE = "cohort.json"
 
 
-def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` (CSV) through a temporary file of this process, then rename it into place: a
+    reader in another process sees the old table or the new one, never a partial one."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(path)
 
@@ -378,13 +380,13 @@ def render_resumable(cfg: SynthConfig, out: str | Path, *, workers: int = 1, res
         bar = tqdm(total=len(patients), initial=len(finished), unit="patient", desc="rendering")
     if not files["manifest"].is_file():  # the tables exist from the start (empty), so a partial cohort always has them
         for frame, key in zip(done, files):
-            _write_csv_atomic(frame, files[key])
+            write_csv_atomic(frame, files[key])
     try:
         for i in range(0, len(todo), step):
             part = generate(cfg, out, workers=workers, only=set(todo[i:i + step]))
             done = [pd.concat([a, b], ignore_index=True) if len(a) else b for a, b in zip(done, part)]
             for frame, key in zip(done, files):
-                _write_csv_atomic(frame, files[key])
+                write_csv_atomic(frame, files[key])
             if bar is not None:
                 bar.update(part[0]["patient_id"].nunique())
     finally:

@@ -92,6 +92,8 @@ def ensure_cohort(which: str = "twin", n_patients: int | None = None, seed: int 
     ``only`` restricts the twin to some patients (a quick look, e.g. the smoke profile).
     For the training cohort, ``n_patients``/``seed`` choose it; a different choice regenerates it.
     """
+    from mammo_lib.synth.generate import write_csv_atomic
+
     files = cohort_files(which)
     files.root.mkdir(parents=True, exist_ok=True)
     if which == "twin":
@@ -112,7 +114,7 @@ def ensure_cohort(which: str = "twin", n_patients: int | None = None, seed: int 
             manifest.to_csv(files.manifest, index=False)
             findings.to_csv(files.findings, index=False)
             stamp.write_text(wanted)
-            _collect_truth(files.root, list(manifest["patient_id"].unique())).to_csv(files.truth, index=False)
+            write_csv_atomic(_collect_truth(files.root, list(manifest["patient_id"].unique())), files.truth)
             return files
         manifest = pd.read_csv(files.manifest, dtype={"sha256": str})
     if only is not None:
@@ -131,7 +133,8 @@ def ensure_cohort(which: str = "twin", n_patients: int | None = None, seed: int 
     # the cohort-wide truth table lists every patient whose views are on disk
     present = [p for p in pd.read_csv(files.manifest)["patient_id"].unique()
                if (files.root / "truth" / str(p) / TRUTH_FILE).is_file()]
-    _collect_truth(files.root, present).to_csv(files.truth, index=False)
+    # atomically: notebooks, tests and `mammo reproduce` running side by side all rewrite this table
+    write_csv_atomic(_collect_truth(files.root, present), files.truth)
     return files
 
 

@@ -93,3 +93,21 @@ def test_domain_randomisation_draws_each_factor_over_its_range() -> None:
         DomainRandomisation(strength=5)
     with pytest.raises(MammoError, match=r"\[views, H, W\]"):
         aug.apply(x[0], np.random.default_rng(0))
+
+
+def test_fine_tuning_takes_the_starting_weights_network_and_refuses_another_shape() -> None:
+    from mammo_lib.models.detection.task import DetectionTask
+
+    wide = network_config({"width": "1.5"})
+    card = {**CARD, "model_config": wide.to_dict()}
+    task = DetectionTask([], [])
+    task.start_from(card, {})
+    assert task.config == wide and task.build_model().backbone.config.channels == (24, 48, 96, 192)
+    task = DetectionTask([], [])
+    task.start_from(card, {"width": "1.5", "drop_view_p": "0.2"})  # asking for the same shape is fine
+    assert task.config == wide
+    with pytest.raises(MammoError, match=r"--option width=1 asks for another network than the --init weights'"):
+        DetectionTask([], []).start_from(card, {"width": "1"})
+    task = DetectionTask([], [], config=wide)
+    task.start_from(None, {})  # weights without a card keep the options' network
+    assert task.config == wide

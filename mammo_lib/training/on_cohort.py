@@ -51,6 +51,9 @@ def train_model(model: str, data: Any, *, out_dir: str | Path, seed: int = 20231
     """
     make_task = task_factory(model)
     task, defaults = make_task(data, seed=seed, smoke=smoke, options=dict(options or {}))
+    init = str((overrides or {}).get("init_weights") or "")
+    if init and hasattr(task, "start_from"):  # a detector fine-tunes with the starting weights' network
+        task.start_from(read_card(init), dict(options or {}))
     config = TrainConfig(**{**dict(defaults), "out_dir": str(out_dir), "seed": seed, "progress": progress,
                             **{k: v for k, v in (overrides or {}).items() if v is not None}})
     result = fit(task, config)

@@ -36,6 +36,24 @@ class DetectionTask:
     def build_model(self) -> torch.nn.Module:
         return build_model(self.config)
 
+    def start_from(self, card: dict[str, Any] | None, options: dict[str, str]) -> None:
+        """Fine-tuning: the network takes the shape of the starting weights (their card's ``model_config``), so
+        that a wider shipped detector fine-tunes as itself. A ``width`` or ``input_reduce`` option that asks for
+        another shape is refused; starting weights without a card keep the options' network (their loading then
+        refuses a shape that does not fit)."""
+        if not card or not isinstance(card.get("model_config"), dict):
+            return
+        try:
+            inherited = DetectionConfig.from_dict(card["model_config"])
+        except (TypeError, ValueError) as exc:
+            raise MammoError(f"--init: the starting weights' model_config is not a detector configuration ({exc})") from None
+        asked = {k: options[k] for k in ("width", "input_reduce") if k in options}
+        if asked and network_config(options) != inherited:
+            raise MammoError(f"--option {', '.join(f'{k}={v}' for k, v in asked.items())} asks for another network "
+                             "than the --init weights' (fine-tuning keeps their shape; drop the option or train "
+                             "from scratch)")
+        self.config = inherited
+
     def datasets(self) -> tuple[ExamDataset, ExamDataset | None]:
         val = ExamDataset(self.val_exams) if self.val_exams else None
         return ExamDataset(self.train_exams, train=True, drop_view_p=self.drop_view_p, seed=self.seed,

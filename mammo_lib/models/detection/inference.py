@@ -25,6 +25,17 @@ WEIGHTS_FILE = "detection.safetensors"
 CARD_FIELDS = ("architecture", "data", "epochs", "metrics", "parameters", "size_bytes")
 
 
+def card_config(card: dict[str, Any] | None, source: str) -> DetectionConfig | None:
+    """The network a model card records (its ``model_config``), or None when it records none; ``source`` names
+    the weights in the error for a ``model_config`` that is not a detector configuration."""
+    if not card or not isinstance(card.get("model_config"), dict):
+        return None
+    try:
+        return DetectionConfig.from_dict(card["model_config"])
+    except (TypeError, ValueError) as exc:
+        raise MammoError(f"model card of {source}: model_config is not a detector configuration ({exc})") from None
+
+
 def load_detector(path: str | Path | None = None, *, map_location: Any = "cpu",
                   config: DetectionConfig | None = None) -> tuple[MultiViewDetector, dict[str, Any]]:
     """The shipped (or given) detector in eval mode and its model card; corrupt or foreign weights, or weights
@@ -35,13 +46,7 @@ def load_detector(path: str | Path | None = None, *, map_location: Any = "cpu",
 
     target = Path(path) if path else weights_dir() / WEIGHTS_FILE
     if config is None:
-        card = read_card(target)
-        if card and isinstance(card.get("model_config"), dict):
-            try:
-                config = DetectionConfig.from_dict(card["model_config"])
-            except (TypeError, ValueError) as exc:
-                raise MammoError(f"model card of {target.name}: model_config is not a detector configuration "
-                                 f"({exc})") from None
+        config = card_config(read_card(target), target.name)
     model, card = load_model(build_model(config), target, architecture=ARCHITECTURE, required=CARD_FIELDS,
                              train_command="mammo train detection", map_location=map_location)
     if "operating_threshold_1_fpi" not in card["metrics"]:
@@ -182,5 +187,5 @@ def view_level_recall(candidates: list[list[np.ndarray | None]], gt_boxes: np.nd
     return np.asarray(lesion, np.float64), np.asarray(fps, np.float64), n_images
 
 
-__all__ = ["CANDIDATE_COLUMNS", "CARD_FIELDS", "VIEW_NAMES", "WEIGHTS_FILE", "DetectionRun", "exam_batch",
-           "exam_truth", "load_detector", "run_detector", "validation_summary", "view_level_recall"]
+__all__ = ["CANDIDATE_COLUMNS", "CARD_FIELDS", "VIEW_NAMES", "WEIGHTS_FILE", "DetectionRun", "card_config",
+           "exam_batch", "exam_truth", "load_detector", "run_detector", "validation_summary", "view_level_recall"]

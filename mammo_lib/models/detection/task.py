@@ -11,7 +11,7 @@ import torch
 from mammo_lib.errors import MammoError
 from mammo_lib.models.augment import DomainRandomisation
 from mammo_lib.models.detection.data import ExamDataset, build_exam_cache
-from mammo_lib.models.detection.inference import validation_summary, view_level_recall
+from mammo_lib.models.detection.inference import card_config, validation_summary, view_level_recall
 from mammo_lib.models.detection.network import ARCHITECTURE, DetectionConfig, build_model, decode_outputs, detection_loss
 
 
@@ -41,12 +41,9 @@ class DetectionTask:
         that a wider shipped detector fine-tunes as itself. A ``width`` or ``input_reduce`` option that asks for
         another shape is refused; starting weights without a card keep the options' network (their loading then
         refuses a shape that does not fit)."""
-        if not card or not isinstance(card.get("model_config"), dict):
+        inherited = card_config(card, "the --init weights")
+        if inherited is None:
             return
-        try:
-            inherited = DetectionConfig.from_dict(card["model_config"])
-        except (TypeError, ValueError) as exc:
-            raise MammoError(f"--init: the starting weights' model_config is not a detector configuration ({exc})") from None
         asked = {k: options[k] for k in ("width", "input_reduce") if k in options}
         if asked and network_config(options) != inherited:
             raise MammoError(f"--option {', '.join(f'{k}={v}' for k, v in asked.items())} asks for another network "

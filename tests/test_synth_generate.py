@@ -66,6 +66,17 @@ def test_rendering_turns_off_numpy_avx512_kernels_in_its_workers() -> None:
     assert out.stdout.strip() == "[]"
 
 
+
+def test_at_avx2_level_computes_in_a_worker_with_the_avx512_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
+    assert generate.at_avx2_level(os.getpid) == os.getpid() or generate.numpy_dispatch_above_avx2()
+    monkeypatch.setattr(generate, "numpy_dispatch_above_avx2", lambda: ["X86_V4"])
+    assert generate.at_avx2_level(os.getenv, "NPY_DISABLE_CPU_FEATURES") == "X86_V4"  # the worker's
+    assert generate.at_avx2_level(os.getpid) != os.getpid()
+    assert "NPY_DISABLE_CPU_FEATURES" not in os.environ  # restored here
+
 def test_dicom_is_a_valid_mg_for_presentation_with_the_study_tags(rendered) -> None:
     import pydicom
 

@@ -124,6 +124,19 @@ def test_density_masking_renders_the_same_mass_in_denser_v2_breasts() -> None:
     assert all((outlines[d] == outlines["a"]).mean() > 0.99 for d in vocab.BREAST_DENSITY)
 
 
+
+def test_density_masking_made_in_a_spawned_worker_equals_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 11's numbers are compared across machines: on an AVX-512 CPU the demonstration's images are made in a
+    worker with those numpy kernels off (as the twin's are); forced here, that path gives what the default gives."""
+    from mammo_lib.synth import generate
+
+    default = teaching.density_masking(seed=5)
+    above = generate.numpy_dispatch_above_avx2() or ["X86_V4"]
+    monkeypatch.setattr(generate, "numpy_dispatch_above_avx2", lambda: above)
+    spawned = teaching.density_masking(seed=5)
+    pd.testing.assert_frame_equal(spawned.table, default.table)
+    assert all(np.array_equal(spawned.images[k], default.images[k]) for k in default.images)
+
 def test_one_malignant_mass_gives_operating_points_without_an_auc_and_says_why(monkeypatch: pytest.MonkeyPatch,
                                                                               capsys: pytest.CaptureFixture) -> None:
     """Notebook 11's threshold cells on a thin cohort (8 CBIS-DDSM exams, one of them malignant): the calls are

@@ -79,25 +79,17 @@ def _p_detect(params: Any, snr: float) -> float:
     return float(norm.cdf((math.sqrt(params.efficiency) * snr - params.threshold) / params.internal_noise))
 
 
-def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, vendor: str = DEMO_VENDOR,
-                    weights: str = "") -> MaskingDemo:
-    """Render the demonstration mass in breasts of density a-d and read it with the simulated juniors and the DL
-    detector (shipped weights unless ``weights``). Same seed, same pixels and numbers."""
-    import torch
-
-    from mammo_lib.models.detection.data import exam_from_views
-    from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
-    from mammo_lib.paths import weights_dir
-    from mammo_lib.preprocess import preprocess_view
+def _masking_views(seed: int, spec: dict[str, Any], vendor: str) -> tuple[dict, dict, list[dict], list[tuple]]:
+    """The numpy part of :func:`density_masking`: render, encode, display and preprocess the mass's views at each
+    density; per density the displayed views, mass outlines, table rows and the detector's inputs
+    ``(density, views, boxes, ids)``. Run at numpy's AVX2 level (:func:`mammo_lib.synth.generate.at_avx2_level`)."""
     from dataclasses import replace
 
+    from mammo_lib.preprocess import preprocess_view
     from mammo_lib.synth import acquisition, anatomy, masses, phantom_v1, phantom_v2, readers
     from mammo_lib.synth.generate import canvas_size, place_mass, render_v2
-    from mammo_lib.synth.config import READERS, VENDOR_BY_NAME, twin_config, view_pitch_mm
+    from mammo_lib.synth.config import VENDOR_BY_NAME, twin_config, view_pitch_mm
 
-    spec = {**DEMO_MASS, **(mass or {})}
-    if vendor not in VENDOR_BY_NAME:
-        raise MammoError(f"vendor must be one of {sorted(VENDOR_BY_NAME)}, got {vendor!r}")
     cfg = twin_config()  # phantom v2, the twin's
     sp = view_pitch_mm(cfg, vendor)
     profile = replace(VENDOR_BY_NAME[vendor], pixel_spacing_mm=sp)  # the header carries the rendered pitch
@@ -109,13 +101,7 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
     r, psi, alpha = place_mass(geoms, float(spec["size_mm"]), [], rng)
     placed = {v: [phantom_v1.PlacedMass("DEMO-M1", mshape, spec["mass_density"], *anatomy.project_point(g, r, psi, alpha),
                                     0.0)] for v, g in geoms.items()}
-
-    path = weights or str(weights_dir() / "detection.safetensors")
-    model, card = load_detector(path)
-    threshold = float(card["metrics"]["operating_threshold_1_fpi"])
-    torch.manual_seed(seed)
-
-    images, outlines, rows_out, exams = {}, {}, [], []
+    images, outlines, rows_out, inputs = {}, {}, [], []
     with tempfile.TemporaryDirectory() as tmp:
         for density in vocab.BREAST_DENSITY:
             views, boxes, ids = {}, {}, {}
@@ -142,8 +128,35 @@ def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, ve
                 rows_out.append({"breast_density": density, "view": view,
                                  "dense_area_fraction": float(out.dense[out.breast].mean()),
                                  "gland_share_at_mass": float(gland), "snr": snr})
-            exams.append(exam_from_views(f"DEMO-{density}", views, boxes, ids,
-                                         {k: f"DEMO_{density}_{k[1]}" for k in views}, density))
+            inputs.append((density, views, boxes, ids))
+    return images, outlines, rows_out, inputs
+
+
+def density_masking(seed: int = 20231027, mass: dict[str, Any] | None = None, vendor: str = DEMO_VENDOR,
+                    weights: str = "") -> MaskingDemo:
+    """Render the demonstration mass in breasts of density a-d and read it with the simulated juniors and the DL
+    detector (shipped weights unless ``weights``). Same seed, same pixels and numbers on every CPU: the images
+    are made at numpy's AVX2 level, as the twin's are (:func:`mammo_lib.synth.generate.at_avx2_level`)."""
+    import torch
+
+    from mammo_lib.models.detection.data import exam_from_views
+    from mammo_lib.models.detection.inference import VIEW_NAMES, load_detector, run_detector
+    from mammo_lib.paths import weights_dir
+    from mammo_lib.synth import readers
+    from mammo_lib.synth.config import READERS, VENDOR_BY_NAME
+    from mammo_lib.synth.generate import at_avx2_level
+
+    spec = {**DEMO_MASS, **(mass or {})}
+    if vendor not in VENDOR_BY_NAME:
+        raise MammoError(f"vendor must be one of {sorted(VENDOR_BY_NAME)}, got {vendor!r}")
+    path = weights or str(weights_dir() / "detection.safetensors")
+    model, card = load_detector(path)
+    threshold = float(card["metrics"]["operating_threshold_1_fpi"])
+    torch.manual_seed(seed)
+
+    images, outlines, rows_out, inputs = at_avx2_level(_masking_views, seed, spec, vendor)
+    exams = [exam_from_views(f"DEMO-{density}", views, boxes, ids, {k: f"DEMO_{density}_{k[1]}" for k in views},
+                             density) for density, views, boxes, ids in inputs]
     run = run_detector(model, exams, branches=("ifn",), to_input=False).candidates
     table = pd.DataFrame(rows_out)
     dl_scores = []

@@ -20,12 +20,15 @@ AVX-512 targets (see :func:`numpy_dispatch_above_avx2`).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -36,6 +39,8 @@ from mammo_lib.errors import MammoError
 from mammo_lib.synth import acquisition, anatomy, dosimetry, masses, phantom_v1
 from mammo_lib.synth.composition import compose
 from mammo_lib.synth.config import SMALL_FIELD_MM, VENDOR_BY_NAME, SynthConfig, view_pitch_mm
+
+T = TypeVar("T")
 
 #: Columns of truth_views.csv (documented in the module docstring and :class:`ViewTruth`).
 TRUTH_COLUMNS = ("image_id", "rows", "cols", "pixel_spacing_mm", "nipple_x", "nipple_y", "pectoral_x0",
@@ -284,23 +289,44 @@ def numpy_dispatch_above_avx2() -> list[str]:
     return [t for t in __cpu_dispatch__ if (t == "X86_V4" or t.startswith("AVX512")) and __cpu_features__.get(t)]
 
 
+@contextlib.contextmanager
+def _numpy_features_off(targets: list[str]) -> Iterator[None]:
+    """``NPY_DISABLE_CPU_FEATURES`` set to ``targets`` for the processes started inside (numpy reads it at import),
+    restored afterwards."""
+    previous = os.environ.get("NPY_DISABLE_CPU_FEATURES")
+    os.environ["NPY_DISABLE_CPU_FEATURES"] = " ".join(targets)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("NPY_DISABLE_CPU_FEATURES", None)
+        else:
+            os.environ["NPY_DISABLE_CPU_FEATURES"] = previous
+
+
 def _render_all(jobs: list[tuple], workers: int, progress: bool) -> list[PatientResult]:
     above = numpy_dispatch_above_avx2()
     if workers <= 1 and not above:
         return list(_progress(map(_render_one, jobs), len(jobs), progress))
-    previous = os.environ.get("NPY_DISABLE_CPU_FEATURES")
-    if above:  # inherited by the spawned workers, read by numpy when they import it
-        os.environ["NPY_DISABLE_CPU_FEATURES"] = " ".join(above)
-    try:
-        context = multiprocessing.get_context("spawn") if above else None
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=context) as pool:
+    if not above:
+        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
             return list(_progress(pool.map(_render_one, jobs, chunksize=2), len(jobs), progress))
-    finally:
-        if above:
-            if previous is None:
-                os.environ.pop("NPY_DISABLE_CPU_FEATURES", None)
-            else:
-                os.environ["NPY_DISABLE_CPU_FEATURES"] = previous
+    with _numpy_features_off(above), ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))),
+                                                         mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(_progress(pool.map(_render_one, jobs, chunksize=2), len(jobs), progress))
+
+
+def at_avx2_level(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` computed by numpy's AVX2-level kernels on every CPU, as the twin is rendered: in this process
+    where the CPU has nothing above that level, else in one spawned worker started with the AVX-512 targets off
+    (``fn`` importable from its module, its arguments and result picklable). For renders outside :func:`generate`
+    whose numbers are compared across machines (notebook 11's density-masking demonstration)."""
+    above = numpy_dispatch_above_avx2()
+    if not above:
+        return fn(*args)
+    with _numpy_features_off(above), ProcessPoolExecutor(max_workers=1,
+                                                         mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def generate(cfg: SynthConfig, root: str | Path, workers: int = 1, only: set[str] | None = None,

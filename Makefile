@@ -25,10 +25,13 @@ reproduce: $(STAMP)
 smoke: $(STAMP)
 	$(BIN)/mammo reproduce --profile smoke
 
-# The twin first (about 17 min on 2 cores when absent, seconds when its checksums already match), then the unit
-# tests and nbval over the committed notebooks side by side (each is largely single-threaded); nbval's log is
-# printed after the unit tests and both exit codes count. Notebook outputs go to a scratch run folder
-# (MAMMO_RUN_DIR), never over the committed tables/ and figures/.
+# The twin first (about 17 min on 2 cores when absent, seconds when its checksums already match), then three
+# largely single-threaded pytest processes side by side, so that both cores stay busy to the end: nbval over the
+# committed notebooks, the unit tests that reproduce whole cohorts (COHORT_TESTS, about half the unit tests' time)
+# and the other unit tests. The logs of the first two are printed after the third; every exit code counts.
+# Notebook outputs go to scratch run folders (MAMMO_RUN_DIR), never over the committed tables/ and figures/.
+COHORT_TESTS := tests/test_reproduce_cohort.py tests/test_train_cohort.py tests/test_cohort_images.py
+
 twin: $(STAMP)
 	$(BIN)/mammo synth --which twin --no-progress
 
@@ -37,9 +40,14 @@ test: twin
 	  { MAMMO_RUN_DIR=$$scratch/run $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env \
 	      --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS) \
 	      > $$scratch/nbval.log 2>&1; echo $$? > $$scratch/nbval.rc; } & \
-	MAMMO_RUN_DIR=$$scratch/unit $(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS); unit=$$?; \
-	wait; echo "== nbval (notebooks/)"; cat $$scratch/nbval.log; nb=$$(cat $$scratch/nbval.rc); \
-	echo "unit tests exit $$unit, nbval exit $$nb"; test "$$unit" -eq 0 && test "$$nb" -eq 0
+	  { MAMMO_RUN_DIR=$$scratch/cohorts $(BIN)/python -m pytest $(COHORT_TESTS) -p no:cacheprovider $(PYTEST_ARGS) \
+	      > $$scratch/cohorts.log 2>&1; echo $$? > $$scratch/cohorts.rc; } & \
+	MAMMO_RUN_DIR=$$scratch/unit $(BIN)/python -m pytest tests $(addprefix --ignore=,$(COHORT_TESTS)) \
+	  -p no:cacheprovider $(PYTEST_ARGS); unit=$$?; \
+	wait; echo "== unit tests reproducing cohorts ($(COHORT_TESTS))"; cat $$scratch/cohorts.log; \
+	echo "== nbval (notebooks/)"; cat $$scratch/nbval.log; co=$$(cat $$scratch/cohorts.rc); nb=$$(cat $$scratch/nbval.rc); \
+	echo "unit tests exit $$unit, cohort unit tests exit $$co, nbval exit $$nb"; \
+	test "$$unit" -eq 0 && test "$$co" -eq 0 && test "$$nb" -eq 0
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS)

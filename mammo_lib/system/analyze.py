@@ -50,7 +50,7 @@ def _view_spec(path: Path, laterality: str | None = None, view: str | None = Non
         match = _NAME_RE.search(path.stem)
         if match is None:
             raise MammoError(f"{path.name}: a {path.suffix} file has no header; name it like LCC{path.suffix} or "
-                             "RMLO{path.suffix}, or list it in a manifest with laterality and view")
+                             f"RMLO{path.suffix}, or list it in a manifest with laterality and view")
         laterality, view = match.group(1).upper()[0], match.group(2).upper()
     return ViewSpec(str(path), laterality, view, image_id)
 

@@ -292,7 +292,10 @@ def numpy_dispatch_above_avx2() -> list[str]:
 @contextlib.contextmanager
 def _numpy_features_off(targets: list[str]) -> Iterator[None]:
     """``NPY_DISABLE_CPU_FEATURES`` set to ``targets`` for the processes started inside (numpy reads it at import),
-    restored afterwards."""
+    restored afterwards; nothing when ``targets`` is empty."""
+    if not targets:
+        yield
+        return
     previous = os.environ.get("NPY_DISABLE_CPU_FEATURES")
     os.environ["NPY_DISABLE_CPU_FEATURES"] = " ".join(targets)
     try:
@@ -308,11 +311,9 @@ def _render_all(jobs: list[tuple], workers: int, progress: bool) -> list[Patient
     above = numpy_dispatch_above_avx2()
     if workers <= 1 and not above:
         return list(_progress(map(_render_one, jobs), len(jobs), progress))
-    if not above:
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
-            return list(_progress(pool.map(_render_one, jobs, chunksize=2), len(jobs), progress))
+    context = multiprocessing.get_context("spawn") if above else None  # spawned workers import numpy afresh
     with _numpy_features_off(above), ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))),
-                                                         mp_context=multiprocessing.get_context("spawn")) as pool:
+                                                         mp_context=context) as pool:
         return list(_progress(pool.map(_render_one, jobs, chunksize=2), len(jobs), progress))
 
 

@@ -111,3 +111,42 @@ def test_fine_tuning_takes_the_starting_weights_network_and_refuses_another_shap
     task = DetectionTask([], [], config=wide)
     task.start_from(None, {})  # weights without a card keep the options' network
     assert task.config == wide
+
+
+def test_fine_tuning_turns_an_average_pooled_input_into_the_equivalent_space_to_depth_network(tmp_path: Path) -> None:
+    """`--init W --option input_reduce=unshuffle` on weights of an average-pooled input: the network becomes the
+    space-to-depth one and computes what the starting weights computed (function-preserving conversion); the
+    width stays theirs and another width is still refused."""
+    from mammo_lib.models.detection.task import DetectionTask
+    from mammo_lib.models.weights import load_weights
+
+    wide = network_config({"width": "1.5"})
+    torch.manual_seed(3)
+    source = det.build_model(wide).eval()
+    for m in source.modules():  # non-trivial batch-norm statistics, so that the comparison means something
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1), m.running_var.uniform_(0.5, 1.5)
+    path = tmp_path / "avg.safetensors"
+    export_weights(source, path, architecture=det.ARCHITECTURE, card={**CARD, "model_config": wide.to_dict()})
+    card = {**CARD, "model_config": wide.to_dict()}
+    task = DetectionTask([], [])
+    task.start_from(card, {"input_reduce": "unshuffle"})
+    assert task.config.backbone.input_reduce == "unshuffle" and task.config.backbone.channels == wide.backbone.channels
+    assert task.init_config == wide
+    model = task.build_model().eval()
+    assert model.backbone.trunk.conv1.in_channels == 4
+    task.load_init(model, str(path))
+    loaded = load_weights(det.build_model(wide).eval(), path, architecture=det.ARCHITECTURE)  # fp16, as exported
+    x = torch.rand(2, 4, 1, 448, 448)
+    nipples = torch.rand(2, 4, 2)
+    present = torch.ones(2, 4, dtype=torch.bool)
+    with torch.no_grad():
+        a, b = loaded(x, nipples, present), model(x, nipples, present)
+    for key in ("ifn_heat", "ifn_box", "single_heat"):
+        torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-4)
+    assert task.card_extra(model)["init_conversion"].startswith("starting weights with an average-pooled input")
+    with pytest.raises(MammoError, match=r"--option width=1, input_reduce=unshuffle asks for another network"):
+        DetectionTask([], []).start_from(card, {"input_reduce": "unshuffle", "width": "1"})
+    same = DetectionTask([], [])
+    same.start_from(card, {"input_reduce": "avg"})  # asking for the weights' own input changes nothing
+    assert same.config == wide and same.init_config is None

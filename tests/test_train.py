@@ -195,3 +195,19 @@ def test_two_process_gloo_ddp_run_via_torchrun(tmp_path: Path) -> None:
     assert r0["history"] == r1["history"] and len(r0["history"]) == 3
     assert r0["history"][-1]["train_loss"] < r0["history"][0]["train_loss"]
     assert (out / "last.pt").is_file()
+
+
+def test_fine_tuning_loads_its_starting_weights_through_the_task_when_the_task_converts_them(tmp_path: Path) -> None:
+    """A task with ``load_init`` (the detector's space-to-depth conversion) loads the starting weights itself."""
+    start = ToyTask()
+    weights.export_weights(start.build_model(), tmp_path / "start.safetensors", architecture=start.architecture,
+                           card={"seed": 1})
+    calls: list[str] = []
+
+    class Converting(ToyTask):
+        def load_init(self, model: torch.nn.Module, path: str) -> None:
+            calls.append(Path(path).name)
+            weights.load_weights(model, path, architecture=self.architecture)
+
+    train.fit(Converting(), _config(tmp_path / "ft", epochs=1, init_weights=str(tmp_path / "start.safetensors")))
+    assert calls == ["start.safetensors"]

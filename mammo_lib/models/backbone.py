@@ -90,3 +90,29 @@ class Backbone(nn.Module):
         p16 = self.lateral[1](c16) + F.interpolate(p32, size=c16.shape[-2:], mode="nearest")
         p8 = self.lateral[0](c8) + F.interpolate(p16, size=c8.shape[-2:], mode="nearest")
         return self.smooth8(p8), self.smooth16(p16)
+
+
+def space_to_depth_state(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
+                         factor: int) -> dict[str, torch.Tensor]:
+    """The weights of a network with an average-pooled input (``input_reduce="avg"``) as the equivalent network
+    with a space-to-depth input (``"unshuffle"``, same ``input_pool`` = ``factor``): a function-preserving
+    conversion, so that fine-tuning starts from exactly what the pooled network computed.
+
+    ``target`` is the space-to-depth network's state dict (for the shapes). Exactly one tensor differs in shape,
+    the trunk's first convolution, whose input channels grow ``factor**2``-fold; a convolution of the
+    ``factor x factor`` average equals that convolution of the ``factor**2`` sub-pixel channels with
+    ``1 / factor**2`` of the kernel each (pixel_unshuffle keeps an input channel's sub-pixels contiguous).
+    """
+    changed = [k for k, v in target.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    missing = sorted(set(target) ^ set(state))
+    n = factor * factor
+    if missing or len(changed) != 1:
+        raise ValueError(f"space_to_depth_state: expected the same tensors with one stem convolution of other "
+                         f"shape, got {len(changed)} of other shape and {len(missing)} not in both")
+    key = changed[0]
+    w = state[key]
+    if w.ndim != 4 or tuple(target[key].shape) != (w.shape[0], w.shape[1] * n, *w.shape[2:]):
+        raise ValueError(f"space_to_depth_state: {key} {tuple(w.shape)} cannot become {tuple(target[key].shape)}")
+    out = dict(state)
+    out[key] = w.repeat_interleave(n, dim=1) / n
+    return out

@@ -22,6 +22,7 @@ A task is any object with these members (see :class:`TrainTask`)::
     collate_fn (optional attribute)        # DataLoader collate function, default torch's
     card_metrics(model) -> dict (optional) # extra metrics for the model card, computed after training
     card_extra(model) -> dict (optional)   # model-card fields the model's users need (threshold...)
+    load_init(model, path) (optional)      # load fine-tuning's starting weights (default: load_weights as they are)
 """
 from __future__ import annotations
 
@@ -503,7 +504,11 @@ def fit(task: TrainTask, config: TrainConfig) -> FitResult:
     seed_everything(config.seed)
     model = task.build_model()
     if config.init_weights:  # fine-tuning; a resumed run then overwrites these with its checkpoint
-        load_weights(model, config.init_weights, architecture=task.architecture)
+        load_init = getattr(task, "load_init", None)  # a task that converts its starting weights loads them itself
+        if load_init is not None:
+            load_init(model, config.init_weights)
+        else:
+            load_weights(model, config.init_weights, architecture=task.architecture)
     model = model.to(device)
     train_ds, val_ds = task.datasets()
     if len(train_ds) == 0:

@@ -32,6 +32,8 @@ class DetectionTask:
         self.drop_view_p, self.seed = drop_view_p, seed
         #: study_ids by role (train/val) the task was built from: what the model card and the exam list record
         self.studies: dict[str, list[str]] = {}
+        #: the starting weights' network when fine-tuning converts it (see :meth:`start_from`), else None
+        self.init_config: DetectionConfig | None = None
 
     def build_model(self) -> torch.nn.Module:
         return build_model(self.config)
@@ -39,17 +41,43 @@ class DetectionTask:
     def start_from(self, card: dict[str, Any] | None, options: dict[str, str]) -> None:
         """Fine-tuning: the network takes the shape of the starting weights (their card's ``model_config``), so
         that a wider shipped detector fine-tunes as itself. A ``width`` or ``input_reduce`` option that asks for
-        another shape is refused; starting weights without a card keep the options' network (their loading then
-        refuses a shape that does not fit)."""
+        another shape is refused, except ``input_reduce=unshuffle`` from weights with an average-pooled input:
+        those become the equivalent space-to-depth network (:func:`mammo_lib.models.backbone.space_to_depth_state`,
+        when :meth:`load_init` loads them). Starting weights without a card keep the options' network (their
+        loading then refuses a shape that does not fit)."""
+        import dataclasses
+
         inherited = card_config(card, "the --init weights")
         if inherited is None:
             return
         asked = {k: options[k] for k in ("width", "input_reduce") if k in options}
-        if asked and network_config(options) != inherited:
+        wanted = inherited
+        bb = inherited.backbone
+        if asked.get("input_reduce") == "unshuffle" and bb.input_reduce == "avg" and bb.input_pool > 1:
+            wanted = dataclasses.replace(inherited, backbone=dataclasses.replace(bb, input_reduce="unshuffle"))
+        other = "input_reduce" in asked and asked["input_reduce"] != wanted.backbone.input_reduce
+        if "width" in asked:
+            other |= network_config({"width": asked["width"], "input_reduce": wanted.backbone.input_reduce}) != wanted
+        if other:
             raise MammoError(f"--option {', '.join(f'{k}={v}' for k, v in asked.items())} asks for another network "
-                             "than the --init weights' (fine-tuning keeps their shape; drop the option or train "
-                             "from scratch)")
-        self.config = inherited
+                             "than the --init weights' (fine-tuning keeps their shape, or turns an average-pooled "
+                             "input into space-to-depth with input_reduce=unshuffle; drop the option or train from "
+                             "scratch)")
+        self.config = wanted
+        self.init_config = inherited if wanted != inherited else None
+
+    def load_init(self, model: torch.nn.Module, path: str) -> None:
+        """Load the starting weights of a fine-tuning run into ``model``; weights of an average-pooled input go
+        through the function-preserving space-to-depth conversion that :meth:`start_from` chose."""
+        from mammo_lib.models.backbone import space_to_depth_state
+        from mammo_lib.models.weights import load_weights
+
+        if self.init_config is None:
+            load_weights(model, path, architecture=self.architecture)
+            return
+        source = load_weights(build_model(self.init_config), path, architecture=self.architecture)
+        state = space_to_depth_state(source.state_dict(), model.state_dict(), self.init_config.backbone.input_pool)
+        model.load_state_dict(state)
 
     def datasets(self) -> tuple[ExamDataset, ExamDataset | None]:
         val = ExamDataset(self.val_exams) if self.val_exams else None
@@ -77,8 +105,12 @@ class DetectionTask:
     def card_extra(self, model: torch.nn.Module) -> dict[str, Any]:
         """Model-card fields: the network's configuration (what :func:`load_detector` rebuilds) and the
         training augmentation."""
-        return {"model_config": self.config.to_dict(),
-                "augmentation": self.augment.to_dict() if self.augment is not None else "gain 0.85-1.15, offset +-0.05"}
+        extra = {"model_config": self.config.to_dict(),
+                 "augmentation": self.augment.to_dict() if self.augment is not None else "gain 0.85-1.15, offset +-0.05"}
+        if self.init_config is not None:
+            extra["init_conversion"] = ("starting weights with an average-pooled input, converted to the equivalent "
+                                        "space-to-depth network (stem kernel spread over the sub-pixel channels)")
+        return extra
 
     def card_metrics(self, model: torch.nn.Module) -> dict[str, float]:
         """Model-card metrics: per-mass validation recall at 0.25-2 FPI and the 1-FPI operating threshold."""

@@ -104,11 +104,11 @@ def space_to_depth_state(state: dict[str, torch.Tensor], target: dict[str, torch
     ``1 / factor**2`` of the kernel each (pixel_unshuffle keeps an input channel's sub-pixels contiguous).
     """
     changed = [k for k, v in target.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
-    missing = sorted(set(target) ^ set(state))
+    unmatched = set(target) ^ set(state)  # tensors of one network only
     n = factor * factor
-    if missing or len(changed) != 1:
+    if unmatched or len(changed) != 1:
         raise ValueError(f"space_to_depth_state: expected the same tensors with one stem convolution of other "
-                         f"shape, got {len(changed)} of other shape and {len(missing)} not in both")
+                         f"shape, got {len(changed)} of other shape and {len(unmatched)} not in both")
     key = changed[0]
     w = state[key]
     if w.ndim != 4 or tuple(target[key].shape) != (w.shape[0], w.shape[1] * n, *w.shape[2:]):

@@ -88,11 +88,10 @@ def test_tissue_warp_is_smooth_at_its_sd_and_the_same_per_seed() -> None:
     assert 0.3 < corr < 0.9
 
 
-def test_tissue_pair_values_are_symmetric_and_texture_stays_in_its_range() -> None:
+def test_tissue_texture_stays_in_its_range() -> None:  # pair values: tests/test_synth_kernels.py
     rng = np.random.default_rng(0)
-    u, v = rng.uniform(size=50), rng.uniform(size=50)
-    i, j = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
-    assert np.array_equal(phantom_v2_tissue.pair_values(i, j, u, v), phantom_v2_tissue.pair_values(j, i, u, v))
+    # the draws of the pair-value check that moved out, kept so that this texture is the one always checked
+    rng.uniform(size=50), rng.uniform(size=50), rng.integers(0, 50, 400), rng.integers(0, 50, 400)
     coords = [rng.uniform(0, 60, (500, 3)).astype(np.float32) for _ in range(2)]
     t = phantom_v2_tissue.gland_texture(coords, rng)
     lo = 1.0 - phantom_v2_tissue.TISSUE.texture_strength
@@ -114,7 +113,7 @@ def test_half_grid_partition_gives_the_exact_two_nearest_seeds_from_a_quarter_of
     at = np.nonzero(mask)
     fine = pts(at[0].astype(float), at[1].astype(float))
     assert len(half.where[0]) < 0.3 * len(fine)
-    id1, id2, bnd = half.partition(tree, seeds, pts(hy[half.where], hx[half.where]), fine, at)
+    id1, id2, bnd = half.partition(phantom_v2_tissue.Seeds.of(seeds), pts(hy[half.where], hx[half.where]), fine, at)
     d, i = tree.query(fine, k=2)
     exact = (d[:, 1] ** 2 - d[:, 0] ** 2) / (2.0 * np.linalg.norm(seeds[i[:, 1]] - seeds[i[:, 0]], axis=1))
     assert np.array_equal(id1, i[:, 0])

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import ndimage, spatial
+from scipy import ndimage
 
 from mammo_lib import vocab
 from mammo_lib.errors import MammoError
@@ -267,8 +267,8 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     Y = (yy - f32(tip_y)) * f32(vx)
     Xn = f32(tip_x * vx)
 
-    def transformed(x: np.ndarray, y: np.ndarray, z: np.ndarray, stretch: float) -> np.ndarray:
-        return detail.nipple_polar(x, y, z, float(Xn), depth_mm, stretch, p.z_stretch)
+    def transformed(x: np.ndarray, y: np.ndarray, z: np.ndarray, *stretches: float) -> list[np.ndarray]:
+        return detail.nipple_polar(x, y, z, float(Xn), depth_mm, stretches, p.z_stretch)
 
     # seeds drawn uniformly in the breast's bounding box (mm), at VICTRE's seed density
     box = (depth_mm * 1.05, 2.0 * half_h * 1.05, thickness_mm)
@@ -276,14 +276,14 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     sx = rng.uniform(0.0, box[0], n_seeds)
     sy = rng.uniform(-box[1] / 2, box[1] / 2, n_seeds) + (cg.half_down_px - cg.half_up_px) * vx / 2
     sz = rng.uniform(-thickness_mm / 2, thickness_mm / 2, n_seeds)
-    seeds = transformed(sx, sy, sz, p.stretch)
-    tree = spatial.cKDTree(seeds)
+    seeds, = transformed(sx, sy, sz, p.stretch)
+    cells = detail.Seeds.of(seeds)
     n_sub = int(round(n_seeds * p.subcell_factor))
     ux = rng.uniform(0.0, box[0], n_sub)
     uy = rng.uniform(-box[1] / 2, box[1] / 2, n_sub) + (cg.half_down_px - cg.half_up_px) * vx / 2
     uz = rng.uniform(-thickness_mm / 2, thickness_mm / 2, n_sub)
-    sub_seeds = transformed(ux, uy, uz, p.stretch * 0.8)
-    sub_tree = spatial.cKDTree(sub_seeds)
+    sub_seeds, = transformed(ux, uy, uz, p.stretch * 0.8)
+    lobule_seeds = detail.Seeds.of(sub_seeds)
     sub_value = rng.uniform(*p.subcell_gland, n_sub)
 
     # lobes: VICTRE's compartments, wedges around the nipple axis, each with its own glandular strength
@@ -315,6 +315,7 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
     hy, hx = half.centres()
     HX, HY = (hx * f32(vx))[half.where], ((hy - f32(tip_y)) * f32(vx))[half.where]
     warp = detail.warp_offsets(half.shape, p.layers, rng, 2.0 * vx, p.tissue)
+    X_in, Y_in = X[inside], Y[inside]
     layer_pts = []
     for k, z in enumerate(zs):
         pres = np.clip((half_t - abs(z)) / dz + 0.5, 0.0, 1.0) * tissue_c
@@ -325,12 +326,12 @@ def _build_volume(cg: ViewGeometry, thick_c: np.ndarray, tissue_c: np.ndarray, t
         zh, zi = np.full(len(HX), z, dtype=np.float32), np.full(len(inside[0]), z, dtype=np.float32)
         warp_h = np.moveaxis(warp[k][:, half.where[0], half.where[1]], 0, -1)  # curved cell faces (domain warp)
         warp_i = np.stack([texture.upsample_linear(w, (rows, cols), 2)[inside] for w in warp[k]], axis=-1)
-        pts = transformed(X[inside], Y[inside], zi, p.stretch) + warp_i
+        cells_i, lobules_i = transformed(X_in, Y_in, zi, p.stretch, p.stretch * 0.8)
+        cells_h, lobules_h = transformed(HX, HY, zh, p.stretch, p.stretch * 0.8)
+        pts = cells_i + warp_i
         layer_pts.append(pts)
-        id1[k][inside], id2[k][inside], bnd[k][inside] = half.partition(
-            tree, seeds, transformed(HX, HY, zh, p.stretch) + warp_h, pts, inside)
-        pairs = half.partition(sub_tree, sub_seeds, transformed(HX, HY, zh, p.stretch * 0.8) + warp_h,
-                               transformed(X[inside], Y[inside], zi, p.stretch * 0.8) + warp_i, inside)
+        id1[k][inside], id2[k][inside], bnd[k][inside] = half.partition(cells, cells_h + warp_h, pts, inside)
+        pairs = half.partition(lobule_seeds, lobules_h + warp_h, lobules_i + warp_i, inside)
         for arr, v in zip(lobules, pairs):  # fat lobules: their faces carry Cooper's ligaments
             arr[k][inside] = v
         sub[k][inside] = sub_value[pairs[0]]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import fft, ndimage
 
-from mammo_lib.synth import texture
+from mammo_lib.synth import kernels, texture
 
 f32 = np.float32
 
@@ -73,20 +73,21 @@ class TissueParams:
 TISSUE = TissueParams()
 
 
-def nipple_polar(x: np.ndarray, y: np.ndarray, z: np.ndarray, nipple_x_mm: float, depth_mm: float, stretch: float,
-                 z_stretch: float) -> np.ndarray:
-    """(N, 3) nipple-polar coordinates (mm) of points (mm; x from the chest wall, y and z from the nipple axis).
+def nipple_polar(x: np.ndarray, y: np.ndarray, z: np.ndarray, nipple_x_mm: float, depth_mm: float,
+                 stretches: tuple[float, ...], z_stretch: float) -> list[np.ndarray]:
+    """(N, 3) nipple-polar coordinates (mm) of points (mm; x from the chest wall, y and z from the nipple axis),
+    one array per stretch of ``stretches``.
 
-    Distance to the nipple shrunk by ``stretch`` (cells elongate towards it), in-plane and through-plane
-    angles as arc lengths at ``ref * tanh(r / ref)``, ``ref`` half the nipple depth.
+    Distance to the nipple shrunk by the stretch (cells elongate towards it), in-plane and through-plane
+    angles as arc lengths at ``ref * tanh(r / ref)``, ``ref`` half the nipple depth (the same for every stretch).
     """
     dx = f32(nipple_x_mm) - x
     r = np.sqrt(dx * dx + y * y + z * z)
     ref = f32(0.5 * depth_mm)
     arc = ref * np.tanh(r / ref)
     front = np.maximum(dx, f32(1e-3))
-    return np.stack([r / f32(stretch), np.arctan2(y, front) * arc, np.arctan2(z, front) * arc / f32(z_stretch)],
-                    axis=-1)
+    across, through = np.arctan2(y, front) * arc, np.arctan2(z, front) * arc / f32(z_stretch)
+    return [np.stack([r / f32(stretch), across, through], axis=-1) for stretch in stretches]
 
 
 def _smooth_noise(shape: tuple[int, int], rng: np.random.Generator, spacing_mm: float,
@@ -127,7 +128,7 @@ class HalfGrid:
     """A grid twice as coarse as a 2-D one (block ``(i, j)`` covers pixels ``2i, 2i+1`` x ``2j, 2j+1``; its
     centre sits at pixel ``2i + 0.5``), restricted to ``where``: the blocks within 2 pixels of a mask.
 
-    A Voronoi partition's candidate cells are looked up once per block (a quarter of the k-d tree queries)
+    A Voronoi partition's candidate cells are looked up once per block (a quarter of the nearest-seed queries)
     and ranked per pixel (:meth:`partition`)."""
 
     shape: tuple[int, int]
@@ -151,40 +152,34 @@ class HalfGrid:
         yy, xx = np.mgrid[0:self.shape[0], 0:self.shape[1]].astype(np.float32)
         return f32(2.0) * yy + f32(0.5), f32(2.0) * xx + f32(0.5)
 
-    def partition(self, tree, seeds: np.ndarray, block_pts: np.ndarray, pts: np.ndarray,
-                  at: tuple[np.ndarray, np.ndarray], candidates: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def partition(self, seeds: Seeds, block_pts: np.ndarray, pts: np.ndarray, at: tuple[np.ndarray, np.ndarray],
+                  candidates: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The two nearest seeds of each point and its distance to their bisecting plane.
 
-        ``block_pts`` ((M, 3), the partition's coordinates at the blocks of ``where``) are queried in ``tree``
-        (a k-d tree of ``seeds``) for their ``candidates`` nearest seeds; each point of ``pts`` ((N, 3), at the
-        fine-grid pixels ``at``) ranks its block's candidates by its own distances. Exact wherever a point's
-        two nearest seeds are among its block's four (all but a few points where five cells meet).
+        ``block_pts`` ((M, 3), the partition's coordinates at the blocks of ``where``) are looked up in ``seeds``
+        for their ``candidates`` nearest seeds; each point of ``pts`` ((N, 3), at the fine-grid pixels ``at``)
+        ranks its block's candidates by its own distances (float32). Exact wherever a point's two nearest seeds
+        are among its block's four (all but a few points where five cells meet).
         """
-        _, cand = tree.query(block_pts, k=candidates, workers=1)
-        mine = np.ascontiguousarray(cand.astype(np.int32).T)[:, self.index[at[0] // 2, at[1] // 2]]  # (cand., N)
-        s = [np.ascontiguousarray(seeds[:, c], dtype=np.float32) for c in range(3)]
+        cand = kernels.nearest_seeds(seeds.xyz, *seeds.buckets, block_pts, candidates)
         q = [np.ascontiguousarray(pts[:, c], dtype=np.float32) for c in range(3)]
+        return kernels.rank_candidates(cand, self.index[at[0] // 2, at[1] // 2], *seeds.columns, *q)
 
-        def dist2(m: np.ndarray) -> np.ndarray:
-            out = (s[0][m] - q[0]) ** 2
-            for c in (1, 2):
-                out += (s[c][m] - q[c]) ** 2
-            return out
 
-        # the two smallest of the candidates' squared distances, kept column by column (ties: the earlier)
-        near, first = dist2(mine[0]), mine[0]
-        far, second = np.full(len(first), np.inf, dtype=np.float32), mine[0]
-        for m in mine[1:]:
-            d = dist2(m)
-            nearer = d < near
-            second = np.where(nearer, first, np.where(d < far, m, second))
-            far = np.where(nearer, near, np.minimum(d, far))
-            first, near = np.where(nearer, m, first), np.where(nearer, d, near)
-        gap2 = (s[0][second] - s[0][first]) ** 2
-        for c in (1, 2):
-            gap2 += (s[c][second] - s[c][first]) ** 2
-        b = (far - near) / (f32(2.0) * np.maximum(np.sqrt(gap2), f32(1e-6)))
-        return first, second, b.astype(np.float32)
+@dataclass(frozen=True)
+class Seeds:
+    """The seeds of a Voronoi partition ((S, 3) float64, the partition's coordinates), their float32 columns (in
+    which points rank them) and a grid of buckets that finds the nearest (what a k-d tree did, the same seeds)."""
+
+    xyz: np.ndarray
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray]
+    buckets: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, xyz: np.ndarray, per_cell: float = 2.0) -> Seeds:
+        xyz = np.ascontiguousarray(xyz, dtype=np.float64)
+        columns = tuple(np.ascontiguousarray(xyz[:, c], dtype=np.float32) for c in range(3))
+        return cls(xyz, columns, kernels.bucket_seeds(xyz, per_cell))
 
 
 def warp_offsets(shape: tuple[int, int], layers: int, rng: np.random.Generator, spacing_mm: float,
@@ -237,13 +232,6 @@ def gland_texture(coords: list[np.ndarray], rng: np.random.Generator, p: TissueP
     return out
 
 
-def pair_values(id1: np.ndarray, id2: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """A uniform value per pair of neighbouring cells from per-cell uniforms ``u``, ``v``: the same on both
-    sides of their boundary (fractional part of a sum of independent uniforms, symmetric in the pair)."""
-    lo, hi = np.minimum(id1, id2), np.maximum(id1, id2)
-    return np.mod(u[lo] + v[hi] + u[hi] * v[lo], 1.0).astype(np.float32)
-
-
 def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: int, fat_weight: np.ndarray,
               dz_mm: float, thickness_mm: float, factor: int, shape: tuple[int, int], spacing_mm: float,
               coarse_mm: float, rng: np.random.Generator, p: TissueParams = TISSUE) -> np.ndarray:
@@ -275,7 +263,7 @@ def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: i
         box = (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(cols[0] - 1, 0), cols[-1] + 2))
         near = np.nonzero(ndimage.binary_dilation(fat[box], np.ones((3, 3), dtype=bool)))
         i1, i2 = id1[k][box][near], id2[k][box][near]
-        keep_u, tilt_u = (pair_values(i1, i2, u, v) for u, v in cell_u)
+        keep_u, tilt_u = (kernels.pair_values(i1, i2, u, v) for u, v in cell_u)
         theta = tilt_u * tilt_u * f32(max_tilt)
         width = np.maximum(f32(min_w), f32(dz_mm) * np.tan(theta) + f32(thickness_mm) / np.cos(theta))
         cross = f32(thickness_mm * dz_mm) / np.cos(theta)
@@ -294,8 +282,9 @@ def ligaments(boundary: np.ndarray, id1: np.ndarray, id2: np.ndarray, n_cells: i
         fine = (slice(box[0].start * factor, min(box[0].stop * factor, shape[0])),
                 slice(box[1].start * factor, min(box[1].stop * factor, shape[1])))
         size = (fine[0].stop - fine[0].start, fine[1].stop - fine[1].start)
-        qf = texture.upsample_linear(q, size, factor)
-        out[fine] += np.exp(-(qf * qf)) * texture.upsample_linear(amp, size, factor)
+        ridge = kernels.neg_square_upsampled(q, size[0], size[1], factor)
+        np.exp(ridge, out=ridge)  # the Gaussian ridge on the image grid, times its upsampled amplitude
+        kernels.add_product_upsampled(out[fine], ridge, amp, factor)
     return out
 
 

@@ -36,8 +36,12 @@ def test_shipped_models_block_is_what_their_cards_say() -> None:
         assert model["name"] == card["architecture"] and model["weights"] == path.name
         assert model["training_data"][0]["data"] == card["data"]
         assert model["training_data"][0]["command"] == card["command"]
-        assert [s["data"] for s in model["training_data"][1:]] == ([card["previous"]["data"]] if "previous" in card
-                                                                  else [])
+        earlier, record = [], card.get("previous")
+        while isinstance(record, dict):  # every earlier stage, last first
+            earlier.append(record["data"])
+            record = record.get("previous")
+        assert [s["data"] for s in model["training_data"][1:]] == earlier
+        assert model["synthetic_training_data_only"]  # every stage named, each rendered by mammo synth
         assert model["validation"] == {k: v for k, v in card["metrics"].items() if k != "train_loss"}
     assert block["classifier"]["threshold"]["provenance"] == read_card(CLASSIFIER)["threshold_provenance"]
 
